@@ -1,0 +1,123 @@
+# seqbench — one Makefile.
+#
+#   make              bin/bench (CPU-only when nvcc is not found)
+#   make test         every test; the last line is "N passed, M failed"
+#   make long-context the main job: bench suite long-context -> results/bench.db
+#   make V=1          show the commands
+#   make CUDA_ARCHS="90a"          build fewer GPU targets (CI)
+#   make build/ops/flash/flash_fwd.ptx | .sass | .ptxas   inspect a kernel
+#
+# nvcc is looked up in $(CUDA_HOME)/bin, then on PATH. The CUDA runtime is
+# linked statically and cuBLAS dynamically (rpath to the toolkit's lib);
+# never -lcuda, so the binary starts on machines with no driver and says so.
+
+CC        ?= gcc
+CPU_ARCH  ?= -march=native
+OPT       ?= -O3
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(CPU_ARCH) -g -fopenmp \
+             -Wall -Wextra -Werror -Wno-error=unknown-pragmas $(CFLAGS)
+LDLIBS_ALL = -fopenmp -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -ldl -lpthread
+
+Q := $(if $(V),,@)
+
+# ---- CUDA ------------------------------------------------------------------
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(shell command -v nvcc 2>/dev/null))
+NVCC      := $(wildcard $(CUDA_HOME)/bin/nvcc)
+ifeq ($(CUDA_HOME),)
+NVCC :=
+endif
+CUDA_ARCHS ?= 80 89 90a
+CUDA_LIB   := $(firstword $(wildcard $(CUDA_HOME)/lib64 $(CUDA_HOME)/lib))
+# sm_XX cubins for each arch, plus compute_90 PTX as the JIT path for newer GPUs.
+GENCODE    := $(foreach a,$(CUDA_ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+              -gencode arch=compute_90,code=compute_90
+NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings \
+              -Xcompiler -Wall,-Wextra,-Werror -Xptxas -warn-spills,-warn-lmem-usage
+
+HARNESS_SRC   := $(wildcard harness/*.c)
+REFERENCE_SRC := $(wildcard reference/*.c)
+CU_SRC        := $(wildcard ops/*/*.cu)
+
+ifneq ($(NVCC),)
+CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
+CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
+LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcudart_static -lrt -lstdc++ \
+               -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
+CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
+else
+CU_OBJ      :=
+CUDA_STATUS := no (CPU-only bench; set CUDA_HOME to build the GPU implementations)
+endif
+
+LIB_OBJ  := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
+            $(REFERENCE_SRC:%.c=build/%.o) $(CU_OBJ)
+TESTS    := $(patsubst tests/%.c,bin/tests/%,$(wildcard tests/test_*.c))
+
+GNUPLOT_STATUS := $(if $(shell command -v gnuplot 2>/dev/null),yes,no (reports need gnuplot-nox))
+SQLITE_STATUS  := $(if $(wildcard /usr/include/sqlite3.h),yes,no (apt-get install libsqlite3-dev))
+
+.PHONY: all test clean found deps long-context FORCE
+all: found bin/bench
+
+# What a fresh Debian machine lacks (compiler, SQLite), installed on demand.
+deps:
+	$(Q)bash scripts/deps.sh
+
+found:
+	@echo "nvcc:    $(CUDA_STATUS)"
+	@echo "sqlite:  $(SQLITE_STATUS)"
+	@echo "gnuplot: $(GNUPLOT_STATUS)"
+	@echo "openmp:  yes ($(CC) -fopenmp)"
+
+# The commit and flags baked into the binary; rewritten only when they change.
+build/version.h: FORCE
+	@mkdir -p build
+	@{ echo '#define SB_VERSION "0.1.0"'; echo '#define SB_GIT_COMMIT "$(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)"'; \
+	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC), nvcc archs $(CUDA_ARCHS))"'; } > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+build/harness/session.o: build/version.h
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -Ibuild -MMD -MP -c $< -o $@
+
+build/%.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	$(Q)$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -MMD -MP -c $< -o $@
+
+bin/bench: build/harness/main.o $(LIB_OBJ)
+	@mkdir -p bin
+	@echo "  LD    $@"
+	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
+
+bin/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
+	@mkdir -p bin/tests
+	@echo "  CC    $<"
+	$(Q)$(CC) $(CFLAGS_ALL) -Iharness -Ibuild $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS)
+	$(Q)bash tests/run.sh $(TESTS)
+
+# The main job: the long-context suite on the default device (cuda:0 when
+# present, else the CPU with the suite's CPU caps) into results/bench.db.
+long-context: deps
+	$(Q)$(MAKE) --no-print-directory all
+	bin/bench suite long-context
+
+# Inspection targets for one kernel: PTX, SASS, ptxas register/spill report.
+build/%.ptx: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -DSB_HAVE_CUDA -gencode arch=compute_90a,code=sm_90a -ptx $< -o $@
+build/%.ptxas: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -Xptxas -v -c $< -o /dev/null 2> $@; cat $@
+build/%.sass: build/%.o
+	cuobjdump --dump-sass $< > $@
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,203 @@
+/*
+ * cmd_run.c — `bench run FAMILY`: one shape, every chosen implementation,
+ * a markdown table, every result stored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dump.h"
+#include "table.h"
+
+/* Splits a comma list of implementation names into impls[]; -1 on an unknown one. */
+static int pick_impls(const struct family *f, const char *list, const struct impl **impls, int *n)
+{
+    *n = 0;
+    if (!list) {                        /* default: everything but the reference */
+        for (int i = 0; i < f->n_impls; i++)
+            if (strcmp(f->impls[i].name, "ref") != 0)
+                impls[(*n)++] = &f->impls[i];
+        return 0;
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const struct impl *im = impl_find(f, t);
+        if (!im) {
+            char known[256] = "";
+            for (int i = 0; i < f->n_impls; i++)
+                snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                         i ? ", " : "", f->impls[i].name);
+            cli_error("run: %s has no implementation '%s' (known: %s)", f->name, t, known);
+            return -1;
+        }
+        if (*n < 16)
+            impls[(*n)++] = im;
+    }
+    return 0;
+}
+
+static void known_families(char *buf, size_t n)
+{
+    buf[0] = 0;
+    for (int i = 0; i < n_families; i++)
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", families[i]->name);
+}
+
+/* The options before the shape fields, which follow in shape_fields[] order. */
+#define N_BASE_OPTS 11
+
+int cmd_run(int argc, char **argv)
+{
+    const char *impl_list = NULL, *dtype = "fp32", *device = NULL, *db = DEFAULT_DB;
+    const char *dump_dir = NULL, *load_dir = NULL;
+    int no_db = 0, warm = 0;
+    int64_t seed = 1, field[SF_COUNT];
+    int causal = 0;
+    double max_time = 2.0, target = 0.01;
+    struct opt opts[32] = {
+        OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: all but ref)"),
+        OPT("dtype", OPT_STRING, &dtype, "T", "fp32 or bf16 (default fp32)"),
+        OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
+        OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
+        OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
+        OPT("dump", OPT_STRING, &dump_dir, "DIR", "write inputs, output, reference as .npy (DIR/IMPL with several impls)"),
+        OPT("load", OPT_STRING, &load_dir, "DIR", "run on the inputs of a --dump folder"),
+        OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
+        OPT("warm", OPT_FLAG, &warm, NULL, "GPU: keep L2 warm between samples (default: flushed)"),
+        OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
+        OPT("target", OPT_DOUBLE, &target, "R", "stop when the median's relative std. error < R (default 0.01)"),
+    };
+    int n_opts = N_BASE_OPTS;
+    for (int f = 0; f < SF_COUNT; f++) {
+        field[f] = -1;
+        opts[n_opts++] = (struct opt){ shape_fields[f].name,
+                                       shape_fields[f].is_flag ? OPT_FLAG : OPT_INT,
+                                       shape_fields[f].is_flag ? (void *)&causal : (void *)&field[f],
+                                       shape_fields[f].is_flag ? NULL : "N", shape_fields[f].help, 0 };
+    }
+    const struct command *cmd = &commands[0];
+    for (int i = 0; i < n_commands; i++)
+        if (commands[i].fn == cmd_run)
+            cmd = &commands[i];
+    char *pos[1];
+    int n_pos, rc = cli_parse(cmd, argc, argv, opts, n_opts, pos, 1, &n_pos);
+    if (rc == CLI_HELP)
+        return EXIT_OK;
+    if (rc)
+        return rc;
+
+    struct loaded_case lc;
+    char err[400], known[256];
+    const struct family *fam = NULL;
+    if (load_dir) {
+        for (int f = 0; f < n_opts; f++)
+            if (opts[f].seen && (f >= N_BASE_OPTS || opts[f].dest == (void *)&dtype)) {
+                cli_error("run: --%s cannot be combined with --load (the shape comes from case.json)",
+                          opts[f].name);
+                return EXIT_USAGE;
+            }
+        if (dump_load(load_dir, &lc, err, sizeof err) != 0) {
+            cli_error("run: %s", err);
+            return EXIT_USAGE;
+        }
+        fam = family_find(lc.family);
+        if (n_pos && strcmp(pos[0], lc.family) != 0) {
+            cli_error("run: %s holds a %s case, not %s", load_dir, lc.family, pos[0]);
+            loaded_case_free(&lc);
+            return EXIT_USAGE;
+        }
+    } else {
+        if (!n_pos) {
+            known_families(known, sizeof known);
+            cli_error("run: which family? (one of: %s)", known);
+            return EXIT_USAGE;
+        }
+        if (!(fam = family_find(pos[0]))) {
+            known_families(known, sizeof known);
+            cli_error("run: unknown family '%s' (known: %s)", pos[0], known);
+            return EXIT_USAGE;
+        }
+    }
+
+    struct shape s;
+    if (load_dir) {
+        s = lc.shape;
+        seed = (int64_t)lc.seed;
+    } else {
+        shape_unset(&s);
+        int t = dtype_parse(dtype);
+        if (t < 0) {
+            cli_error("run: unknown dtype '%s' (known: fp32, bf16)", dtype);
+            return EXIT_USAGE;
+        }
+        s.dtype = (enum dtype)t;
+        for (int f = 0; f < SF_COUNT; f++) {
+            if (!(fam->fields & SF_BIT(f)) && (shape_fields[f].is_flag ? causal : field[f] >= 0)) {
+                cli_error("run: %s has no shape field --%s", fam->name, shape_fields[f].name);
+                return EXIT_USAGE;
+            }
+            if (shape_fields[f].is_flag)
+                *shape_field_ptr(&s, f) = causal;
+            else if (opts[N_BASE_OPTS + f].seen)
+                *shape_field_ptr(&s, f) = field[f];
+        }
+        for (int f = 0; f < SF_COUNT; f++)
+            if (!shape_fields[f].is_flag && opts[N_BASE_OPTS + f].seen && field[f] < 0) {
+                cli_error("run: --%s %lld: must be a positive integer", shape_fields[f].name,
+                          (long long)field[f]);
+                return EXIT_USAGE;
+            }
+        fam->defaults(&s);
+    }
+    if (fam->validate(&s, err, sizeof err) != 0) {
+        cli_error("run: invalid %s shape: %s", fam->name, err);
+        if (load_dir)
+            loaded_case_free(&lc);
+        return EXIT_USAGE;
+    }
+
+    const struct impl *impls[16];
+    int n_impls;
+    if (pick_impls(fam, impl_list ? impl_list : (load_dir && lc.impl[0] ? lc.impl : NULL), impls,
+                   &n_impls) != 0) {
+        if (load_dir)
+            loaded_case_free(&lc);
+        return EXIT_USAGE;
+    }
+
+    struct session ses;
+    if ((rc = session_open(&ses, device, no_db ? NULL : db, NULL)) != EXIT_OK) {
+        if (load_dir)
+            loaded_case_free(&lc);
+        return rc;
+    }
+    int failed = 0;
+    table_header(stdout);
+    for (int i = 0; i < n_impls; i++) {
+        char dir[1024];
+        if (dump_dir)
+            snprintf(dir, sizeof dir, n_impls > 1 ? "%s/%s" : "%s", dump_dir, impls[i]->name);
+        struct case_req q = { .family = fam, .impl = impls[i], .shape = s, .seed = (uint64_t)seed,
+                              .device = ses.device, .gpu = ses.gctx,
+                              .no_gpu_reason = ses.no_gpu_reason,
+                              .mopts = (struct measure_opts)MEASURE_DEFAULTS,
+                              .dump_dir = dump_dir ? dir : NULL,
+                              .load = load_dir ? &lc : NULL,
+                              .peak_flops = session_peak(&ses, impls[i], s.dtype) };
+        q.mopts.flush_l2 = !warm;
+        q.mopts.max_seconds = max_time;
+        q.mopts.target_rel = target;
+        struct case_result r;
+        run_case(&q, &r);
+        table_row(stdout, &r);
+        fflush(stdout);
+        failed |= status_failed(r.status) || table_store(&ses, &r) != 0;
+        case_result_free(&r);
+    }
+    session_close(&ses);
+    if (load_dir)
+        loaded_case_free(&lc);
+    return failed ? EXIT_FAIL : EXIT_OK;
+}

@@ -1,0 +1,226 @@
+/*
+ * cmd_suite.c — `bench suite NAME`: every case of a suite file, each stored
+ * as soon as it finishes. Before a case runs, its cost is predicted: over the
+ * suite's CPU cap, or over what is left of its time budget at the rate
+ * measured on the same implementation's earlier cases, it is recorded as
+ * skipped with the reason. Ctrl-C finishes the case in flight, stores it and
+ * stops; a second Ctrl-C aborts at once (every finished case is already
+ * committed).
+ */
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "suite.h"
+#include "table.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+    signal(SIGINT, SIG_DFL);        /* the second Ctrl-C kills */
+}
+
+/* Seconds per FLOP of the whole case (reference, warm-up, samples), by
+ * implementation and dtype, from the last measured case. */
+struct rate {
+    const struct impl *impl;
+    enum dtype dtype;
+    double seconds_per_flop;
+};
+
+static struct rate *rate_find(struct rate *rates, int *n, const struct impl *im, enum dtype dt)
+{
+    for (int i = 0; i < *n; i++)
+        if (rates[i].impl == im && rates[i].dtype == dt)
+            return &rates[i];
+    return NULL;
+}
+
+/* Pattern: a glob when it has *?[, else a substring of the case string. */
+static int case_matches(const char *pattern, const char *case_str)
+{
+    if (!pattern)
+        return 1;
+    if (strpbrk(pattern, "*?["))
+        return fnmatch(pattern, case_str, 0) == 0;
+    return strstr(case_str, pattern) != NULL;
+}
+
+int cmd_suite(int argc, char **argv)
+{
+    const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL;
+    int no_db = 0, warm = 0, list_only = 0;
+    int64_t seed = 1;
+    double budget = -1, max_time = 2.0;
+    struct opt opts[] = {
+        OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
+        OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
+        OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
+        OPT("filter", OPT_STRING, &filter, "PATTERN", "only cases whose case string contains PATTERN (a glob if it has * ? [)"),
+        OPT("list", OPT_FLAG, &list_only, NULL, "print the cases and exit"),
+        OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
+        OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
+        OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
+        OPT("warm", OPT_FLAG, &warm, NULL, "GPU: keep L2 warm between samples (default: flushed)"),
+        OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default results/NAME.md)"),
+    };
+    const struct command *cmd = NULL;
+    for (int i = 0; i < n_commands; i++)
+        if (commands[i].fn == cmd_suite)
+            cmd = &commands[i];
+    char *pos[1];
+    int n_pos, rc = cli_parse(cmd, argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), pos, 1,
+                              &n_pos);
+    if (rc == CLI_HELP)
+        return EXIT_OK;
+    if (rc)
+        return rc;
+    if (!n_pos) {
+        cli_error("suite: which suite? (bench list suites)");
+        return EXIT_USAGE;
+    }
+
+    struct suite su;
+    char err[600];
+    if (suite_load(pos[0], sb_exe_dir, &su, err, sizeof err) != 0) {
+        cli_error("suite: %s", err);
+        return EXIT_USAGE;
+    }
+    /* The device decides which keys apply (cpu.*), so probe before expanding. */
+    struct gpu_info probe;
+    int on_cpu = device ? strcmp(device, "cpu") == 0 : gpu_probe(0, &probe) != 0;
+    struct suite_case *cases;
+    int n_cases;
+    if (suite_expand(&su, on_cpu, &cases, &n_cases, err, sizeof err) != 0) {
+        cli_error("suite: %s", err);
+        suite_free(&su);
+        return EXIT_USAGE;
+    }
+    int kept = 0;
+    for (int i = 0; i < n_cases; i++) {
+        char cs[256];
+        case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
+        if (case_matches(filter, cs))
+            cases[kept++] = cases[i];
+    }
+    n_cases = kept;
+    if (list_only) {
+        for (int i = 0; i < n_cases; i++) {
+            char cs[256];
+            case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
+            printf("%s\n", cs);
+        }
+        free(cases);
+        suite_free(&su);
+        return EXIT_OK;
+    }
+    if (n_cases == 0) {
+        cli_error("suite: no case of %s matches '%s'", su.name, filter ? filter : "");
+        free(cases);
+        suite_free(&su);
+        return EXIT_USAGE;
+    }
+    if (budget < 0)
+        budget = on_cpu && su.cpu_budget_s > 0 ? su.cpu_budget_s : su.budget_s;
+
+    char md_path[600];
+    snprintf(md_path, sizeof md_path, "%s", md ? md : "");
+    if (!md)
+        snprintf(md_path, sizeof md_path, "results/%s.md", su.name);
+    struct session ses;
+    if ((rc = session_open(&ses, device, no_db ? NULL : db, su.name)) != EXIT_OK) {
+        free(cases);
+        suite_free(&su);
+        return rc;
+    }
+    FILE *mdf = fopen(md_path, "w");
+    if (!mdf)
+        fprintf(stderr, "bench: suite: cannot write %s; the table goes to stdout only\n", md_path);
+    fprintf(stderr, "suite %s: %d cases on %s%s%s, budget %.0f s\n", su.name, n_cases, ses.device,
+            ses.store ? ", storing in " : "", ses.store ? db : "", budget);
+
+    struct rate *rates = calloc((size_t)n_cases, sizeof *rates);
+    int n_rates = 0, failed = 0, n_ok = 0, n_skipped = 0, done = 0;
+    double t_start = now_seconds();
+    interrupted = 0;
+    signal(SIGINT, on_sigint);
+    table_header(stdout);
+    if (mdf)
+        table_header(mdf);
+    for (int i = 0; i < n_cases && !interrupted; i++) {
+        const struct suite_case *c = &cases[i];
+        struct case_req q = { .family = c->family, .impl = c->impl, .shape = c->shape,
+                              .seed = (uint64_t)seed, .device = ses.device, .gpu = ses.gctx,
+                              .no_gpu_reason = ses.no_gpu_reason,
+                              .mopts = (struct measure_opts)MEASURE_DEFAULTS,
+                              .peak_flops = session_peak(&ses, c->impl, c->shape.dtype) };
+        q.mopts.flush_l2 = !warm;
+        q.mopts.max_seconds = max_time;
+        struct case_result r;
+        char why[200];
+        double flops = c->family->validate(&c->shape, why, sizeof why) == 0
+                           ? c->family->flops(&c->shape) : 0;
+        struct rate *rt = rate_find(rates, &n_rates, c->impl, c->shape.dtype);
+        double left = budget - (now_seconds() - t_start);
+        int runnable = c->impl->run && (c->impl->device == DEV_CPU || ses.gctx);
+        if (runnable && c->impl->device == DEV_CPU && su.cpu_max_gflop > 0 &&
+            flops > su.cpu_max_gflop * 1e9) {
+            snprintf(why, sizeof why, "%.0f GFLOP is over the suite's CPU cap (cpu.max_gflop = %g)",
+                     flops / 1e9, su.cpu_max_gflop);
+            case_result_skipped(&q, why, &r);
+        } else if (runnable && budget > 0 && rt && flops * rt->seconds_per_flop > left) {
+            snprintf(why, sizeof why, "predicted %.0f s is over the %.0f s left of the suite's budget",
+                     flops * rt->seconds_per_flop, left > 0 ? left : 0);
+            case_result_skipped(&q, why, &r);
+        } else {
+            double t0 = now_seconds();
+            run_case(&q, &r);
+            double wall = now_seconds() - t0;
+            if (strcmp(r.status, "ok") == 0 && flops > 0) {
+                if (!rt) {
+                    rt = &rates[n_rates++];
+                    rt->impl = c->impl, rt->dtype = c->shape.dtype;
+                }
+                rt->seconds_per_flop = wall / flops;
+            }
+        }
+        done++;
+        n_ok += strcmp(r.status, "ok") == 0;
+        n_skipped += strncmp(r.status, "skipped", 7) == 0;
+        fprintf(stderr, "[%d/%d %4.0fs] %s: %s%s%s", i + 1, n_cases, now_seconds() - t_start,
+                r.case_str, r.status, r.rec.error ? ": " : "", r.rec.error ? r.rec.error : "");
+        if (strcmp(r.status, "ok") == 0)
+            fprintf(stderr, " (median %.4g ms)", r.rec.median_ms);
+        fputc('\n', stderr);
+        table_row(stdout, &r);
+        fflush(stdout);
+        if (mdf)
+            table_row(mdf, &r);
+        failed |= status_failed(r.status);
+        if (table_store(&ses, &r) != 0)
+            failed = 1, interrupted = 1;    /* the store broke: stop rather than lose results */
+        case_result_free(&r);
+    }
+    signal(SIGINT, SIG_DFL);
+    if (interrupted && done < n_cases)
+        fprintf(stderr, "suite %s: interrupted after %d of %d cases; those are stored\n", su.name,
+                done, n_cases);
+    fprintf(stderr, "suite %s: %d ok, %d skipped, %d other, %.0f s%s%s\n", su.name, n_ok, n_skipped,
+            done - n_ok - n_skipped, now_seconds() - t_start, mdf ? "; table in " : "",
+            mdf ? md_path : "");
+    if (mdf)
+        fclose(mdf);
+    session_close(&ses);
+    free(rates);
+    free(cases);
+    suite_free(&su);
+    if (interrupted && done < n_cases)
+        return 130;
+    return failed ? EXIT_FAIL : EXIT_OK;
+}

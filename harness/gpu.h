@@ -1,0 +1,83 @@
+/*
+ * gpu.h — the harness's view of a CUDA device: detection, a stream, tracked
+ * allocations (so the peak footprint of a case is exact), uploads/downloads
+ * with dtype conversion, the cold-L2 flush and event timing.
+ *
+ * Built from harness/gpu.c. With SB_HAVE_CUDA undefined (no nvcc at build
+ * time) every call reports "built without CUDA" and gpu_probe() finds nothing.
+ */
+#ifndef SEQBENCH_GPU_H
+#define SEQBENCH_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seqbench.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct gpu_info {
+    int present;                /* 1 when the device can be used */
+    int index;
+    char why_absent[160];       /* "no CUDA device", "built without CUDA", ... */
+    char name[256];
+    char uuid[48];              /* "GPU-xxxxxxxx-xxxx-..." */
+    int sms;
+    int cc_major, cc_minor;
+    int64_t mem_bytes;          /* total device memory */
+    int64_t l2_bytes;
+    int clock_khz;              /* max SM clock (cudaDevAttrClockRate) */
+    int mem_clock_khz;
+    int mem_bus_bits;
+    int driver_version;         /* cudaDriverGetVersion, e.g. 13000 */
+    int runtime_version;        /* cudaRuntimeGetVersion */
+};
+
+/* Fills *info for device `index`. Returns 0 when the device is usable,
+ * -1 otherwise (info->why_absent says why). Never aborts. */
+int gpu_probe(int index, struct gpu_info *info);
+
+/* Datasheet-style peak in FLOP/s for dtype on this device: SMs x FLOP per
+ * clock per SM x max SM clock. tensor=1 for tensor-core rates. 0 if unknown. */
+double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor);
+/* Peak DRAM bandwidth in bytes/s: 2 x mem clock x bus width / 8. */
+double gpu_peak_bandwidth(const struct gpu_info *info);
+
+/* One per process and device: a stream, the flush buffer, event pair. */
+struct gpu_ctx *gpu_open(int index, char *err, size_t n);
+void gpu_close(struct gpu_ctx *g);
+int64_t gpu_free_bytes(struct gpu_ctx *g);
+
+/* Tracked allocations: every device buffer an implementation uses comes from
+ * here, so the harness knows the case's peak footprint and frees everything
+ * after teardown. Returns NULL on failure (out of memory). */
+void *sb_gpu_alloc(struct op_ctx *ctx, size_t bytes);
+void gpu_free_case(struct gpu_ctx *g);          /* frees every case allocation */
+void gpu_reset_peak(struct gpu_ctx *g);
+int64_t gpu_peak_case_bytes(struct gpu_ctx *g);
+
+/* The stream every implementation launches on (a cudaStream_t). */
+void *sb_gpu_stream(struct op_ctx *ctx);
+
+/* Host fp32 <-> device dtype. Synchronous. Return SB_OK or SB_ERROR (ctx->err). */
+int sb_gpu_upload(struct op_ctx *ctx, void *d_dst, const float *h_src, int64_t n, enum dtype dt);
+int sb_gpu_download(struct op_ctx *ctx, float *h_dst, const void *d_src, int64_t n, enum dtype dt);
+/* Fills a device buffer with 0xFF bytes: NaN in fp32, bf16 and fp16, so an
+ * element the kernel never writes is caught by the harness's NaN check. */
+int sb_gpu_poison(struct op_ctx *ctx, void *d, size_t bytes);
+/* After a launch: turns cudaGetLastError() into SB_ERROR with the kernel name. */
+int sb_gpu_check_launch(struct op_ctx *ctx, const char *what);
+
+/* Times fn(arg) once with CUDA events on the stream. flush_l2 clears L2 first
+ * (a memset of max(2 x L2, 256 MiB), outside the timed region). */
+int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2,
+                  double *ms, char *err, size_t n);
+int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQBENCH_GPU_H */

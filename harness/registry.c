@@ -1,0 +1,132 @@
+/*
+ * registry.c — the static tables: dtypes, shape fields, families. Adding a
+ * family is one line in families[] (and its reference/<family>.c); adding an
+ * implementation is one row in that family's impl table.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "seqbench.h"
+
+const struct dtype_info dtype_table[DT_COUNT] = {
+    [DT_FP32] = { "fp32", 4, 0x1p-24 },
+    [DT_BF16] = { "bf16", 2, 0x1p-8 },
+};
+
+int dtype_parse(const char *name)
+{
+    for (int t = 0; t < DT_COUNT; t++)
+        if (strcmp(dtype_table[t].name, name) == 0)
+            return t;
+    return -1;
+}
+
+uint16_t bf16_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u)    /* NaN stays a quiet NaN */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);         /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float bf16_from_bits(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+float bf16_round(float x)
+{
+    return bf16_from_bits(bf16_bits(x));
+}
+
+#define FIELD(nm, member, flag, hlp) { nm, offsetof(struct shape, member), flag, hlp }
+const struct shape_field shape_fields[SF_COUNT] = {
+    [SF_B]      = FIELD("B", B, 0, "batch size"),
+    [SF_N]      = FIELD("N", N, 0, "query tokens (sequence length)"),
+    [SF_NK]     = FIELD("Nk", Nk, 0, "key/value tokens (default N; decode: N=1, Nk=context)"),
+    [SF_H]      = FIELD("H", H, 0, "query heads"),
+    [SF_HKV]    = FIELD("Hkv", Hkv, 0, "key/value heads, divides H (default H; GQA/MQA)"),
+    [SF_D]      = FIELD("D", D, 0, "query/key head dimension"),
+    [SF_DV]     = FIELD("Dv", Dv, 0, "value head dimension (default D)"),
+    [SF_CAUSAL] = FIELD("causal", causal, 1, "causal mask, bottom-right aligned when Nk > N"),
+};
+#undef FIELD
+
+void shape_unset(struct shape *s)
+{
+    for (int f = 0; f < SF_COUNT; f++)
+        *shape_field_ptr(s, f) = -1;
+    s->dtype = DT_FP32;
+}
+
+int64_t tensor_numel(const struct tensor_spec *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        n *= t->dims[i];
+    return n;
+}
+
+int64_t family_out_rows(const struct io_specs *io)
+{
+    return io->out.dims[0] * io->out.dims[1];
+}
+
+int64_t family_row_elems(const struct io_specs *io)
+{
+    int64_t n = 1;
+    for (int i = 2; i < io->out.ndim; i++)
+        n *= io->out.dims[i];
+    return n;
+}
+
+extern const struct family family_softmax;  /* reference/softmax.c */
+extern const struct family family_flash;    /* reference/flash.c */
+
+const struct family *const families[] = {
+    &family_softmax,
+    &family_flash,
+};
+const int n_families = (int)(sizeof families / sizeof families[0]);
+
+const struct family *family_find(const char *name)
+{
+    for (int i = 0; i < n_families; i++)
+        if (strcmp(families[i]->name, name) == 0)
+            return families[i];
+    return NULL;
+}
+
+const struct impl *impl_find(const struct family *f, const char *name)
+{
+    for (int i = 0; i < f->n_impls; i++)
+        if (strcmp(f->impls[i].name, name) == 0)
+            return &f->impls[i];
+    return NULL;
+}
+
+void case_string(const struct family *f, const char *impl, const struct shape *s,
+                 char *buf, size_t n)
+{
+    size_t len = 0;
+    len += (size_t)snprintf(buf, n, "%s%s%s %s", f->name, impl ? "/" : "", impl ? impl : "",
+                            dtype_table[s->dtype].name);
+    for (int i = 0; i < SF_COUNT && len < n; i++) {
+        if (!(f->fields & SF_BIT(i)))
+            continue;
+        int64_t v = shape_field_get(s, i);
+        if (shape_fields[i].is_flag) {
+            if (v)
+                len += (size_t)snprintf(buf + len, n - len, " %s", shape_fields[i].name);
+        } else {
+            len += (size_t)snprintf(buf + len, n - len, " %s=%lld", shape_fields[i].name,
+                                    (long long)v);
+        }
+    }
+}

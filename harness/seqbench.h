@@ -1,0 +1,210 @@
+/*
+ * seqbench.h — the operator contract every family and implementation follows.
+ *
+ * A family (softmax, flash, ...) declares its shape fields, a validator, its
+ * FLOP and compulsory-byte formulas, its input and output tensors, a seeded
+ * input generator and a reference that can compute any chosen subset of output
+ * rows. Implementations are rows of a static table: {name, device, dtypes,
+ * setup, run, fetch, teardown, workspace_bytes}. Implementations never time
+ * themselves, never print and never exit: they return a status and, on error,
+ * write one line into ctx->err.
+ *
+ * Host tensors are always float32 arrays whose values are already rounded to
+ * the case's dtype (so the reference sees exactly what the device sees); GPU
+ * implementations convert on upload with sb_gpu_upload().
+ *
+ * This header is included by C (gcc) and by CUDA C++ (nvcc), hence extern "C".
+ */
+#ifndef SEQBENCH_H
+#define SEQBENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- dtypes --------------------------------------------------------------- */
+
+enum dtype { DT_FP32, DT_BF16, DT_COUNT };
+
+struct dtype_info {
+    const char *name;   /* as on the command line and in the database */
+    int bytes;          /* storage size of one element on the device */
+    double eps;         /* unit roundoff 2^-p: fp32 2^-24, bf16 2^-8 */
+};
+extern const struct dtype_info dtype_table[DT_COUNT];
+
+#define DT_BIT(t) (1u << (t))
+
+/* Parses a dtype name; returns -1 when unknown. */
+int dtype_parse(const char *name);
+
+/* Rounds a float to the nearest bf16 (round-to-nearest-even), kept as float. */
+float bf16_round(float x);
+uint16_t bf16_bits(float x);
+float bf16_from_bits(uint16_t b);
+
+/* ---- shapes --------------------------------------------------------------- */
+
+/* Every shape field any family uses. A family says which ones it reads
+ * (family.fields); the others keep their defaults and stay out of its case
+ * string. Adding a field = one member here + one row in shape_fields[]. */
+struct shape {
+    int64_t B;          /* batch */
+    int64_t N;          /* query tokens */
+    int64_t Nk;         /* key/value tokens (= N unless decode or cross) */
+    int64_t H;          /* query heads */
+    int64_t Hkv;        /* key/value heads; divides H (GQA/MQA) */
+    int64_t D;          /* query/key head dim */
+    int64_t Dv;         /* value head dim */
+    int64_t causal;     /* 0/1; bottom-right aligned when Nk > N */
+    enum dtype dtype;
+};
+
+enum shape_field_id { SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_D, SF_DV, SF_CAUSAL, SF_COUNT };
+#define SF_BIT(f) (1u << (f))
+
+struct shape_field {
+    const char *name;   /* flag name without dashes, key in suites and case strings */
+    size_t offset;      /* offsetof(struct shape, ...) */
+    int is_flag;        /* printed as a bare word ("causal") when set */
+    const char *help;
+};
+extern const struct shape_field shape_fields[SF_COUNT];
+
+static inline int64_t *shape_field_ptr(struct shape *s, int f)
+{
+    return (int64_t *)((char *)s + shape_fields[f].offset);
+}
+static inline int64_t shape_field_get(const struct shape *s, int f)
+{
+    return *(const int64_t *)((const char *)s + shape_fields[f].offset);
+}
+
+/* A shape whose fields are all unset (-1); shape_fill_defaults() completes it. */
+void shape_unset(struct shape *s);
+
+/* ---- tensors -------------------------------------------------------------- */
+
+#define SB_MAX_TENSORS 8
+#define SB_MAX_DIMS 4
+
+struct tensor_spec {
+    const char *name;           /* file name stem in --dump: "q" -> q.npy */
+    int ndim;
+    int64_t dims[SB_MAX_DIMS];
+};
+
+struct io_specs {
+    int n_in;
+    struct tensor_spec in[SB_MAX_TENSORS];
+    struct tensor_spec out;     /* out[0] is the row index (e.g. B*N tokens) */
+};
+
+int64_t tensor_numel(const struct tensor_spec *t);
+
+/* ---- implementations ------------------------------------------------------ */
+
+enum device_kind { DEV_CPU, DEV_CUDA };
+
+/* Status an implementation returns from setup/run/fetch. */
+enum sb_status {
+    SB_OK = 0,
+    SB_ERROR,           /* ctx->err says why -> "error: ..." */
+    SB_OOM,             /* an allocation failed -> "oom" */
+    SB_UNSUPPORTED,     /* shape outside what this impl handles -> "skipped: ..." */
+};
+
+struct gpu_ctx;         /* harness/gpu.h: device, stream, tracked allocations */
+
+struct op_ctx {
+    const struct shape *shape;
+    const struct io_specs *io;
+    const float *const *in;     /* host inputs, io->n_in of them, fp32 rounded to dtype */
+    float *out;                 /* host output, fp32; the harness poisons it with NaN */
+    double scale;               /* softmax scale, 1/sqrt(D) */
+    int threads;                /* OpenMP threads for CPU implementations */
+    void *priv;                 /* implementation state between setup and teardown */
+    struct gpu_ctx *gpu;        /* NULL for CPU implementations */
+    char err[256];              /* one line, no trailing newline */
+};
+
+struct impl {
+    const char *name;
+    enum device_kind device;
+    unsigned dtypes;            /* DT_BIT() mask */
+    const char *status;         /* "verified" or why not, shown by `bench list impls` */
+    const char *summary;
+    int (*setup)(struct op_ctx *);      /* allocate, upload; not timed; may be NULL */
+    int (*run)(struct op_ctx *);        /* the timed operation; repeatable. NULL: not built */
+    int (*fetch)(struct op_ctx *);      /* device -> ctx->out; NULL for CPU */
+    void (*teardown)(struct op_ctx *);  /* may be NULL */
+    int64_t (*workspace_bytes)(const struct shape *);  /* device bytes beyond in/out; may be NULL */
+};
+
+/* ---- families ------------------------------------------------------------- */
+
+struct tolerance {
+    double rel_l2;      /* ||out-ref||_2 / ||ref||_2 over the checked rows */
+    double row_rel_l2;  /* the same for the worst single row */
+};
+
+struct family {
+    const char *name;
+    const char *summary;
+    unsigned fields;                                    /* SF_BIT() mask of fields it reads */
+    void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
+    int (*validate)(const struct shape *, char *msg, size_t n); /* 0 ok; msg names the field */
+    double (*flops)(const struct shape *);
+    double (*min_bytes)(const struct shape *);
+    void (*io)(const struct shape *, struct io_specs *);
+    void (*inputs)(const struct shape *, uint64_t seed, float *const in[]);
+    /* Reference: output rows rows[0..nrows) (index into out.dims[0] flattened
+     * with dims[1], i.e. a token (b, n)), each row_elems doubles, into out. */
+    void (*reference)(const struct shape *, double scale, const float *const in[],
+                      const int64_t *rows, int64_t nrows, double *out);
+    double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
+    struct tolerance (*tolerance)(const struct shape *);
+    const struct impl *impls;
+    int n_impls;
+};
+
+/* Output rows and elements per row for the family's output tensor:
+ * rows = dims[0]*dims[1] (B*N tokens), elems = the rest. */
+int64_t family_out_rows(const struct io_specs *io);
+int64_t family_row_elems(const struct io_specs *io);
+
+/* The registry (harness/registry.c). */
+extern const struct family *const families[];
+extern const int n_families;
+const struct family *family_find(const char *name);
+const struct impl *impl_find(const struct family *f, const char *name);
+
+/* Canonical case string, e.g. "flash/cuda bf16 B=8 N=16384 Nk=16384 H=16 Hkv=16
+ * D=128 Dv=128 causal". It is the CLI filter, the database key and the report
+ * label. impl may be NULL for the shape-only key ("flash bf16 B=8 ..."). */
+void case_string(const struct family *f, const char *impl, const struct shape *s,
+                 char *buf, size_t n);
+
+/* Deterministic random numbers (splitmix64): inputs are a pure function of
+ * (family, shape, seed) on every machine. */
+static inline uint64_t sb_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+/* Uniform in [-1, 1). */
+static inline float sb_rng_uniform(uint64_t *state)
+{
+    return (float)((double)(sb_rng_next(state) >> 11) * 0x1.0p-52 - 1.0);
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SEQBENCH_H */

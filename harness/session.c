@@ -1,0 +1,229 @@
+/*
+ * session.c — see session.h. Environment collection lives here too: it is
+ * stored with every run so a number can always be traced to its machine,
+ * build and command.
+ */
+#include <omp.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "measure.h"
+#include "session.h"
+#include "version.h"
+
+/* 16 independent accumulators of 16 floats: enough FMAs in flight to cover
+ * the FMA latency on any x86 core with AVX-512 or AVX2, so the loop runs at
+ * the FMA ports' throughput. */
+#define PEAK_CHAINS 16
+#define PEAK_WIDTH 16
+#define PEAK_SECONDS 0.1
+
+double cpu_peak_flops(void)
+{
+    double total = 0;
+#pragma omp parallel reduction(+ : total)
+    {
+        float acc[PEAK_CHAINS][PEAK_WIDTH];
+        for (int i = 0; i < PEAK_CHAINS; i++)
+            for (int j = 0; j < PEAK_WIDTH; j++)
+                acc[i][j] = (float)(i + j) * 1e-3f;
+        const float a = 0.999999f, b = 1e-7f;
+        long iters = 0;
+        double t0 = now_seconds(), t;
+        do {
+            for (int r = 0; r < 1000; r++)
+                for (int i = 0; i < PEAK_CHAINS; i++)
+                    for (int j = 0; j < PEAK_WIDTH; j++)
+                        acc[i][j] = acc[i][j] * a + b;
+            iters += 1000;
+            t = now_seconds() - t0;
+        } while (t < PEAK_SECONDS);
+        float sink = 0;
+        for (int i = 0; i < PEAK_CHAINS; i++)
+            for (int j = 0; j < PEAK_WIDTH; j++)
+                sink += acc[i][j];
+        /* Keep the result alive so the loop is not removed. */
+        __asm__ volatile("" : : "g"(sink));
+        total = 2.0 * PEAK_CHAINS * PEAK_WIDTH * (double)iters / t;
+    }
+    return total;
+}
+
+static int parse_device(const char *opt, int *index)
+{
+    int64_t v;
+    if (strcmp(opt, "cpu") == 0)
+        return 0;
+    if (strcmp(opt, "cuda") == 0) {
+        *index = 0;
+        return 1;
+    }
+    if (strncmp(opt, "cuda:", 5) == 0 && cli_parse_int(opt + 5, &v) == 0 && v >= 0 && v < 64) {
+        *index = (int)v;
+        return 1;
+    }
+    return -1;
+}
+
+int session_open(struct session *s, const char *device_opt, const char *db_path, const char *suite)
+{
+    memset(s, 0, sizeof *s);
+    int index = 0, want = device_opt ? parse_device(device_opt, &index) : -2;
+    if (want == -1) {
+        cli_error("--device '%s': expected cpu, cuda or cuda:N", device_opt);
+        return EXIT_USAGE;
+    }
+    int present = gpu_probe(index, &s->gpu) == 0;
+    if (want == 1 && !present) {
+        cli_error("--device %s: %s", device_opt, s->gpu.why_absent);
+        return EXIT_USAGE;
+    }
+    s->on_cpu = want == 0 || (want == -2 && !present);
+    if (s->on_cpu)
+        snprintf(s->device, sizeof s->device, "cpu");
+    else
+        snprintf(s->device, sizeof s->device, "cuda:%d", index);
+
+    if (present && !s->on_cpu) {
+        char err[200];
+        s->gctx = gpu_open(index, err, sizeof err);
+        if (!s->gctx) {
+            cli_error("%s: %s", s->device, err);
+            return EXIT_FAIL;
+        }
+    } else {
+        snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "%s",
+                 present ? "device is cpu (--device cpu)" : s->gpu.why_absent);
+    }
+    s->cpu_peak_flops = cpu_peak_flops();
+
+    if (db_path) {
+        char err[300];
+        s->store = store_open(db_path, err, sizeof err);
+        if (!s->store) {
+            cli_error("%s", err);
+            session_close(s);
+            return EXIT_USAGE;
+        }
+        struct run_record r;
+        env_collect(s, suite, &r);
+        if (store_begin_run(s->store, &r, &s->run_id, err, sizeof err) != 0) {
+            cli_error("%s", err);
+            session_close(s);
+            return EXIT_FAIL;
+        }
+    }
+    return EXIT_OK;
+}
+
+void session_close(struct session *s)
+{
+    if (s->store) {
+        char err[300];
+        if (s->run_id && store_finish_run(s->store, s->run_id, err, sizeof err) != 0)
+            cli_error("%s", err);
+        store_close(s->store);
+        s->store = NULL;
+    }
+    if (s->gctx)
+        gpu_close(s->gctx);
+    s->gctx = NULL;
+}
+
+double session_peak(const struct session *s, const struct impl *im, enum dtype dt)
+{
+    if (im->device == DEV_CPU)
+        return s->cpu_peak_flops;
+    /* bf16 implementations are compared with the tensor-core peak they could
+     * reach; fp32 ones with the FMA peak. */
+    return gpu_peak_flops(&s->gpu, dt, dt != DT_FP32);
+}
+
+static void cpu_model(char *buf, size_t n)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    snprintf(buf, n, "unknown");
+    while (f && fgets(line, sizeof line, f)) {
+        char *colon = strchr(line, ':');
+        if (strncmp(line, "model name", 10) == 0 && colon) {
+            colon += 2;
+            colon[strcspn(colon, "\n")] = 0;
+            snprintf(buf, n, "%s", colon);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
+void env_collect(const struct session *s, const char *suite, struct run_record *r)
+{
+    static char host[256], cpu[256], cc[16], json[1024];
+    struct utsname u;
+    memset(r, 0, sizeof *r);
+    gethostname(host, sizeof host - 1);
+    cpu_model(cpu, sizeof cpu);
+    uname(&u);
+    snprintf(json, sizeof json,
+             "{\"kernel\": \"%s %s\", \"compiler\": \"gcc %s\", \"sqlite\": \"%s\", "
+             "\"omp_threads\": %d, \"cpu_peak_gflops\": %.1f}",
+             u.sysname, u.release, __VERSION__, sqlite3_libversion(), omp_get_max_threads(),
+             s->cpu_peak_flops / 1e9);
+    r->suite = suite;
+    r->command = sb_command_line;
+    r->seqbench_version = SB_VERSION;
+    r->git_commit = SB_GIT_COMMIT;
+    r->build_flags = SB_BUILD_FLAGS;
+    r->hostname = host;
+    r->cpu_model = cpu;
+    r->cpu_threads = omp_get_max_threads();
+    r->device = s->device;
+    r->env_json = json;
+    r->driver_version = s->gpu.driver_version;
+    r->runtime_version = s->gpu.runtime_version;
+    if (!s->on_cpu) {
+        snprintf(cc, sizeof cc, "%d.%d", s->gpu.cc_major, s->gpu.cc_minor);
+        r->gpu_name = s->gpu.name;
+        r->gpu_uuid = s->gpu.uuid;
+        r->gpu_sms = s->gpu.sms;
+        r->gpu_cc = cc;
+        r->gpu_mem_bytes = s->gpu.mem_bytes;
+        r->gpu_l2_bytes = s->gpu.l2_bytes;
+        r->gpu_clock_khz = s->gpu.clock_khz;
+        r->peak_tflops = gpu_peak_flops(&s->gpu, DT_BF16, 1) / 1e12;
+        r->peak_gbps = gpu_peak_bandwidth(&s->gpu) / 1e9;
+    } else {
+        r->peak_tflops = s->cpu_peak_flops / 1e12;
+    }
+}
+
+void env_print(const struct session *s)
+{
+    struct run_record r;
+    env_collect(s, NULL, &r);
+    printf("| what | value |\n|---|---|\n");
+    printf("| seqbench | %s (commit %s) |\n", r.seqbench_version, r.git_commit);
+    printf("| build | %s |\n", r.build_flags);
+    printf("| host | %s |\n", r.hostname);
+    printf("| cpu | %s, %d OpenMP threads |\n", r.cpu_model, r.cpu_threads);
+    printf("| cpu fp32 peak (measured FMA loop) | %.1f GFLOP/s |\n", s->cpu_peak_flops / 1e9);
+    printf("| default device | %s |\n", s->device);
+    if (s->gpu.present) {
+        printf("| gpu | %s (%s) |\n", s->gpu.name, s->gpu.uuid);
+        printf("| compute capability | %d.%d, %d SMs, max SM clock %.0f MHz |\n", s->gpu.cc_major,
+               s->gpu.cc_minor, s->gpu.sms, s->gpu.clock_khz / 1e3);
+        printf("| memory | %.1f GiB, L2 %.1f MiB, peak %.0f GB/s |\n", s->gpu.mem_bytes / 0x1p30,
+               s->gpu.l2_bytes / 0x1p20, gpu_peak_bandwidth(&s->gpu) / 1e9);
+        printf("| peak bf16 tensor / fp32 FMA | %.0f / %.1f TFLOP/s (datasheet rate x max clock) |\n",
+               gpu_peak_flops(&s->gpu, DT_BF16, 1) / 1e12, gpu_peak_flops(&s->gpu, DT_FP32, 0) / 1e12);
+        printf("| driver / runtime | %d / %d |\n", s->gpu.driver_version, s->gpu.runtime_version);
+    } else {
+        printf("| gpu | none: %s |\n", s->gpu.why_absent);
+    }
+}

@@ -1,0 +1,96 @@
+/*
+ * store.h — the SQLite result store (results/bench.db by default).
+ *
+ * WAL mode, a busy timeout, bound parameters only, one transaction per
+ * result (an interrupted run loses nothing already measured), and numbered
+ * forward migrations tracked in PRAGMA user_version. A database from a newer
+ * seqbench, a corrupt file or an unwritable path is refused with one line in
+ * err, and the file is left exactly as it was.
+ */
+#ifndef SEQBENCH_STORE_H
+#define SEQBENCH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 2   /* the user_version this build writes */
+
+struct store;
+
+/* Everything a run records about where and how it ran. NULL strings are
+ * stored as NULL. run_uid is generated (32 hex chars) when NULL. */
+struct run_record {
+    const char *run_uid;
+    const char *started_at;     /* ISO 8601 UTC; now when NULL */
+    const char *suite;          /* NULL for `bench run` */
+    const char *command;        /* the whole command line */
+    const char *seqbench_version;
+    const char *git_commit;
+    const char *build_flags;
+    const char *hostname;
+    const char *cpu_model;
+    int cpu_threads;
+    const char *device;         /* "cpu" or "cuda:0" */
+    const char *gpu_name;
+    const char *gpu_uuid;
+    int gpu_sms;                /* 0 when no GPU */
+    const char *gpu_cc;         /* "9.0" */
+    int64_t gpu_mem_bytes;
+    int64_t gpu_l2_bytes;
+    int gpu_clock_khz;
+    int driver_version;         /* 0 when none */
+    int runtime_version;
+    double peak_tflops;         /* of the run's device and main dtype; 0 unknown */
+    double peak_gbps;
+    const char *env_json;       /* anything else, as a JSON object */
+};
+
+/* One measured (or skipped) case. Doubles that do not apply are NAN and are
+ * stored as NULL. */
+struct result_record {
+    const char *case_str;       /* canonical, with impl: "flash/cpu fp32 B=1 ..." */
+    const char *case_key;       /* canonical, shape only: "flash fp32 B=1 ..." */
+    const char *family;
+    const char *impl;
+    const char *device;         /* "cpu", "cuda:0" */
+    const char *dtype;
+    int64_t B, N, Nk, H, Hkv, D, Dv, causal;
+    const char *status;         /* "ok", "mismatch", "skipped: ...", "oom", "error: ..." */
+    const char *error;          /* detail for mismatch/error, else NULL */
+    double rel_err;             /* relative L2 error over checked rows */
+    double max_abs_err;
+    int64_t rows_checked, rows_total;
+    double flops;               /* family formula */
+    double min_bytes;           /* compulsory traffic */
+    int64_t footprint_bytes;    /* peak tracked device (or host) bytes; -1 unknown */
+    double median_ms, min_ms, p10_ms, p90_ms, mean_ms, stdev_ms;
+    int n_samples;
+    double tflops, gbps, pct_peak;
+    int l2_flush;               /* 1 cold, 0 warm, -1 not applicable (CPU) */
+    double kernel_ms;           /* CUPTI kernel time; NAN until profiling */
+    uint64_t seed;
+};
+
+/* Opens (creating if needed) and migrates to STORE_SCHEMA_VERSION.
+ * NULL on failure with err set, e.g. "x.db: not a SQLite database". */
+struct store *store_open(const char *path, char *err, size_t n);
+void store_close(struct store *st);
+int store_user_version(struct store *st);
+
+/* Returns 0 and *run_id on success, -1 with err otherwise. */
+int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_id,
+                    char *err, size_t n);
+/* Sets finished_at = now. */
+int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n);
+/* The result and all its samples in one transaction. */
+int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
+                        const double *samples_ms, int n_samples, char *err, size_t n);
+
+/* For tests and tools: the underlying sqlite3 handle. */
+struct sqlite3 *store_db(struct store *st);
+
+/* Migration steps, exposed so tests can build an old database:
+ * store_migration_sql[i] takes user_version i to i+1. */
+extern const char *const store_migration_sql[STORE_SCHEMA_VERSION];
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * table.c — see table.h.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "cli.h"
+#include "table.h"
+
+void table_header(FILE *f)
+{
+    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% peak | rel err | samples |\n");
+    fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+}
+
+static void num(FILE *f, double x, const char *fmt)
+{
+    if (isnan(x))
+        fputs(" - |", f);
+    else {
+        fputc(' ', f);
+        fprintf(f, fmt, x);
+        fputs(" |", f);
+    }
+}
+
+void table_row(FILE *f, const struct case_result *r)
+{
+    const struct result_record *x = &r->rec;
+    fprintf(f, "| %s | %s%s%s |", r->case_str, r->status, x->error ? ": " : "",
+            x->error ? x->error : "");
+    num(f, x->median_ms, "%.4g");
+    if (isnan(x->p10_ms))
+        fputs(" - |", f);
+    else
+        fprintf(f, " %.4g-%.4g |", x->p10_ms, x->p90_ms);
+    num(f, x->tflops, "%.3g");
+    num(f, x->gbps, "%.4g");
+    num(f, x->pct_peak, "%.1f");
+    num(f, x->rel_err, "%.2e");
+    fprintf(f, " %d |\n", x->n_samples);
+}
+
+int table_store(struct session *s, const struct case_result *r)
+{
+    if (!s->store)
+        return 0;
+    char err[300];
+    if (store_insert_result(s->store, s->run_id, &r->rec, r->samples, r->rec.n_samples, err,
+                            sizeof err) != 0) {
+        cli_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int status_failed(const char *status)
+{
+    return strcmp(status, "mismatch") == 0 || strncmp(status, "error:", 6) == 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * table.h — results as a markdown table on stdout, progress on stderr, and
+ * storing a finished case.
+ */
+#ifndef SEQBENCH_TABLE_H
+#define SEQBENCH_TABLE_H
+
+#include <stdio.h>
+
+#include "runcase.h"
+#include "session.h"
+
+void table_header(FILE *f);
+void table_row(FILE *f, const struct case_result *r);
+
+/* Stores r in the session's run (when there is a store); prints one line
+ * and returns -1 if that failed. */
+int table_store(struct session *s, const struct case_result *r);
+
+/* Is this status a failure (mismatch, error)? ok, skipped and oom (a
+ * measured outcome: the case does not fit) are not. */
+int status_failed(const char *status);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * ops.h — entry points of the GPU implementations (ops/<family>/ *.cu files), as
+ * referenced from the families' implementation tables in reference/. Only
+ * compiled in when nvcc was found (SB_HAVE_CUDA).
+ */
+#ifndef SEQBENCH_OPS_H
+#define SEQBENCH_OPS_H
+
+#include "../harness/seqbench.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SB_DECLARE_GPU_IMPL(p)                                                  \
+    int p##_setup(struct op_ctx *ctx);                                          \
+    int p##_run(struct op_ctx *ctx);                                            \
+    int p##_fetch(struct op_ctx *ctx);                                          \
+    void p##_teardown(struct op_ctx *ctx);                                      \
+    int64_t p##_workspace_bytes(const struct shape *s);
+
+SB_DECLARE_GPU_IMPL(softmax_cublas)   /* ops/softmax/softmax_cublas.cu */
+SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
+
+#ifdef __cplusplus
+}
+#endif
+
+/* In an implementation table: the GPU entry points when built, else NULL
+ * (the harness then records "skipped: built without CUDA"). */
+#ifdef SB_HAVE_CUDA
+#define SB_GPU_FNS(p)                                                           \
+    .setup = p##_setup, .run = p##_run, .fetch = p##_fetch,                     \
+    .teardown = p##_teardown, .workspace_bytes = p##_workspace_bytes
+#else
+#define SB_GPU_FNS(p) .setup = NULL, .run = NULL
+#endif
+
+#endif

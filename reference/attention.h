@@ -1,0 +1,43 @@
+/*
+ * attention.h — what the softmax and flash families share: they compute the
+ * same function, O = softmax(scale·QKᵀ + mask)·V, so they share the shape
+ * rules, the formulas, the inputs and the reference (reference/attention.c).
+ * They differ only in how the implementations get there.
+ */
+#ifndef SEQBENCH_ATTENTION_H
+#define SEQBENCH_ATTENTION_H
+
+#include <stdint.h>
+
+#include "../harness/seqbench.h"
+
+#define ATTN_FIELDS                                                              \
+    (SF_BIT(SF_B) | SF_BIT(SF_N) | SF_BIT(SF_NK) | SF_BIT(SF_H) | SF_BIT(SF_HKV) | \
+     SF_BIT(SF_D) | SF_BIT(SF_DV) | SF_BIT(SF_CAUSAL))
+
+void attn_defaults(struct shape *s);
+int attn_validate(const struct shape *s, char *msg, size_t n);
+double attn_flops(const struct shape *s);
+double attn_min_bytes(const struct shape *s);
+void attn_io(const struct shape *s, struct io_specs *io);
+void attn_inputs(const struct shape *s, uint64_t seed, float *const in[]);
+void attn_reference(const struct shape *s, double scale, const float *const in[],
+                    const int64_t *rows, int64_t nrows, double *out);
+double attn_row_cost(const struct shape *s, int64_t row);
+struct tolerance attn_tolerance(const struct shape *s);
+
+/* Keys visible to query row n (0-based): all Nk, or with the causal mask
+ * aligned bottom-right, n + (Nk - N) + 1. */
+static inline int64_t attn_kv_end(const struct shape *s, int64_t n)
+{
+    return s->causal ? n + (s->Nk - s->N) + 1 : s->Nk;
+}
+
+/* Multiply-adds the reference has executed since the counter was last
+ * cleared; tests compare it with the FLOP formula. */
+extern int64_t attn_ref_macs;
+
+/* The `ref` implementation: every row through attn_reference. */
+int attn_ref_run(struct op_ctx *ctx);
+
+#endif

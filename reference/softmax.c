@@ -1,0 +1,47 @@
+/*
+ * softmax.c — the softmax family: attention with the N×Nk score matrix
+ * materialised in device memory, the way an unfused framework runs it
+ * (GEMM → masked softmax → GEMM). Same function, shapes, formulas and
+ * reference as flash (reference/attention.c); what differs is the footprint:
+ * the fp32 score buffer and the probability buffer grow as N·Nk, which the
+ * harness counts and the long-context suite shows running out of memory.
+ *
+ * Implementations:
+ *   ref          the definition in double precision, OpenMP over rows and heads
+ *   cuda-cublas  cublasGemmBatchedEx for QKᵀ and PV, a masked-softmax kernel
+ *                between them (ops/softmax/softmax_cublas.cu)
+ */
+#include "attention.h"
+#include "../ops/ops.h"
+
+static const struct impl softmax_impls[] = {
+    {
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "definition, float64 accumulation, OpenMP",
+        .setup = NULL, .run = attn_ref_run,
+    },
+    {
+        .name = "cuda-cublas", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "cuBLAS batched GEMMs + masked softmax kernel, scores in memory",
+        SB_GPU_FNS(softmax_cublas),
+    },
+};
+
+const struct family family_softmax = {
+    .name = "softmax",
+    .summary = "attention with the N x Nk scores materialised (GEMM, softmax, GEMM)",
+    .fields = ATTN_FIELDS,
+    .defaults = attn_defaults,
+    .validate = attn_validate,
+    .flops = attn_flops,
+    .min_bytes = attn_min_bytes,
+    .io = attn_io,
+    .inputs = attn_inputs,
+    .reference = attn_reference,
+    .row_cost = attn_row_cost,
+    .tolerance = attn_tolerance,
+    .impls = softmax_impls,
+    .n_impls = (int)(sizeof softmax_impls / sizeof softmax_impls[0]),
+};

@@ -1,0 +1,231 @@
+/*
+ * test_attention.c — the softmax and flash families on the CPU: every CPU
+ * implementation against the reference over edge shapes, the FLOP formula
+ * against the reference's own multiply-adds, sampled validation, and the
+ * validator catching planted wrong outputs.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../reference/attention.h"
+#include "check.h"
+#include "gpu.h"
+#include "runcase.h"
+#include "validate.h"
+
+static struct shape mk(int64_t B, int64_t N, int64_t Nk, int64_t H, int64_t Hkv, int64_t D,
+                       int64_t causal, enum dtype dt)
+{
+    struct shape s;
+    shape_unset(&s);
+    s.B = B, s.N = N, s.Nk = Nk, s.H = H, s.Hkv = Hkv, s.D = D, s.Dv = D, s.causal = causal;
+    s.dtype = dt;
+    return s;
+}
+
+static struct case_req req_for(const char *fam, const char *impl, struct shape s)
+{
+    struct case_req q = { .family = family_find(fam), .shape = s, .seed = 7, .device = "cpu",
+                          .no_gpu_reason = "no CUDA device", .verify_only = 1 };
+    q.impl = impl_find(q.family, impl);
+    q.mopts = (struct measure_opts)MEASURE_DEFAULTS;
+    return q;
+}
+
+/* Every CPU implementation of both families matches the reference. */
+static void test_edge_shapes(void)
+{
+    const struct shape shapes[] = {
+        mk(1, 1, 1, 1, 1, 64, 0, DT_FP32),          /* N = 1 */
+        mk(1, 1, 300, 2, 1, 64, 1, DT_FP32),        /* decode: N = 1, long Nk, causal, MQA */
+        mk(2, 77, 77, 3, 3, 64, 1, DT_FP32),        /* N not a multiple of the tile */
+        mk(1, 130, 200, 4, 2, 128, 1, DT_FP32),     /* Nk > N causal (bottom-right), GQA */
+        mk(1, 65, 129, 4, 4, 128, 0, DT_FP32),      /* one past a tile, non-causal */
+        mk(2, 64, 64, 2, 1, 64, 1, DT_BF16),        /* exact tile, bf16 */
+        mk(1, 100, 250, 8, 2, 128, 1, DT_BF16),     /* bf16 GQA causal cross */
+        mk(1, 3, 5, 1, 1, 7, 0, DT_FP32),           /* odd D: the CPU path handles any D */
+    };
+    const char *impls[][2] = { { "softmax", "ref" }, { "flash", "ref" }, { "flash", "cpu" } };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (size_t j = 0; j < sizeof impls / sizeof impls[0]; j++) {
+            struct case_req q = req_for(impls[j][0], impls[j][1], shapes[i]);
+            struct case_result r;
+            run_case(&q, &r);
+            CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s (err %.3g)", r.case_str, r.status,
+                  r.error, r.rec.rel_err);
+            CHECK(r.rec.rows_checked == shapes[i].B * shapes[i].N, "%s: all rows checked",
+                  r.case_str);
+            case_result_free(&r);
+        }
+}
+
+/* Dv != D works in the CPU implementations. */
+static void test_dv_differs(void)
+{
+    struct shape s = mk(1, 70, 90, 2, 1, 64, 1, DT_FP32);
+    s.Dv = 128;
+    struct case_req q = req_for("flash", "cpu", s);
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s", r.case_str, r.status, r.error);
+    case_result_free(&r);
+}
+
+/* The FLOP formula is twice the multiply-adds the reference executes. */
+static void test_flops(void)
+{
+    const struct shape shapes[] = {
+        mk(2, 5, 5, 3, 1, 4, 0, DT_FP32), mk(1, 5, 9, 2, 2, 3, 1, DT_FP32),
+        mk(1, 7, 7, 1, 1, 2, 1, DT_FP32), mk(3, 1, 11, 2, 1, 5, 1, DT_FP32),
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct shape s = shapes[i];
+        s.Dv = s.D + 1;
+        struct io_specs io;
+        attn_io(&s, &io);
+        float *in[3];
+        for (int t = 0; t < 3; t++)
+            in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
+        attn_inputs(&s, 1, in);
+        int64_t rows = s.B * s.N, *idx = malloc((size_t)rows * sizeof *idx);
+        double *out = malloc((size_t)(rows * s.H * s.Dv) * sizeof *out);
+        for (int64_t r = 0; r < rows; r++)
+            idx[r] = r;
+        attn_ref_macs = 0;
+        attn_reference(&s, 0.5, (const float *const *)in, idx, rows, out);
+        CHECK(2.0 * attn_ref_macs == attn_flops(&s), "flops %.0f vs 2 x %lld counted MACs",
+              attn_flops(&s), (long long)attn_ref_macs);
+        double cost = 0;
+        for (int64_t r = 0; r < rows; r++)
+            cost += attn_row_cost(&s, r);
+        CHECK(2.0 * cost == attn_flops(&s), "row costs sum to the formula");
+        for (int t = 0; t < 3; t++)
+            free(in[t]);
+        free(idx), free(out);
+    }
+    /* Known values: 4·B·H·N·Nk·D non-causal with D = Dv. */
+    struct shape s = mk(2, 16, 16, 4, 4, 8, 0, DT_FP32);
+    CHECK(attn_flops(&s) == 4.0 * 2 * 4 * 16 * 16 * 8, "non-causal closed form");
+    CHECK(attn_min_bytes(&s) == 4.0 * 4 * (2 * 16 * 4 * 8), "min bytes: 4 tensors of fp32");
+}
+
+/* A long case is checked on sampled rows, with the first and last rows in. */
+static void test_sampling(void)
+{
+    struct shape s = mk(1, 16384, 16384, 16, 16, 128, 1, DT_BF16);
+    int64_t *rows;
+    int sampled;
+    int64_t n = validate_pick_rows(family_find("flash"), &s, 3, &rows, &sampled);
+    CHECK(sampled == 1, "16K x 16 heads is sampled");
+    CHECK(n >= VALIDATE_MIN_ROWS && n <= VALIDATE_MAX_ROWS, "sample size %lld", (long long)n);
+    CHECK(rows[0] == 0 && rows[n - 1] == s.N - 1, "first and last rows checked");
+    int sorted = 1;
+    for (int64_t i = 1; i < n; i++)
+        sorted &= rows[i] > rows[i - 1];
+    CHECK(sorted, "rows sorted and distinct");
+    free(rows);
+
+    /* End to end at long N: flash cpu, decode against a 64K context. */
+    struct shape d = mk(1, 1, 65536, 8, 2, 128, 1, DT_BF16);
+    struct case_req q = req_for("flash", "cpu", d);
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s", r.case_str, r.status, r.error);
+    case_result_free(&r);
+}
+
+/* Planted faults: the validator must fail them. */
+static int wrong_run(struct op_ctx *ctx)
+{
+    int rc = attn_ref_run(ctx);
+    const struct shape *s = ctx->shape;
+    int64_t last = (s->B * s->N - 1) * s->H * s->Dv;
+    ctx->out[last + 3] += 0.5f;             /* one element of the last row */
+    return rc;
+}
+
+static int unwritten_run(struct op_ctx *ctx)
+{
+    int rc = attn_ref_run(ctx);
+    ctx->out[0] = NAN;                      /* as if never written: poison remains */
+    return rc;
+}
+
+static void test_planted(void)
+{
+    struct impl bad = { .name = "planted", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32),
+                        .run = wrong_run };
+    struct shape s = mk(1, 33, 33, 2, 2, 64, 1, DT_FP32);
+    struct case_req q = req_for("flash", "cpu", s);
+    q.impl = &bad;
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "mismatch") == 0, "a wrong element is a mismatch: %s", r.status);
+    case_result_free(&r);
+
+    bad.run = unwritten_run;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "mismatch") == 0 && r.error && strstr(r.error, "NaN"),
+          "an unwritten element is a mismatch: %s %s", r.status, r.error);
+    case_result_free(&r);
+
+    /* Directly: a small uniform relative error passes, a large one fails. */
+    float out[4] = { 1, 2, 3, 4 };
+    double ref[4] = { 1, 2, 3, 4 };
+    int64_t rows[1] = { 0 };
+    struct check_result c;
+    const struct family *f = family_find("flash");
+    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    CHECK(c.ok && c.rel_l2 == 0, "exact output passes");
+    out[2] = 3.01f;
+    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    CHECK(!c.ok, "1e-3 error fails the fp32 tolerance (rel %.3g)", c.rel_l2);
+    out[2] = INFINITY;
+    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    CHECK(!c.ok && c.nonfinite == 1, "Inf fails before any arithmetic");
+}
+
+/* Shapes the validator must refuse, each naming the field. */
+static void test_validate(void)
+{
+    struct { struct shape s; const char *field; } bad[] = {
+        { mk(1, 0, 0, 1, 1, 64, 0, DT_FP32), "N=" },
+        { mk(1, 8, 8, 6, 4, 64, 0, DT_FP32), "Hkv=" },
+        { mk(1, 8, 4, 1, 1, 64, 1, DT_FP32), "Nk=" },
+        { mk(-3, 8, 8, 1, 1, 64, 0, DT_FP32), "B=" },
+        { mk(1, 8, 8, 1, 1, 64, 2, DT_FP32), "causal=" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char msg[200] = "";
+        int rc = attn_validate(&bad[i].s, msg, sizeof msg);
+        CHECK(rc != 0 && strstr(msg, bad[i].field), "refused naming %s: '%s'", bad[i].field, msg);
+    }
+}
+
+/* Without a GPU the CUDA implementations are skipped, never passed. */
+static void test_gpu_skip(void)
+{
+    struct gpu_info info;
+    if (gpu_probe(0, &info) == 0) {
+        check_skip("a GPU is present; the no-GPU path is not exercised");
+        return;
+    }
+    struct case_req q = req_for("flash", "cuda", mk(1, 64, 64, 1, 1, 64, 0, DT_FP32));
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strncmp(r.status, "skipped: ", 9) == 0, "cuda without a GPU: %s", r.status);
+    case_result_free(&r);
+}
+
+int main(void)
+{
+    test_edge_shapes();
+    test_dv_differs();
+    test_flops();
+    test_sampling();
+    test_planted();
+    test_validate();
+    test_gpu_skip();
+    return check_done();
+}
