@@ -5,7 +5,8 @@
 #   make long-context the main job: bench suite long-context -> results/bench.db
 #   make V=1          show the commands
 #   make CUDA_ARCHS="90a"          build fewer GPU targets (CI)
-#   make build/ops/flash/flash_fwd.ptx | .sass | .ptxas   inspect a kernel
+#   make build/ops/flash/flash_fwd.ptx | .sass   inspect a kernel (ptxas -v
+#                     output is always in build/ops/<family>/<file>.ptxas)
 #
 # nvcc is looked up in $(CUDA_HOME)/bin, then on PATH. The CUDA runtime is
 # linked statically and cuBLAS dynamically (rpath to the toolkit's lib);
@@ -82,10 +83,13 @@ build/%.o: %.c
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Ibuild -MMD -MP -c $< -o $@
 
+# ptxas's register/spill report for every kernel is kept beside the object;
+# tests/kernels.sh fails on any spill.
 build/%.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
-	$(Q)$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -MMD -MP -c $< -o $@
+	$(Q)$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -Xptxas -v -MMD -MP -c $< -o $@ \
+	    2> $(@:.o=.ptxas) || { cat $(@:.o=.ptxas); rm -f $@; exit 1; }
 
 bin/bench: build/harness/main.o $(LIB_OBJ)
 	@mkdir -p bin
@@ -111,9 +115,6 @@ long-context: deps
 build/%.ptx: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -DSB_HAVE_CUDA -gencode arch=compute_90a,code=sm_90a -ptx $< -o $@
-build/%.ptxas: %.cu
-	@mkdir -p $(dir $@)
-	$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -Xptxas -v -c $< -o /dev/null 2> $@; cat $@
 build/%.sass: build/%.o
 	cuobjdump --dump-sass $< > $@
 

@@ -19,7 +19,8 @@ summarise() {   # name, output-file, exit-code
     fi
 }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for t in "$@" tests/cli.sh; do
+for t in "$@" tests/*.sh; do
+    [ "$t" = tests/run.sh ] && continue
     name=$(basename "$t")
     if [[ $t == *.sh ]]; then bash "$t" >"$tmp/out" 2>"$tmp/err"; else "$t" >"$tmp/out" 2>"$tmp/err"; fi
     rc=$?

@@ -1,0 +1,1024 @@
+/*
+ * dump.c — see dump.h. Tensors go out as NumPy .npy files, the case as a flat
+ * JSON object, and `--load` reads both back.
+ *
+ * .npy (numpy.lib.format): "\x93NUMPY", major, minor, the header length
+ * (uint16 LE in 1.0, uint32 LE in 2.0 and 3.0), then a Python dict literal
+ * {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } padded with
+ * spaces and one final '\n' so that the data starts on a multiple of 64
+ * bytes, then the raw C-order data. We write 1.0; we read 1.0, 2.0 and 3.0
+ * (3.0 only allows UTF-8 in the header, which our dtypes never need).
+ *
+ * case.json is read by the small parser at the end of this file: the loader
+ * needs a handful of scalar keys, and a JSON library is not worth a
+ * dependency for that. It accepts any JSON object; keys it does not know are
+ * skipped, whatever their value.
+ *
+ * Numbers are printed and parsed with printf/strtod in the "C" locale, which
+ * is the only one the bench runs in (it never calls setlocale).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dump.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "dump.c writes host memory as little-endian .npy data"
+#endif
+
+#define NPY_MAGIC "\x93NUMPY"
+#define NPY_MAGIC_LEN 6
+#define NPY_ALIGN 64                /* the format's data alignment */
+#define NPY_MAX_HEADER (1u << 20)   /* a 2.0 length beyond this is corruption, not a header */
+#define NPY_CHUNK 4096              /* doubles converted per read of a '<f8' file */
+#define DUMP_PATH_MAX 4096
+#define DUMP_JSON_MAX (1 << 20)     /* case.json is a few hundred bytes */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static int fail(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t n, const char *fmt, ...)
+{
+    if (err && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, n, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* DIR/NAME into buf; a path that does not fit is an error, never truncated. */
+static int dump_path(char *buf, size_t size, const char *dir, const char *name, char *err,
+                     size_t n)
+{
+    int len = snprintf(buf, size, "%s/%s", dir, name);
+    if (len < 0 || (size_t)len >= size)
+        return fail(err, n, "%.200s/%s: path too long", dir, name);
+    return 0;
+}
+
+/* "(2, 3)", "(5,)" or "()": the shape as NumPy prints it. */
+static void dims_format(char *buf, size_t size, int ndim, const int64_t *dims)
+{
+    size_t len = (size_t)snprintf(buf, size, "(");
+    for (int i = 0; i < ndim && len < size; i++)
+        len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    if (len < size)
+        snprintf(buf + len, size - len, "%s)", ndim == 1 ? "," : "");
+}
+
+/* ---- .npy writing ----------------------------------------------------------- */
+
+static int npy_write(const char *path, const char *descr, size_t itemsize, const void *data,
+                     int ndim, const int64_t *dims, char *err, size_t n)
+{
+    if (ndim < 0 || ndim > SB_MAX_DIMS)
+        return fail(err, n, "%s: %d dimensions (at most %d)", path, ndim, SB_MAX_DIMS);
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (dims[i] < 0)
+            return fail(err, n, "%s: negative dimension %lld", path, (long long)dims[i]);
+        if (dims[i] && numel > INT64_MAX / (int64_t)itemsize / dims[i])
+            return fail(err, n, "%s: tensor too large", path);
+        numel *= dims[i];
+    }
+    if (numel && !data)
+        return fail(err, n, "%s: no data to write", path);
+
+    char shape[128], dict[256];
+    dims_format(shape, sizeof shape, ndim, dims);
+    int len = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                       descr, shape);
+    /* magic, 2 version bytes, 2 length bytes, dict, spaces, '\n' */
+    size_t total = (NPY_MAGIC_LEN + 4 + (size_t)len + 1 + NPY_ALIGN - 1) / NPY_ALIGN * NPY_ALIGN;
+    size_t hlen = total - NPY_MAGIC_LEN - 4;
+    unsigned char header[sizeof dict + 2 * NPY_ALIGN];
+    memcpy(header, NPY_MAGIC, NPY_MAGIC_LEN);
+    header[6] = 1, header[7] = 0;
+    header[8] = (unsigned char)(hlen & 0xff), header[9] = (unsigned char)(hlen >> 8);
+    memcpy(header + 10, dict, (size_t)len);
+    memset(header + 10 + len, ' ', hlen - (size_t)len - 1);
+    header[total - 1] = '\n';
+
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return fail(err, n, "%s: %s", path, strerror(errno));
+    int ok = fwrite(header, 1, total, f) == total &&
+             (numel == 0 || fwrite(data, itemsize, (size_t)numel, f) == (size_t)numel);
+    int e = errno;
+    if (fclose(f) != 0 && ok)
+        ok = 0, e = errno;
+    if (!ok) {
+        remove(path);   /* no half-written file for NumPy to misread */
+        return fail(err, n, "%s: write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *dims, char *err,
+                  size_t n)
+{
+    return npy_write(path, "<f4", sizeof *data, data, ndim, dims, err, n);
+}
+
+int npy_write_f64(const char *path, const double *data, int ndim, const int64_t *dims, char *err,
+                  size_t n)
+{
+    return npy_write(path, "<f8", sizeof *data, data, ndim, dims, err, n);
+}
+
+int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t *dims, char *err,
+                  size_t n)
+{
+    return npy_write(path, "<i8", sizeof *data, data, ndim, dims, err, n);
+}
+
+/* ---- .npy reading ----------------------------------------------------------- */
+
+struct npy_info {
+    int ndim;
+    int64_t dims[SB_MAX_DIMS];
+    int itemsize;           /* 4: '<f4', 8: '<f8' */
+    int64_t numel;
+};
+
+/* A cursor over text: the .npy header's Python dict and case.json. */
+struct scan {
+    const char *text, *p, *end;
+    const char *why;            /* the syntax error, at p */
+};
+
+static int scan_error(struct scan *s, const char *why)
+{
+    s->why = why;
+    return -1;
+}
+
+static void scan_ws(struct scan *s)
+{
+    while (s->p < s->end && isspace((unsigned char)*s->p))
+        s->p++;
+}
+
+/* Skips whitespace, then c if it is next. */
+static int scan_eat(struct scan *s, char c)
+{
+    scan_ws(s);
+    if (s->p < s->end && *s->p == c) {
+        s->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A quoted string, 'x' or "x"; 0 on success. */
+static int py_string(struct scan *s, char *out, size_t size)
+{
+    size_t len = 0;
+    char quote = scan_eat(s, '\'') ? '\'' : scan_eat(s, '"') ? '"' : 0;
+    if (!quote)
+        return -1;
+    while (s->p < s->end && *s->p != quote) {
+        if (*s->p == '\\' && s->p + 1 < s->end)
+            s->p++;
+        if (len + 1 >= size)
+            return -1;
+        out[len++] = *s->p++;
+    }
+    if (s->p >= s->end)
+        return -1;
+    s->p++;
+    out[len] = '\0';
+    return 0;
+}
+
+/* True or False; 0 on success. */
+static int py_bool(struct scan *s, int *value)
+{
+    scan_ws(s);
+    size_t left = (size_t)(s->end - s->p);
+    if (left >= 4 && memcmp(s->p, "True", 4) == 0)
+        *value = 1, s->p += 4;
+    else if (left >= 5 && memcmp(s->p, "False", 5) == 0)
+        *value = 0, s->p += 5;
+    else
+        return -1;
+    return s->p < s->end && (isalnum((unsigned char)*s->p) || *s->p == '_') ? -1 : 0;
+}
+
+/* A tuple of non-negative integers: (), (5,), (2, 3); Python 2's 3L too. */
+static int py_shape(struct scan *s, struct npy_info *info)
+{
+    if (!scan_eat(s, '('))
+        return scan_error(s, "expected a shape tuple");
+    info->ndim = 0;
+    while (!scan_eat(s, ')')) {
+        if (info->ndim == SB_MAX_DIMS)
+            return scan_error(s, "more than " STR(SB_MAX_DIMS) " dimensions");
+        scan_ws(s);
+        if (s->p >= s->end || !isdigit((unsigned char)*s->p))
+            return scan_error(s, "expected a dimension");
+        int64_t d = 0;
+        for (; s->p < s->end && isdigit((unsigned char)*s->p); s->p++) {
+            if (d > (INT64_MAX - 9) / 10)
+                return scan_error(s, "dimension too large");
+            d = d * 10 + (*s->p - '0');
+        }
+        if (s->p < s->end && *s->p == 'L')
+            s->p++;
+        info->dims[info->ndim++] = d;
+        if (!scan_eat(s, ',')) {
+            if (scan_eat(s, ')'))
+                break;
+            return scan_error(s, "expected ',' or ')' in the shape");
+        }
+    }
+    return 0;
+}
+
+/* The header dict, keys in any order; fills info->ndim, dims and itemsize. */
+static int npy_parse_header(const char *path, const char *text, size_t len, struct npy_info *info,
+                            char *err, size_t n)
+{
+    struct scan s = { text, text, text + len, "expected '{'" };
+    char key[32], descr[32] = "";
+    int have = 0, fortran = 0;     /* have: 1 descr, 2 fortran_order, 4 shape */
+    if (!scan_eat(&s, '{'))
+        goto bad;
+    while (!scan_eat(&s, '}')) {
+        int rc, bit;
+        if (py_string(&s, key, sizeof key) != 0 || !scan_eat(&s, ':')) {
+            scan_error(&s, "expected a quoted key and ':'");
+            goto bad;
+        }
+        s.why = "bad value";
+        if (strcmp(key, "descr") == 0)
+            rc = py_string(&s, descr, sizeof descr), bit = 1;
+        else if (strcmp(key, "fortran_order") == 0)
+            rc = py_bool(&s, &fortran), bit = 2;
+        else if (strcmp(key, "shape") == 0)
+            rc = py_shape(&s, info), bit = 4;
+        else
+            return fail(err, n, "%s: bad .npy header: unexpected key '%s'", path, key);
+        if (rc != 0)
+            goto bad;
+        have |= bit;
+        if (!scan_eat(&s, ',')) {
+            if (scan_eat(&s, '}'))
+                break;
+            scan_error(&s, "expected ',' or '}'");
+            goto bad;
+        }
+    }
+    scan_ws(&s);
+    if (s.p != s.end) {
+        scan_error(&s, "text after the dict");
+        goto bad;
+    }
+    if (have != 7)
+        return fail(err, n, "%s: bad .npy header: no '%s'", path,
+                    !(have & 1) ? "descr" : !(have & 2) ? "fortran_order" : "shape");
+    if (fortran)
+        return fail(err, n, "%s: fortran_order is True; only C-order arrays are supported", path);
+    info->itemsize = strcmp(descr, "<f4") == 0 ? 4 : strcmp(descr, "<f8") == 0 ? 8 : 0;
+    if (!info->itemsize)
+        return fail(err, n, "%s: %sdtype '%s' is not supported (want '<f4' or '<f8')", path,
+                    descr[0] == '>' ? "big-endian " : "", descr);
+    return 0;
+bad:
+    return fail(err, n, "%s: bad .npy header: %s at byte %d of the dict", path, s.why,
+                (int)(s.p - text));
+}
+
+/* Opens a .npy file and reads its header; on success *fp is at the data and
+ * the file holds exactly numel*itemsize bytes of it. */
+static int npy_open(const char *path, FILE **fp, struct npy_info *info, char *err, size_t n)
+{
+    memset(info, 0, sizeof *info);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, n, "%s: %s", path, strerror(errno));
+    unsigned char pre[12];
+    char *text = NULL;
+    int rc = -1;
+    if (fread(pre, 1, 8, f) != 8 || memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
+        fail(err, n, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+        goto out;
+    }
+    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0) {
+        fail(err, n, "%s: unsupported .npy version %d.%d", path, pre[6], pre[7]);
+        goto out;
+    }
+    size_t lenbytes = pre[6] == 1 ? 2 : 4, hlen = 0;
+    if (fread(pre + 8, 1, lenbytes, f) != lenbytes) {
+        fail(err, n, "%s: truncated .npy header", path);
+        goto out;
+    }
+    for (size_t i = 0; i < lenbytes; i++)
+        hlen |= (size_t)pre[8 + i] << (8 * i);
+    if (hlen > NPY_MAX_HEADER) {
+        fail(err, n, "%s: bad .npy header: length %zu", path, hlen);
+        goto out;
+    }
+    if (!(text = malloc(hlen + 1)) || fread(text, 1, hlen, f) != hlen) {
+        fail(err, n, "%s: %s", path, text ? "truncated .npy header" : "out of memory");
+        goto out;
+    }
+    if (npy_parse_header(path, text, hlen, info, err, n) != 0)
+        goto out;
+
+    info->numel = 1;
+    for (int i = 0; i < info->ndim; i++) {
+        if (info->dims[i] && info->numel > INT64_MAX / info->itemsize / info->dims[i]) {
+            fail(err, n, "%s: tensor too large", path);
+            goto out;
+        }
+        info->numel *= info->dims[i];
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        fail(err, n, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    int64_t want = info->numel * info->itemsize;
+    int64_t have = (int64_t)st.st_size - (int64_t)(NPY_MAGIC_LEN + 2 + lenbytes + hlen);
+    if (have != want) {
+        fail(err, n, "%s: %s: the header's shape needs %lld bytes of data, the file has %lld",
+             path, have < want ? "truncated" : "size mismatch", (long long)want, (long long)have);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(text);
+    if (rc)
+        fclose(f);
+    else
+        *fp = f;
+    return rc;
+}
+
+/* Reads the data npy_open() left f at into out (numel floats), then closes f. */
+static int npy_read_data(const char *path, FILE *f, const struct npy_info *info, float *out,
+                         char *err, size_t n)
+{
+    size_t got = 0, want = (size_t)info->numel;
+    if (info->itemsize == 4) {
+        got = fread(out, 4, want, f);
+    } else {
+        double buf[NPY_CHUNK];
+        while (got < want) {
+            size_t k = want - got < NPY_CHUNK ? want - got : NPY_CHUNK, r = fread(buf, 8, k, f);
+            for (size_t i = 0; i < r; i++)
+                out[got + i] = (float)buf[i];
+            got += r;
+            if (r < k)
+                break;
+        }
+    }
+    int bad = got != want, e = ferror(f) ? errno : 0;
+    fclose(f);
+    if (bad)
+        return fail(err, n, "%s: read: %s", path, e ? strerror(e) : "unexpected end of file");
+    return 0;
+}
+
+/* npy_open + allocation + npy_read_data; when want is given, the file's
+ * shape must equal it (checked before allocating). */
+static int npy_load(const char *path, const struct tensor_spec *want, float **data,
+                    struct npy_info *info, char *err, size_t n)
+{
+    FILE *f = NULL;
+    *data = NULL;
+    if (npy_open(path, &f, info, err, n) != 0)
+        return -1;
+    if (want && (info->ndim != want->ndim ||
+                 memcmp(info->dims, want->dims, (size_t)want->ndim * sizeof *want->dims) != 0)) {
+        char got_s[128], want_s[128];
+        dims_format(got_s, sizeof got_s, info->ndim, info->dims);
+        dims_format(want_s, sizeof want_s, want->ndim, want->dims);
+        fclose(f);
+        return fail(err, n, "%s: shape %s does not match case.json %s", path, got_s, want_s);
+    }
+    float *buf = malloc(info->numel ? (size_t)info->numel * sizeof *buf : 1);
+    if (!buf) {
+        fclose(f);
+        return fail(err, n, "%s: out of memory for %lld floats", path, (long long)info->numel);
+    }
+    if (npy_read_data(path, f, info, buf, err, n) != 0) {
+        free(buf);
+        return -1;
+    }
+    *data = buf;
+    return 0;
+}
+
+int npy_read_f32(const char *path, float **data, int *ndim, int64_t dims[SB_MAX_DIMS], char *err,
+                 size_t n)
+{
+    struct npy_info info;
+    if (npy_load(path, NULL, data, &info, err, n) != 0)
+        return -1;
+    *ndim = info.ndim;
+    memcpy(dims, info.dims, sizeof info.dims);
+    return 0;
+}
+
+/* ---- dump_write ------------------------------------------------------------- */
+
+/* mkdir -p: every missing component of dir, then dir must be a directory. */
+static int mkdir_p(const char *dir, char *err, size_t n)
+{
+    char buf[DUMP_PATH_MAX];
+    size_t len = strlen(dir);
+    if (len == 0)
+        return fail(err, n, "dump: empty directory name");
+    if (len >= sizeof buf)
+        return fail(err, n, "%.200s...: path too long", dir);
+    memcpy(buf, dir, len + 1);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return fail(err, n, "%s: mkdir: %s", buf, strerror(errno));
+        *p = c;
+        if (!c)
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return fail(err, n, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fail(err, n, "%s: not a directory", dir);
+    return 0;
+}
+
+/* A JSON string literal: quotes, backslashes and control characters escaped;
+ * other bytes (UTF-8 included) as they are. */
+static void json_put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\n' ? "\\n"
+                        : c == '\r' ? "\\r" : c == '\t' ? "\\t" : c == '\b' ? "\\b"
+                        : c == '\f' ? "\\f" : NULL;
+        if (esc)
+            fputs(esc, f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static int write_case_json(const char *path, const struct dump_case *c, char *err, size_t n)
+{
+    const struct shape *s = c->shape;
+    if (s->dtype < 0 || s->dtype >= DT_COUNT)
+        return fail(err, n, "%s: dtype %d out of range", path, (int)s->dtype);
+    if (!isfinite(c->scale))
+        return fail(err, n, "%s: scale %g is not a finite number", path, c->scale);
+    char label[512];
+    case_string(c->family, c->impl, s, label, sizeof label);
+
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return fail(err, n, "%s: %s", path, strerror(errno));
+    fputs("{\n  \"family\": ", f);
+    json_put_string(f, c->family->name);
+    fputs(",\n  \"impl\": ", f);
+    if (c->impl)
+        json_put_string(f, c->impl);
+    else
+        fputs("null", f);
+    fputs(",\n  \"dtype\": ", f);
+    json_put_string(f, dtype_table[s->dtype].name);
+    fputs(",\n  \"stored_dtype\": \"float32\"", f);
+    for (int i = 0; i < SF_COUNT; i++) {
+        fputs(",\n  ", f);
+        json_put_string(f, shape_fields[i].name);
+        fprintf(f, ": %lld", (long long)shape_field_get(s, i));
+    }
+    /* %.17g: every double prints so that strtod gives it back bit for bit */
+    fprintf(f, ",\n  \"scale\": %.17g,\n  \"seed\": %" PRIu64 ",\n  \"case\": ", c->scale, c->seed);
+    json_put_string(f, label);
+    fputs(",\n  \"inputs\": [", f);
+    for (int i = 0; i < c->io->n_in; i++) {
+        fputs(i ? ", " : "", f);
+        json_put_string(f, c->io->in[i].name);
+    }
+    fprintf(f, "],\n  \"sampled\": %s\n}\n", c->sampled ? "true" : "false");
+
+    int bad = ferror(f), e = errno;
+    if (fclose(f) != 0 && !bad)
+        bad = 1, e = errno;
+    if (bad) {
+        remove(path);
+        return fail(err, n, "%s: write: %s", path, strerror(e));
+    }
+    return 0;
+}
+
+/* Writes DIR/NAME.npy, or, with no data, removes a stale one from an
+ * earlier dump into the same folder so no file describes another run. */
+static int dump_tensor(const char *dir, const char *name, const char *descr, size_t itemsize,
+                       const void *data, int ndim, const int64_t *dims, char *err, size_t n)
+{
+    char file[128], path[DUMP_PATH_MAX];
+    if ((size_t)snprintf(file, sizeof file, "%s.npy", name) >= sizeof file)
+        return fail(err, n, "%s/%.100s...: tensor name too long", dir, name);
+    if (dump_path(path, sizeof path, dir, file, err, n) != 0)
+        return -1;
+    if (!data) {
+        if (remove(path) != 0 && errno != ENOENT)
+            return fail(err, n, "%s: remove: %s", path, strerror(errno));
+        return 0;
+    }
+    return npy_write(path, descr, itemsize, data, ndim, dims, err, n);
+}
+
+int dump_write(const char *dir, const struct dump_case *c, char *err, size_t n)
+{
+    const struct io_specs *io = c->io;
+    char path[DUMP_PATH_MAX];
+    if (c->ref && c->sampled && !c->ref_rows)
+        return fail(err, n, "%s: sampled reference rows but no ref_rows", dir);
+    if (mkdir_p(dir, err, n) != 0 || dump_path(path, sizeof path, dir, "case.json", err, n) != 0 ||
+        write_case_json(path, c, err, n) != 0)
+        return -1;
+    for (int i = 0; i < io->n_in; i++)
+        if (dump_tensor(dir, io->in[i].name, "<f4", sizeof(float), c->in[i], io->in[i].ndim,
+                        io->in[i].dims, err, n) != 0)
+            return -1;
+    if (dump_tensor(dir, "out", "<f4", sizeof(float), c->out, io->out.ndim, io->out.dims, err,
+                    n) != 0)
+        return -1;
+
+    /* ref: one row per computed token (b, n), the output's trailing dims each */
+    int64_t ref_dims[SB_MAX_DIMS] = { c->n_ref_rows };
+    int ref_ndim = 1;
+    for (int d = 2; d < io->out.ndim; d++)
+        ref_dims[ref_ndim++] = io->out.dims[d];
+    if (dump_tensor(dir, "ref", "<f8", sizeof(double), c->ref, ref_ndim, ref_dims, err, n) != 0)
+        return -1;
+    return dump_tensor(dir, "ref_rows", "<i8", sizeof(int64_t),
+                       c->ref && c->sampled ? c->ref_rows : NULL, 1, &c->n_ref_rows, err, n);
+}
+
+/* ---- case.json parsing ------------------------------------------------------ */
+
+#define JSON_STR_MAX 256    /* longer strings only matter for keys we skip */
+#define JSON_NUM_MAX 64     /* a double needs 24 characters; more is not a number we write */
+#define JSON_MAX_DEPTH 16
+
+enum jv_kind { JV_STRING, JV_NUMBER, JV_TRUE, JV_FALSE, JV_NULL, JV_ARRAY, JV_OBJECT };
+
+struct jv {
+    enum jv_kind kind;
+    char str[JSON_STR_MAX];     /* JV_STRING, decoded */
+    int str_long;               /* the string did not fit in str */
+    char num[JSON_NUM_MAX];     /* JV_NUMBER, the token */
+    int is_int;                 /* JV_NUMBER without fraction or exponent */
+};
+
+static int json_hex4(struct scan *j, uint32_t *cp)
+{
+    *cp = 0;
+    for (int i = 0; i < 4; i++, j->p++) {
+        if (j->p >= j->end || !isxdigit((unsigned char)*j->p))
+            return scan_error(j, "bad \\u escape");
+        char c = (char)tolower((unsigned char)*j->p);
+        *cp = *cp * 16 + (uint32_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    return 0;
+}
+
+/* One code point of a \u escape (a surrogate pair counts as one) as UTF-8. */
+static int json_unicode(struct scan *j, char *enc, int *k)
+{
+    uint32_t cp, lo;
+    if (json_hex4(j, &cp) != 0)
+        return -1;
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return scan_error(j, "lone low surrogate");
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
+            return scan_error(j, "lone high surrogate");
+        j->p += 2;
+        if (json_hex4(j, &lo) != 0)
+            return -1;
+        if (lo < 0xDC00 || lo > 0xDFFF)
+            return scan_error(j, "bad surrogate pair");
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    if (cp == 0)
+        return scan_error(j, "\\u0000 in a string");
+    if (cp < 0x80) {
+        enc[0] = (char)cp, *k = 1;
+    } else if (cp < 0x800) {
+        enc[0] = (char)(0xC0 | cp >> 6), enc[1] = (char)(0x80 | (cp & 0x3F)), *k = 2;
+    } else if (cp < 0x10000) {
+        enc[0] = (char)(0xE0 | cp >> 12), enc[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        enc[2] = (char)(0x80 | (cp & 0x3F)), *k = 3;
+    } else {
+        enc[0] = (char)(0xF0 | cp >> 18), enc[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        enc[2] = (char)(0x80 | ((cp >> 6) & 0x3F)), enc[3] = (char)(0x80 | (cp & 0x3F)), *k = 4;
+    }
+    return 0;
+}
+
+/* A string literal, decoded into out (size bytes); *too_long when cut. */
+static int json_string(struct scan *j, char *out, size_t size, int *too_long)
+{
+    size_t len = 0;
+    *too_long = 0;
+    if (!scan_eat(j, '"'))
+        return scan_error(j, "expected a string");
+    for (;;) {
+        if (j->p >= j->end)
+            return scan_error(j, "unterminated string");
+        unsigned char c = (unsigned char)*j->p;
+        char enc[4] = { (char)c };
+        int k = 1;
+        if (c == '"') {
+            j->p++;
+            break;
+        }
+        if (c < 0x20)
+            return scan_error(j, "control character in a string");
+        j->p++;
+        if (c == '\\') {
+            char e = j->p < j->end ? *j->p++ : '\0';
+            static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+            const char *at = e ? strchr(from, e) : NULL;
+            if (at)
+                enc[0] = to[at - from];
+            else if (e != 'u')
+                return scan_error(j, "bad escape");
+            else if (json_unicode(j, enc, &k) != 0)
+                return -1;
+        }
+        if (len + (size_t)k < size)
+            memcpy(out + len, enc, (size_t)k), len += (size_t)k;
+        else
+            *too_long = 1;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, copied into v->num. */
+static int json_number(struct scan *j, struct jv *v)
+{
+    const char *p = j->p, *e = j->end;
+#define DIGITS(what)                                         \
+    do {                                                     \
+        if (p >= e || !isdigit((unsigned char)*p))           \
+            return j->p = p, scan_error(j, what);            \
+        while (p < e && isdigit((unsigned char)*p))          \
+            p++;                                             \
+    } while (0)
+    v->kind = JV_NUMBER, v->is_int = 1;
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else
+        DIGITS("expected a value");
+    if (p < e && *p == '.') {
+        p++, v->is_int = 0;
+        DIGITS("expected a digit after '.'");
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++, v->is_int = 0;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        DIGITS("expected an exponent");
+    }
+#undef DIGITS
+    if ((size_t)(p - j->p) >= sizeof v->num)
+        return scan_error(j, "number too long");
+    memcpy(v->num, j->p, (size_t)(p - j->p));
+    v->num[p - j->p] = '\0';
+    j->p = p;
+    return 0;
+}
+
+static int json_value(struct scan *j, struct jv *v, int depth);
+
+/* An array or object: parsed for syntax, its contents dropped. */
+static int json_container(struct scan *j, struct jv *v, int depth)
+{
+    char close = *j->p++ == '[' ? ']' : '}';
+    v->kind = close == ']' ? JV_ARRAY : JV_OBJECT;
+    if (depth >= JSON_MAX_DEPTH)
+        return scan_error(j, "nested too deeply");
+    if (scan_eat(j, close))
+        return 0;
+    for (;;) {
+        struct jv item;
+        if (close == '}') {
+            if (json_string(j, item.str, sizeof item.str, &item.str_long) != 0)
+                return -1;
+            if (!scan_eat(j, ':'))
+                return scan_error(j, "expected ':'");
+        }
+        if (json_value(j, &item, depth + 1) != 0)
+            return -1;
+        if (scan_eat(j, close))
+            return 0;
+        if (!scan_eat(j, ','))
+            return scan_error(j, close == ']' ? "expected ',' or ']'" : "expected ',' or '}'");
+    }
+}
+
+static int json_value(struct scan *j, struct jv *v, int depth)
+{
+    static const struct { const char *word; enum jv_kind kind; } words[] = {
+        { "true", JV_TRUE }, { "false", JV_FALSE }, { "null", JV_NULL },
+    };
+    scan_ws(j);
+    if (j->p >= j->end)
+        return scan_error(j, "expected a value");
+    if (*j->p == '"') {
+        v->kind = JV_STRING;
+        return json_string(j, v->str, sizeof v->str, &v->str_long);
+    }
+    if (*j->p == '[' || *j->p == '{')
+        return json_container(j, v, depth);
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t len = strlen(words[i].word);
+        if ((size_t)(j->end - j->p) >= len && memcmp(j->p, words[i].word, len) == 0) {
+            j->p += len;
+            v->kind = words[i].kind;
+            return 0;
+        }
+    }
+    return json_number(j, v);
+}
+
+/* The keys of case.json the loader reads, besides the shape fields. */
+struct case_keys {
+    char family[32];
+    char impl[32];
+    char dtype[16];
+    double scale;
+    uint64_t seed;
+    int64_t field[SF_COUNT];
+    unsigned seen;              /* SF_BIT(f): shape field f; CASE_KEY_BIT(k): case_key_table[k] */
+};
+
+enum case_key_id { KEY_FAMILY, KEY_IMPL, KEY_DTYPE, KEY_SCALE, KEY_SEED, KEY_COUNT };
+enum case_key_kind { CK_STRING, CK_STRING_OR_NULL, CK_NUMBER, CK_UINT64 };
+
+static const struct case_key {
+    const char *name;
+    enum case_key_kind kind;
+    size_t offset, size;        /* the destination in struct case_keys */
+    int required;
+} case_key_table[KEY_COUNT] = {
+#define CK(nm, kind, member, req) \
+    { nm, kind, offsetof(struct case_keys, member), sizeof(((struct case_keys *)0)->member), req }
+    [KEY_FAMILY] = CK("family", CK_STRING, family, 1),
+    [KEY_IMPL]   = CK("impl", CK_STRING_OR_NULL, impl, 0),
+    [KEY_DTYPE]  = CK("dtype", CK_STRING, dtype, 1),
+    [KEY_SCALE]  = CK("scale", CK_NUMBER, scale, 0),   /* default 1/sqrt(D) */
+    [KEY_SEED]   = CK("seed", CK_UINT64, seed, 1),
+#undef CK
+};
+#define CASE_KEY_BIT(k) (1u << (SF_COUNT + (k)))
+_Static_assert(SF_COUNT + KEY_COUNT <= 32, "case_keys.seen has a bit per key");
+
+/* An integer token as int64 (is_unsigned: as uint64, no sign); 0 on success. */
+static int jv_integer(const struct jv *v, int is_unsigned, void *out)
+{
+    if (v->kind != JV_NUMBER || !v->is_int || (is_unsigned && v->num[0] == '-'))
+        return -1;
+    errno = 0;
+    if (is_unsigned)
+        *(uint64_t *)out = strtoull(v->num, NULL, 10);
+    else
+        *(int64_t *)out = strtoll(v->num, NULL, 10);
+    return errno == ERANGE ? -1 : 0;
+}
+
+static int case_key_set(struct case_keys *ck, const struct case_key *key, const struct jv *v,
+                        const char *path, char *err, size_t n)
+{
+    void *dst = (char *)ck + key->offset;
+    switch (key->kind) {
+    case CK_STRING_OR_NULL:
+        if (v->kind == JV_NULL) {
+            *(char *)dst = '\0';
+            return 0;
+        }
+        /* fall through */
+    case CK_STRING:
+        if (v->kind != JV_STRING)
+            return fail(err, n, "%s: \"%s\" must be a string", path, key->name);
+        if (v->str_long || strlen(v->str) >= key->size)
+            return fail(err, n, "%s: \"%s\" is too long (at most %zu bytes)", path, key->name,
+                        key->size - 1);
+        strcpy(dst, v->str);
+        return 0;
+    case CK_NUMBER:
+        if (v->kind == JV_NUMBER)
+            *(double *)dst = strtod(v->num, NULL);
+        if (v->kind != JV_NUMBER || !isfinite(*(double *)dst))
+            return fail(err, n, "%s: \"%s\" must be a finite number", path, key->name);
+        return 0;
+    case CK_UINT64:
+        if (jv_integer(v, 1, dst) != 0)
+            return fail(err, n, "%s: \"%s\" must be an integer in [0, 2^64)", path, key->name);
+        return 0;
+    }
+    return 0;
+}
+
+/* Stores one member of the top-level object; unknown keys are skipped. */
+static int case_member(struct case_keys *ck, const char *key, const struct jv *v, const char *path,
+                       char *err, size_t n)
+{
+    for (int f = 0; f < SF_COUNT; f++) {
+        if (strcmp(key, shape_fields[f].name) != 0)
+            continue;
+        ck->seen |= SF_BIT(f);
+        if (shape_fields[f].is_flag && (v->kind == JV_TRUE || v->kind == JV_FALSE))
+            ck->field[f] = v->kind == JV_TRUE;
+        else if (jv_integer(v, 0, &ck->field[f]) != 0)
+            return fail(err, n, "%s: \"%s\" must be an integer", path, key);
+        return 0;
+    }
+    for (int k = 0; k < KEY_COUNT; k++)
+        if (strcmp(key, case_key_table[k].name) == 0) {
+            ck->seen |= CASE_KEY_BIT(k);
+            return case_key_set(ck, &case_key_table[k], v, path, err, n);
+        }
+    return 0;
+}
+
+/* Parses the top-level object of text into ck. */
+static int case_parse(const char *path, const char *text, size_t len, struct case_keys *ck,
+                      char *err, size_t n)
+{
+    struct scan j = { text, text, text + len, NULL };
+    memset(ck, 0, sizeof *ck);
+    if (!scan_eat(&j, '{')) {
+        scan_error(&j, "expected '{'");
+        goto syntax;
+    }
+    if (!scan_eat(&j, '}')) {
+        for (;;) {
+            char key[64];
+            int long_key;
+            struct jv v;
+            if (json_string(&j, key, sizeof key, &long_key) != 0)
+                goto syntax;
+            if (!scan_eat(&j, ':')) {
+                scan_error(&j, "expected ':'");
+                goto syntax;
+            }
+            if (json_value(&j, &v, 1) != 0)
+                goto syntax;
+            if (!long_key && case_member(ck, key, &v, path, err, n) != 0)
+                return -1;
+            if (scan_eat(&j, '}'))
+                break;
+            if (!scan_eat(&j, ',')) {
+                scan_error(&j, "expected ',' or '}'");
+                goto syntax;
+            }
+        }
+    }
+    scan_ws(&j);
+    if (j.p != j.end) {
+        scan_error(&j, "text after the object");
+        goto syntax;
+    }
+    return 0;
+syntax:;
+    int line = 1, col = 1;
+    for (const char *p = text; p < j.p; p++) {
+        if (*p == '\n')
+            line++, col = 1;
+        else
+            col++;
+    }
+    return fail(err, n, "%s:%d:%d: %s", path, line, col, j.why);
+}
+
+static int case_read(const char *path, struct case_keys *ck, char *err, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, n, "%s: %s", path, strerror(errno));
+    char *text = malloc(DUMP_JSON_MAX + 1);
+    size_t len = text ? fread(text, 1, DUMP_JSON_MAX + 1, f) : 0;
+    int e = ferror(f) ? errno : 0, rc;
+    fclose(f);
+    if (!text)
+        rc = fail(err, n, "%s: out of memory", path);
+    else if (e)
+        rc = fail(err, n, "%s: read: %s", path, strerror(e));
+    else if (len > DUMP_JSON_MAX)
+        rc = fail(err, n, "%s: larger than %d bytes; not a case.json", path, DUMP_JSON_MAX);
+    else
+        rc = case_parse(path, text, len, ck, err, n);
+    free(text);
+    return rc;
+}
+
+/* The loaded case's family, shape, scale and seed from the parsed keys. */
+static int case_resolve(const char *path, const struct case_keys *ck, struct loaded_case *lc,
+                        const struct family **fam, char *err, size_t n)
+{
+    if (!(ck->seen & CASE_KEY_BIT(KEY_FAMILY)))
+        return fail(err, n, "%s: missing \"family\"", path);
+    const struct family *f = family_find(ck->family);
+    if (!f)
+        return fail(err, n, "%s: unknown family \"%s\"", path, ck->family);
+    for (int k = 0; k < KEY_COUNT; k++)
+        if (case_key_table[k].required && !(ck->seen & CASE_KEY_BIT(k)))
+            return fail(err, n, "%s: missing \"%s\"", path, case_key_table[k].name);
+    for (int i = 0; i < SF_COUNT; i++)
+        if ((f->fields & SF_BIT(i)) && !(ck->seen & SF_BIT(i)))
+            return fail(err, n, "%s: missing \"%s\"", path, shape_fields[i].name);
+    int t = dtype_parse(ck->dtype);
+    if (t < 0)
+        return fail(err, n, "%s: unknown dtype \"%s\"", path, ck->dtype);
+
+    shape_unset(&lc->shape);
+    for (int i = 0; i < SF_COUNT; i++)
+        if (ck->seen & SF_BIT(i))
+            *shape_field_ptr(&lc->shape, i) = ck->field[i];
+    lc->shape.dtype = (enum dtype)t;
+    char msg[256];
+    if (f->validate(&lc->shape, msg, sizeof msg) != 0)
+        return fail(err, n, "%s: invalid %s shape: %s", path, f->name, msg);
+
+    snprintf(lc->family, sizeof lc->family, "%s", ck->family);
+    snprintf(lc->impl, sizeof lc->impl, "%s", ck->impl);
+    lc->seed = ck->seed;
+    lc->scale = ck->seen & CASE_KEY_BIT(KEY_SCALE) ? ck->scale : 1.0 / sqrt((double)lc->shape.D);
+    *fam = f;
+    return 0;
+}
+
+int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n)
+{
+    char path[DUMP_PATH_MAX];
+    struct case_keys ck;
+    const struct family *f = NULL;
+    memset(lc, 0, sizeof *lc);
+    if (dump_path(path, sizeof path, dir, "case.json", err, n) != 0 ||
+        case_read(path, &ck, err, n) != 0 || case_resolve(path, &ck, lc, &f, err, n) != 0)
+        return -1;
+
+    struct io_specs io;
+    f->io(&lc->shape, &io);
+    for (int i = 0; i < io.n_in; i++) {
+        char file[128];
+        struct npy_info info;
+        if ((size_t)snprintf(file, sizeof file, "%s.npy", io.in[i].name) >= sizeof file ||
+            dump_path(path, sizeof path, dir, file, err, n) != 0 ||
+            npy_load(path, &io.in[i], &lc->in[i], &info, err, n) != 0) {
+            loaded_case_free(lc);
+            return -1;
+        }
+        /* The contract: host inputs hold values of the case's dtype. A dump
+         * holds them already (upcasting is exact); an edited file gets the
+         * rounding the device would apply on upload, so the reference sees
+         * what the device sees. */
+        switch (lc->shape.dtype) {
+        case DT_BF16:
+            for (int64_t e = 0; e < info.numel; e++)
+                lc->in[i][e] = bf16_round(lc->in[i][e]);
+            break;
+        case DT_FP32:
+        case DT_COUNT:
+            break;
+        }
+    }
+    lc->n_in = io.n_in;
+    return 0;
+}
+
+void loaded_case_free(struct loaded_case *lc)
+{
+    for (int i = 0; i < SB_MAX_TENSORS; i++) {
+        free(lc->in[i]);
+        lc->in[i] = NULL;
+    }
+    lc->n_in = 0;
+}
