@@ -286,7 +286,7 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         flash_softmax(nc, diagonal ? j0 - i0 - shift : -FLASH_BC, w->st, w);
         /* The V tile is packed (flash_v_stride) when the products amortise
          * the copy; a tile of FLASH_VL lanes does a quarter of the work per
-         * element and is faster reading V in place (decode: 10-20%). */
+         * element and is faster reading V in place (decode: ~10%). */
         const float *vt = v + j0 * Hkv * Dv;
         int64_t vt_stride = Hkv * Dv;
         if (w->lanes == FLASH_BR) {
@@ -319,9 +319,9 @@ static float *flash_alloc(int64_t rows, int64_t cols)
 
 /* flash_pv walks down FLASH_KB columns of the V tile. In place, V's rows are
  * Hkv·Dv floats apart, 4 KiB at Hkv = 8, Dv = 128: every row of a tile lands
- * in the same L1 set and they evict each other. The tile is copied into rows
- * an odd number of cache lines (16 floats) long, which spreads any 64
- * consecutive rows over 64 different sets. */
+ * in the same L1 set and they evict each other (the whole run took 1.7x as
+ * long). The tile is copied into rows an odd number of cache lines (16
+ * floats) long, which spreads any 64 consecutive rows over 64 sets. */
 static int64_t flash_v_stride(int64_t Dv)
 {
     return ((Dv + 15) & ~(int64_t)15) | 16;
