@@ -78,14 +78,20 @@ build/version.h: FORCE
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 build/harness/session.o: build/version.h
 
-build/%.o: %.c
+# Objects are rebuilt when the flags change (nvcc found or not, CUDA_ARCHS).
+build/flags: FORCE
+	@mkdir -p build
+	@echo '$(CC) $(CFLAGS_ALL) $(NVCCFLAGS) $(GENCODE)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+build/%.o: %.c build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Ibuild -MMD -MP -c $< -o $@
 
 # ptxas's register/spill report for every kernel is kept beside the object;
 # tests/kernels.sh fails on any spill.
-build/%.o: %.cu
+build/%.o: %.cu build/flags
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
 	$(Q)$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -Xptxas -v -MMD -MP -c $< -o $@ \
