@@ -1,133 +1,386 @@
 /*
- * flash_fwd.cu — flash/cuda: a first fused attention forward kernel.
+ * flash_fwd.cu — family "flash", implementation "cuda": a first fused
+ * attention forward kernel, plain fp32 FMA (no tensor cores yet).
  *
- * O = softmax(scale·QKᵀ + causal mask)·V without the N×Nk scores in memory.
- * q [B,N,H,D], k [B,Nk,Hkv,D], v [B,Nk,Hkv,D], out [B,N,H,D] (token-major),
- * fp32 or bf16, accumulation in fp32, D = Dv ∈ {64, 128}, GQA (head h reads
- * kv head h / (H/Hkv)), causal aligned bottom-right (key j visible to query
- * i iff j <= i + Nk - N), decode (N = 1) included.
+ *   O = softmax(scale·QKᵀ + causal mask)·V, the N×Nk scores never in memory.
  *
- * Mapping: one block per (query tile of FLASH_BR rows, head, batch); 4
- * threads per query row (256 threads), thread part p owning the dims
- * d = p + 4·i of q and of the accumulator, interleaved so the 4 threads of a
- * row read consecutive shared-memory words (no bank conflicts). K and V
- * tiles of FLASH_BC keys are staged in shared memory as fp32. Per tile each
- * thread computes its row's FLASH_BC partial dot products, the 4 parts are
- * summed with two xor-shuffles, then the online softmax in base 2 (scale ·
- * log2 e folded into q) rescales the accumulator. Tiles past the last row's
- * diagonal are never loaded; the mask is applied per key. The same algorithm
- * in C is flash/cpu (reference/flash.c), tested on every build.
+ * q [B,N,H,D], k [B,Nk,Hkv,D], v [B,Nk,Hkv,D], out [B,N,H,D], token-major
+ * (reference/attention.c: math, FLOP and byte formulas); fp32 or bf16 in
+ * memory, fp32 in registers; D = Dv ∈ {64, 128}; head h reads kv head
+ * h / (H/Hkv); causal aligned bottom-right (key j visible to query i iff
+ * j <= i + Nk - N); decode (N = 1, long Nk) is a grid of single-row tiles.
  *
- * Status: compiled for sm_80/89/90a with no spills (build/ops/flash/
- * flash_fwd.ptxas), never run on a GPU yet. No tensor cores (cuda-opt will).
+ * Algorithm: the one flash/cpu runs (reference/flash.c), tile for tile:
+ * one block per (query tile of FLASH_BR rows, head, batch); key tiles of
+ * FLASH_BC keys streamed through shared memory; online softmax in base 2
+ * (scale·log2 e folded into Q as it is loaded), the accumulator rescaled by
+ * 2^(m_old - m_new) once per key tile; causal: key tiles past the last row's
+ * diagonal are never loaded, the mask is applied only to tiles that cross
+ * the first row's diagonal or the end of the keys. Every row sees key 0, in
+ * the first tile, so the running max is finite from the first tile on.
+ *
+ * Thread mapping (FLASH_THREADS = 128 as a 16 × 8 grid, ty = tid / 8,
+ * tx = tid % 8; the 8 threads of a ty are 8 consecutive lanes of one warp):
+ *   rows   thread (ty, tx) owns query rows ty + 16·i, i < 4, in both products,
+ *          so a row's max and sum are reduced over its 8 threads by
+ *          xor-shuffles 1, 2, 4;
+ *   S      keys tx + 8·c, c < 8: a 4×8 micro-tile of S = Q·Kᵀ, each step
+ *          loading 4 float4 of Q and 8 float4 of K for 128 FMAs;
+ *   O      dims 4·tx + 32·g + {0..3}, g < D/32: a 4×(D/8) micro-tile of
+ *          O += P·V (64 fp32 accumulators at D = 128), 4 keys per step
+ *          loading 4 float4 of P and D/8 float4 of V for 4·4·D/8 = 2·D FMAs.
+ * Shared memory, all fp32 (bf16 is widened while a tile is loaded, so one
+ * code path computes both dtypes):
+ *   sQ  [FLASH_BR][D + 4]   the query tile, pre-scaled
+ *   sKV [FLASH_BC][D + 4]   the K tile, then the V tile (one buffer: with two,
+ *                           D = 128 needs 112 KiB, over sm_89's 99 KiB)
+ *   sP  [FLASH_BR][FLASH_BC + 8]  the probabilities of the key tile
+ * = 84 KiB at D = 128, 52 KiB at D = 64 (dynamic, opted in past 48 KiB):
+ * blocks per SM at D = 128 / 64: 2 / 3 on sm_90 (228 KiB, registers cap
+ * D = 64 at 3), 1 / 3 on sm_80 (164 KiB), 1 / 1 on sm_86/89 (100 KiB).
+ * (Two D = 128 blocks on sm_80 would need the pads replaced by a swizzle:
+ * 80 KiB.) The pads make every
+ * access conflict-free: a warp reads 4 rows of sQ (row stride ≡ 4 banks),
+ * 8 rows of sKV in the S step (8 × 4 distinct banks), 32 consecutive floats
+ * of a sKV row in the O step, and writes/reads 4 rows of sP (stride ≡ 8).
+ *
+ * Status: compiled for sm_80/89/90a with no spills and no local memory
+ * (build/ops/flash/flash_fwd.ptxas: 208-252 registers at D = 128, 168 at
+ * D = 64; no STL/LDL in the SASS), never run on a GPU yet.
  */
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
+#include <limits.h>
 #include <math.h>
-#include <stdio.h>
+#include <stdlib.h>
 
-#include "../../harness/gpu.h"
+#include "../common.cuh"
 #include "../ops.h"
 #include "flash_tiles.h"
 
-#define FLASH_PARTS 4                           /* threads per query row */
-#define FLASH_THREADS (FLASH_BR * FLASH_PARTS)
+#define FLASH_THREADS 128
+#define FLASH_TX 8                              /* threads across a row */
+#define FLASH_TY (FLASH_THREADS / FLASH_TX)     /* row groups: 16 */
+#define FLASH_RM (FLASH_BR / FLASH_TY)          /* rows per thread: 4 */
+#define FLASH_CN (FLASH_BC / FLASH_TX)          /* keys per thread in S: 8 */
+#define FLASH_PAD 4                             /* floats after each sQ/sKV row */
+#define FLASH_P_STRIDE (FLASH_BC + 8)           /* floats per sP row */
+/* Unroll factors, chosen with ptxas -v on sm_80/89/90a (no GPU to time them
+ * yet): the S and O loops unrolled twice give the scheduler two steps of
+ * shared-memory loads to overlap and stay spill-free at D = 128 (208-252
+ * registers); a tile load issues 4 of its 16-byte global loads at a time
+ * (8 pushes D = 128 to 254 registers and D = 64 into spills). */
+static constexpr int flash_s_unroll = 2, flash_pv_unroll = 2, flash_ld_unroll = 4;
 
-template <typename T> __device__ __forceinline__ float to_f(T x);
-template <> __device__ __forceinline__ float to_f<float>(float x) { return x; }
-template <> __device__ __forceinline__ float to_f<__nv_bfloat16>(__nv_bfloat16 x) { return __bfloat162float(x); }
-template <typename T> __device__ __forceinline__ T from_f(float x);
-template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+static_assert(FLASH_TX == 8, "row reductions are xor-shuffles over lanes 1, 2, 4");
+static_assert(FLASH_BR % FLASH_TY == 0 && FLASH_BC % FLASH_TX == 0, "tiles split evenly");
+static_assert(FLASH_BC % 4 == 0, "the O step reads P four keys at a time");
 
-template <typename T, int D>
-__global__ void __launch_bounds__(FLASH_THREADS)
-flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
-                 T *__restrict__ out, int N, int Nk, int H, int Hkv, float qscale, int causal)
+/* The shared-memory carve-up for head dim D, in floats. */
+template <int D> struct flash_smem {
+    static constexpr int qk_stride = D + FLASH_PAD;
+    static constexpr int q_floats = FLASH_BR * qk_stride;
+    static constexpr int kv_floats = FLASH_BC * qk_stride;
+    static constexpr int p_floats = FLASH_BR * FLASH_P_STRIDE;
+    static constexpr size_t bytes = (size_t)(q_floats + kv_floats + p_floats) * sizeof(float);
+    /* Blocks per SM the registers must allow (__launch_bounds__): shared
+     * memory already caps D = 128 at 2 (84 KiB; sm_90 has 227 KiB), so
+     * up to 255 registers cost nothing; D = 64 (52 KiB) fits 3 on sm_80
+     * (164 KiB), so 168 registers. Asking for 4 at D = 64 spills. */
+    static constexpr int min_blocks = D == 128 ? 2 : 3;
+};
+
+/* dst[r][c] (rows D + FLASH_PAD floats apart) = mul · src[r·src_stride + c]
+ * for r < rows_valid, 0 for the rows after, up to ROWS; c < D. Each thread
+ * moves 16 bytes of T per step, consecutive threads consecutive bytes of a
+ * row (coalesced). src and src_stride·sizeof(T) are 16-byte aligned: rows
+ * start at multiples of D elements. */
+template <typename T, int D, int ROWS>
+static __device__ __forceinline__ void flash_load_tile(float *__restrict__ dst,
+                                                       const T *__restrict__ src,
+                                                       int64_t src_stride, int rows_valid,
+                                                       float mul)
 {
-    constexpr int PER = D / FLASH_PARTS;        /* dims per thread */
-    extern __shared__ float smem[];
-    float *ks = smem;                           /* [FLASH_BC][D] */
-    float *vs = smem + FLASH_BC * D;            /* [FLASH_BC][D] */
-
-    const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * FLASH_BR;
-    const int g = h / (H / Hkv), shift = Nk - N;
-    const int r = threadIdx.x / FLASH_PARTS, p = threadIdx.x % FLASH_PARTS;
-    const int row = i0 + r;
-    const bool live = row < N;
-
-    float qr[PER], acc[PER];
-    const T *qp = q + ((size_t)(b * (size_t)N + (live ? row : N - 1)) * H + h) * D;
+    constexpr int V = sb_elem<T>::per16;
+    constexpr int per_row = D / V;
+    constexpr int steps = ROWS * per_row / FLASH_THREADS;
+    static_assert(ROWS * per_row % FLASH_THREADS == 0, "the tile splits evenly over the block");
+#pragma unroll flash_ld_unroll
+    for (int it = 0; it < steps; it++) {
+        const int f = threadIdx.x + it * FLASH_THREADS;
+        const int r = f / per_row, c = f % per_row * V;
+        float x[V];
+        if (r < rows_valid) {
+            sb_elem<T>::load16(src + r * src_stride + c, x);
+        } else {
 #pragma unroll
-    for (int i = 0; i < PER; i++) {
-        qr[i] = to_f(qp[p + FLASH_PARTS * i]) * qscale;
-        acc[i] = 0.f;
-    }
-    float m = -INFINITY, l = 0.f;
-
-    const int last_row = min(i0 + FLASH_BR, N) - 1;
-    const int kv_end = causal ? min(Nk, last_row + shift + 1) : Nk;
-    const int row_end = causal ? (live ? row : last_row) + shift + 1 : Nk;   /* keys this row sees */
-    const size_t kv_stride = (size_t)Hkv * D;
-    const T *kb = k + ((size_t)b * Nk * Hkv + g) * D;
-    const T *vb = v + ((size_t)b * Nk * Hkv + g) * D;
-
-    for (int j0 = 0; j0 < kv_end; j0 += FLASH_BC) {
-        __syncthreads();                        /* the previous tile is consumed */
-        for (int x = threadIdx.x; x < FLASH_BC * D; x += FLASH_THREADS) {
-            int j = x / D, d = x % D;
-            bool in = j0 + j < kv_end;
-            ks[x] = in ? to_f(kb[(size_t)(j0 + j) * kv_stride + d]) : 0.f;
-            vs[x] = in ? to_f(vb[(size_t)(j0 + j) * kv_stride + d]) : 0.f;
+            for (int e = 0; e < V; e++)
+                x[e] = 0.0f;
         }
-        __syncthreads();
-
-        float s[FLASH_BC];
-        float mx = m;
+        float *d = dst + r * (D + FLASH_PAD) + c;
 #pragma unroll
-        for (int j = 0; j < FLASH_BC; j++) {
-            float dot = 0.f;
-#pragma unroll
-            for (int i = 0; i < PER; i++)
-                dot = fmaf(qr[i], ks[j * D + p + FLASH_PARTS * i], dot);
-            dot += __shfl_xor_sync(0xffffffffu, dot, 1);
-            dot += __shfl_xor_sync(0xffffffffu, dot, 2);
-            s[j] = j0 + j < row_end ? dot : -INFINITY;
-            mx = fmaxf(mx, s[j]);
-        }
-        /* Every row sees key 0 in the first tile, so mx is finite. */
-        float alpha = exp2f(m - mx), sum = 0.f;
-#pragma unroll
-        for (int i = 0; i < PER; i++)
-            acc[i] *= alpha;
-#pragma unroll
-        for (int j = 0; j < FLASH_BC; j++) {
-            float pj = exp2f(s[j] - mx);
-            sum += pj;
-#pragma unroll
-            for (int i = 0; i < PER; i++)
-                acc[i] = fmaf(pj, vs[j * D + p + FLASH_PARTS * i], acc[i]);
-        }
-        l = l * alpha + sum;
-        m = mx;
-    }
-
-    if (live) {
-        T *op = out + ((size_t)(b * (size_t)N + row) * H + h) * D;
-        float inv = 1.f / l;
-#pragma unroll
-        for (int i = 0; i < PER; i++)
-            op[p + FLASH_PARTS * i] = from_f<T>(acc[i] * inv);
+        for (int e = 0; e < V; e += 4)
+            *reinterpret_cast<float4 *>(d + e) =
+                make_float4(x[e] * mul, x[e + 1] * mul, x[e + 2] * mul, x[e + 3] * mul);
     }
 }
 
+static __device__ __forceinline__ float f4_at(const float4 &v, int i)
+{
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+template <typename T, int D>
+__global__ void __launch_bounds__(FLASH_THREADS, flash_smem<D>::min_blocks)
+flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
+                 T *__restrict__ out, int N, int Nk, int H, int Hkv, int causal, float qscale)
+{
+    using SM = flash_smem<D>;
+    constexpr int DG = D / (4 * FLASH_TX);      /* float4 groups of O dims per thread */
+    extern __shared__ float4 flash_smem_raw[];
+    float *sQ = reinterpret_cast<float *>(flash_smem_raw);     /* [BR][D + PAD] */
+    float *sKV = sQ + SM::q_floats;                             /* [BC][D + PAD] */
+    float *sP = sKV + SM::kv_floats;                            /* [BR][P_STRIDE] */
+
+    const int tx = threadIdx.x % FLASH_TX, ty = threadIdx.x / FLASH_TX;
+    /* The last query tiles see the most keys when causal: start them first. */
+    const int tile = gridDim.x - 1 - blockIdx.x;
+    const int h = blockIdx.y, b = blockIdx.z, g = h / (H / Hkv);
+    const int64_t i0 = (int64_t)tile * FLASH_BR;                /* first query row */
+    const int nr = (int)min((int64_t)FLASH_BR, N - i0);         /* rows in this tile */
+    const int64_t shift = (int64_t)Nk - N;      /* causal: key j visible iff j <= i + shift */
+    const int64_t kv_end = causal ? i0 + nr + shift : Nk;       /* keys any row of the tile sees */
+    const int64_t kv_stride = (int64_t)Hkv * D;                 /* elements from key j to j + 1 */
+    const T *kb = k + ((int64_t)b * Nk * Hkv + g) * D;          /* k[b, 0, g, 0] */
+    const T *vb = v + ((int64_t)b * Nk * Hkv + g) * D;          /* v[b, 0, g, 0] */
+
+    /* q[b, i0, h, 0], rows H·D apart; rows past N are 0: finite, never written. */
+    flash_load_tile<T, D, FLASH_BR>(sQ, q + (((int64_t)b * N + i0) * H + h) * D,
+                                    (int64_t)H * D, nr, qscale);
+
+    float o[FLASH_RM][DG][4];                   /* O rows ty + 16·i, dims 4·tx + 32·g + e */
+    float m[FLASH_RM], l[FLASH_RM];             /* running max (log2 units); this thread's
+                                                 * part of the running sum */
+#pragma unroll
+    for (int i = 0; i < FLASH_RM; i++) {
+        m[i] = -INFINITY, l[i] = 0.0f;
+#pragma unroll
+        for (int gi = 0; gi < DG; gi++)
+#pragma unroll
+            for (int e = 0; e < 4; e++)
+                o[i][gi][e] = 0.0f;
+    }
+
+    for (int64_t j0 = 0; j0 < kv_end; j0 += FLASH_BC) {
+        const int nc = (int)min((int64_t)FLASH_BC, kv_end - j0);   /* keys loaded; rest 0 */
+        __syncthreads();                        /* sQ is loaded; the last tile's sKV, sP consumed */
+        flash_load_tile<T, D, FLASH_BC>(sKV, kb + j0 * kv_stride, kv_stride, nc, 1.0f);
+        __syncthreads();
+
+        /* S micro-tile: s[i][c] = q'[ty + 16·i] · k[j0 + tx + 8·c]. */
+        float s[FLASH_RM][FLASH_CN];
+#pragma unroll
+        for (int i = 0; i < FLASH_RM; i++)
+#pragma unroll
+            for (int c = 0; c < FLASH_CN; c++)
+                s[i][c] = 0.0f;
+#pragma unroll flash_s_unroll
+        for (int d = 0; d < D; d += 4) {
+            float4 qf[FLASH_RM], kf[FLASH_CN];
+#pragma unroll
+            for (int i = 0; i < FLASH_RM; i++)
+                qf[i] = *reinterpret_cast<const float4 *>(sQ + (ty + FLASH_TY * i) * SM::qk_stride + d);
+#pragma unroll
+            for (int c = 0; c < FLASH_CN; c++)
+                kf[c] = *reinterpret_cast<const float4 *>(sKV + (tx + FLASH_TX * c) * SM::qk_stride + d);
+#pragma unroll
+            for (int i = 0; i < FLASH_RM; i++)
+#pragma unroll
+                for (int c = 0; c < FLASH_CN; c++) {
+                    s[i][c] = fmaf(qf[i].x, kf[c].x, s[i][c]);
+                    s[i][c] = fmaf(qf[i].y, kf[c].y, s[i][c]);
+                    s[i][c] = fmaf(qf[i].z, kf[c].z, s[i][c]);
+                    s[i][c] = fmaf(qf[i].w, kf[c].w, s[i][c]);
+                }
+        }
+
+        /* The mask, where a tile crosses the end of the loaded keys or the
+         * first row's diagonal (uniform over the block). */
+        if (j0 + FLASH_BC > kv_end || (causal && j0 + FLASH_BC - 1 > i0 + shift)) {
+#pragma unroll
+            for (int i = 0; i < FLASH_RM; i++) {
+                const int64_t row = i0 + ty + FLASH_TY * i;
+#pragma unroll
+                for (int c = 0; c < FLASH_CN; c++) {
+                    const int64_t j = j0 + tx + FLASH_TX * c;
+                    if (j >= kv_end || (causal && j > row + shift))
+                        s[i][c] = -INFINITY;
+                }
+            }
+        }
+
+        /* Online softmax per row; p goes to sP for the O step. */
+#pragma unroll
+        for (int i = 0; i < FLASH_RM; i++) {
+            float mx = m[i];
+#pragma unroll
+            for (int c = 0; c < FLASH_CN; c++)
+                mx = fmaxf(mx, s[i][c]);
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+            const float alpha = exp2f(m[i] - mx);   /* 0 on the first tile: m = -inf */
+            m[i] = mx;
+            float sum = 0.0f;
+#pragma unroll
+            for (int c = 0; c < FLASH_CN; c++) {
+                const float p = exp2f(s[i][c] - mx);
+                sum += p;
+                sP[(ty + FLASH_TY * i) * FLASH_P_STRIDE + tx + FLASH_TX * c] = p;
+            }
+            l[i] = fmaf(l[i], alpha, sum);          /* the row's alpha: same in its 8 threads */
+#pragma unroll
+            for (int gi = 0; gi < DG; gi++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    o[i][gi][e] *= alpha;
+        }
+        __syncthreads();                        /* sP complete; sKV (K) consumed */
+        flash_load_tile<T, D, FLASH_BC>(sKV, vb + j0 * kv_stride, kv_stride, nc, 1.0f);
+        __syncthreads();
+
+        /* O micro-tile += P[rows][j0 .. j0 + BC) · V[j0 .. j0 + BC)[dims]. */
+#pragma unroll flash_pv_unroll
+        for (int j = 0; j < FLASH_BC; j += 4) {
+            float4 pf[FLASH_RM];
+#pragma unroll
+            for (int i = 0; i < FLASH_RM; i++)
+                pf[i] = *reinterpret_cast<const float4 *>(sP + (ty + FLASH_TY * i) * FLASH_P_STRIDE + j);
+#pragma unroll
+            for (int jj = 0; jj < 4; jj++) {
+                float4 vf[DG];
+#pragma unroll
+                for (int gi = 0; gi < DG; gi++)
+                    vf[gi] = *reinterpret_cast<const float4 *>(
+                        sKV + (j + jj) * SM::qk_stride + 4 * tx + 4 * FLASH_TX * gi);
+#pragma unroll
+                for (int i = 0; i < FLASH_RM; i++) {
+                    const float p = f4_at(pf[i], jj);
+#pragma unroll
+                    for (int gi = 0; gi < DG; gi++) {
+                        o[i][gi][0] = fmaf(p, vf[gi].x, o[i][gi][0]);
+                        o[i][gi][1] = fmaf(p, vf[gi].y, o[i][gi][1]);
+                        o[i][gi][2] = fmaf(p, vf[gi].z, o[i][gi][2]);
+                        o[i][gi][3] = fmaf(p, vf[gi].w, o[i][gi][3]);
+                    }
+                }
+            }
+        }
+    }
+
+    /* out[b, row, h, dims] = O / l, l summed over the row's 8 threads. */
+#pragma unroll
+    for (int i = 0; i < FLASH_RM; i++) {
+        float sum = l[i];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 4);
+        const int64_t row = i0 + ty + FLASH_TY * i;
+        if (row < N) {
+            const float inv = 1.0f / sum;
+            T *op = out + (((int64_t)b * N + row) * H + h) * D + 4 * tx;
+#pragma unroll
+            for (int gi = 0; gi < DG; gi++)
+                sb_elem<T>::store4(op + 4 * FLASH_TX * gi, o[i][gi][0] * inv, o[i][gi][1] * inv,
+                                   o[i][gi][2] * inv, o[i][gi][3] * inv);
+        }
+    }
+}
+
+/* ---- host ------------------------------------------------------------------ */
+
 struct flash_state {
-    void *q, *k, *v, *out;
+    struct attn_dev io;     /* q, k, v, out */
 };
 
-static size_t elem_bytes(const struct shape *s)
+/* Per instantiation: lets it use its shared memory (once per setup). */
+template <typename T, int D>
+static int flash_prepare(struct op_ctx *ctx)
 {
-    return s->dtype == DT_BF16 ? 2 : 4;
+    int dev = 0, optin = 0;
+    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
+    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if (flash_smem<D>::bytes > (size_t)optin) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: D=%d needs %zu bytes of shared memory, cuda:%d allows %d",
+                 D, flash_smem<D>::bytes, dev, optin);
+        return SB_UNSUPPORTED;
+    }
+    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(flash_fwd_kernel<T, D>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                            (int)flash_smem<D>::bytes));
+    return SB_OK;
+}
+
+template <typename T, int D>
+static int flash_launch(struct op_ctx *ctx, const struct flash_state *st)
+{
+    const struct shape *s = ctx->shape;
+    const dim3 grid((unsigned)((s->N + FLASH_BR - 1) / FLASH_BR), (unsigned)s->H, (unsigned)s->B);
+    const float qscale = (float)(ctx->scale * SB_LOG2E);
+    flash_fwd_kernel<T, D><<<grid, FLASH_THREADS, flash_smem<D>::bytes,
+                             (cudaStream_t)sb_gpu_stream(ctx)>>>(
+        (const T *)st->io.q, (const T *)st->io.k, (const T *)st->io.v, (T *)st->io.out,
+        (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal, qscale);
+    return sb_gpu_check_launch(ctx, "flash_fwd_kernel");
+}
+
+/* The instantiations: one row per (dtype, D). */
+static const struct {
+    enum dtype dt;
+    int D;
+    int (*prepare)(struct op_ctx *);
+    int (*launch)(struct op_ctx *, const struct flash_state *);
+} flash_variants[] = {
+    { DT_FP32, 64, flash_prepare<float, 64>, flash_launch<float, 64> },
+    { DT_FP32, 128, flash_prepare<float, 128>, flash_launch<float, 128> },
+    { DT_BF16, 64, flash_prepare<__nv_bfloat16, 64>, flash_launch<__nv_bfloat16, 64> },
+    { DT_BF16, 128, flash_prepare<__nv_bfloat16, 128>, flash_launch<__nv_bfloat16, 128> },
+};
+
+static int flash_variant(const struct shape *s)
+{
+    for (int i = 0; i < (int)(sizeof flash_variants / sizeof flash_variants[0]); i++)
+        if (flash_variants[i].dt == s->dtype && flash_variants[i].D == s->D)
+            return i;
+    return -1;
+}
+
+/* Shapes this kernel does not take, with the reason; SB_OK otherwise. */
+static int flash_check_shape(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    if (s->D != 64 && s->D != 128) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: D=%lld not supported (64, 128)", (long long)s->D);
+        return SB_UNSUPPORTED;
+    }
+    if (s->Dv != s->D) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: Dv=%lld not supported (Dv = D = %lld)",
+                 (long long)s->Dv, (long long)s->D);
+        return SB_UNSUPPORTED;
+    }
+    if (s->N > INT_MAX || s->Nk > INT_MAX) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: N=%lld Nk=%lld: the kernel indexes rows in int",
+                 (long long)s->N, (long long)s->Nk);
+        return SB_UNSUPPORTED;
+    }
+    if (s->H > 65535 || s->B > 65535) {     /* gridDim.y and .z limits */
+        snprintf(ctx->err, sizeof ctx->err, "cuda: H=%lld B=%lld: the grid takes at most 65535 of each",
+                 (long long)s->H, (long long)s->B);
+        return SB_UNSUPPORTED;
+    }
+    if (flash_variant(s) < 0) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: dtype %s not built", dtype_table[s->dtype].name);
+        return SB_UNSUPPORTED;
+    }
+    return SB_OK;
 }
 
 extern "C" int64_t flash_cuda_workspace_bytes(const struct shape *s)
@@ -138,71 +391,37 @@ extern "C" int64_t flash_cuda_workspace_bytes(const struct shape *s)
 
 extern "C" int flash_cuda_setup(struct op_ctx *ctx)
 {
-    const struct shape *s = ctx->shape;
-    if ((s->D != 64 && s->D != 128) || s->Dv != s->D) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: D=%lld Dv=%lld not supported (D = Dv = 64 or 128)",
-                 (long long)s->D, (long long)s->Dv);
-        return SB_UNSUPPORTED;
-    }
-    if (s->N > INT32_MAX || s->Nk > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: N and Nk must fit in 32 bits");
-        return SB_UNSUPPORTED;
-    }
-    static struct flash_state st;
-    const size_t es = elem_bytes(s);
-    const int64_t nq = s->B * s->N * s->H * s->D, nk = s->B * s->Nk * s->Hkv * s->D;
-    st.q = sb_gpu_alloc(ctx, (size_t)nq * es);
-    st.k = st.q ? sb_gpu_alloc(ctx, (size_t)nk * es) : NULL;
-    st.v = st.k ? sb_gpu_alloc(ctx, (size_t)nk * es) : NULL;
-    st.out = st.v ? sb_gpu_alloc(ctx, (size_t)nq * es) : NULL;
-    if (!st.out)
-        return SB_OOM;
-    int rc;
-    if ((rc = sb_gpu_upload(ctx, st.q, ctx->in[0], nq, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_upload(ctx, st.k, ctx->in[1], nk, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_upload(ctx, st.v, ctx->in[2], nk, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_poison(ctx, st.out, (size_t)nq * es)) != SB_OK)
+    int rc = flash_check_shape(ctx);
+    if (rc != SB_OK)
         return rc;
-    ctx->priv = &st;
-    return SB_OK;
-}
-
-template <typename T, int D>
-static int launch(struct op_ctx *ctx, const struct flash_state *st)
-{
-    const struct shape *s = ctx->shape;
-    const size_t smem = 2 * FLASH_BC * D * sizeof(float);
-    cudaError_t e = cudaFuncSetAttribute(flash_fwd_kernel<T, D>,
-                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-    if (e != cudaSuccess) {
-        snprintf(ctx->err, sizeof ctx->err, "cudaFuncSetAttribute: %s", cudaGetErrorString(e));
-        return SB_ERROR;
+    struct flash_state *st = (struct flash_state *)calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: out of host memory");
+        return SB_OOM;
     }
-    dim3 grid((unsigned)((s->N + FLASH_BR - 1) / FLASH_BR), (unsigned)s->H, (unsigned)s->B);
-    const float qscale = (float)(ctx->scale * 1.4426950408889634);   /* log2(e) */
-    flash_fwd_kernel<T, D><<<grid, FLASH_THREADS, smem, (cudaStream_t)sb_gpu_stream(ctx)>>>(
-        (const T *)st->q, (const T *)st->k, (const T *)st->v, (T *)st->out, (int)s->N, (int)s->Nk,
-        (int)s->H, (int)s->Hkv, qscale, (int)s->causal);
-    return sb_gpu_check_launch(ctx, "flash_fwd_kernel");
+    if ((rc = attn_dev_setup(ctx, &st->io)) != SB_OK ||
+        (rc = flash_variants[flash_variant(ctx->shape)].prepare(ctx)) != SB_OK) {
+        free(st);               /* the harness frees the tracked device buffers */
+        return rc;
+    }
+    ctx->priv = st;
+    return SB_OK;
 }
 
 extern "C" int flash_cuda_run(struct op_ctx *ctx)
 {
     const struct flash_state *st = (const struct flash_state *)ctx->priv;
-    const struct shape *s = ctx->shape;
-    if (s->dtype == DT_BF16)
-        return s->D == 64 ? launch<__nv_bfloat16, 64>(ctx, st) : launch<__nv_bfloat16, 128>(ctx, st);
-    return s->D == 64 ? launch<float, 64>(ctx, st) : launch<float, 128>(ctx, st);
+    return flash_variants[flash_variant(ctx->shape)].launch(ctx, st);
 }
 
 extern "C" int flash_cuda_fetch(struct op_ctx *ctx)
 {
-    const struct flash_state *st = (const struct flash_state *)ctx->priv;
-    const struct shape *s = ctx->shape;
-    return sb_gpu_download(ctx, ctx->out, st->out, s->B * s->N * s->H * s->D, s->dtype);
+    return attn_dev_fetch(ctx, &((const struct flash_state *)ctx->priv)->io);
 }
 
+/* Device buffers are the harness's to free; only the host state goes. */
 extern "C" void flash_cuda_teardown(struct op_ctx *ctx)
 {
-    ctx->priv = NULL;       /* buffers belong to the harness, which frees them */
+    free(ctx->priv);
+    ctx->priv = NULL;
 }

@@ -1,202 +1,327 @@
 /*
- * softmax_cublas.cu — softmax/cuda-cublas: attention the unfused way.
+ * softmax_cublas.cu — family "softmax", implementation "cuda-cublas":
+ * attention the unfused way, with the N×Nk scores in device memory.
  *
- *   S = scale·Q·Kᵀ   cublasGemmBatchedEx, fp32 out   S [B·H, N, Nk] fp32
- *   P = softmax(S + causal mask) per row               P [B·H, N, Nk] dtype
- *   O = P·V          cublasGemmBatchedEx, dtype out  out [B, N, H, Dv]
+ *   S = scale·log2(e) · Q·Kᵀ        fp32, [B·H, N, Nk]     cublasGemmBatchedEx
+ *   P = softmax2(S + causal mask)    dtype, [B·H, N, Nk]    softmax_rows_kernel
+ *   O = P·V                          dtype, [B, N, H, Dv]   cublasGemmBatchedEx
  *
- * q [B,N,H,D], k [B,Nk,Hkv,D], v [B,Nk,Hkv,Dv] token-major; GQA by pointer
- * arrays (head h uses kv head h / (H/Hkv)); causal aligned bottom-right.
- * Row-major products as column-major cuBLAS calls: S (row-major N×Nk) is
- * the column-major Nk×N matrix Kᵀ-op(K) · Q with lda = Hkv·D, ldb = H·D; O
- * (row-major N×Dv inside the token-major output, ld H·Dv) is V · P with
- * lda = Hkv·Dv, ldb = Nk. The S and P buffers are the point of this family:
- * they count in the footprint and grow as N·Nk.
+ * softmax2 is the softmax in base 2 (2^(s - max) / Σ 2^(s - max)), equal to
+ * the natural one because log2(e) is folded into the GEMM's alpha. Shapes,
+ * mask and formulas: reference/attention.c. q [B,N,H,D], k [B,Nk,Hkv,D],
+ * v [B,Nk,Hkv,Dv], out [B,N,H,Dv], token-major; head h reads kv head
+ * h / (H/Hkv); causal bottom-right: row i sees key j iff j <= i + (Nk - N).
  *
- * Status: compiled for sm_80/89/90a, never run on a GPU yet.
+ * cuBLAS is column-major; a row-major [rows][cols] matrix with row stride ld
+ * is a column-major cols×rows matrix with leading dimension ld. Per (b, h):
+ *   QKᵀ: C (Nk×N, ldc=Nk) = S_bh; A = K_bg stored D×Nk (lda=Hkv·D), op T;
+ *        B = Q_bh stored D×N (ldb=H·D), op N; m=Nk, n=N, k=D.
+ *   PV:  C (Dv×N, ldc=H·Dv) = O_bh; A = V_bg stored Dv×Nk (lda=Hkv·Dv), op N;
+ *        B = P_bh stored Nk×N (ldb=Nk), op N; m=Dv, n=N, k=Nk.
+ * The per-(b, h) base pointers (GQA makes the K/V ones repeat) sit in
+ * device-side pointer arrays, one batched call per product.
+ *
+ * Device memory beyond q, k, v, out (softmax_cublas_workspace_bytes):
+ * B·H·N·Nk·(4 + sizeof dtype) bytes of scores and probabilities, plus the
+ * pointer arrays — the N² footprint the long-context suite runs into.
+ * cuBLAS's own workspace (allocated by the library) is not tracked.
  */
 #include <cublas_v2.h>
-#include <cuda_bf16.h>
-#include <cuda_runtime.h>
 #include <limits.h>
 #include <math.h>
-#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "../../harness/gpu.h"
+#include "../common.cuh"
 #include "../ops.h"
 
-#define SOFTMAX_THREADS 256
-
-/* CUBLAS_CHECK: the call, its status and file:line into ctx->err. */
-#define CUBLAS_CHECK(call)                                                               \
+/* CUBLAS_CHECK(ctx, call): the cuBLAS function's name, the status name and
+ * text, file:line into ctx->err; return SB_ERROR. Only the name of the call
+ * is printed: the argument lists would not fit in ctx->err. */
+#define CUBLAS_CHECK(ctx, call)                                                          \
     do {                                                                                 \
         cublasStatus_t s_ = (call);                                                      \
         if (s_ != CUBLAS_STATUS_SUCCESS) {                                               \
-            snprintf(ctx->err, sizeof ctx->err, "%.60s: %s (%s:%d)", #call,               \
+            snprintf((ctx)->err, sizeof (ctx)->err, "%.*s: %s (%s) at %s:%d",            \
+                     (int)strcspn(#call, "("), #call, cublasGetStatusName(s_),           \
                      cublasGetStatusString(s_), __FILE__, __LINE__);                     \
             return SB_ERROR;                                                             \
         }                                                                                \
     } while (0)
 
-template <typename T> __device__ __forceinline__ T from_f(float x);
-template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16(x); }
+/* Threads per row of the softmax kernel: 256 reads a row of 4K keys in 16
+ * coalesced sweeps; rows of 16K keys and more (long context, decode, where
+ * there are few rows and each is long) get the largest block. */
+#define SOFTMAX_THREADS 256
+#define SOFTMAX_THREADS_LONG 1024
+#define SOFTMAX_LONG_ROW 16384
+/* Blocks launched at most; the kernel strides over the remaining rows. */
+#define SOFTMAX_MAX_BLOCKS (1 << 30)
 
-__device__ __forceinline__ float block_reduce(float x, bool is_max, float *red)
-{
-    for (int o = 16; o > 0; o >>= 1) {
-        float y = __shfl_xor_sync(0xffffffffu, x, o);
-        x = is_max ? fmaxf(x, y) : x + y;
-    }
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    __syncthreads();                            /* red is free again */
-    if (lane == 0)
-        red[warp] = x;
-    __syncthreads();
-    x = red[0];
-    for (int w = 1; w < SOFTMAX_THREADS / 32; w++)
-        x = is_max ? fmaxf(x, red[w]) : x + red[w];
-    return x;
-}
+/* Pointer arrays, each B·H long, in this order in one device buffer. */
+enum { PTR_QK_A, PTR_QK_B, PTR_QK_C, PTR_PV_A, PTR_PV_B, PTR_PV_C, PTR_COUNT };
 
-/* One block per score row (b·H + h, i): masked entries become exactly 0. */
-template <typename T>
-__global__ void __launch_bounds__(SOFTMAX_THREADS)
-masked_softmax_kernel(const float *__restrict__ S, T *__restrict__ P, int N, int Nk, int causal)
-{
-    __shared__ float red[SOFTMAX_THREADS / 32];
-    const size_t row = blockIdx.x;
-    const int i = (int)(row % (size_t)N);
-    const int end = causal ? i + (Nk - N) + 1 : Nk;
-    const float *s = S + row * (size_t)Nk;
-    T *p = P + row * (size_t)Nk;
-    float mx = -INFINITY;
-    for (int j = threadIdx.x; j < end; j += SOFTMAX_THREADS)
-        mx = fmaxf(mx, s[j]);
-    mx = block_reduce(mx, true, red);
-    float sum = 0.f;
-    for (int j = threadIdx.x; j < end; j += SOFTMAX_THREADS)
-        sum += __expf(s[j] - mx);
-    sum = block_reduce(sum, false, red);
-    const float inv = 1.f / sum;
-    for (int j = threadIdx.x; j < Nk; j += SOFTMAX_THREADS)
-        p[j] = from_f<T>(j < end ? __expf(s[j] - mx) * inv : 0.f);
-}
+/* One handle per process (creating one costs milliseconds and allocates its
+ * workspace): made on the first setup, bound to the case's stream on every
+ * setup, never destroyed. The harness drives one device per process. */
+static cublasHandle_t softmax_handle;
 
 struct softmax_state {
-    void *q, *k, *v, *out, *P;
-    float *S;
-    const void **ptrs;      /* device: 6 arrays of B·H pointers (A, B, C of both GEMMs) */
+    struct attn_dev io;     /* q, k, v, out */
+    float *s;               /* d_ [B·H, N, Nk] scores in log2 units */
+    void *p;                /* d_ [B·H, N, Nk] probabilities, dtype */
+    void **ptrs;            /* d_ [PTR_COUNT][B·H] GEMM operand pointers */
 };
 
-static cublasHandle_t handle;   /* one per process: creating one costs ~100 ms */
+/* ---- kernel ---------------------------------------------------------------- */
 
-static size_t elem_bytes(const struct shape *s)
+/* (m, l) <- the merge of two partial softmax sums: l·2^m + l2·2^m2 = L·2^M.
+ * (-inf, 0) is the empty sum. */
+static __device__ __forceinline__ void softmax_merge(float &m, float &l, float m2, float l2)
 {
-    return s->dtype == DT_BF16 ? 2 : 4;
+    const float M = fmaxf(m, m2);
+    if (M == -INFINITY)
+        return;                                 /* both empty: 2^(-inf - -inf) is NaN */
+    l = l * exp2f(m - M) + l2 * exp2f(m2 - M);
+    m = M;
+}
+
+/* One block per row r = (b·H + h)·N + i of S, striding over rows:
+ * P[r][j] = 2^(S[r][j] - M) / L for the visible keys j < kv_end(i), 0 after,
+ * with M the row max and L = Σ 2^(S - M), both in fp32 (S is read twice:
+ * once for M and L together, online, once to write P). */
+template <typename T>
+__global__ void __launch_bounds__(SOFTMAX_THREADS_LONG)
+softmax_rows_kernel(const float *__restrict__ S, T *__restrict__ P, int64_t rows, int64_t N,
+                    int64_t Nk, int causal)
+{
+    __shared__ float red_m[32], red_l[32];      /* one (m, l) per warp */
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int nwarps = (blockDim.x + 31) >> 5;
+    const int64_t shift = Nk - N;               /* causal: key j visible iff j <= i + shift */
+
+    for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+        const int64_t i = r % N;
+        const int64_t kv_end = causal ? (i + shift + 1 < Nk ? i + shift + 1 : Nk) : Nk;
+        const float *s = S + r * Nk;
+        T *p = P + r * Nk;
+
+        float m = -INFINITY, l = 0.0f;
+        for (int64_t j = threadIdx.x; j < kv_end; j += blockDim.x) {
+            const float x = s[j];
+            if (x > m) {
+                l = l * exp2f(m - x) + 1.0f;
+                m = x;
+            } else {
+                l += exp2f(x - m);
+            }
+        }
+#pragma unroll
+        for (int off = 16; off > 0; off >>= 1) {
+            const float m2 = __shfl_xor_sync(0xffffffffu, m, off);
+            const float l2 = __shfl_xor_sync(0xffffffffu, l, off);
+            softmax_merge(m, l, m2, l2);
+        }
+        if (lane == 0)
+            red_m[warp] = m, red_l[warp] = l;
+        __syncthreads();
+        if (warp == 0) {
+            m = lane < nwarps ? red_m[lane] : -INFINITY;
+            l = lane < nwarps ? red_l[lane] : 0.0f;
+#pragma unroll
+            for (int off = 16; off > 0; off >>= 1) {
+                const float m2 = __shfl_xor_sync(0xffffffffu, m, off);
+                const float l2 = __shfl_xor_sync(0xffffffffu, l, off);
+                softmax_merge(m, l, m2, l2);
+            }
+            if (lane == 0)
+                red_m[0] = m, red_l[0] = l;
+        }
+        __syncthreads();
+        /* kv_end >= 1 (the validator guarantees Nk >= N when causal), so M
+         * is finite and L >= 1. */
+        const float M = red_m[0], inv = 1.0f / red_l[0];
+        for (int64_t j = threadIdx.x; j < Nk; j += blockDim.x)
+            p[j] = sb_elem<T>::from_float(j < kv_end ? exp2f(s[j] - M) * inv : 0.0f);
+        __syncthreads();                        /* red_* are reused by the next row */
+    }
+}
+
+/* ---- host ------------------------------------------------------------------ */
+
+static cudaDataType cuda_type(enum dtype dt)
+{
+    return dt == DT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
+}
+
+/* Bytes beyond q, k, v, out, as a double: B·H·N·Nk can pass 2^63. */
+static double softmax_ws_bytes(const struct shape *s)
+{
+    const double bhnn = (double)s->B * s->H * s->N * s->Nk;
+    return bhnn * (sizeof(float) + dtype_table[s->dtype].bytes) +
+           (double)PTR_COUNT * s->B * s->H * sizeof(void *);
 }
 
 extern "C" int64_t softmax_cublas_workspace_bytes(const struct shape *s)
 {
-    const int64_t scores = s->B * s->H * s->N * s->Nk;
-    return scores * 4 + scores * (int64_t)elem_bytes(s) + 6 * s->B * s->H * (int64_t)sizeof(void *);
+    const double w = softmax_ws_bytes(s);
+    return w >= 0x1p63 ? INT64_MAX : (int64_t)w;
+}
+
+/* cuBLAS takes int dimensions, leading dimensions and batch counts. */
+static int softmax_check_dims(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const struct { const char *name; double v; } dims[] = {
+        { "N", (double)s->N }, { "Nk", (double)s->Nk }, { "B*H", (double)s->B * s->H },
+        { "Hkv*D", (double)s->Hkv * s->D }, { "H*D", (double)s->H * s->D },
+        { "Hkv*Dv", (double)s->Hkv * s->Dv }, { "H*Dv", (double)s->H * s->Dv },
+    };
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
+        if (dims[i].v > INT_MAX) {
+            snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: %s=%.0f exceeds cuBLAS's int dimensions",
+                     dims[i].name, dims[i].v);
+            return SB_UNSUPPORTED;
+        }
+    return SB_OK;
+}
+
+/* Fills the PTR_COUNT arrays on the host and copies them to st->ptrs. */
+static int softmax_upload_ptrs(struct op_ctx *ctx, struct softmax_state *st)
+{
+    const struct shape *s = ctx->shape;
+    const int64_t BH = s->B * s->H, N = s->N, Nk = s->Nk, H = s->H, Hkv = s->Hkv;
+    const int64_t D = s->D, Dv = s->Dv, group = H / Hkv;
+    const size_t es = (size_t)dtype_table[s->dtype].bytes;
+    const size_t bytes = (size_t)(PTR_COUNT * BH) * sizeof(void *);
+    char *q = (char *)st->io.q, *k = (char *)st->io.k, *v = (char *)st->io.v;
+    char *o = (char *)st->io.out, *p = (char *)st->p;
+    void **h_ptrs = (void **)malloc(bytes);
+    if (!h_ptrs) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: out of host memory for pointer arrays");
+        return SB_OOM;
+    }
+    for (int64_t b = 0; b < s->B; b++)
+        for (int64_t h = 0; h < H; h++) {
+            const int64_t bh = b * H + h, g = h / group;
+            /* Element offsets: q[b,0,h,0], k/v[b,0,g,0], out[b,0,h,0], S/P[bh,0,0]. */
+            h_ptrs[PTR_QK_A * BH + bh] = k + (size_t)((b * Nk * Hkv + g) * D) * es;
+            h_ptrs[PTR_QK_B * BH + bh] = q + (size_t)((b * N * H + h) * D) * es;
+            h_ptrs[PTR_QK_C * BH + bh] = st->s + (size_t)(bh * N) * (size_t)Nk;
+            h_ptrs[PTR_PV_A * BH + bh] = v + (size_t)((b * Nk * Hkv + g) * Dv) * es;
+            h_ptrs[PTR_PV_B * BH + bh] = p + (size_t)(bh * N) * (size_t)Nk * es;
+            h_ptrs[PTR_PV_C * BH + bh] = o + (size_t)((b * N * H + h) * Dv) * es;
+        }
+    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
+    cudaError_t e = cudaMemcpyAsync(st->ptrs, h_ptrs, bytes, cudaMemcpyHostToDevice, stream);
+    if (e == cudaSuccess)
+        e = cudaStreamSynchronize(stream);      /* h_ptrs is freed next */
+    free(h_ptrs);
+    if (e != cudaSuccess) {
+        snprintf(ctx->err, sizeof ctx->err, "cudaMemcpyAsync(pointer arrays, %zu bytes): %s (%s) at %s:%d",
+                 bytes, cudaGetErrorString(e), cudaGetErrorName(e), __FILE__, __LINE__);
+        return SB_ERROR;
+    }
+    return SB_OK;
+}
+
+static int softmax_setup_state(struct op_ctx *ctx, struct softmax_state *st)
+{
+    const struct shape *s = ctx->shape;
+    const size_t bhnn = (size_t)(s->B * s->H) * (size_t)s->N * (size_t)s->Nk;
+    int rc;
+    if ((rc = attn_dev_setup(ctx, &st->io)) != SB_OK)
+        return rc;
+    void *d_s = NULL, *d_ptrs = NULL;
+    if ((rc = sb_alloc(ctx, &d_s, bhnn * sizeof(float))) != SB_OK ||
+        (rc = sb_alloc(ctx, &st->p, bhnn * (size_t)dtype_table[s->dtype].bytes)) != SB_OK ||
+        (rc = sb_alloc(ctx, &d_ptrs, (size_t)(PTR_COUNT * s->B * s->H) * sizeof(void *))) != SB_OK)
+        return rc;
+    st->s = (float *)d_s;
+    st->ptrs = (void **)d_ptrs;
+    if ((rc = softmax_upload_ptrs(ctx, st)) != SB_OK)
+        return rc;
+    if (!softmax_handle)
+        CUBLAS_CHECK(ctx, cublasCreate(&softmax_handle));
+    CUBLAS_CHECK(ctx, cublasSetStream(softmax_handle, (cudaStream_t)sb_gpu_stream(ctx)));
+    return SB_OK;
 }
 
 extern "C" int softmax_cublas_setup(struct op_ctx *ctx)
 {
-    const struct shape *s = ctx->shape;
-    if (s->N > INT_MAX || s->Nk > INT_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: N=%lld x Nk=%lld exceeds cuBLAS int dims",
-                 (long long)s->N, (long long)s->Nk);
-        return SB_UNSUPPORTED;
-    }
-    static struct softmax_state st;
-    const size_t es = elem_bytes(s);
-    const int64_t BH = s->B * s->H, nq = s->B * s->N * s->H * s->D;
-    const int64_t nk = s->B * s->Nk * s->Hkv * s->D, nv = s->B * s->Nk * s->Hkv * s->Dv;
-    const int64_t no = s->B * s->N * s->H * s->Dv, scores = BH * s->N * s->Nk;
-    if (!(st.q = sb_gpu_alloc(ctx, (size_t)nq * es)) || !(st.k = sb_gpu_alloc(ctx, (size_t)nk * es)) ||
-        !(st.v = sb_gpu_alloc(ctx, (size_t)nv * es)) || !(st.out = sb_gpu_alloc(ctx, (size_t)no * es)) ||
-        !(st.S = (float *)sb_gpu_alloc(ctx, (size_t)scores * 4)) ||
-        !(st.P = sb_gpu_alloc(ctx, (size_t)scores * es)) ||
-        !(st.ptrs = (const void **)sb_gpu_alloc(ctx, (size_t)(6 * BH) * sizeof(void *))))
-        return SB_OOM;
-    int rc;
-    if ((rc = sb_gpu_upload(ctx, st.q, ctx->in[0], nq, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_upload(ctx, st.k, ctx->in[1], nk, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_upload(ctx, st.v, ctx->in[2], nv, s->dtype)) != SB_OK ||
-        (rc = sb_gpu_poison(ctx, st.out, (size_t)no * es)) != SB_OK)
+    int rc = softmax_check_dims(ctx);
+    if (rc != SB_OK)
         return rc;
-
-    /* Per (b, h): Q, K, S for the first GEMM; V, P, O for the second. */
-    const void **h = (const void **)malloc((size_t)(6 * BH) * sizeof(void *));
-    if (!h) {
-        snprintf(ctx->err, sizeof ctx->err, "out of host memory");
+    const double need = softmax_ws_bytes(ctx->shape);
+    if (need > 0x1p62) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: scores need %.3g bytes", need);
         return SB_OOM;
     }
-    for (int64_t b = 0; b < s->B; b++)
-        for (int64_t hh = 0; hh < s->H; hh++) {
-            const int64_t i = b * s->H + hh, g = hh / (s->H / s->Hkv);
-            h[0 * BH + i] = (const char *)st.k + ((b * s->Nk * s->Hkv + g) * s->D) * es;
-            h[1 * BH + i] = (const char *)st.q + ((b * s->N * s->H + hh) * s->D) * es;
-            h[2 * BH + i] = st.S + i * s->N * s->Nk;
-            h[3 * BH + i] = (const char *)st.v + ((b * s->Nk * s->Hkv + g) * s->Dv) * es;
-            h[4 * BH + i] = (const char *)st.P + i * s->N * s->Nk * (int64_t)es;
-            h[5 * BH + i] = (const char *)st.out + ((b * s->N * s->H + hh) * s->Dv) * es;
-        }
-    cudaError_t e = cudaMemcpy(st.ptrs, h, (size_t)(6 * BH) * sizeof(void *), cudaMemcpyHostToDevice);
-    free(h);
-    if (e != cudaSuccess) {
-        snprintf(ctx->err, sizeof ctx->err, "cudaMemcpy(pointer arrays): %s", cudaGetErrorString(e));
-        return SB_ERROR;
+    struct softmax_state *st = (struct softmax_state *)calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: out of host memory");
+        return SB_OOM;
     }
-    if (!handle)
-        CUBLAS_CHECK(cublasCreate(&handle));
-    CUBLAS_CHECK(cublasSetStream(handle, (cudaStream_t)sb_gpu_stream(ctx)));
-    ctx->priv = &st;
+    if ((rc = softmax_setup_state(ctx, st)) != SB_OK) {
+        free(st);               /* the harness frees the tracked device buffers */
+        return rc;
+    }
+    ctx->priv = st;
     return SB_OK;
+}
+
+template <typename T>
+static int softmax_launch(struct op_ctx *ctx, const struct softmax_state *st)
+{
+    const struct shape *s = ctx->shape;
+    const int64_t rows = s->B * s->H * s->N;
+    const int threads = s->Nk >= SOFTMAX_LONG_ROW ? SOFTMAX_THREADS_LONG : SOFTMAX_THREADS;
+    const unsigned blocks = (unsigned)(rows < SOFTMAX_MAX_BLOCKS ? rows : SOFTMAX_MAX_BLOCKS);
+    softmax_rows_kernel<T><<<blocks, threads, 0, (cudaStream_t)sb_gpu_stream(ctx)>>>(
+        st->s, (T *)st->p, rows, s->N, s->Nk, (int)s->causal);
+    return sb_gpu_check_launch(ctx, "softmax_rows_kernel");
 }
 
 extern "C" int softmax_cublas_run(struct op_ctx *ctx)
 {
     const struct softmax_state *st = (const struct softmax_state *)ctx->priv;
     const struct shape *s = ctx->shape;
+    const cudaDataType dt = cuda_type(s->dtype);
     const int BH = (int)(s->B * s->H), N = (int)s->N, Nk = (int)s->Nk;
-    const int D = (int)s->D, Dv = (int)s->Dv;
-    const cudaDataType_t t = s->dtype == DT_BF16 ? CUDA_R_16BF : CUDA_R_32F;
-    const float scale = (float)ctx->scale, one = 1.f, zero = 0.f;
-    const void *const *p = st->ptrs;
+    const int D = (int)s->D, Dv = (int)s->Dv, H = (int)s->H, Hkv = (int)s->Hkv;
+    const float alpha_qk = (float)(ctx->scale * SB_LOG2E), one = 1.0f, zero = 0.0f;
+    void *const *ptrs = st->ptrs;
+    int rc;
 
-    CUBLAS_CHECK(cublasGemmBatchedEx(handle, CUBLAS_OP_T, CUBLAS_OP_N, Nk, N, D, &scale,
-                                     p + 0 * BH, t, (int)(s->Hkv * D), p + 1 * BH, t,
-                                     (int)(s->H * D), &zero, (void *const *)(p + 2 * BH),
-                                     CUDA_R_32F, Nk, BH, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
-    const unsigned rows = (unsigned)((int64_t)BH * N);
-    if (s->dtype == DT_BF16)
-        masked_softmax_kernel<__nv_bfloat16><<<rows, SOFTMAX_THREADS, 0, stream>>>(
-            st->S, (__nv_bfloat16 *)st->P, N, Nk, (int)s->causal);
-    else
-        masked_softmax_kernel<float><<<rows, SOFTMAX_THREADS, 0, stream>>>(
-            st->S, (float *)st->P, N, Nk, (int)s->causal);
-    int rc = sb_gpu_check_launch(ctx, "masked_softmax_kernel");
+    /* S_bh (Nk×N col-major) = alpha · K_bgᵀ · Q_bh */
+    CUBLAS_CHECK(ctx, cublasGemmBatchedEx(
+        softmax_handle, CUBLAS_OP_T, CUBLAS_OP_N, Nk, N, D, &alpha_qk,
+        (const void *const *)(ptrs + PTR_QK_A * BH), dt, Hkv * D,
+        (const void *const *)(ptrs + PTR_QK_B * BH), dt, H * D, &zero,
+        ptrs + PTR_QK_C * BH, CUDA_R_32F, Nk, BH, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+
+    rc = s->dtype == DT_BF16 ? softmax_launch<__nv_bfloat16>(ctx, st) : softmax_launch<float>(ctx, st);
     if (rc != SB_OK)
         return rc;
-    CUBLAS_CHECK(cublasGemmBatchedEx(handle, CUBLAS_OP_N, CUBLAS_OP_N, Dv, N, Nk, &one,
-                                     p + 3 * BH, t, (int)(s->Hkv * Dv), p + 4 * BH, t, Nk, &zero,
-                                     (void *const *)(p + 5 * BH), t, (int)(s->H * Dv), BH,
-                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+
+    /* O_bh (Dv×N col-major, ldc = H·Dv) = V_bg · P_bh */
+    CUBLAS_CHECK(ctx, cublasGemmBatchedEx(
+        softmax_handle, CUBLAS_OP_N, CUBLAS_OP_N, Dv, N, Nk, &one,
+        (const void *const *)(ptrs + PTR_PV_A * BH), dt, Hkv * Dv,
+        (const void *const *)(ptrs + PTR_PV_B * BH), dt, Nk, &zero,
+        ptrs + PTR_PV_C * BH, dt, H * Dv, BH, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return SB_OK;
 }
 
 extern "C" int softmax_cublas_fetch(struct op_ctx *ctx)
 {
-    const struct softmax_state *st = (const struct softmax_state *)ctx->priv;
-    const struct shape *s = ctx->shape;
-    return sb_gpu_download(ctx, ctx->out, st->out, s->B * s->N * s->H * s->Dv, s->dtype);
+    return attn_dev_fetch(ctx, &((const struct softmax_state *)ctx->priv)->io);
 }
 
+/* Device buffers are the harness's to free; the handle is kept for the next
+ * case. Only the host-side state goes. */
 extern "C" void softmax_cublas_teardown(struct op_ctx *ctx)
 {
-    ctx->priv = NULL;       /* buffers belong to the harness; the handle is kept */
+    free(ctx->priv);
+    ctx->priv = NULL;
 }
