@@ -1,10 +1,20 @@
 /*
  * store.c — the SQLite result store; see store.h for the contract.
  *
- * Opening never changes a file it then refuses: the header is read first
- * (not a database → refused), then user_version (newer → refused), and only
- * then is WAL switched on and are migrations applied, each in its own
- * transaction with its version bump inside.
+ * Opening never changes a file it then refuses. The order is the point:
+ *   1. open the handle (nothing is written yet; a missing file is created
+ *      empty, an unopenable path fails here);
+ *   2. read the schema: a file that is not SQLite fails here, untouched;
+ *   3. read PRAGMA user_version: a newer schema is refused, untouched;
+ *   4. refuse a read-only database;
+ *   5. only now switch to WAL (this writes the header) and set the
+ *      per-connection pragmas;
+ *   6. apply each missing migration in its own BEGIN IMMEDIATE with its
+ *      user_version bump inside, so a crash leaves a consistent version.
+ *
+ * Every value reaches SQLite as a bound parameter; the only SQL built with
+ * printf is `PRAGMA user_version=N`, whose N is our own loop counter
+ * (PRAGMA arguments cannot be bound).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,29 +23,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store.h"
 
+#define STORE_BUSY_TIMEOUT_MS 5000  /* another bench writing the same db waits, not fails */
+#define RUN_UID_BYTES 16            /* 128 random bits: unique across merged databases */
+
 struct store {
     sqlite3 *db;
-    char path[512];
+    char *path;                 /* as given, for messages */
 };
 
-/* SQL_CHECK: on failure, the call, file:line and SQLite's message into err. */
-#define SQL_CHECK(st, call, what)                                                        \
+/* SQL_CHECK: evaluate an sqlite3_* call; unless it returned OK, ROW or DONE,
+ * write "PATH: step: sqlite message (store.c:LINE)" into err and goto fail.
+ * Expects `st`, `err` and `n` in scope and a `fail:` label. */
+#define SQL_CHECK(call, step)                                                            \
     do {                                                                                 \
         int rc_ = (call);                                                                \
-        if (rc_ != SQLITE_OK && rc_ != SQLITE_DONE && rc_ != SQLITE_ROW) {               \
-            snprintf(err, n, "%s: %s: %s (%s:%d)", (st)->path, what,                     \
-                     sqlite3_errmsg((st)->db), __FILE__, __LINE__);                      \
+        if (rc_ != SQLITE_OK && rc_ != SQLITE_ROW && rc_ != SQLITE_DONE) {               \
+            snprintf(err, n, "%s: %s: %s (%s:%d)", st->path, (step),                     \
+                     sqlite3_errmsg(st->db), __FILE__, __LINE__);                        \
             goto fail;                                                                   \
         }                                                                                \
     } while (0)
 
 const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
-    /* 0 -> 1: the tables. */
+    /* 0 -> 1: runs, results, samples. The status CHECK mirrors status_valid();
+     * GLOB, not LIKE, because LIKE ignores case. */
     "CREATE TABLE runs ("
     " id INTEGER PRIMARY KEY, run_uid TEXT NOT NULL UNIQUE, started_at TEXT NOT NULL,"
     " finished_at TEXT, suite TEXT, command TEXT, seqbench_version TEXT, git_commit TEXT,"
@@ -50,7 +67,7 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     " B INTEGER, N INTEGER, Nk INTEGER, H INTEGER, Hkv INTEGER, D INTEGER, Dv INTEGER,"
     " causal INTEGER,"
     " status TEXT NOT NULL CHECK (status IN ('ok', 'mismatch', 'oom')"
-    "   OR status LIKE 'skipped: %' OR status LIKE 'error: %'),"
+    "   OR status GLOB 'skipped: *' OR status GLOB 'error: *'),"
     " error TEXT, rel_err REAL, max_abs_err REAL, rows_checked INTEGER, rows_total INTEGER,"
     " flops REAL, min_bytes REAL, footprint_bytes INTEGER, median_ms REAL, min_ms REAL,"
     " p10_ms REAL, p90_ms REAL, mean_ms REAL, stdev_ms REAL, n_samples INTEGER,"
@@ -59,52 +76,137 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE samples ("
     " result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,"
     " idx INTEGER NOT NULL, ms REAL NOT NULL, PRIMARY KEY (result_id, idx)) WITHOUT ROWID;",
-    /* 1 -> 2: CUPTI kernel time (NULL until profiling), and the compare index. */
+    /* 1 -> 2: CUPTI kernel time (NULL until profiling), and the index compare uses. */
     "ALTER TABLE results ADD COLUMN kernel_ms REAL;"
     "CREATE INDEX results_case ON results(case_key, impl);",
 };
 
-static void now_iso(char *buf, size_t n)
+/* ---- small helpers ---------------------------------------------------- */
+
+/* Writes the current UTC time as "YYYY-MM-DDTHH:MM:SSZ" (21 bytes with NUL). */
+static void now_iso(char *buf, size_t len)
 {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Reads the first 16 bytes: an existing non-empty file must be SQLite. */
-static int looks_like_sqlite(const char *path, char *err, size_t n)
+/* Fills out[33] with 32 lowercase hex chars from RUN_UID_BYTES random bytes
+ * (getrandom, else /dev/urandom). Returns 0, or -1 when neither gave bytes:
+ * a weak uid would make merged databases collide, so there is no fallback. */
+static int random_uid(char out[2 * RUN_UID_BYTES + 1])
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : (snprintf(err, n, "%s: cannot open database: %s", path,
-                                               strerror(errno)), -1);
-    char head[16];
-    ssize_t got = read(fd, head, sizeof head);
-    close(fd);
-    if (got == 0)
-        return 0;
-    if (got != 16 || memcmp(head, "SQLite format 3", 16) != 0) {
-        snprintf(err, n, "%s: not a SQLite database (file is not a database)", path);
-        return -1;
+    unsigned char b[RUN_UID_BYTES];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t r = getrandom(b + got, sizeof b - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
     }
+    if (got < sizeof b) {
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+        got = 0;
+        while (fd >= 0 && got < sizeof b) {
+            ssize_t r = read(fd, b + got, sizeof b - got);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    if (got < sizeof b)
+        return -1;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof b; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 15];
+    }
+    out[2 * sizeof b] = '\0';
     return 0;
 }
 
-static int exec(struct store *st, const char *sql, const char *what, char *err, size_t n)
+/* A cursor over one statement's parameters, 1, 2, 3, ... in order. The first
+ * failing bind is kept in rc (later ones are skipped), so a statement is
+ * checked once after all its binds; bind_done() also checks that exactly
+ * every parameter was bound, which catches a column list and its binds
+ * drifting apart. */
+struct binder {
+    sqlite3_stmt *s;
+    int i;                      /* last parameter index bound */
+    int rc;                     /* first failure, else SQLITE_OK */
+};
+
+/* NULL text binds SQL NULL. */
+static void bind_text(struct binder *b, const char *v)
 {
-    char *msg = NULL;
-    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, n, "%s: %s: %s", st->path, what, msg ? msg : sqlite3_errmsg(st->db));
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
+    int i = ++b->i;
+    if (b->rc == SQLITE_OK)
+        b->rc = v ? sqlite3_bind_text(b->s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(b->s, i);
 }
+
+static void bind_int64(struct binder *b, int64_t v)
+{
+    int i = ++b->i;
+    if (b->rc == SQLITE_OK)
+        b->rc = sqlite3_bind_int64(b->s, i, v);
+}
+
+/* For fields whose -1 means "unknown / not applicable": -1 binds SQL NULL. */
+static void bind_int64_or_null(struct binder *b, int64_t v)
+{
+    int i = ++b->i;
+    if (b->rc == SQLITE_OK)
+        b->rc = v == -1 ? sqlite3_bind_null(b->s, i) : sqlite3_bind_int64(b->s, i, v);
+}
+
+/* NaN binds SQL NULL (a double that does not apply). */
+static void bind_real(struct binder *b, double v)
+{
+    int i = ++b->i;
+    if (b->rc == SQLITE_OK)
+        b->rc = isnan(v) ? sqlite3_bind_null(b->s, i) : sqlite3_bind_double(b->s, i, v);
+}
+
+/* SQLITE_OK when every bind succeeded and covered every parameter; else the
+ * bind's error, or SQLITE_RANGE (with the count in the db's message) on a
+ * count mismatch. */
+static int bind_done(struct binder *b)
+{
+    if (b->rc != SQLITE_OK)
+        return b->rc;
+    if (b->i != sqlite3_bind_parameter_count(b->s))
+        return sqlite3_bind_null(b->s, sqlite3_bind_parameter_count(b->s) + 1); /* SQLITE_RANGE */
+    return SQLITE_OK;
+}
+
+/* Runs SQL with no values in it (BEGIN, COMMIT, migrations, pragmas).
+ * Returns the SQLite result code; the message is then in sqlite3_errmsg. */
+static int exec(struct store *st, const char *sql)
+{
+    return sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+}
+
+/* Rolls back the open transaction, if any; used on failure paths after the
+ * error message has been captured. Some errors (e.g. SQLITE_FULL) roll back
+ * by themselves, hence the autocommit check. */
+static void rollback(struct store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        exec(st, "ROLLBACK");
+}
+
+/* ---- open and migrate ------------------------------------------------- */
 
 int store_user_version(struct store *st)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int v = -1;
     if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
         sqlite3_step(s) == SQLITE_ROW)
@@ -113,113 +215,150 @@ int store_user_version(struct store *st)
     return v;
 }
 
+/* The first read of the file: SQLite parses the header and page 1 here, so
+ * a file that is not a database (or is corrupt) fails with nothing written.
+ * Returns 0, or -1 with err set. */
+static int probe(struct store *st, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return 0;
+    }
+    const char *msg = sqlite3_errmsg(st->db);
+    int code = sqlite3_errcode(st->db) & 0xff;
+    if (code == SQLITE_NOTADB)
+        snprintf(err, n, "%s: not a SQLite database (%s)", st->path, msg);
+    else if (code == SQLITE_CORRUPT)
+        snprintf(err, n, "%s: corrupt SQLite database (%s)", st->path, msg);
+    else if (code == SQLITE_READONLY)       /* a WAL file whose -shm we may not create */
+        snprintf(err, n, "%s: database is read-only (%s)", st->path, msg);
+    else
+        snprintf(err, n, "%s: cannot open database: %s", st->path, msg);
+    sqlite3_finalize(s);
+    return -1;
+}
+
+/* Switches to WAL and confirms it took (journal_mode answers the mode it
+ * ended in, not an error, when it cannot switch), then the per-connection
+ * pragmas. Returns 0, or -1 with err set. */
+static int set_pragmas(struct store *st, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    SQL_CHECK(sqlite3_prepare_v2(st->db, "PRAGMA journal_mode=WAL", -1, &s, NULL), "journal_mode=WAL");
+    SQL_CHECK(sqlite3_step(s), "journal_mode=WAL");
+    const unsigned char *mode = sqlite3_column_text(s, 0);
+    if (!mode || strcmp((const char *)mode, "wal") != 0) {
+        snprintf(err, n, "%s: cannot switch to WAL journal mode (still '%s')", st->path,
+                 mode ? (const char *)mode : "?");
+        goto fail;
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    SQL_CHECK(exec(st, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"), "pragmas");
+    return 0;
+fail:
+    sqlite3_finalize(s);
+    return -1;
+}
+
+/* Applies store_migration_sql[v] for every v from the file's user_version up
+ * to STORE_SCHEMA_VERSION, each in its own BEGIN IMMEDIATE with the version
+ * bump inside. The version is re-read under the write lock, so two benches
+ * opening the same old file at once do not both migrate it. Returns 0, or -1
+ * with err naming the step (the failed step is rolled back). */
+static int migrate(struct store *st, char *err, size_t n)
+{
+    for (;;) {
+        char step[64];
+        SQL_CHECK(exec(st, "BEGIN IMMEDIATE"), "migration: begin");
+        int v = store_user_version(st);
+        if (v < 0 || v > STORE_SCHEMA_VERSION) {
+            snprintf(err, n, "%s: migration: user_version became %d under another writer",
+                     st->path, v);
+            goto fail;
+        }
+        if (v == STORE_SCHEMA_VERSION) {
+            SQL_CHECK(exec(st, "COMMIT"), "migration: commit");
+            return 0;
+        }
+        snprintf(step, sizeof step, "migration %d -> %d", v, v + 1);
+        SQL_CHECK(exec(st, store_migration_sql[v]), step);
+        char bump[48];
+        snprintf(bump, sizeof bump, "PRAGMA user_version=%d", v + 1);
+        SQL_CHECK(exec(st, bump), step);
+        SQL_CHECK(exec(st, "COMMIT"), step);
+    }
+fail:
+    rollback(st);
+    return -1;
+}
+
+/* Opens, checks and migrates; see the order at the top of this file. */
 struct store *store_open(const char *path, char *err, size_t n)
 {
-    if (looks_like_sqlite(path, err, n) != 0)
-        return NULL;
     struct store *st = calloc(1, sizeof *st);
-    if (!st) {
+    if (!st || !(st->path = strdup(path))) {
         snprintf(err, n, "%s: out of memory", path);
+        free(st);
         return NULL;
     }
-    snprintf(st->path, sizeof st->path, "%s", path);
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
         snprintf(err, n, "%s: cannot open database: %s", path,
                  st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        store_close(st);
-        return NULL;
+        goto fail;
     }
-    sqlite3_busy_timeout(st->db, 5000);
-    sqlite3_stmt *probe = NULL;
-    /* Reading the schema is the first access: a corrupt file fails here. */
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &probe, NULL) != SQLITE_OK ||
-        sqlite3_step(probe) != SQLITE_ROW) {
-        int code = sqlite3_errcode(st->db);
-        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-            snprintf(err, n, "%s: not a SQLite database (%s)", path, sqlite3_errmsg(st->db));
-        else
-            snprintf(err, n, "%s: cannot open database: %s", path, sqlite3_errmsg(st->db));
-        sqlite3_finalize(probe);
-        store_close(st);
-        return NULL;
-    }
-    sqlite3_finalize(probe);
+    sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+    if (probe(st, err, n) != 0)
+        goto fail;
     int v = store_user_version(st);
+    if (v < 0) {
+        snprintf(err, n, "%s: cannot read user_version: %s", path, sqlite3_errmsg(st->db));
+        goto fail;
+    }
     if (v > STORE_SCHEMA_VERSION) {
         snprintf(err, n, "%s: schema version %d is newer than this bench understands (%d); "
                  "use a newer seqbench", path, v, STORE_SCHEMA_VERSION);
-        store_close(st);
-        return NULL;
+        goto fail;
     }
+    /* READWRITE on a file we may not write opens it read-only, silently. */
     if (sqlite3_db_readonly(st->db, "main") == 1) {
         snprintf(err, n, "%s: database is read-only", path);
-        store_close(st);
-        return NULL;
+        goto fail;
     }
-    if (exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-             "cannot open database", err, n) != 0) {
-        store_close(st);
-        return NULL;
-    }
-    for (; v < STORE_SCHEMA_VERSION; v++) {
-        char bump[64];
-        snprintf(bump, sizeof bump, "PRAGMA user_version=%d;", v + 1);
-        if (exec(st, "BEGIN IMMEDIATE", "migration", err, n) != 0)
-            goto fail_open;
-        if (exec(st, store_migration_sql[v], "migration", err, n) != 0 ||
-            exec(st, bump, "migration", err, n) != 0 || exec(st, "COMMIT", "migration", err, n) != 0) {
-            sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-            goto fail_open;
-        }
-    }
+    if (set_pragmas(st, err, n) != 0 || migrate(st, err, n) != 0)
+        goto fail;
     return st;
-fail_open:
+fail:
     store_close(st);
     return NULL;
 }
 
+/* Closes the handle (all statements are finalized by their functions, so
+ * sqlite3_close cannot be busy) and frees st. NULL is a no-op. */
 void store_close(struct store *st)
 {
     if (!st)
         return;
     sqlite3_close(st->db);
+    free(st->path);
     free(st);
 }
 
+/* The underlying handle, owned by st. */
 struct sqlite3 *store_db(struct store *st)
 {
     return st->db;
 }
 
-/* Binding helpers: NULL strings and NaN doubles become SQL NULL. */
-static int bind_text(sqlite3_stmt *s, int i, const char *v)
-{
-    return v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-}
+/* ---- runs --------------------------------------------------------------- */
 
-static int bind_real(sqlite3_stmt *s, int i, double v)
-{
-    return isnan(v) ? sqlite3_bind_null(s, i) : sqlite3_bind_double(s, i, v);
-}
-
-static void random_uid(char out[33])
-{
-    unsigned char b[16];
-    FILE *f = fopen("/dev/urandom", "rb");
-    size_t got = f ? fread(b, 1, sizeof b, f) : 0;
-    if (f)
-        fclose(f);
-    if (got != sizeof b) {                  /* no urandom: time and pid, still unique enough */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 40);
-        for (int i = 0; i < 16; i++, x = x * 6364136223846793005ull + 1442695040888963407ull)
-            b[i] = (unsigned char)(x >> 56);
-    }
-    for (int i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-}
-
+/* Inserts one runs row (a single statement, so atomic without BEGIN). A NULL
+ * run_uid is generated, a NULL started_at is now. On success *run_id is the
+ * row's id. */
 int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_id, char *err,
                     size_t n)
 {
@@ -228,36 +367,41 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
         " build_flags, hostname, cpu_model, cpu_threads, device, gpu_name, gpu_uuid, gpu_sms,"
         " gpu_cc, gpu_mem_bytes, gpu_l2_bytes, gpu_clock_khz, driver_version, runtime_version,"
         " peak_tflops, peak_gbps, env_json)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)";
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *s = NULL;
-    char uid[33], started[32];
-    random_uid(uid);
+    char uid[2 * RUN_UID_BYTES + 1], started[32];
+    if (!r->run_uid && random_uid(uid) != 0) {
+        snprintf(err, n, "%s: begin run: no random bytes for run_uid: %s", st->path, strerror(errno));
+        return -1;
+    }
     now_iso(started, sizeof started);
-    SQL_CHECK(st, sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), "insert run");
-    bind_text(s, 1, r->run_uid ? r->run_uid : uid);
-    bind_text(s, 2, r->started_at ? r->started_at : started);
-    bind_text(s, 3, r->suite);
-    bind_text(s, 4, r->command);
-    bind_text(s, 5, r->seqbench_version);
-    bind_text(s, 6, r->git_commit);
-    bind_text(s, 7, r->build_flags);
-    bind_text(s, 8, r->hostname);
-    bind_text(s, 9, r->cpu_model);
-    sqlite3_bind_int(s, 10, r->cpu_threads);
-    bind_text(s, 11, r->device);
-    bind_text(s, 12, r->gpu_name);
-    bind_text(s, 13, r->gpu_uuid);
-    sqlite3_bind_int(s, 14, r->gpu_sms);
-    bind_text(s, 15, r->gpu_cc);
-    sqlite3_bind_int64(s, 16, r->gpu_mem_bytes);
-    sqlite3_bind_int64(s, 17, r->gpu_l2_bytes);
-    sqlite3_bind_int(s, 18, r->gpu_clock_khz);
-    sqlite3_bind_int(s, 19, r->driver_version);
-    sqlite3_bind_int(s, 20, r->runtime_version);
-    bind_real(s, 21, r->peak_tflops);
-    bind_real(s, 22, r->peak_gbps);
-    bind_text(s, 23, r->env_json);
-    SQL_CHECK(st, sqlite3_step(s), "insert run");
+    SQL_CHECK(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), "begin run: prepare");
+    struct binder b = { .s = s };
+    bind_text(&b, r->run_uid ? r->run_uid : uid);
+    bind_text(&b, r->started_at ? r->started_at : started);
+    bind_text(&b, r->suite);
+    bind_text(&b, r->command);
+    bind_text(&b, r->seqbench_version);
+    bind_text(&b, r->git_commit);
+    bind_text(&b, r->build_flags);
+    bind_text(&b, r->hostname);
+    bind_text(&b, r->cpu_model);
+    bind_int64(&b, r->cpu_threads);
+    bind_text(&b, r->device);
+    bind_text(&b, r->gpu_name);
+    bind_text(&b, r->gpu_uuid);
+    bind_int64(&b, r->gpu_sms);
+    bind_text(&b, r->gpu_cc);
+    bind_int64(&b, r->gpu_mem_bytes);
+    bind_int64(&b, r->gpu_l2_bytes);
+    bind_int64(&b, r->gpu_clock_khz);
+    bind_int64(&b, r->driver_version);
+    bind_int64(&b, r->runtime_version);
+    bind_real(&b, r->peak_tflops);
+    bind_real(&b, r->peak_gbps);
+    bind_text(&b, r->env_json);
+    SQL_CHECK(bind_done(&b), "begin run: bind");
+    SQL_CHECK(sqlite3_step(s), "begin run: insert");
     *run_id = sqlite3_last_insert_rowid(st->db);
     sqlite3_finalize(s);
     return 0;
@@ -266,16 +410,23 @@ fail:
     return -1;
 }
 
+/* Sets finished_at = now on run run_id; -1 if there is no such run. */
 int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n)
 {
     sqlite3_stmt *s = NULL;
     char now[32];
     now_iso(now, sizeof now);
-    SQL_CHECK(st, sqlite3_prepare_v2(st->db, "UPDATE runs SET finished_at = ?1 WHERE id = ?2", -1,
-                                     &s, NULL), "finish run");
-    bind_text(s, 1, now);
-    sqlite3_bind_int64(s, 2, run_id);
-    SQL_CHECK(st, sqlite3_step(s), "finish run");
+    SQL_CHECK(sqlite3_prepare_v2(st->db, "UPDATE runs SET finished_at = ? WHERE id = ?", -1, &s, NULL),
+              "finish run: prepare");
+    struct binder b = { .s = s };
+    bind_text(&b, now);
+    bind_int64(&b, run_id);
+    SQL_CHECK(bind_done(&b), "finish run: bind");
+    SQL_CHECK(sqlite3_step(s), "finish run: update");
+    if (sqlite3_changes(st->db) != 1) {
+        snprintf(err, n, "%s: finish run: no run with id %lld", st->path, (long long)run_id);
+        goto fail;
+    }
     sqlite3_finalize(s);
     return 0;
 fail:
@@ -283,92 +434,132 @@ fail:
     return -1;
 }
 
+/* ---- results ------------------------------------------------------------ */
+
+/* 1 when status is one the results CHECK constraint accepts. */
 static int status_valid(const char *s)
 {
     return s && (strcmp(s, "ok") == 0 || strcmp(s, "mismatch") == 0 || strcmp(s, "oom") == 0 ||
                  strncmp(s, "skipped: ", 9) == 0 || strncmp(s, "error: ", 7) == 0);
 }
 
+/* What can be refused before touching the database: the status, the sample
+ * count (it is also the n_samples column, so the two must agree) and NaN
+ * samples (samples.ms is NOT NULL). Returns 0, or -1 with err set. */
+static int validate_result(const struct store *st, const struct result_record *r,
+                           const double *samples_ms, int n_samples, char *err, size_t n)
+{
+    if (!status_valid(r->status)) {
+        snprintf(err, n, "%s: insert result: status '%s' is not ok, mismatch, oom, "
+                 "'skipped: ...' or 'error: ...'", st->path, r->status ? r->status : "(null)");
+        return -1;
+    }
+    if (n_samples < 0 || n_samples != r->n_samples || (n_samples > 0 && !samples_ms)) {
+        snprintf(err, n, "%s: insert result: %d samples given but n_samples is %d", st->path,
+                 n_samples, r->n_samples);
+        return -1;
+    }
+    for (int k = 0; k < n_samples; k++)
+        if (isnan(samples_ms[k])) {
+            snprintf(err, n, "%s: insert result: sample %d is NaN", st->path, k);
+            return -1;
+        }
+    return 0;
+}
+
+/* Binds every results column in the order of the INSERT in
+ * store_insert_result. -1 sentinels (footprint_bytes unknown, l2_flush not
+ * applicable) are stored as NULL, like NaN doubles. seed is stored as its
+ * int64 bit pattern (SQLite integers are signed); read it back with
+ * (uint64_t)sqlite3_column_int64. */
+static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
+                       const struct result_record *r)
+{
+    struct binder b = { .s = s };
+    bind_int64(&b, run_id);
+    bind_text(&b, created_at);
+    bind_text(&b, r->case_str);
+    bind_text(&b, r->case_key);
+    bind_text(&b, r->family);
+    bind_text(&b, r->impl);
+    bind_text(&b, r->device);
+    bind_text(&b, r->dtype);
+    bind_int64(&b, r->B);
+    bind_int64(&b, r->N);
+    bind_int64(&b, r->Nk);
+    bind_int64(&b, r->H);
+    bind_int64(&b, r->Hkv);
+    bind_int64(&b, r->D);
+    bind_int64(&b, r->Dv);
+    bind_int64(&b, r->causal);
+    bind_text(&b, r->status);
+    bind_text(&b, r->error);
+    bind_real(&b, r->rel_err);
+    bind_real(&b, r->max_abs_err);
+    bind_int64(&b, r->rows_checked);
+    bind_int64(&b, r->rows_total);
+    bind_real(&b, r->flops);
+    bind_real(&b, r->min_bytes);
+    bind_int64_or_null(&b, r->footprint_bytes);
+    bind_real(&b, r->median_ms);
+    bind_real(&b, r->min_ms);
+    bind_real(&b, r->p10_ms);
+    bind_real(&b, r->p90_ms);
+    bind_real(&b, r->mean_ms);
+    bind_real(&b, r->stdev_ms);
+    bind_int64(&b, r->n_samples);
+    bind_real(&b, r->tflops);
+    bind_real(&b, r->gbps);
+    bind_real(&b, r->pct_peak);
+    bind_int64_or_null(&b, r->l2_flush);
+    bind_int64(&b, (int64_t)r->seed);
+    bind_real(&b, r->kernel_ms);
+    return bind_done(&b);
+}
+
+/* Inserts the result and its samples (idx 0..n_samples-1) in one BEGIN
+ * IMMEDIATE transaction: either all of it is stored or, on any failure,
+ * nothing (rolled back) and err names the failing step. */
 int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
                         const double *samples_ms, int n_samples, char *err, size_t n)
 {
-    static const char sql[] =
+    static const char result_sql[] =
         "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device, dtype,"
         " B, N, Nk, H, Hkv, D, Dv, causal, status, error, rel_err, max_abs_err, rows_checked,"
         " rows_total, flops, min_bytes, footprint_bytes, median_ms, min_ms, p10_ms, p90_ms,"
         " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms)"
-        " VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-        "?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38)";
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+    static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
     sqlite3_stmt *s = NULL, *smp = NULL;
-    int in_txn = 0;
     char now[32];
-    if (!status_valid(r->status)) {
-        snprintf(err, n, "%s: result status '%s' is not ok, mismatch, oom, skipped: or error:",
-                 st->path, r->status ? r->status : "(null)");
+    if (validate_result(st, r, samples_ms, n_samples, err, n) != 0)
         return -1;
-    }
     now_iso(now, sizeof now);
-    SQL_CHECK(st, sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), "begin result");
-    in_txn = 1;
-    SQL_CHECK(st, sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), "insert result");
-    int i = 1;
-    sqlite3_bind_int64(s, i++, run_id);
-    bind_text(s, i++, now);
-    bind_text(s, i++, r->case_str);
-    bind_text(s, i++, r->case_key);
-    bind_text(s, i++, r->family);
-    bind_text(s, i++, r->impl);
-    bind_text(s, i++, r->device);
-    bind_text(s, i++, r->dtype);
-    const int64_t dims[] = { r->B, r->N, r->Nk, r->H, r->Hkv, r->D, r->Dv, r->causal };
-    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
-        sqlite3_bind_int64(s, i++, dims[d]);
-    bind_text(s, i++, r->status);
-    bind_text(s, i++, r->error);
-    bind_real(s, i++, r->rel_err);
-    bind_real(s, i++, r->max_abs_err);
-    sqlite3_bind_int64(s, i++, r->rows_checked);
-    sqlite3_bind_int64(s, i++, r->rows_total);
-    bind_real(s, i++, r->flops);
-    bind_real(s, i++, r->min_bytes);
-    if (r->footprint_bytes >= 0)
-        sqlite3_bind_int64(s, i++, r->footprint_bytes);
-    else
-        sqlite3_bind_null(s, i++);
-    const double times[] = { r->median_ms, r->min_ms, r->p10_ms, r->p90_ms, r->mean_ms, r->stdev_ms };
-    for (size_t t = 0; t < sizeof times / sizeof times[0]; t++)
-        bind_real(s, i++, times[t]);
-    sqlite3_bind_int(s, i++, r->n_samples);
-    bind_real(s, i++, r->tflops);
-    bind_real(s, i++, r->gbps);
-    bind_real(s, i++, r->pct_peak);
-    if (r->l2_flush >= 0)
-        sqlite3_bind_int(s, i++, r->l2_flush);
-    else
-        sqlite3_bind_null(s, i++);
-    sqlite3_bind_int64(s, i++, (sqlite3_int64)r->seed);
-    bind_real(s, i++, r->kernel_ms);
-    SQL_CHECK(st, sqlite3_step(s), "insert result");
+    SQL_CHECK(exec(st, "BEGIN IMMEDIATE"), "insert result: begin");
+    SQL_CHECK(sqlite3_prepare_v2(st->db, result_sql, -1, &s, NULL), "insert result: prepare");
+    SQL_CHECK(bind_result(s, run_id, now, r), "insert result: bind");
+    SQL_CHECK(sqlite3_step(s), "insert result");
     int64_t result_id = sqlite3_last_insert_rowid(st->db);
 
-    SQL_CHECK(st, sqlite3_prepare_v2(st->db, "INSERT INTO samples (result_id, idx, ms) VALUES (?1, ?2, ?3)",
-                                     -1, &smp, NULL), "insert samples");
+    SQL_CHECK(sqlite3_prepare_v2(st->db, sample_sql, -1, &smp, NULL), "insert samples: prepare");
     for (int k = 0; k < n_samples; k++) {
-        sqlite3_bind_int64(smp, 1, result_id);
-        sqlite3_bind_int(smp, 2, k);
-        sqlite3_bind_double(smp, 3, samples_ms[k]);
-        SQL_CHECK(st, sqlite3_step(smp), "insert sample");
+        struct binder b = { .s = smp };
+        bind_int64(&b, result_id);
+        bind_int64(&b, k);
+        bind_real(&b, samples_ms[k]);
+        SQL_CHECK(bind_done(&b), "insert sample: bind");
+        SQL_CHECK(sqlite3_step(smp), "insert sample");
         sqlite3_reset(smp);
         sqlite3_clear_bindings(smp);
     }
-    SQL_CHECK(st, sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL), "commit result");
     sqlite3_finalize(s);
     sqlite3_finalize(smp);
+    s = smp = NULL;
+    SQL_CHECK(exec(st, "COMMIT"), "insert result: commit");
     return 0;
 fail:
     sqlite3_finalize(s);
     sqlite3_finalize(smp);
-    if (in_txn)
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    rollback(st);
     return -1;
 }

@@ -1,153 +1,551 @@
 /*
- * test_store.c — the SQLite store: a round trip of runs, results and
- * samples; migration from an older user_version with the old rows intact;
- * a newer schema and a corrupt file refused without a byte changed.
+ * test_store.c — the SQLite store, in a fresh mkdtemp directory:
+ *   1. a new database is at STORE_SCHEMA_VERSION and in WAL mode;
+ *   2. a run and two results (ok with samples and NaN fields; skipped with
+ *      none) round-trip field by field through close and reopen;
+ *   3. a version-1 database migrates to 2 with its old rows intact;
+ *   4. a newer schema is refused and the file is byte-for-byte unchanged;
+ *   5. a garbage file is refused, unchanged, with no -wal/-shm beside it;
+ *   6. a path in a missing directory is refused;
+ *   7. an invalid status is refused by the C check and by the table's CHECK;
+ *   8. the same case twice in a run: the second fails, the first stays;
+ *   9. an injected failure on the 4th sample rolls the whole result back.
  */
 #include <math.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "store.h"
 
 static char dir[] = "/tmp/test_store_XXXXXX";
 
+/* ---- helpers ---------------------------------------------------------- */
+
+static void path_in_dir(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "%s/%s", dir, name);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+/* The whole file, malloc'd; *len = -1 when it cannot be read. */
 static char *slurp(const char *path, long *len)
 {
+    *len = -1;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    rewind(f);
-    char *b = malloc((size_t)*len + 1);
-    if (fread(b, 1, (size_t)*len, f) != (size_t)*len)
-        *len = -1;
+    char *b = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long sz = ftell(f);
+        rewind(f);
+        b = malloc((size_t)sz + 1);
+        if (b && fread(b, 1, (size_t)sz, f) == (size_t)sz)
+            *len = sz;
+    }
     fclose(f);
     return b;
 }
 
-static double query_double(sqlite3 *db, const char *sql)
+/* 1 when the two buffers are the same bytes. */
+static int same_bytes(const char *a, long alen, const char *b, long blen)
 {
-    sqlite3_stmt *s;
-    double v = NAN;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
-        sqlite3_column_type(s, 0) != SQLITE_NULL)
-        v = sqlite3_column_double(s, 0);
+    return a && b && alen >= 0 && alen == blen && memcmp(a, b, (size_t)alen) == 0;
+}
+
+/* One integer from a query (the first column of the first row); -999999
+ * when there is no row or it fails. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t v = -999999;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
 }
 
-static void test_round_trip(void)
+/* One text value from a query into out ("" when none). */
+static void query_text(sqlite3 *db, const char *sql, char *out, size_t n)
 {
-    char path[256], err[400];
-    snprintf(path, sizeof path, "%s/a.db", dir);
+    sqlite3_stmt *s = NULL;
+    out[0] = '\0';
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW &&
+        sqlite3_column_text(s, 0))
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+/* What one column of a row should hold. */
+enum expect_kind { E_NULL, E_INT, E_REAL, E_TEXT, E_ISO, E_HEX32, E_ANY };
+struct expect {
+    const char *col;
+    enum expect_kind kind;
+    int64_t i;
+    double d;
+    const char *t;
+};
+#define X_NULL(c)    { c, E_NULL, 0, 0, NULL }
+#define X_INT(c, v)  { c, E_INT, (v), 0, NULL }
+#define X_REAL(c, v) { c, E_REAL, 0, (v), NULL }
+#define X_TEXT(c, v) { c, E_TEXT, 0, 0, (v) }
+#define X_ISO(c)     { c, E_ISO, 0, 0, NULL }   /* "YYYY-MM-DDTHH:MM:SSZ" */
+#define X_HEX32(c)   { c, E_HEX32, 0, 0, NULL } /* 32 lowercase hex chars */
+#define X_ANY(c)     { c, E_ANY, 0, 0, NULL }   /* present, value not checked */
+
+static int matches_pattern(const char *s, const char *pattern)
+{
+    /* pattern: 'd' a digit, 'h' lowercase hex, anything else literal */
+    if (!s || strlen(s) != strlen(pattern))
+        return 0;
+    for (; *pattern; pattern++, s++) {
+        if (*pattern == 'd' ? !(*s >= '0' && *s <= '9')
+            : *pattern == 'h' ? !((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))
+            : *s != *pattern)
+            return 0;
+    }
+    return 1;
+}
+
+/* Checks one value against its expectation, reporting the column by name. */
+static void check_value(sqlite3_stmt *s, int c, const struct expect *e, const char *what)
+{
+    int type = sqlite3_column_type(s, c);
+    const char *text = (const char *)sqlite3_column_text(s, c);
+    switch (e->kind) {
+    case E_NULL:
+        CHECK(type == SQLITE_NULL, "%s.%s is NULL (type %d)", what, e->col, type);
+        break;
+    case E_INT:
+        CHECK(type == SQLITE_INTEGER && sqlite3_column_int64(s, c) == e->i, "%s.%s = %lld (got %s)",
+              what, e->col, (long long)e->i, text ? text : "NULL");
+        break;
+    case E_REAL:
+        CHECK(type == SQLITE_FLOAT && sqlite3_column_double(s, c) == e->d, "%s.%s = %.17g (got %s)",
+              what, e->col, e->d, text ? text : "NULL");
+        break;
+    case E_TEXT:
+        CHECK(type == SQLITE_TEXT && strcmp(text, e->t) == 0, "%s.%s = '%s' (got '%s')", what,
+              e->col, e->t, text ? text : "NULL");
+        break;
+    case E_ISO:
+        CHECK(type == SQLITE_TEXT && matches_pattern(text, "dddd-dd-ddTdd:dd:ddZ"),
+              "%s.%s is an ISO 8601 UTC time (got '%s')", what, e->col, text ? text : "NULL");
+        break;
+    case E_HEX32:
+        CHECK(type == SQLITE_TEXT && matches_pattern(text, "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"),
+              "%s.%s is 32 hex chars (got '%s')", what, e->col, text ? text : "NULL");
+        break;
+    case E_ANY:
+        break;
+    }
+}
+
+/* Runs sql (one row expected) and checks every column of that row against
+ * ex[]: each expectation must name a column, and each column must have an
+ * expectation, so a column added to the schema but not to the test fails. */
+static void check_row(sqlite3 *db, const char *sql, const struct expect *ex, int n_ex, const char *what)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    CHECK(rc == SQLITE_ROW, "%s: a row for %s (%s)", what, sql, sqlite3_errmsg(db));
+    if (rc != SQLITE_ROW) {
+        sqlite3_finalize(s);
+        return;
+    }
+    int ncol = sqlite3_column_count(s);
+    CHECK(ncol == n_ex, "%s: %d columns, %d expected", what, ncol, n_ex);
+    for (int c = 0; c < ncol; c++) {
+        const char *name = sqlite3_column_name(s, c);
+        int k = 0;
+        while (k < n_ex && strcmp(ex[k].col, name) != 0)
+            k++;
+        CHECK(k < n_ex, "%s: column %s has an expectation", what, name);
+        if (k < n_ex)
+            check_value(s, c, &ex[k], what);
+    }
+    CHECK(sqlite3_step(s) == SQLITE_DONE, "%s: exactly one row", what);
+    sqlite3_finalize(s);
+}
+
+#define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- 1, 2: new database and round trip ---------------------------------- */
+
+static const struct run_record full_run = {
+    .suite = "smoke", .command = "bench suite smoke --db x.db", .seqbench_version = "0.3.0",
+    .git_commit = "9743b49", .build_flags = "-O2 -march=native", .hostname = "box",
+    .cpu_model = "AMD EPYC", .cpu_threads = 16, .device = "cuda:0", .gpu_name = "NVIDIA H100",
+    .gpu_uuid = "GPU-1234", .gpu_sms = 132, .gpu_cc = "9.0", .gpu_mem_bytes = 85899345920,
+    .gpu_l2_bytes = 52428800, .gpu_clock_khz = 1980000, .driver_version = 13000,
+    .runtime_version = 13010, .peak_tflops = 989.5, .peak_gbps = NAN, .env_json = "{\"a\":1}",
+};
+
+static const double ok_samples[5] = { 1.25, 1.5, 1.0 / 3.0, 1e-300, 2.75 };
+
+/* Every field distinct, so a column bound to the wrong parameter shows. */
+static const struct result_record ok_result = {
+    .case_str = "flash/cuda bf16 B=2 H=4 N=128 D=64 causal", .case_key = "flash bf16 B=2 H=4 N=128 D=64 causal",
+    .family = "flash", .impl = "cuda", .device = "cuda:0", .dtype = "bf16",
+    .B = 2, .N = 128, .Nk = 129, .H = 4, .Hkv = 3, .D = 64, .Dv = 65, .causal = 1,
+    .status = "ok", .error = NULL, .rel_err = 1.5e-3, .max_abs_err = NAN,
+    .rows_checked = 100, .rows_total = 1024, .flops = 4.5e9, .min_bytes = 2.5e6,
+    .footprint_bytes = 123456789, .median_ms = 1.5, .min_ms = 1e-300, .p10_ms = 0.5,
+    .p90_ms = 2.5, .mean_ms = 1.375, .stdev_ms = 0.625, .n_samples = 5, .tflops = 3.0,
+    .gbps = NAN, .pct_peak = NAN, .l2_flush = 1, .kernel_ms = NAN, .seed = 0xfedcba9876543210ull,
+};
+
+static struct result_record skipped_result(void)
+{
+    struct result_record r = {
+        .case_str = "flash/cuda fp32 B=1 H=1 N=16 D=8", .case_key = "flash fp32 B=1 H=1 N=16 D=8",
+        .family = "flash", .impl = "cuda", .device = "cpu", .dtype = "fp32",
+        .B = 1, .N = 16, .Nk = 16, .H = 1, .Hkv = 1, .D = 8, .Dv = 8, .causal = 0,
+        .status = "skipped: no CUDA device", .error = NULL, .footprint_bytes = -1,
+        .n_samples = 0, .l2_flush = -1, .seed = 7,
+    };
+    r.rel_err = r.max_abs_err = r.flops = r.min_bytes = NAN;
+    r.median_ms = r.min_ms = r.p10_ms = r.p90_ms = r.mean_ms = r.stdev_ms = NAN;
+    r.tflops = r.gbps = r.pct_peak = r.kernel_ms = NAN;
+    return r;
+}
+
+static void check_stored_run(sqlite3 *db, int64_t run_id)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT * FROM runs WHERE id = %lld", (long long)run_id);
+    const struct expect ex[] = {
+        X_INT("id", run_id), X_HEX32("run_uid"), X_ISO("started_at"), X_ISO("finished_at"),
+        X_TEXT("suite", "smoke"), X_TEXT("command", "bench suite smoke --db x.db"),
+        X_TEXT("seqbench_version", "0.3.0"), X_TEXT("git_commit", "9743b49"),
+        X_TEXT("build_flags", "-O2 -march=native"), X_TEXT("hostname", "box"),
+        X_TEXT("cpu_model", "AMD EPYC"), X_INT("cpu_threads", 16), X_TEXT("device", "cuda:0"),
+        X_TEXT("gpu_name", "NVIDIA H100"), X_TEXT("gpu_uuid", "GPU-1234"), X_INT("gpu_sms", 132),
+        X_TEXT("gpu_cc", "9.0"), X_INT("gpu_mem_bytes", 85899345920), X_INT("gpu_l2_bytes", 52428800),
+        X_INT("gpu_clock_khz", 1980000), X_INT("driver_version", 13000),
+        X_INT("runtime_version", 13010), X_REAL("peak_tflops", 989.5), X_NULL("peak_gbps"),
+        X_TEXT("env_json", "{\"a\":1}"),
+    };
+    check_row(db, sql, ex, N_OF(ex), "runs");
+}
+
+static void check_stored_ok(sqlite3 *db, int64_t run_id)
+{
+    const struct result_record *r = &ok_result;
+    const struct expect ex[] = {
+        X_ANY("id"), X_INT("run_id", run_id), X_ISO("created_at"), X_TEXT("case_str", r->case_str),
+        X_TEXT("case_key", r->case_key), X_TEXT("family", "flash"), X_TEXT("impl", "cuda"),
+        X_TEXT("device", "cuda:0"), X_TEXT("dtype", "bf16"), X_INT("B", 2), X_INT("N", 128),
+        X_INT("Nk", 129), X_INT("H", 4), X_INT("Hkv", 3), X_INT("D", 64), X_INT("Dv", 65),
+        X_INT("causal", 1), X_TEXT("status", "ok"), X_NULL("error"), X_REAL("rel_err", 1.5e-3),
+        X_NULL("max_abs_err"), X_INT("rows_checked", 100), X_INT("rows_total", 1024),
+        X_REAL("flops", 4.5e9), X_REAL("min_bytes", 2.5e6), X_INT("footprint_bytes", 123456789),
+        X_REAL("median_ms", 1.5), X_REAL("min_ms", 1e-300), X_REAL("p10_ms", 0.5),
+        X_REAL("p90_ms", 2.5), X_REAL("mean_ms", 1.375), X_REAL("stdev_ms", 0.625),
+        X_INT("n_samples", 5), X_REAL("tflops", 3.0), X_NULL("gbps"), X_NULL("pct_peak"),
+        X_INT("l2_flush", 1), X_INT("seed", (int64_t)0xfedcba9876543210ull), X_NULL("kernel_ms"),
+    };
+    check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
+    CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
+          "a uint64 seed above INT64_MAX reads back as the same bits");
+
+    sqlite3_stmt *s = NULL;
+    int k = 0, in_order = 1;
+    sqlite3_prepare_v2(db, "SELECT s.idx, s.ms FROM samples s JOIN results r ON r.id = s.result_id"
+                           " WHERE r.status = 'ok' ORDER BY s.idx", -1, &s, NULL);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        if (k >= 5 || sqlite3_column_int(s, 0) != k || sqlite3_column_double(s, 1) != ok_samples[k])
+            in_order = 0;
+        k++;
+    }
+    sqlite3_finalize(s);
+    CHECK(k == 5 && in_order, "5 samples, idx 0..4, values exact (got %d)", k);
+}
+
+static void check_stored_skipped(sqlite3 *db, int64_t run_id)
+{
+    struct result_record r = skipped_result();
+    const struct expect ex[] = {
+        X_ANY("id"), X_INT("run_id", run_id), X_ISO("created_at"), X_TEXT("case_str", r.case_str),
+        X_TEXT("case_key", r.case_key), X_TEXT("family", "flash"), X_TEXT("impl", "cuda"),
+        X_TEXT("device", "cpu"), X_TEXT("dtype", "fp32"), X_INT("B", 1), X_INT("N", 16),
+        X_INT("Nk", 16), X_INT("H", 1), X_INT("Hkv", 1), X_INT("D", 8), X_INT("Dv", 8),
+        X_INT("causal", 0), X_TEXT("status", "skipped: no CUDA device"), X_NULL("error"),
+        X_NULL("rel_err"), X_NULL("max_abs_err"), X_INT("rows_checked", 0), X_INT("rows_total", 0),
+        X_NULL("flops"), X_NULL("min_bytes"), X_NULL("footprint_bytes"), X_NULL("median_ms"),
+        X_NULL("min_ms"), X_NULL("p10_ms"), X_NULL("p90_ms"), X_NULL("mean_ms"), X_NULL("stdev_ms"),
+        X_INT("n_samples", 0), X_NULL("tflops"), X_NULL("gbps"), X_NULL("pct_peak"),
+        X_NULL("l2_flush"), X_INT("seed", 7), X_NULL("kernel_ms"),
+    };
+    check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
+    CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
+                        " WHERE r.status LIKE 'skipped:%'") == 0, "no samples for the skipped result");
+}
+
+static void test_new_and_round_trip(void)
+{
+    char path[256], err[512], mode[16];
+    path_in_dir(path, sizeof path, "a.db");
     struct store *st = store_open(path, err, sizeof err);
-    CHECK(st != NULL, "open new: %s", err);
+    CHECK(st != NULL, "open a new database: %s", err);
     if (!st)
         return;
-    CHECK(store_user_version(st) == STORE_SCHEMA_VERSION, "new database at the current schema");
-    struct run_record run = { .suite = "smoke", .command = "bench suite smoke", .cpu_threads = 2,
-                              .device = "cpu", .peak_tflops = 0.1, .peak_gbps = NAN };
-    int64_t run_id = 0;
-    CHECK(store_begin_run(st, &run, &run_id, err, sizeof err) == 0 && run_id > 0, "begin run: %s", err);
-    struct result_record r = { .case_str = "flash/cpu fp32 B=1", .case_key = "flash fp32 B=1",
-                               .family = "flash", .impl = "cpu", .device = "cpu", .dtype = "fp32",
-                               .B = 1, .N = 77, .Nk = 77, .H = 2, .Hkv = 1, .D = 64, .Dv = 64,
-                               .causal = 1, .status = "ok", .rel_err = 1e-7, .max_abs_err = 2e-7,
-                               .rows_checked = 77, .rows_total = 77, .flops = 1e9, .min_bytes = 1e6,
-                               .footprint_bytes = 4096, .median_ms = 1.5, .min_ms = 1.25,
-                               .p10_ms = 1.3, .p90_ms = 1.7, .mean_ms = 1.5, .stdev_ms = 0.1,
-                               .n_samples = 3, .tflops = 0.67, .gbps = NAN, .pct_peak = NAN,
-                               .l2_flush = -1, .kernel_ms = NAN, .seed = 1 };
-    double samples[3] = { 1.25, 1.5, 1.75 };
-    CHECK(store_insert_result(st, run_id, &r, samples, 3, err, sizeof err) == 0, "insert: %s", err);
-    struct result_record sk = r;
-    sk.case_str = "flash/cuda fp32 B=1", sk.impl = "cuda", sk.status = "skipped: no CUDA device";
-    sk.n_samples = 0;
-    CHECK(store_insert_result(st, run_id, &sk, NULL, 0, err, sizeof err) == 0, "insert skip: %s", err);
-    CHECK(store_insert_result(st, run_id, &r, samples, 3, err, sizeof err) != 0,
-          "the same case twice in a run is refused");
-    struct result_record bad = r;
-    bad.case_str = "other", bad.status = "weird";
-    CHECK(store_insert_result(st, run_id, &bad, NULL, 0, err, sizeof err) != 0 && strstr(err, "weird"),
-          "an invalid status is refused: %s", err);
-    CHECK(store_finish_run(st, run_id, err, sizeof err) == 0, "finish: %s", err);
+    sqlite3 *db = store_db(st);
+    CHECK(store_user_version(st) == STORE_SCHEMA_VERSION, "new database at user_version %d (got %d)",
+          STORE_SCHEMA_VERSION, store_user_version(st));
+    query_text(db, "PRAGMA journal_mode", mode, sizeof mode);
+    CHECK(strcmp(mode, "wal") == 0, "journal_mode is wal (got '%s')", mode);
+    CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys on");
+
+    int64_t run_id = 0, run2 = 0;
+    CHECK(store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0 && run_id > 0, "begin run: %s", err);
+    CHECK(store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err) == 0,
+          "insert ok result: %s", err);
+    struct result_record sk = skipped_result();
+    CHECK(store_insert_result(st, run_id, &sk, NULL, 0, err, sizeof err) == 0, "insert skipped: %s", err);
+    CHECK(store_finish_run(st, run_id, err, sizeof err) == 0, "finish run: %s", err);
+    CHECK(store_finish_run(st, run_id + 100, err, sizeof err) != 0 && strstr(err, "no run"),
+          "finishing a run that does not exist fails: %s", err);
+
+    /* A second run with its uid and start time given keeps them. */
+    struct run_record given = { .run_uid = "0123456789abcdef0123456789abcdef",
+                                .started_at = "2026-01-02T03:04:05Z", .peak_tflops = NAN,
+                                .peak_gbps = NAN };
+    CHECK(store_begin_run(st, &given, &run2, err, sizeof err) == 0 && run2 == run_id + 1,
+          "begin a second run: %s", err);
     store_close(st);
 
     st = store_open(path, err, sizeof err);
     CHECK(st != NULL, "reopen: %s", err);
     if (!st)
         return;
-    sqlite3 *db = store_db(st);
-    CHECK(query_double(db, "SELECT count(*) FROM results") == 2, "two results stored");
-    CHECK(query_double(db, "SELECT median_ms FROM results WHERE impl='cpu'") == 1.5, "median");
-    CHECK(isnan(query_double(db, "SELECT gbps FROM results WHERE impl='cpu'")), "NaN stored as NULL");
-    CHECK(query_double(db, "SELECT sum(ms) FROM samples") == 4.5, "samples round trip");
-    CHECK(query_double(db, "SELECT length(run_uid) FROM runs") == 32, "run_uid is 32 hex characters");
-    CHECK(query_double(db, "SELECT count(*) FROM runs WHERE finished_at IS NOT NULL") == 1, "finished");
-    CHECK(query_double(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'") == 1,
-          "WAL mode");
+    db = store_db(st);
+    CHECK(store_user_version(st) == STORE_SCHEMA_VERSION, "reopened at the current version");
+    check_stored_run(db, run_id);
+    check_stored_ok(db, run_id);
+    check_stored_skipped(db, run_id);
+    CHECK(query_int(db, "SELECT count(*) FROM results") == 2, "two results");
+    CHECK(query_int(db, "SELECT count(*) FROM runs WHERE run_uid = '0123456789abcdef0123456789abcdef'"
+                        " AND started_at = '2026-01-02T03:04:05Z' AND finished_at IS NULL"
+                        " AND cpu_threads = 0 AND gpu_sms = 0 AND suite IS NULL") == 1,
+          "a given run_uid and started_at are kept; zeros stored as 0, NULL strings as NULL");
+    CHECK(query_int(db, "SELECT count(DISTINCT run_uid) FROM runs") == 2, "run_uids differ");
     store_close(st);
+
+    /* WAL is a property of the file, not just of our connection. */
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    query_text(db, "PRAGMA journal_mode", mode, sizeof mode);
+    CHECK(strcmp(mode, "wal") == 0, "the file stays in WAL mode (got '%s')", mode);
+    sqlite3_close(db);
 }
+
+/* ---- 3: migration ----------------------------------------------------- */
 
 static void test_migration(void)
 {
-    char path[256], err[400];
-    snprintf(path, sizeof path, "%s/old.db", dir);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    int rc = sqlite3_exec(db, store_migration_sql[0], NULL, NULL, NULL);
-    rc |= sqlite3_exec(db, "PRAGMA user_version=1;"
-                           "INSERT INTO runs (run_uid, started_at) VALUES ('old', '2026-01-01T00:00:00Z');"
-                           "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl,"
-                           " device, dtype, status) VALUES (1, 'x', 'c', 'k', 'flash', 'cpu', 'cpu',"
-                           " 'fp32', 'ok');", NULL, NULL, NULL);
+    char path[256], err[512];
+    path_in_dir(path, sizeof path, "v1.db");
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, store_migration_sql[0], NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "PRAGMA user_version=1;"
+                              "INSERT INTO runs (run_uid, started_at) VALUES ('old', '2025-01-01T00:00:00Z');"
+                              "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl,"
+                              " device, dtype, status, median_ms) VALUES (1, '2025-01-01T00:00:01Z', 'c',"
+                              " 'k', 'flash', 'cpu', 'cpu', 'fp32', 'ok', 2.5);"
+                              "INSERT INTO samples VALUES (1, 0, 2.5);", NULL, NULL, NULL);
+    CHECK(rc == SQLITE_OK, "build a version-1 database: %s", sqlite3_errmsg(db));
     sqlite3_close(db);
-    CHECK(rc == SQLITE_OK, "version-1 database built");
+
     struct store *st = store_open(path, err, sizeof err);
     CHECK(st != NULL, "a version-1 database opens: %s", err);
     if (!st)
         return;
-    CHECK(store_user_version(st) == STORE_SCHEMA_VERSION, "migrated to %d", STORE_SCHEMA_VERSION);
-    CHECK(query_double(store_db(st), "SELECT count(*) FROM results WHERE case_str='c' AND kernel_ms IS NULL") == 1,
-          "old row intact, new column present");
+    db = store_db(st);
+    CHECK(store_user_version(st) == 2, "migrated to 2 (got %d)", store_user_version(st));
+    CHECK(query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'kernel_ms'"
+                        " AND type = 'REAL'") == 1, "kernel_ms column added");
+    CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                        " AND name = 'results_case'") == 1, "results_case index added");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND run_id = 1 AND case_str = 'c'"
+                        " AND status = 'ok' AND median_ms = 2.5 AND kernel_ms IS NULL") == 1,
+          "the old row is intact, kernel_ms NULL");
+    CHECK(query_int(db, "SELECT count(*) FROM samples WHERE result_id = 1 AND ms = 2.5") == 1,
+          "the old sample is intact");
+    CHECK(query_int(db, "SELECT count(*) FROM runs WHERE run_uid = 'old'") == 1, "the old run is intact");
+    int64_t run_id = 0;
+    struct run_record r = { .peak_tflops = NAN, .peak_gbps = NAN };
+    CHECK(store_begin_run(st, &r, &run_id, err, sizeof err) == 0 && run_id == 2,
+          "the migrated database takes a new run: %s", err);
     store_close(st);
 }
 
-static void test_refusals(void)
+/* ---- 4, 5, 6: refusals that leave files alone ------------------------- */
+
+/* store_open(path) must fail with err containing want, the file's bytes
+ * must be unchanged, and no -wal/-shm/-journal may appear beside it. */
+static void check_refused_untouched(const char *path, const char *want, const char *what)
 {
-    char path[256], err[400];
+    char err[512] = "", side[300];
     long before, after;
-    snprintf(path, sizeof path, "%s/newer.db", dir);
-    sqlite3 *db;
-    sqlite3_open(path, &db);
-    sqlite3_exec(db, "CREATE TABLE t(x); PRAGMA user_version=99;", NULL, NULL, NULL);
-    sqlite3_close(db);
     char *a = slurp(path, &before);
-    CHECK(store_open(path, err, sizeof err) == NULL && strstr(err, "newer"), "newer refused: %s", err);
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st == NULL && strstr(err, want) && strstr(err, path), "%s refused with '%s': %s", what, want, err);
+    store_close(st);
     char *b = slurp(path, &after);
-    CHECK(before == after && memcmp(a, b, (size_t)before) == 0, "newer database unchanged");
-    free(a), free(b);
+    CHECK(same_bytes(a, before, b, after), "%s: file unchanged (%ld -> %ld bytes)", what, before, after);
+    free(a);
+    free(b);
+    static const char *const suffixes[] = { "-wal", "-shm", "-journal" };
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        CHECK(!file_exists(side), "%s: no %s file beside it", what, suffixes[i]);
+    }
+}
 
-    snprintf(path, sizeof path, "%s/junk.db", dir);
+static void test_newer(void)
+{
+    char path[256], err[512];
+    path_in_dir(path, sizeof path, "newer.db");
+    sqlite3 *db = NULL;
+    sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    char bump[64];
+    snprintf(bump, sizeof bump, "PRAGMA user_version=%d", STORE_SCHEMA_VERSION + 5);
+    int rc = sqlite3_exec(db, store_migration_sql[0], NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, bump, NULL, NULL, NULL);
+    CHECK(rc == SQLITE_OK, "build a newer database: %s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    check_refused_untouched(path, "newer", "a newer schema");
+
+    char want[64];
+    snprintf(want, sizeof want, "schema version %d is newer", STORE_SCHEMA_VERSION + 5);
+    CHECK(store_open(path, err, sizeof err) == NULL && strstr(err, want) && strstr(err, "seqbench"),
+          "the message names both versions: %s", err);
+}
+
+static void test_garbage(void)
+{
+    char path[256];
+    path_in_dir(path, sizeof path, "junk.db");
     FILE *f = fopen(path, "wb");
+    static const char text[] = "this is not a database, just text. ";
     for (int i = 0; i < 4096; i++)
-        fputc("not a database "[i % 15], f);
+        fputc(text[i % (int)(sizeof text - 1)], f);
     fclose(f);
-    a = slurp(path, &before);
-    CHECK(store_open(path, err, sizeof err) == NULL && strstr(err, "not a SQLite database"),
-          "junk refused: %s", err);
-    b = slurp(path, &after);
-    CHECK(before == after && memcmp(a, b, (size_t)before) == 0, "junk file unchanged");
-    free(a), free(b);
-    char wal[300];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    CHECK(fopen(wal, "r") == NULL, "no -wal file left beside it");
+    check_refused_untouched(path, "not a SQLite database", "a 4 KiB text file");
+}
 
-    snprintf(path, sizeof path, "%s/missing/dir/x.db", dir);
-    CHECK(store_open(path, err, sizeof err) == NULL && strstr(err, "cannot open"), "bad path: %s", err);
+static void test_unwritable(void)
+{
+    char path[256], err[512] = "", missing[256];
+    path_in_dir(missing, sizeof missing, "missing");
+    path_in_dir(path, sizeof path, "missing/dir/x.db");
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st == NULL && strstr(err, path) && strstr(err, "cannot open database"),
+          "a path in a missing directory is refused: %s", err);
+    store_close(st);
+    CHECK(!file_exists(missing), "the missing directory was not created");
+
+    /* A directory is not a database either. */
+    st = store_open(dir, err, sizeof err);
+    CHECK(st == NULL && strstr(err, dir), "a directory is refused: %s", err);
+    store_close(st);
+}
+
+/* ---- 7, 8, 9: inserts that fail leave nothing behind -------------------- */
+
+static void test_bad_inserts(void)
+{
+    char path[256], err[512];
+    path_in_dir(path, sizeof path, "bad.db");
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st != NULL, "open: %s", err);
+    if (!st)
+        return;
+    sqlite3 *db = store_db(st);
+    int64_t run_id = 0;
+    CHECK(store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0, "begin run: %s", err);
+
+    /* 7. An invalid status: refused in C before any SQL, and by the CHECK. */
+    struct result_record bad = ok_result;
+    bad.status = "weird";
+    CHECK(store_insert_result(st, run_id, &bad, ok_samples, 5, err, sizeof err) != 0 &&
+          strstr(err, "'weird'") && strstr(err, "status"), "status 'weird' refused: %s", err);
+    bad.status = NULL;
+    CHECK(store_insert_result(st, run_id, &bad, ok_samples, 5, err, sizeof err) != 0,
+          "a NULL status refused: %s", err);
+    CHECK(query_int(db, "SELECT count(*) FROM results") == 0 &&
+          query_int(db, "SELECT count(*) FROM samples") == 0, "nothing inserted");
+    CHECK(sqlite3_get_autocommit(db), "no transaction left open");
+    char sql[256];
+    static const char *const refused[] = { "weird", "Skipped: x", "skipped:x", "OK", "error" };
+    for (int i = 0; i < N_OF(refused); i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device,"
+                 " dtype, status) VALUES (%lld, 'now', 'c%d', 'k', 'f', 'i', 'cpu', 'fp32', '%s')",
+                 (long long)run_id, i, refused[i]);
+        CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_CONSTRAINT,
+              "the table's CHECK refuses status '%s'", refused[i]);
+    }
+
+    /* Inconsistent sample arguments are refused before any SQL. */
+    CHECK(store_insert_result(st, run_id, &ok_result, ok_samples, 4, err, sizeof err) != 0 &&
+          strstr(err, "n_samples"), "sample count disagreeing with n_samples refused: %s", err);
+    double nan_samples[5] = { 1, 2, NAN, 4, 5 };
+    CHECK(store_insert_result(st, run_id, &ok_result, nan_samples, 5, err, sizeof err) != 0 &&
+          strstr(err, "sample 2 is NaN"), "a NaN sample refused: %s", err);
+
+    /* 8. The same case twice in a run: the second fails, the first stays. */
+    CHECK(store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err) == 0,
+          "first insert: %s", err);
+    struct result_record again = ok_result;
+    again.median_ms = 99.0;
+    double other[5] = { 9, 9, 9, 9, 9 };
+    CHECK(store_insert_result(st, run_id, &again, other, 5, err, sizeof err) != 0 &&
+          strstr(err, "insert result") && strstr(err, "UNIQUE"), "the same case twice refused: %s", err);
+    CHECK(sqlite3_get_autocommit(db), "no transaction left open after the failure");
+    CHECK(query_int(db, "SELECT count(*) FROM results") == 1 &&
+          query_int(db, "SELECT count(*) FROM results WHERE median_ms = 1.5") == 1,
+          "the first result is still there, unchanged");
+    CHECK(query_int(db, "SELECT count(*) FROM samples") == 5 &&
+          query_int(db, "SELECT count(*) FROM samples WHERE ms = 9") == 0, "only its 5 samples");
+
+    /* 9. Fault injection: the 4th sample insert fails inside the
+     * transaction, after the result row and 3 samples went in; all of it
+     * must be rolled back and the next insert must work. */
+    CHECK(sqlite3_exec(db, "CREATE TEMP TRIGGER inject BEFORE INSERT ON main.samples WHEN NEW.idx = 3"
+                           " BEGIN SELECT RAISE(ABORT, 'injected fault'); END", NULL, NULL, NULL) == SQLITE_OK,
+          "install the fault: %s", sqlite3_errmsg(db));
+    struct result_record third = ok_result;
+    third.case_str = "flash/cuda bf16 third";
+    CHECK(store_insert_result(st, run_id, &third, ok_samples, 5, err, sizeof err) != 0 &&
+          strstr(err, "insert sample") && strstr(err, "injected fault"),
+          "the injected fault is reported with its step: %s", err);
+    CHECK(sqlite3_get_autocommit(db), "rolled back, no transaction open");
+    CHECK(query_int(db, "SELECT count(*) FROM results") == 1 &&
+          query_int(db, "SELECT count(*) FROM samples") == 5, "the partial result was rolled back");
+    sqlite3_exec(db, "DROP TRIGGER temp.inject", NULL, NULL, NULL);
+    CHECK(store_insert_result(st, run_id, &third, ok_samples, 5, err, sizeof err) == 0 &&
+          query_int(db, "SELECT count(*) FROM samples") == 10, "the same insert works without the fault: %s",
+          err);
+    struct result_record orphan = skipped_result();
+    CHECK(store_insert_result(st, run_id + 100, &orphan, NULL, 0, err, sizeof err) != 0 &&
+          strstr(err, "FOREIGN KEY"), "a result for a run that does not exist is refused: %s", err);
+    store_close(st);
 }
 
 int main(void)
@@ -156,11 +554,15 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    test_round_trip();
+    test_new_and_round_trip();
     test_migration();
-    test_refusals();
+    test_newer();
+    test_garbage();
+    test_unwritable();
+    test_bad_inserts();
+
     char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     return check_done();
