@@ -25,6 +25,9 @@
  * B·H·N·Nk·(4 + sizeof dtype) bytes of scores and probabilities, plus the
  * pointer arrays — the N² footprint the long-context suite runs into.
  * cuBLAS's own workspace (allocated by the library) is not tracked.
+ *
+ * Status: compiled for sm_80/89/90a with no spills (build/ops/softmax/
+ * softmax_cublas.ptxas); never run on a GPU yet, unverified.
  */
 #include <cublas_v2.h>
 #include <limits.h>
@@ -86,6 +89,17 @@ static __device__ __forceinline__ void softmax_merge(float &m, float &l, float m
     m = M;
 }
 
+/* Merges (max, sum) across the 32 lanes of a warp; every lane gets the result. */
+static __device__ __forceinline__ void warp_merge(float &m, float &l)
+{
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) {
+        const float m2 = __shfl_xor_sync(0xffffffffu, m, off);
+        const float l2 = __shfl_xor_sync(0xffffffffu, l, off);
+        softmax_merge(m, l, m2, l2);
+    }
+}
+
 /* One block per row r = (b·H + h)·N + i of S, striding over rows:
  * P[r][j] = 2^(S[r][j] - M) / L for the visible keys j < kv_end(i), 0 after,
  * with M the row max and L = Σ 2^(S - M), both in fp32 (S is read twice:
@@ -116,24 +130,14 @@ softmax_rows_kernel(const float *__restrict__ S, T *__restrict__ P, int64_t rows
                 l += exp2f(x - m);
             }
         }
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) {
-            const float m2 = __shfl_xor_sync(0xffffffffu, m, off);
-            const float l2 = __shfl_xor_sync(0xffffffffu, l, off);
-            softmax_merge(m, l, m2, l2);
-        }
+        warp_merge(m, l);
         if (lane == 0)
             red_m[warp] = m, red_l[warp] = l;
         __syncthreads();
         if (warp == 0) {
             m = lane < nwarps ? red_m[lane] : -INFINITY;
             l = lane < nwarps ? red_l[lane] : 0.0f;
-#pragma unroll
-            for (int off = 16; off > 0; off >>= 1) {
-                const float m2 = __shfl_xor_sync(0xffffffffu, m, off);
-                const float l2 = __shfl_xor_sync(0xffffffffu, l, off);
-                softmax_merge(m, l, m2, l2);
-            }
+            warp_merge(m, l);
             if (lane == 0)
                 red_m[0] = m, red_l[0] = l;
         }
