@@ -54,7 +54,8 @@ int cmd_run(int argc, char **argv)
     const char *dump_dir = NULL, *load_dir = NULL;
     int no_db = 0, warm = 0;
     int64_t seed = 1, field[SF_COUNT];
-    int causal = 0;
+    int flag[SF_COUNT] = { 0 };
+    const char *named[SF_COUNT] = { 0 };
     double max_time = 2.0, target = 0.01;
     struct opt opts[32] = {
         OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: all but ref)"),
@@ -71,11 +72,14 @@ int cmd_run(int argc, char **argv)
     };
     int n_opts = N_BASE_OPTS;
     for (int f = 0; f < SF_COUNT; f++) {
+        const struct shape_field *sf = &shape_fields[f];
         field[f] = -1;
-        opts[n_opts++] = (struct opt){ shape_fields[f].name,
-                                       shape_fields[f].is_flag ? OPT_FLAG : OPT_INT,
-                                       shape_fields[f].is_flag ? (void *)&causal : (void *)&field[f],
-                                       shape_fields[f].is_flag ? NULL : "N", shape_fields[f].help, 0 };
+        if (sf->is_flag)
+            opts[n_opts++] = (struct opt){ sf->name, OPT_FLAG, &flag[f], NULL, sf->help, 0 };
+        else if (sf->values)
+            opts[n_opts++] = (struct opt){ sf->name, OPT_STRING, &named[f], "NAME", sf->help, 0 };
+        else
+            opts[n_opts++] = (struct opt){ sf->name, OPT_INT, &field[f], "N", sf->help, 0 };
     }
     const struct command *cmd = &commands[0];
     for (int i = 0; i < n_commands; i++)
@@ -134,21 +138,33 @@ int cmd_run(int argc, char **argv)
         }
         s.dtype = (enum dtype)t;
         for (int f = 0; f < SF_COUNT; f++) {
-            if (!(fam->fields & SF_BIT(f)) && (shape_fields[f].is_flag ? causal : field[f] >= 0)) {
-                cli_error("run: %s has no shape field --%s", fam->name, shape_fields[f].name);
-                return EXIT_USAGE;
+            const struct shape_field *sf = &shape_fields[f];
+            const int seen = opts[N_BASE_OPTS + f].seen;
+            if (!(fam->fields & SF_BIT(f))) {
+                if (seen) {
+                    cli_error("run: %s has no shape field --%s", fam->name, sf->name);
+                    return EXIT_USAGE;
+                }
+                continue;
             }
-            if (shape_fields[f].is_flag)
-                *shape_field_ptr(&s, f) = causal;
-            else if (opts[N_BASE_OPTS + f].seen)
+            if (sf->is_flag) {
+                *shape_field_ptr(&s, f) = flag[f];
+            } else if (sf->values && seen) {
+                if ((field[f] = shape_field_parse(f, named[f])) < 0) {
+                    cli_error("run: --%s %s: not one of its values (%s)", sf->name, named[f],
+                              sf->help);
+                    return EXIT_USAGE;
+                }
                 *shape_field_ptr(&s, f) = field[f];
-        }
-        for (int f = 0; f < SF_COUNT; f++)
-            if (!shape_fields[f].is_flag && opts[N_BASE_OPTS + f].seen && field[f] < 0) {
-                cli_error("run: --%s %lld: must be a positive integer", shape_fields[f].name,
-                          (long long)field[f]);
-                return EXIT_USAGE;
+            } else if (seen) {
+                if (field[f] < 0) {
+                    cli_error("run: --%s %lld: must be a positive integer", sf->name,
+                              (long long)field[f]);
+                    return EXIT_USAGE;
+                }
+                *shape_field_ptr(&s, f) = field[f];
             }
+        }
         fam->defaults(&s);
     }
     if (fam->validate(&s, err, sizeof err) != 0) {

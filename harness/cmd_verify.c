@@ -1,8 +1,8 @@
 /*
  * cmd_verify.c — `bench verify`: every implementation against its reference
- * over small edge-case shapes (N = 1, decode against a long context, N not a
- * multiple of the tile, Nk > N causal, GQA and MQA, D = 64 and 128), in
- * every dtype it supports. Nothing is timed or stored. Exit 1 on any
+ * over its family's small edge-case shapes (family.edge_shapes: for attention
+ * N = 1, decode against a long context, N not a multiple of the tile, Nk > N
+ * causal, GQA and MQA, D = 64 and 128), in every dtype it supports. Nothing is timed or stored. Exit 1 on any
  * mismatch or error; skipped implementations (no GPU) are listed as such.
  */
 #include <stdio.h>
@@ -10,23 +10,6 @@
 
 #include "cli.h"
 #include "table.h"
-
-struct verify_shape {
-    int64_t B, N, Nk, H, Hkv, D, causal;
-};
-
-/* Attention-family edge shapes: small enough for the reference to check
- * every row in well under a second each. */
-static const struct verify_shape attention_shapes[] = {
-    { 1, 1, 1, 1, 1, 64, 0 },           /* the smallest case */
-    { 2, 1, 4099, 8, 2, 128, 1 },       /* decode, GQA, Nk not a multiple of the tile */
-    { 1, 1, 512, 4, 1, 64, 0 },         /* decode, MQA */
-    { 2, 77, 77, 2, 2, 64, 1 },         /* N not a multiple of the tile, causal */
-    { 1, 200, 333, 4, 2, 128, 1 },      /* Nk > N causal (bottom-right aligned), GQA */
-    { 1, 130, 130, 3, 3, 128, 0 },      /* two tiles plus two rows */
-    { 3, 64, 64, 2, 1, 64, 1 },         /* exact tile, MQA, batch > 1 */
-    { 1, 257, 1000, 2, 2, 128, 0 },     /* cross attention, long Nk */
-};
 
 int cmd_verify(int argc, char **argv)
 {
@@ -82,13 +65,15 @@ int cmd_verify(int argc, char **argv)
             for (int t = 0; t < DT_COUNT; t++) {
                 if (!(im->dtypes & DT_BIT(t)))
                     continue;
-                for (size_t k = 0; k < sizeof attention_shapes / sizeof attention_shapes[0]; k++) {
-                    const struct verify_shape *v = &attention_shapes[k];
+                for (int k = 0; f->edge_shapes && f->edge_shapes[k]; k++) {
                     struct shape s;
+                    char err[200];
                     shape_unset(&s);
-                    s.B = v->B, s.N = v->N, s.Nk = v->Nk, s.H = v->H, s.Hkv = v->Hkv;
-                    s.D = v->D, s.causal = v->causal, s.dtype = (enum dtype)t;
-                    f->defaults(&s);
+                    s.dtype = (enum dtype)t;
+                    if (shape_parse_words(f, f->edge_shapes[k], &s, err, sizeof err) != 0) {
+                        cli_error("verify: %s edge shape '%s': %s", f->name, f->edge_shapes[k], err);
+                        return EXIT_FAIL;   /* a bug in the family's table */
+                    }
                     struct case_req q = { .family = f, .impl = im, .shape = s, .seed = 11 + k,
                                           .device = ses.device, .gpu = ses.gctx,
                                           .no_gpu_reason = ses.no_gpu_reason, .verify_only = 1,

@@ -508,7 +508,15 @@ static int write_case_json(const char *path, const struct dump_case *c, char *er
     for (int i = 0; i < SF_COUNT; i++) {
         fputs(",\n  ", f);
         json_put_string(f, shape_fields[i].name);
-        fprintf(f, ": %lld", (long long)shape_field_get(s, i));
+        fputs(": ", f);
+        int64_t v = shape_field_get(s, i);
+        if (shape_fields[i].values && v >= 0) {
+            char name[32];
+            shape_field_format(i, v, name, sizeof name);
+            json_put_string(f, name);
+        } else {
+            fprintf(f, "%lld", (long long)v);
+        }
     }
     /* %.17g: every double prints so that strtod gives it back bit for bit */
     fprintf(f, ",\n  \"scale\": %.17g,\n  \"seed\": %" PRIu64 ",\n  \"case\": ", c->scale, c->seed);
@@ -564,6 +572,15 @@ int dump_write(const char *dir, const struct dump_case *c, char *err, size_t n)
     if (dump_tensor(dir, "out", "<f4", sizeof(float), c->out, io->out.ndim, io->out.dims, err,
                     n) != 0)
         return -1;
+    if (io->final.ndim) {   /* the second output and its reference, in full */
+        char ref_name[64];
+        snprintf(ref_name, sizeof ref_name, "ref_%s", io->final.name);
+        if (dump_tensor(dir, io->final.name, "<f4", sizeof(float), c->final, io->final.ndim,
+                        io->final.dims, err, n) != 0 ||
+            dump_tensor(dir, ref_name, "<f8", sizeof(double), c->ref_final, io->final.ndim,
+                        io->final.dims, err, n) != 0)
+            return -1;
+    }
 
     /* ref: one row per computed token (b, n), the output's trailing dims each */
     int64_t ref_dims[SB_MAX_DIMS] = { c->n_ref_rows };
@@ -856,7 +873,10 @@ static int case_member(struct case_keys *ck, const char *key, const struct jv *v
         ck->seen |= SF_BIT(f);
         if (shape_fields[f].is_flag && (v->kind == JV_TRUE || v->kind == JV_FALSE))
             ck->field[f] = v->kind == JV_TRUE;
-        else if (jv_integer(v, 0, &ck->field[f]) != 0)
+        else if (shape_fields[f].values && v->kind == JV_STRING) {
+            if ((ck->field[f] = shape_field_parse(f, v->str)) < 0)
+                return fail(err, n, "%s: \"%s\": unknown value \"%s\"", path, key, v->str);
+        } else if (jv_integer(v, 0, &ck->field[f]) != 0)
             return fail(err, n, "%s: \"%s\" must be an integer", path, key);
         return 0;
     }

@@ -44,6 +44,8 @@ struct dump_case {
     int64_t n_ref_rows;
     int sampled;                /* 1: write ref_rows.npy */
     const double *ref;          /* n_ref_rows x row_elems; may be NULL */
+    const float *final;         /* io->final when it has dims; may be NULL (not run) */
+    const double *ref_final;    /* its reference, in full; may be NULL */
 };
 
 /* Creates DIR (and parents) if needed; writes everything above. */

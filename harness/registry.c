@@ -3,8 +3,10 @@
  * family is one line in families[] (and its reference/<family>.c); adding an
  * implementation is one row in that family's impl table.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "seqbench.h"
@@ -45,18 +47,52 @@ float bf16_round(float x)
     return bf16_from_bits(bf16_bits(x));
 }
 
-#define FIELD(nm, member, flag, hlp) { nm, offsetof(struct shape, member), flag, hlp }
+#define FIELD(nm, member, flag, vals, hlp) { nm, offsetof(struct shape, member), flag, vals, hlp }
+static const char *const gate_names[GATE_COUNT + 1] = { "none", "head", "key", NULL };
 const struct shape_field shape_fields[SF_COUNT] = {
-    [SF_B]      = FIELD("B", B, 0, "batch size"),
-    [SF_N]      = FIELD("N", N, 0, "query tokens (sequence length)"),
-    [SF_NK]     = FIELD("Nk", Nk, 0, "key/value tokens (default N; decode: N=1, Nk=context)"),
-    [SF_H]      = FIELD("H", H, 0, "query heads"),
-    [SF_HKV]    = FIELD("Hkv", Hkv, 0, "key/value heads, divides H (default H; GQA/MQA)"),
-    [SF_D]      = FIELD("D", D, 0, "query/key head dimension"),
-    [SF_DV]     = FIELD("Dv", Dv, 0, "value head dimension (default D)"),
-    [SF_CAUSAL] = FIELD("causal", causal, 1, "causal mask, bottom-right aligned when Nk > N"),
+    [SF_B]      = FIELD("B", B, 0, NULL, "batch size"),
+    [SF_N]      = FIELD("N", N, 0, NULL, "query tokens (sequence length)"),
+    [SF_NK]     = FIELD("Nk", Nk, 0, NULL, "key/value tokens (default N; decode: N=1, Nk=context)"),
+    [SF_H]      = FIELD("H", H, 0, NULL, "query heads (recurrent families: query/key heads)"),
+    [SF_HKV]    = FIELD("Hkv", Hkv, 0, NULL, "key/value heads, divides H (default H; GQA/MQA)"),
+    [SF_D]      = FIELD("D", D, 0, NULL, "query/key head dimension"),
+    [SF_DV]     = FIELD("Dv", Dv, 0, NULL, "value head dimension (default D)"),
+    [SF_CAUSAL] = FIELD("causal", causal, 1, NULL, "causal mask, bottom-right aligned when Nk > N"),
+    [SF_HV]     = FIELD("Hv", Hv, 0, NULL, "value (and output) heads, a multiple of H (default H)"),
+    [SF_CHUNK]  = FIELD("chunk", chunk, 0, NULL, "chunk length of the chunked algorithms (default 64)"),
+    [SF_GATE]   = FIELD("gate", gate, 0, gate_names, "decay gate: none, head (scalar per head) or key (GLA)"),
+    [SF_STATE]  = FIELD("state", state, 1, NULL, "initial state in and final state out"),
 };
 #undef FIELD
+
+int64_t shape_field_parse(int f, const char *word)
+{
+    const char *const *v = shape_fields[f].values;
+    if (v) {
+        for (int64_t i = 0; v[i]; i++)
+            if (strcmp(v[i], word) == 0)
+                return i;
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(word, &end, 10);
+    if (end == word || *end || errno || x < 0)
+        return -1;
+    return x;
+}
+
+void shape_field_format(int f, int64_t v, char *buf, size_t n)
+{
+    const char *const *names = shape_fields[f].values;
+    int64_t count = 0;
+    while (names && names[count])
+        count++;
+    if (names && v >= 0 && v < count)
+        snprintf(buf, n, "%s", names[v]);
+    else
+        snprintf(buf, n, "%lld", (long long)v);
+}
 
 void shape_unset(struct shape *s)
 {
@@ -88,10 +124,16 @@ int64_t family_row_elems(const struct io_specs *io)
 
 extern const struct family family_softmax;  /* reference/softmax.c */
 extern const struct family family_flash;    /* reference/flash.c */
+extern const struct family family_linear;   /* reference/linear.c */
+extern const struct family family_gated;    /* reference/gated.c */
+extern const struct family family_delta;    /* reference/delta.c */
 
 const struct family *const families[] = {
     &family_softmax,
     &family_flash,
+    &family_linear,
+    &family_gated,
+    &family_delta,
 };
 const int n_families = (int)(sizeof families / sizeof families[0]);
 
@@ -111,6 +153,33 @@ const struct impl *impl_find(const struct family *f, const char *name)
     return NULL;
 }
 
+int shape_parse_words(const struct family *f, const char *words, struct shape *s, char *err,
+                      size_t n)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", words);
+    for (char *save, *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        char *eq = strchr(w, '=');
+        if (eq)
+            *eq = 0;
+        int fi = 0;
+        while (fi < SF_COUNT && strcmp(shape_fields[fi].name, w) != 0)
+            fi++;
+        if (fi == SF_COUNT || !(f->fields & SF_BIT(fi))) {
+            snprintf(err, n, "%s has no shape field '%s'", f->name, w);
+            return -1;
+        }
+        int64_t v = shape_fields[fi].is_flag && !eq ? 1 : eq ? shape_field_parse(fi, eq + 1) : -1;
+        if (v < 0) {
+            snprintf(err, n, "%s: bad value '%s'", w, eq ? eq + 1 : "");
+            return -1;
+        }
+        *shape_field_ptr(s, fi) = v;
+    }
+    f->defaults(s);
+    return 0;
+}
+
 void case_string(const struct family *f, const char *impl, const struct shape *s,
                  char *buf, size_t n)
 {
@@ -125,8 +194,9 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
             if (v)
                 len += (size_t)snprintf(buf + len, n - len, " %s", shape_fields[i].name);
         } else {
-            len += (size_t)snprintf(buf + len, n - len, " %s=%lld", shape_fields[i].name,
-                                    (long long)v);
+            char val[32];
+            shape_field_format(i, v, val, sizeof val);
+            len += (size_t)snprintf(buf + len, n - len, " %s=%s", shape_fields[i].name, val);
         }
     }
 }

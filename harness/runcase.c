@@ -66,7 +66,7 @@ static double io_elems(const struct case_req *q)
 {
     struct io_specs io;
     q->family->io(&q->shape, &io);
-    double n = (double)tensor_numel(&io.out);
+    double n = (double)tensor_numel(&io.out) + (io.final.ndim ? (double)tensor_numel(&io.final) : 0);
     for (int i = 0; i < io.n_in; i++)
         n += (double)tensor_numel(&io.in[i]);
     return n;
@@ -168,10 +168,13 @@ int run_case(const struct case_req *q, struct case_result *res)
     const int64_t out_n = tensor_numel(&io.out), elems = family_row_elems(&io);
     float *in[SB_MAX_TENSORS] = { 0 };
     float *out = malloc((size_t)out_n * sizeof *out);
+    const int64_t final_n = io.final.ndim ? tensor_numel(&io.final) : 0;
+    float *final = final_n ? malloc((size_t)final_n * sizeof *final) : NULL;
     int64_t *rows = NULL, nrows = 0;
     int sampled = 0, rc = SB_OK, setup_done = 0;
-    double *ref = NULL;
-    struct op_ctx ctx = { .shape = s, .io = &io, .out = out, .scale = 1.0 / sqrt((double)s->D),
+    double *ref = NULL, *ref_final = NULL;
+    struct op_ctx ctx = { .shape = s, .io = &io, .out = out, .final = final,
+                          .scale = 1.0 / sqrt((double)s->D),
                           .threads = omp_get_max_threads(),
                           .gpu = im->device == DEV_CUDA ? q->gpu : NULL };
     if (q->load)
@@ -182,7 +185,9 @@ int run_case(const struct case_req *q, struct case_result *res)
         if (!in[i])
             goto host_oom;
     }
-    if (!out)
+    if (!out || (final_n && !final))
+        goto host_oom;
+    if (final_n && !(ref_final = malloc((size_t)final_n * sizeof *ref_final)))
         goto host_oom;
     if (!q->load)
         f->inputs(s, q->seed, in);
@@ -191,12 +196,14 @@ int run_case(const struct case_req *q, struct case_result *res)
     nrows = validate_pick_rows(f, s, q->seed, &rows, &sampled);
     if (nrows < 0 || !(ref = malloc((size_t)(nrows * elems) * sizeof *ref)))
         goto host_oom;
-    f->reference(s, ctx.scale, ctx.in, rows, nrows, ref);
+    f->reference(s, ctx.scale, ctx.in, rows, nrows, ref, ref_final);
     res->rec.rows_checked = nrows;
     res->rec.rows_total = family_out_rows(&io);
 
     for (int64_t i = 0; i < out_n; i++)
         out[i] = NAN;                           /* poison: unwritten elements fail */
+    for (int64_t i = 0; i < final_n; i++)
+        final[i] = NAN;
     if (ctx.gpu)
         gpu_reset_peak(ctx.gpu);
     if (im->setup && (rc = im->setup(&ctx)) != SB_OK)
@@ -209,6 +216,8 @@ int run_case(const struct case_req *q, struct case_result *res)
 
     struct check_result chk;
     validate_compare(f, s, out, out_n, rows, nrows, elems, ref, &chk);
+    if (chk.ok && final_n)
+        validate_final(f, s, &io, final, ref_final, &chk);
     res->rec.rel_err = chk.rel_l2;
     res->rec.max_abs_err = chk.max_abs;
     if (!chk.ok) {
@@ -247,7 +256,8 @@ done:
         struct dump_case dc = { .family = f, .impl = im->name, .shape = s, .scale = ctx.scale,
                                 .seed = q->seed, .io = &io, .in = ctx.in,
                                 .out = setup_done ? out : NULL, .ref_rows = rows,
-                                .n_ref_rows = nrows, .sampled = sampled, .ref = ref };
+                                .n_ref_rows = nrows, .sampled = sampled, .ref = ref,
+                                .final = setup_done ? final : NULL, .ref_final = ref_final };
         char err[300];
         if (ctx.in && dump_write(q->dump_dir, &dc, err, sizeof err) != 0) {
             snprintf(res->status, sizeof res->status, "error: dump: %.300s", err);
@@ -260,6 +270,6 @@ done:
     if (!q->load)
         for (int i = 0; i < io.n_in; i++)
             free(in[i]);
-    free(out), free(rows), free(ref);
+    free(out), free(rows), free(ref), free(final), free(ref_final);
     return 0;
 }

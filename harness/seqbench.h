@@ -60,19 +60,39 @@ struct shape {
     int64_t D;          /* query/key head dim */
     int64_t Dv;         /* value head dim */
     int64_t causal;     /* 0/1; bottom-right aligned when Nk > N */
+    int64_t Hv;         /* value heads of the recurrent families; a multiple of H */
+    int64_t chunk;      /* chunk length of the chunked recurrent algorithms */
+    int64_t gate;       /* enum gate_kind */
+    int64_t state;      /* 0/1: initial state in, final state out */
     enum dtype dtype;
 };
 
-enum shape_field_id { SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_D, SF_DV, SF_CAUSAL, SF_COUNT };
+enum shape_field_id {
+    SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_HV, SF_D, SF_DV, SF_CAUSAL,
+    SF_CHUNK, SF_GATE, SF_STATE, SF_COUNT
+};
 #define SF_BIT(f) (1u << (f))
+
+/* The decay gate of the recurrent families: none; one log-decay per head and
+ * token (simple GLA, RetNet, Lightning-2, Gated DeltaNet); one per key
+ * dimension (GLA). Spelled by name on the command line, in suites and case
+ * strings (gate_names). */
+enum gate_kind { GATE_NONE, GATE_HEAD, GATE_KEY, GATE_COUNT };
 
 struct shape_field {
     const char *name;   /* flag name without dashes, key in suites and case strings */
     size_t offset;      /* offsetof(struct shape, ...) */
     int is_flag;        /* printed as a bare word ("causal") when set */
+    const char *const *values;  /* named values, NULL-terminated (value = index); NULL: a number */
     const char *help;
 };
 extern const struct shape_field shape_fields[SF_COUNT];
+
+/* The value a word denotes for field f: a named value's index or a decimal
+ * integer >= 0 for numeric fields; -1 when the word is neither. */
+int64_t shape_field_parse(int f, const char *word);
+/* Writes field f's value as it is spelled ("key", "64"). */
+void shape_field_format(int f, int64_t v, char *buf, size_t n);
 
 static inline int64_t *shape_field_ptr(struct shape *s, int f)
 {
@@ -101,6 +121,8 @@ struct io_specs {
     int n_in;
     struct tensor_spec in[SB_MAX_TENSORS];
     struct tensor_spec out;     /* out[0] is the row index (e.g. B*N tokens) */
+    struct tensor_spec final;   /* a second output checked in full (the recurrent
+                                   families' final state); ndim 0 when none */
 };
 
 int64_t tensor_numel(const struct tensor_spec *t);
@@ -124,6 +146,7 @@ struct op_ctx {
     const struct io_specs *io;
     const float *const *in;     /* host inputs, io->n_in of them, fp32 rounded to dtype */
     float *out;                 /* host output, fp32; the harness poisons it with NaN */
+    float *final;               /* host io->final, fp32, poisoned; NULL when none */
     double scale;               /* softmax scale, 1/sqrt(D) */
     int threads;                /* OpenMP threads for CPU implementations */
     void *priv;                 /* implementation state between setup and teardown */
@@ -158,23 +181,38 @@ struct family {
     void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
     int (*validate)(const struct shape *, char *msg, size_t n); /* 0 ok; msg names the field */
     double (*flops)(const struct shape *);
+    /* The minimal count where the implementations do more than the
+     * definition needs (the recurrent families' recurrent count against the
+     * chunked count in flops); NULL: the same as flops. */
+    double (*flops_minimal)(const struct shape *);
     double (*min_bytes)(const struct shape *);
     void (*io)(const struct shape *, struct io_specs *);
     void (*inputs)(const struct shape *, uint64_t seed, float *const in[]);
     /* Reference: output rows rows[0..nrows) (index into out.dims[0] flattened
-     * with dims[1], i.e. a token (b, n)), each row_elems doubles, into out. */
+     * with dims[1], i.e. a token (b, n)), each row_elems doubles, into out;
+     * and, when io.final has dims, all of it into final (else final is NULL). */
     void (*reference)(const struct shape *, double scale, const float *const in[],
-                      const int64_t *rows, int64_t nrows, double *out);
+                      const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
     const struct impl *impls;
     int n_impls;
+    /* Small edge-case shapes `bench verify` and the tests run every
+     * implementation on, as shape words ("B=2 N=77 H=2 D=64 causal"; fields
+     * left out take the family's defaults), NULL-terminated. */
+    const char *const *edge_shapes;
 };
 
 /* Output rows and elements per row for the family's output tensor:
  * rows = dims[0]*dims[1] (B*N tokens), elems = the rest. */
 int64_t family_out_rows(const struct io_specs *io);
 int64_t family_row_elems(const struct io_specs *io);
+
+/* Reads shape words "B=2 N=77 causal gate=key" into s (which the caller has
+ * shape_unset()), then fills the family's defaults. Unknown or foreign
+ * fields and bad values: -1 and one line in err. Does not validate. */
+int shape_parse_words(const struct family *f, const char *words, struct shape *s, char *err,
+                      size_t n);
 
 /* The registry (harness/registry.c). */
 extern const struct family *const families[];

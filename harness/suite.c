@@ -138,6 +138,16 @@ static int parse_count(const char *file, int line, const char *key, const char *
     return 0;
 }
 
+/* A word of a field with named values ("gate = key"). */
+static int check_named(const char *file, int line, int field, const char *w, char *err, size_t n)
+{
+    if (shape_field_parse(field, w) >= 0)
+        return 0;
+    snprintf(err, n, "%s:%d: %s: unknown value '%s' (%s)", file, line, shape_fields[field].name,
+             w, shape_fields[field].help);
+    return -1;
+}
+
 /* Every word of one section key, checked once, at parse time. */
 static int check_values(const char *file, const struct family *f, const struct suite_kv *kv,
                         char *err, size_t n)
@@ -149,6 +159,8 @@ static int check_values(const char *file, const struct family *f, const struct s
         int64_t x;
         int rc = id == KEY_IMPLS   ? check_impl(file, kv->line, f, w, kv->n_values, err, n)
                  : id == KEY_DTYPE ? check_dtype(file, kv->line, w, err, n)
+                 : id >= KEY_FIELD0 && shape_fields[id - KEY_FIELD0].values
+                                   ? check_named(file, kv->line, id - KEY_FIELD0, w, err, n)
                                    : parse_count(file, kv->line, kv->key, w, &x, err, n);
         if (rc)
             return rc;
@@ -464,7 +476,7 @@ static void apply_word(const struct suite_kv *kv, const char *w, struct shape *s
     else if (id == KEY_TOKENS)
         *tokens = strtoll(w, NULL, 10);
     else if (id >= KEY_FIELD0)
-        *shape_field_ptr(shape, id - KEY_FIELD0) = strtoll(w, NULL, 10);
+        *shape_field_ptr(shape, id - KEY_FIELD0) = shape_field_parse(id - KEY_FIELD0, w);
 }
 
 static int tokens_to_batch(const char *file, const struct suite_kv *kv, int64_t tokens,

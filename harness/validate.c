@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "validate.h"
 
@@ -110,4 +111,34 @@ void validate_compare(const struct family *f, const struct shape *s, const float
                  (long long)worst_row, r->worst_row_rel_l2, tol.row_rel_l2);
     else
         r->ok = 1;
+}
+
+void validate_final(const struct family *f, const struct shape *s, const struct io_specs *io,
+                    const float *final, const double *ref_final, struct check_result *r)
+{
+    /* Rows of the final output: its first dim flattened with the second
+     * (batch, head); all of them are checked. */
+    const int64_t rows = io->final.dims[0] * io->final.dims[1];
+    const int64_t total = tensor_numel(&io->final), elems = total / rows;
+    int64_t *idx = malloc((size_t)rows * sizeof *idx);
+    if (!idx) {
+        *r = (struct check_result){ .first_nonfinite = -1 };
+        snprintf(r->why, sizeof r->why, "%s: out of host memory", io->final.name);
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        idx[i] = i;
+    struct check_result out_chk = *r;
+    validate_compare(f, s, final, total, idx, rows, elems, ref_final, r);
+    free(idx);
+    if (!r->ok) {
+        char why[sizeof r->why];
+        memcpy(why, r->why, sizeof why);
+        snprintf(r->why, sizeof r->why, "final state %.16s: %.160s", io->final.name, why);
+        return;
+    }
+    /* Both pass: report the output's errors, the worse of the two. */
+    if (out_chk.rel_l2 > r->rel_l2) r->rel_l2 = out_chk.rel_l2;
+    if (out_chk.max_abs > r->max_abs) r->max_abs = out_chk.max_abs;
+    if (out_chk.worst_row_rel_l2 > r->worst_row_rel_l2) r->worst_row_rel_l2 = out_chk.worst_row_rel_l2;
 }

@@ -40,4 +40,10 @@ void validate_compare(const struct family *f, const struct shape *s, const float
                       int64_t total_elems, const int64_t *rows, int64_t nrows, int64_t elems,
                       const double *ref, struct check_result *r);
 
+/* Checks the second output (io->final) in full against ref_final, after the
+ * output passed (r holds that check): on a mismatch r says so and names the
+ * tensor; otherwise r keeps the worse of the two errors. */
+void validate_final(const struct family *f, const struct shape *s, const struct io_specs *io,
+                    const float *final, const double *ref_final, struct check_result *r);
+
 #endif

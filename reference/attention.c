@@ -185,8 +185,9 @@ static int64_t attn_ref_one(const struct shape *s, double scale, const float *q,
 }
 
 void attn_reference(const struct shape *s, double scale, const float *const in[],
-                    const int64_t *rows, int64_t nrows, double *out)
+                    const int64_t *rows, int64_t nrows, double *out, double *final)
 {
+    (void)final;    /* attention has no second output */
     const int64_t H = s->H, Dv = s->Dv;
     int64_t macs = 0;
 #pragma omp parallel reduction(+ : macs)
@@ -225,7 +226,7 @@ int attn_ref_run(struct op_ctx *ctx)
         int64_t nr = rows - r0 < block ? rows - r0 : block;
         for (int64_t i = 0; i < nr; i++)
             idx[i] = r0 + i;
-        attn_reference(s, ctx->scale, ctx->in, idx, nr, buf);
+        attn_reference(s, ctx->scale, ctx->in, idx, nr, buf, NULL);
         for (int64_t i = 0; i < nr * elems; i++) {
             float x = (float)buf[i];
             ctx->out[r0 * elems + i] = s->dtype == DT_BF16 ? bf16_round(x) : x;
@@ -234,3 +235,17 @@ int attn_ref_run(struct op_ctx *ctx)
     free(buf), free(idx);
     return SB_OK;
 }
+
+/* Edge cases small enough for the reference to check every row in well under
+ * a second each. */
+const char *const attn_edge_shapes[] = {
+    "B=1 N=1 Nk=1 H=1 Hkv=1 D=64",              /* the smallest case */
+    "B=2 N=1 Nk=4099 H=8 Hkv=2 D=128 causal",   /* decode, GQA, Nk not a multiple of the tile */
+    "B=1 N=1 Nk=512 H=4 Hkv=1 D=64",            /* decode, MQA */
+    "B=2 N=77 Nk=77 H=2 Hkv=2 D=64 causal",     /* N not a multiple of the tile, causal */
+    "B=1 N=200 Nk=333 H=4 Hkv=2 D=128 causal",  /* Nk > N causal (bottom-right aligned), GQA */
+    "B=1 N=130 Nk=130 H=3 Hkv=3 D=128",         /* two tiles plus two rows */
+    "B=3 N=64 Nk=64 H=2 Hkv=1 D=64 causal",     /* exact tile, MQA, batch > 1 */
+    "B=1 N=257 Nk=1000 H=2 Hkv=2 D=128",        /* cross attention, long Nk */
+    NULL,
+};

@@ -22,7 +22,8 @@ double attn_min_bytes(const struct shape *s);
 void attn_io(const struct shape *s, struct io_specs *io);
 void attn_inputs(const struct shape *s, uint64_t seed, float *const in[]);
 void attn_reference(const struct shape *s, double scale, const float *const in[],
-                    const int64_t *rows, int64_t nrows, double *out);
+                    const int64_t *rows, int64_t nrows, double *out, double *final);
+extern const char *const attn_edge_shapes[];
 double attn_row_cost(const struct shape *s, int64_t row);
 struct tolerance attn_tolerance(const struct shape *s);
 

@@ -398,5 +398,6 @@ const struct family family_flash = {
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
     .impls = flash_impls,
+    .edge_shapes = attn_edge_shapes,
     .n_impls = (int)(sizeof flash_impls / sizeof flash_impls[0]),
 };

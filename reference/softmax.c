@@ -43,5 +43,6 @@ const struct family family_softmax = {
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
     .impls = softmax_impls,
+    .edge_shapes = attn_edge_shapes,
     .n_impls = (int)(sizeof softmax_impls / sizeof softmax_impls[0]),
 };

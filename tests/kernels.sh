@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas).
+# stack (the reports the Makefile keeps in build/ops/**/*.ptxas), and a .cu
+# file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
+# its sm_90a SASS (cuobjdump, from PyPI's nvidia-cuda-cuobjdump; skipped when
+# it is not installed).
 set -u
 pass=0; fail=0; skip=0
 reports=$(find build/ops -name '*.ptxas' 2>/dev/null | sort)
@@ -19,5 +22,19 @@ for r in $reports; do
     if [ -z "$stack" ]; then pass=$((pass + 1)); else
         fail=$((fail + 1)); echo "FAIL kernels.sh: $r: local-memory stack frame:" >&2; echo "$stack" | head -5 >&2; fi
 done
-echo "$pass passed, $fail failed"
+
+objdump=$(command -v cuobjdump || ls /usr/local/lib/python3*/dist-packages/nvidia/cu13/bin/cuobjdump \
+          "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cu13/bin/cuobjdump 2>/dev/null | head -1)
+for cu in $(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null); do
+    obj=build/${cu%.cu}.o
+    for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
+        if [ -z "$objdump" ] || [ ! -x "$objdump" ]; then
+            skip=$((skip + 1)); echo "SKIP kernels.sh: $cu: no cuobjdump to look for $insn (pip install nvidia-cuda-cuobjdump)" >&2; continue
+        fi
+        n=$("$objdump" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
+        if [ "$n" -gt 0 ]; then pass=$((pass + 1)); else
+            fail=$((fail + 1)); echo "FAIL kernels.sh: $cu: no $insn in the sm_90a SASS of $obj" >&2; fi
+    done
+done
+if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
 [ $fail -eq 0 ]

@@ -93,7 +93,7 @@ static void test_flops(void)
         for (int64_t r = 0; r < rows; r++)
             idx[r] = r;
         attn_ref_macs = 0;
-        attn_reference(&s, 0.5, (const float *const *)in, idx, rows, out);
+        attn_reference(&s, 0.5, (const float *const *)in, idx, rows, out, NULL);
         CHECK(2.0 * attn_ref_macs == attn_flops(&s), "flops %.0f vs 2 x %lld counted MACs",
               attn_flops(&s), (long long)attn_ref_macs);
         double cost = 0;

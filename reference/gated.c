@@ -1,0 +1,44 @@
+/*
+ * gated.c — the gated family: linear attention with a decay gate in log space,
+ *   S_t = diag(exp g_t) S_{t-1} + k_tᵀ v_t,   o_t = scale · q_t S_t,   g_t ≤ 0
+ * gate=key: one g per key dimension (GLA); gate=head: one per head and token
+ * (simple GLA; RetNet's fixed decay and Lightning Attention-2 are the
+ * special case of a g constant over tokens). Shared math: recurrent.h.
+ *
+ * Implementations:
+ *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
+ */
+#include "recurrent.h"
+#include "../ops/ops.h"
+
+REC_FAMILY_FNS(gated, REC_GATED)
+
+static const struct impl gated_impls[] = {
+    {
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
+        .run = gated_ref_run,
+    },
+};
+
+static const char *const gated_edge_shapes[] = {
+    "B=1 N=1 H=1 D=16 Dv=16 gate=key",
+    "B=2 N=77 H=2 D=64 Dv=32 gate=key",
+    "B=2 N=77 H=2 D=64 Dv=32 gate=head",
+    "B=1 N=200 H=2 Hv=4 D=64 Dv=128 chunk=32 gate=head",
+    "B=1 N=64 H=3 D=128 gate=key state",
+    "B=2 N=1 H=4 D=128 gate=head state",
+    "B=1 N=1000 H=2 D=128 Dv=256 gate=key",
+    NULL,
+};
+
+const struct family family_gated = {
+    .name = "gated",
+    .summary = "gated linear attention: per-key (GLA) or per-head (simple GLA, RetNet) decay",
+    .fields = REC_FIELDS_GATED,
+    REC_FAMILY_MEMBERS(gated),
+    .impls = gated_impls,
+    .n_impls = (int)(sizeof gated_impls / sizeof gated_impls[0]),
+    .edge_shapes = gated_edge_shapes,
+};

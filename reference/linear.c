@@ -1,0 +1,43 @@
+/*
+ * linear.c — the linear family: causal linear attention without a gate,
+ *   S_t = S_{t-1} + k_tᵀ v_t,   o_t = scale · q_t S_t
+ * (reference/recurrent.h: shared shapes, layout, formulas and reference).
+ *
+ * Implementations:
+ *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
+ */
+#include "recurrent.h"
+#include "../ops/ops.h"
+
+REC_FAMILY_FNS(linear, REC_LINEAR)
+
+static const struct impl linear_impls[] = {
+    {
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
+        .run = linear_ref_run,
+    },
+};
+
+/* Small shapes the reference checks in full: N not a multiple of the chunk,
+ * D ≠ Dv, value heads sharing query/key heads, state in and out, decode. */
+static const char *const linear_edge_shapes[] = {
+    "B=1 N=1 H=1 D=16 Dv=16",
+    "B=2 N=77 H=2 D=64 Dv=32",
+    "B=1 N=200 H=2 Hv=4 D=64 Dv=128 chunk=32",
+    "B=1 N=64 H=3 D=128 state",
+    "B=2 N=1 H=4 D=128 state",
+    "B=1 N=1000 H=2 D=128 Dv=256",
+    NULL,
+};
+
+const struct family family_linear = {
+    .name = "linear",
+    .summary = "causal linear attention, chunked: S += kᵀv, o = scale·qS",
+    .fields = REC_FIELDS,
+    REC_FAMILY_MEMBERS(linear),
+    .impls = linear_impls,
+    .n_impls = (int)(sizeof linear_impls / sizeof linear_impls[0]),
+    .edge_shapes = linear_edge_shapes,
+};

@@ -1,0 +1,419 @@
+/*
+ * recurrent.c — the math the linear, gated and delta families share
+ * (recurrent.h has the recurrence and the tensor layout): shape rules, FLOP
+ * and byte formulas, seeded inputs, and the reference, which runs the
+ * recurrence once per (batch, value head) with a float64 state and keeps the
+ * rows it was asked for. Its cost is the recurrence, O(N·D·Dv) per head,
+ * whatever the rows: a 128K-token case is checked in seconds.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recurrent.h"
+
+int64_t rec_ref_macs;
+
+#define REC_MAX_ELEMS 0x1p40   /* no tensor beyond 2^40 elements (int64 index math) */
+#define REC_MAX_CHUNK 1024
+
+struct rec_layout rec_layout(enum rec_kind kind, const struct shape *s)
+{
+    struct rec_layout l = { .q = 0, .k = 1, .v = 2, .g = -1, .beta = -1, .h0 = -1 };
+    int n = 3;
+    if (rec_gate(kind, s) != GATE_NONE)
+        l.g = n++;
+    if (kind == REC_DELTA)
+        l.beta = n++;
+    if (s->state)
+        l.h0 = n++;
+    l.n_in = n;
+    return l;
+}
+
+void rec_defaults(enum rec_kind kind, struct shape *s)
+{
+    if (s->B < 0) s->B = 1;
+    if (s->N < 0) s->N = 1024;
+    if (s->H < 0) s->H = 8;
+    if (s->Hv < 0) s->Hv = s->H;
+    if (s->D < 0) s->D = 128;
+    if (s->Dv < 0) s->Dv = s->D;
+    if (s->chunk < 0) s->chunk = REC_DEFAULT_CHUNK;
+    if (s->state < 0) s->state = 0;
+    if (s->gate < 0) s->gate = kind == REC_GATED ? GATE_KEY : GATE_NONE;
+    if (kind == REC_LINEAR) s->gate = GATE_NONE;
+}
+
+int rec_validate(enum rec_kind kind, const struct shape *s, char *msg, size_t n)
+{
+    const struct { const char *name; int64_t v; } pos[] = {
+        { "B", s->B }, { "N", s->N }, { "H", s->H }, { "Hv", s->Hv },
+        { "D", s->D }, { "Dv", s->Dv }, { "chunk", s->chunk },
+    };
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+        if (pos[i].v < 1) {
+            snprintf(msg, n, "%s=%lld: must be at least 1", pos[i].name, (long long)pos[i].v);
+            return -1;
+        }
+    if (s->Hv % s->H != 0) {
+        snprintf(msg, n, "Hv=%lld: must be a multiple of H=%lld", (long long)s->Hv,
+                 (long long)s->H);
+        return -1;
+    }
+    if (s->chunk > REC_MAX_CHUNK) {
+        snprintf(msg, n, "chunk=%lld: at most %d", (long long)s->chunk, REC_MAX_CHUNK);
+        return -1;
+    }
+    if (s->state != 0 && s->state != 1) {
+        snprintf(msg, n, "state=%lld: must be 0 or 1", (long long)s->state);
+        return -1;
+    }
+    if (kind == REC_GATED && s->gate != GATE_HEAD && s->gate != GATE_KEY) {
+        snprintf(msg, n, "gate: the gated family needs gate=head or gate=key "
+                 "(without a gate it is the linear family)");
+        return -1;
+    }
+    if (kind == REC_DELTA && s->gate != GATE_NONE && s->gate != GATE_HEAD) {
+        snprintf(msg, n, "gate: the delta family takes gate=none (DeltaNet) or gate=head "
+                 "(Gated DeltaNet)");
+        return -1;
+    }
+    double big = (double)(s->D > s->Dv ? s->D : s->Dv);
+    if ((double)s->B * s->N * s->Hv * big > REC_MAX_ELEMS ||
+        (double)s->B * s->Hv * s->D * s->Dv > REC_MAX_ELEMS) {
+        snprintf(msg, n, "shape too large: a tensor would hold more than 2^40 elements");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- counting --------------------------------------------------------------
+ *
+ * A multiply-add is 2 FLOPs; gate scalings (elementwise multiplies) and the
+ * exp of the gates are not counted, as flash-linear-attention does not.
+ *
+ * Recurrent (minimal) count, per token and value head: the state update
+ * k_tᵀ v_t (D·Dv multiply-adds) and the readout q_t S_t (D·Dv):
+ *     4·B·Hv·N·D·Dv.
+ * The delta rule's k_t S' is a third D·Dv product, but the field's convention
+ * (FlashInfer's and FlashQLA's TFLOP/s figures) counts 4·D·Dv for it as well,
+ * so figures compare.
+ *
+ * Chunked count: what the chunked kernels execute, per value head and chunk
+ * of c tokens (the last one may be shorter; intra-chunk products are counted
+ * in full, c×c, as the kernels compute whole tiles):
+ *   linear, gated:  Q Kᵀ (2c²D) + P V (2c²Dv) + Q S (2cDDv) + Kᵀ V (2cDDv)
+ *                   = 2c²(D + Dv) + 4cDDv
+ *   delta (WY/UT):  A = β K Kᵀ (2c²D), T = (I + A)⁻¹ by forward substitution
+ *                   (c³/3 multiply-adds: 2c³/3), W = T βK (2c²D), U = T βV
+ *                   (2c²Dv), U − W S (2cDDv), Q S + mask(Q Kᵀ)(U − W S)
+ *                   (2cDDv + 2c²D + 2c²Dv), S += Kᵀ(U − W S) (2cDDv)
+ *                   = 6c²D + 4c²Dv + 2c³/3 + 6cDDv
+ */
+static double rec_chunk_flops(enum rec_kind kind, const struct shape *s, double c)
+{
+    const double D = (double)s->D, Dv = (double)s->Dv;
+    if (kind == REC_DELTA)
+        return 6 * c * c * D + 4 * c * c * Dv + 2 * c * c * c / 3 + 6 * c * D * Dv;
+    return 2 * c * c * (D + Dv) + 4 * c * D * Dv;
+}
+
+double rec_flops_chunked(enum rec_kind kind, const struct shape *s)
+{
+    const int64_t full = s->N / s->chunk, rest = s->N % s->chunk;
+    double per_head = (double)full * rec_chunk_flops(kind, s, (double)s->chunk);
+    if (rest)
+        per_head += rec_chunk_flops(kind, s, (double)rest);
+    return (double)s->B * s->Hv * per_head;
+}
+
+double rec_flops_recurrent(const struct shape *s)
+{
+    return 4.0 * s->B * s->Hv * s->N * (double)s->D * s->Dv;
+}
+
+/* Every input read once, the output (and final state) written once. */
+double rec_min_bytes(enum rec_kind kind, const struct shape *s)
+{
+    const double tok = (double)s->B * s->N, state = (double)s->B * s->Hv * s->D * s->Dv;
+    double elems = 2 * tok * s->H * s->D            /* q, k */
+                 + 2 * tok * s->Hv * s->Dv;         /* v, o */
+    enum gate_kind g = rec_gate(kind, s);
+    if (g == GATE_HEAD)
+        elems += tok * s->Hv;
+    else if (g == GATE_KEY)
+        elems += tok * s->Hv * s->D;
+    if (kind == REC_DELTA)
+        elems += tok * s->Hv;                       /* beta */
+    if (s->state)
+        elems += 2 * state;                         /* h0 in, ht out */
+    return elems * dtype_table[s->dtype].bytes;
+}
+
+/* ---- tensors ---------------------------------------------------------------- */
+
+static void spec(struct tensor_spec *t, const char *name, int ndim, int64_t a, int64_t b,
+                 int64_t c, int64_t d)
+{
+    t->name = name;
+    t->ndim = ndim;
+    t->dims[0] = a, t->dims[1] = b, t->dims[2] = c, t->dims[3] = d;
+}
+
+void rec_io(enum rec_kind kind, const struct shape *s, struct io_specs *io)
+{
+    const struct rec_layout l = rec_layout(kind, s);
+    memset(io, 0, sizeof *io);
+    io->n_in = l.n_in;
+    spec(&io->in[l.q], "q", 4, s->B, s->N, s->H, s->D);
+    spec(&io->in[l.k], "k", 4, s->B, s->N, s->H, s->D);
+    spec(&io->in[l.v], "v", 4, s->B, s->N, s->Hv, s->Dv);
+    if (l.g >= 0) {
+        if (rec_gate(kind, s) == GATE_KEY)
+            spec(&io->in[l.g], "g", 4, s->B, s->N, s->Hv, s->D);
+        else
+            spec(&io->in[l.g], "g", 3, s->B, s->N, s->Hv, 0);
+    }
+    if (l.beta >= 0)
+        spec(&io->in[l.beta], "beta", 3, s->B, s->N, s->Hv, 0);
+    if (l.h0 >= 0)
+        spec(&io->in[l.h0], "h0", 4, s->B, s->Hv, s->D, s->Dv);
+    spec(&io->out, "out", 4, s->B, s->N, s->Hv, s->Dv);
+    if (s->state)
+        spec(&io->final, "ht", 4, s->B, s->Hv, s->D, s->Dv);
+}
+
+static double log_sigmoid(double z)
+{
+    return z > 0 ? -log1p(exp(-z)) : z - log1p(exp(z));
+}
+
+/* Scales each length-d row of x to unit L2 norm. */
+static void l2_normalise(float *x, int64_t rows, int64_t d)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float *p = x + r * d;
+        double ss = 0;
+        for (int64_t i = 0; i < d; i++)
+            ss += (double)p[i] * p[i];
+        double inv = ss > 0 ? 1 / sqrt(ss) : 0;
+        for (int64_t i = 0; i < d; i++)
+            p[i] = (float)(p[i] * inv);
+    }
+}
+
+/* Ranges, per tensor from its own stream (seed, tensor name), so q is the
+ * same whatever the other tensors are:
+ *   q, k, v  unit variance (uniform ±√3); for the delta rule q and k are
+ *            L2-normalised per head, as DeltaNet requires for a stable
+ *            update (‖k‖ = 1, β < 1: I − β kᵀk is a contraction)
+ *   g        head: logsigmoid(3 + 3u) ∈ [-0.69, -0.0025], decays from a
+ *            half per token to RetNet's slowest; key: logsigmoid(3u)/16 ∈
+ *            [-0.19, -0.003], GLA's gate with its normaliser 16
+ *   beta     sigmoid(2u) ∈ (0.12, 0.88)
+ *   h0       uniform ±0.5
+ * Everything is then rounded to the dtype, so the reference sees what the
+ * device sees. */
+void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float *const in[])
+{
+    struct io_specs io;
+    rec_io(kind, s, &io);
+    const struct rec_layout l = rec_layout(kind, s);
+    for (int t = 0; t < io.n_in; t++) {
+        const int64_t n = tensor_numel(&io.in[t]);
+        uint64_t name_hash = 0;
+        for (const char *c = io.in[t].name; *c; c++)
+            name_hash = name_hash * 131 + (unsigned char)*c;
+        uint64_t state = seed * 0x9E3779B97F4A7C15ull + name_hash * 0xD1B54A32D192ED03ull;
+        float *x = in[t];
+        for (int64_t i = 0; i < n; i++) {
+            double u = sb_rng_uniform(&state);
+            if (t == l.g)
+                x[i] = (float)(rec_gate(kind, s) == GATE_HEAD ? log_sigmoid(3 + 3 * u)
+                                                              : log_sigmoid(3 * u) / 16);
+            else if (t == l.beta)
+                x[i] = (float)(1 / (1 + exp(-2 * u)));
+            else if (t == l.h0)
+                x[i] = (float)(0.5 * u);
+            else
+                x[i] = (float)(1.7320508075688772 * u);
+        }
+        if (kind == REC_DELTA && (t == l.q || t == l.k))
+            l2_normalise(x, n / s->D, s->D);
+        if (s->dtype == DT_BF16)
+            for (int64_t i = 0; i < n; i++)
+                x[i] = bf16_round(x[i]);
+    }
+}
+
+/* ---- reference -------------------------------------------------------------- */
+
+/* One (batch b, value head j): the recurrence over all N tokens with the
+ * state S (D × Dv, double) in S; the readout for the tokens in rows[r0, r1)
+ * (sorted, all in batch b) into out. Returns the multiply-adds done. */
+static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double scale,
+                            const float *const in[], int64_t b, int64_t j, const int64_t *rows,
+                            int64_t r0, int64_t r1, double *out, double *final, double *S,
+                            double *u)
+{
+    const struct rec_layout l = rec_layout(kind, s);
+    const enum gate_kind gk = rec_gate(kind, s);
+    const int64_t N = s->N, H = s->H, Hv = s->Hv, D = s->D, Dv = s->Dv;
+    const int64_t hq = j / (Hv / H);
+    int64_t macs = 0, r = r0;
+
+    if (l.h0 >= 0) {
+        const float *h0 = in[l.h0] + (b * Hv + j) * D * Dv;
+        for (int64_t i = 0; i < D * Dv; i++)
+            S[i] = h0[i];
+    } else {
+        memset(S, 0, (size_t)(D * Dv) * sizeof *S);
+    }
+    for (int64_t t = 0; t < N; t++) {
+        const int64_t tok = b * N + t;
+        const float *q = in[l.q] + (tok * H + hq) * D;
+        const float *k = in[l.k] + (tok * H + hq) * D;
+        const float *v = in[l.v] + (tok * Hv + j) * Dv;
+        if (gk == GATE_HEAD) {
+            const double a = exp((double)in[l.g][tok * Hv + j]);
+            for (int64_t i = 0; i < D * Dv; i++)
+                S[i] *= a;
+        } else if (gk == GATE_KEY) {
+            const float *g = in[l.g] + (tok * Hv + j) * D;
+            for (int64_t i = 0; i < D; i++) {
+                const double a = exp((double)g[i]);
+                for (int64_t e = 0; e < Dv; e++)
+                    S[i * Dv + e] *= a;
+            }
+        }
+        if (kind == REC_DELTA) {        /* u = β (v − k S') */
+            const double beta = in[l.beta][tok * Hv + j];
+            for (int64_t e = 0; e < Dv; e++)
+                u[e] = v[e];
+            for (int64_t i = 0; i < D; i++)
+                for (int64_t e = 0; e < Dv; e++)
+                    u[e] -= (double)k[i] * S[i * Dv + e];
+            for (int64_t e = 0; e < Dv; e++)
+                u[e] *= beta;
+            macs += D * Dv;
+        } else {
+            for (int64_t e = 0; e < Dv; e++)
+                u[e] = v[e];
+        }
+        for (int64_t i = 0; i < D; i++) {       /* S += kᵀ u */
+            const double ki = k[i];
+            for (int64_t e = 0; e < Dv; e++)
+                S[i * Dv + e] += ki * u[e];
+        }
+        macs += D * Dv;
+        for (; r < r1 && rows[r] == tok; r++) {  /* o = scale · q S */
+            double *o = out + (r * Hv + j) * Dv;
+            for (int64_t e = 0; e < Dv; e++)
+                o[e] = 0;
+            for (int64_t i = 0; i < D; i++) {
+                const double qi = q[i];
+                for (int64_t e = 0; e < Dv; e++)
+                    o[e] += qi * S[i * Dv + e];
+            }
+            for (int64_t e = 0; e < Dv; e++)
+                o[e] *= scale;
+            macs += D * Dv;
+        }
+    }
+    if (final)
+        memcpy(final + (b * Hv + j) * D * Dv, S, (size_t)(D * Dv) * sizeof *S);
+    return macs;
+}
+
+void rec_reference(enum rec_kind kind, const struct shape *s, double scale,
+                   const float *const in[], const int64_t *rows, int64_t nrows, double *out,
+                   double *final)
+{
+    const int64_t B = s->B, Hv = s->Hv;
+    /* rows are sorted: batch b's rows are rows[first[b], first[b+1]) */
+    int64_t *first = malloc((size_t)(B + 1) * sizeof *first);
+    if (!first) {
+        for (int64_t i = 0; i < nrows * Hv * s->Dv; i++)
+            out[i] = NAN;       /* out of memory: fails the check */
+        return;
+    }
+    for (int64_t b = 0, r = 0; b <= B; b++) {
+        while (r < nrows && rows[r] < b * s->N)
+            r++;
+        first[b] = r;
+    }
+    int64_t macs = 0;
+    int oom = 0;
+#pragma omp parallel reduction(+ : macs) reduction(| : oom)
+    {
+        double *S = malloc((size_t)(s->D * s->Dv + s->Dv) * sizeof *S);
+        oom = !S;
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t j = 0; j < Hv; j++)
+                if (S)
+                    macs += rec_ref_head(kind, s, scale, in, b, j, rows, first[b], first[b + 1],
+                                         out, final, S, S + s->D * s->Dv);
+        free(S);
+    }
+    if (oom)
+        for (int64_t i = 0; i < nrows * Hv * s->Dv; i++)
+            out[i] = NAN;
+    free(first);
+    rec_ref_macs += macs;
+}
+
+/* The reference's work for one output row, amortised: the recurrence costs
+ * D·Dv (two products for the delta rule) per token and head whichever rows
+ * are kept, plus the readout, D·Dv. */
+double rec_row_cost(enum rec_kind kind, const struct shape *s, int64_t row)
+{
+    (void)row;
+    return (double)s->Hv * s->D * s->Dv * (kind == REC_DELTA ? 3 : 2);
+}
+
+/* fp32: the chunked algorithms reorder sums of up to N terms (the state is a
+ * running sum) and fold the gates into exp of cumulative sums; errors stay
+ * near 1e-6 at small N and grow like sqrt(N/chunk)·2^-24. 1e-4 bounds them
+ * at 1M tokens. A single row may be a short sum (the first tokens): 1e-3.
+ * bf16: inputs are exact; the tensor-core kernels round the intra-chunk
+ * scores, the decayed keys and the state to bf16 before each product
+ * (relative 2^-9 per operand, several in series) and the output is rounded
+ * to bf16 (≈1.1e-3 relative L2): 2e-2, 6e-2 for a row. */
+struct tolerance rec_tolerance(const struct shape *s)
+{
+    if (s->dtype == DT_BF16)
+        return (struct tolerance){ .rel_l2 = 2e-2, .row_rel_l2 = 6e-2 };
+    return (struct tolerance){ .rel_l2 = 1e-4, .row_rel_l2 = 1e-3 };
+}
+
+static float round_to(enum dtype dt, double x)
+{
+    return dt == DT_BF16 ? bf16_round((float)x) : (float)x;
+}
+
+int rec_ref_run(enum rec_kind kind, struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const int64_t rows = s->B * s->N, elems = s->Hv * s->Dv;
+    const int64_t fin = s->state ? s->B * s->Hv * s->D * s->Dv : 0;
+    double *buf = malloc((size_t)(rows * elems) * sizeof *buf);
+    double *fbuf = fin ? malloc((size_t)fin * sizeof *fbuf) : NULL;
+    int64_t *idx = malloc((size_t)rows * sizeof *idx);
+    if (!buf || !idx || (fin && !fbuf)) {
+        free(buf), free(fbuf), free(idx);
+        snprintf(ctx->err, sizeof ctx->err, "ref: out of host memory");
+        return SB_OOM;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        idx[i] = i;
+    rec_reference(kind, s, ctx->scale, ctx->in, idx, rows, buf, fbuf);
+    for (int64_t i = 0; i < rows * elems; i++)
+        ctx->out[i] = round_to(s->dtype, buf[i]);
+    for (int64_t i = 0; i < fin; i++)
+        ctx->final[i] = round_to(s->dtype, fbuf[i]);
+    free(buf), free(fbuf), free(idx);
+    return SB_OK;
+}
