@@ -200,3 +200,19 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
         }
     }
 }
+
+void shape_json(const struct family *f, const struct shape *s, char *buf, size_t n)
+{
+    size_t len = (size_t)snprintf(buf, n, "{");
+    for (int i = 0; i < SF_COUNT && len < n; i++) {
+        if (!(f->fields & SF_BIT(i)))
+            continue;
+        char val[32];
+        shape_field_format(i, shape_field_get(s, i), val, sizeof val);
+        const char *quote = shape_fields[i].values ? "\"" : "";
+        len += (size_t)snprintf(buf + len, n - len, "%s\"%s\":%s%s%s", len > 1 ? "," : "",
+                                shape_fields[i].name, quote, val, quote);
+    }
+    if (len < n)
+        snprintf(buf + len, n - len, "}");
+}

@@ -25,9 +25,11 @@ static void record_init(const struct case_req *q, struct case_result *res)
     const struct shape *s = &q->shape;
     case_string(q->family, q->impl->name, s, res->case_str, sizeof res->case_str);
     case_string(q->family, NULL, s, res->case_key, sizeof res->case_key);
+    shape_json(q->family, s, res->shape_json, sizeof res->shape_json);
     struct result_record *r = &res->rec;
     r->case_str = res->case_str;
     r->case_key = res->case_key;
+    r->shape_json = res->shape_json;
     r->family = q->family->name;
     r->impl = q->impl->name;
     r->device = q->impl->device == DEV_CUDA ? q->device : "cpu";
@@ -42,10 +44,11 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->footprint_bytes = -1;
     r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.flush_l2 : -1;
     r->seed = q->seed;
-    r->flops = r->min_bytes = NAN;
+    r->flops = r->min_bytes = r->flops_minimal = NAN;
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
+        r->flops_minimal = q->family->flops_minimal ? q->family->flops_minimal(s) : r->flops;
         r->min_bytes = q->family->min_bytes(s);
     }
 }

@@ -34,6 +34,7 @@ struct case_result {
     struct result_record rec;       /* strings point into the buffers below */
     char case_str[256];
     char case_key[256];
+    char shape_json[256];
     char status[320];
     char error[320];
     double *samples;                /* malloc'd, n_samples of them */

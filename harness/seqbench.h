@@ -226,6 +226,10 @@ const struct impl *impl_find(const struct family *f, const char *name);
 void case_string(const struct family *f, const char *impl, const struct shape *s,
                  char *buf, size_t n);
 
+/* The family's shape fields as a JSON object in field order, named values
+ * as strings: {"B":1,"N":1024,...,"gate":"key","state":0}. */
+void shape_json(const struct family *f, const struct shape *s, char *buf, size_t n);
+
 /* Deterministic random numbers (splitmix64): inputs are a pure function of
  * (family, shape, seed) on every machine. */
 static inline uint64_t sb_rng_next(uint64_t *state)

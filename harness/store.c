@@ -79,6 +79,10 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     /* 1 -> 2: CUPTI kernel time (NULL until profiling), and the index compare uses. */
     "ALTER TABLE results ADD COLUMN kernel_ms REAL;"
     "CREATE INDEX results_case ON results(case_key, impl);",
+    /* 2 -> 3: the whole shape (fields beyond the fixed columns: Hv, chunk,
+     * gate, state) and the minimal FLOP count beside the algorithm's. */
+    "ALTER TABLE results ADD COLUMN shape_json TEXT;"
+    "ALTER TABLE results ADD COLUMN flops_minimal REAL;",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -514,6 +518,8 @@ static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
     bind_int64_or_null(&b, r->l2_flush);
     bind_int64(&b, (int64_t)r->seed);
     bind_real(&b, r->kernel_ms);
+    bind_text(&b, r->shape_json);
+    bind_real(&b, r->flops_minimal);
     return bind_done(&b);
 }
 
@@ -527,8 +533,9 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device, dtype,"
         " B, N, Nk, H, Hkv, D, Dv, causal, status, error, rel_err, max_abs_err, rows_checked,"
         " rows_total, flops, min_bytes, footprint_bytes, median_ms, min_ms, p10_ms, p90_ms,"
-        " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms,"
+        " shape_json, flops_minimal)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
     sqlite3_stmt *s = NULL, *smp = NULL;
     char now[32];

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 2   /* the user_version this build writes */
+#define STORE_SCHEMA_VERSION 3   /* the user_version this build writes */
 
 struct store;
 
@@ -68,6 +68,9 @@ struct result_record {
     double tflops, gbps, pct_peak;
     int l2_flush;               /* 1 cold, 0 warm, -1 not applicable (CPU) */
     double kernel_ms;           /* CUPTI kernel time; NAN until profiling */
+    const char *shape_json;     /* every shape field the family reads, {"B":1,...,"gate":"key"} */
+    double flops_minimal;       /* the definition's count where flops counts more work (the
+                                   recurrent families' recurrent count); else = flops */
     uint64_t seed;
 };
 

@@ -252,11 +252,12 @@ void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float 
 
 /* One (batch b, value head j): the recurrence over all N tokens with the
  * state S (D × Dv, double) in S; the readout for the tokens in rows[r0, r1)
- * (sorted, all in batch b) into out. Returns the multiply-adds done. */
+ * (sorted, all in batch b) into out. u (Dv) and a (D) are scratch. Returns
+ * the multiply-adds done (the gate's multiplies are not counted). */
 static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double scale,
                             const float *const in[], int64_t b, int64_t j, const int64_t *rows,
                             int64_t r0, int64_t r1, double *out, double *final, double *S,
-                            double *u)
+                            double *u, double *a)
 {
     const struct rec_layout l = rec_layout(kind, s);
     const enum gate_kind gk = rec_gate(kind, s);
@@ -276,25 +277,19 @@ static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double sc
         const float *q = in[l.q] + (tok * H + hq) * D;
         const float *k = in[l.k] + (tok * H + hq) * D;
         const float *v = in[l.v] + (tok * Hv + j) * Dv;
-        if (gk == GATE_HEAD) {
-            const double a = exp((double)in[l.g][tok * Hv + j]);
-            for (int64_t i = 0; i < D * Dv; i++)
-                S[i] *= a;
-        } else if (gk == GATE_KEY) {
-            const float *g = in[l.g] + (tok * Hv + j) * D;
-            for (int64_t i = 0; i < D; i++) {
-                const double a = exp((double)g[i]);
-                for (int64_t e = 0; e < Dv; e++)
-                    S[i * Dv + e] *= a;
-            }
-        }
-        if (kind == REC_DELTA) {        /* u = β (v − k S') */
+        /* a[i]: the decay of state row i, exp(g), folded into the passes below */
+        for (int64_t i = 0; i < D; i++)
+            a[i] = gk == GATE_HEAD ? exp((double)in[l.g][tok * Hv + j])
+                 : gk == GATE_KEY  ? exp((double)in[l.g][(tok * Hv + j) * D + i]) : 1.0;
+        if (kind == REC_DELTA) {        /* u = β (v − k S'), S' = diag(a) S */
             const double beta = in[l.beta][tok * Hv + j];
             for (int64_t e = 0; e < Dv; e++)
                 u[e] = v[e];
-            for (int64_t i = 0; i < D; i++)
+            for (int64_t i = 0; i < D; i++) {
+                const double ka = (double)k[i] * a[i];
                 for (int64_t e = 0; e < Dv; e++)
-                    u[e] -= (double)k[i] * S[i * Dv + e];
+                    u[e] -= ka * S[i * Dv + e];
+            }
             for (int64_t e = 0; e < Dv; e++)
                 u[e] *= beta;
             macs += D * Dv;
@@ -302,10 +297,10 @@ static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double sc
             for (int64_t e = 0; e < Dv; e++)
                 u[e] = v[e];
         }
-        for (int64_t i = 0; i < D; i++) {       /* S += kᵀ u */
-            const double ki = k[i];
+        for (int64_t i = 0; i < D; i++) {       /* S = diag(a) S + kᵀ u */
+            const double ki = k[i], ai = a[i];
             for (int64_t e = 0; e < Dv; e++)
-                S[i * Dv + e] += ki * u[e];
+                S[i * Dv + e] = ai * S[i * Dv + e] + ki * u[e];
         }
         macs += D * Dv;
         for (; r < r1 && rows[r] == tok; r++) {  /* o = scale · q S */
@@ -348,14 +343,15 @@ void rec_reference(enum rec_kind kind, const struct shape *s, double scale,
     int oom = 0;
 #pragma omp parallel reduction(+ : macs) reduction(| : oom)
     {
-        double *S = malloc((size_t)(s->D * s->Dv + s->Dv) * sizeof *S);
+        double *S = malloc((size_t)(s->D * s->Dv + s->Dv + s->D) * sizeof *S);
         oom = !S;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t b = 0; b < B; b++)
             for (int64_t j = 0; j < Hv; j++)
                 if (S)
                     macs += rec_ref_head(kind, s, scale, in, b, j, rows, first[b], first[b + 1],
-                                         out, final, S, S + s->D * s->Dv);
+                                         out, final, S, S + s->D * s->Dv,
+                                         S + s->D * s->Dv + s->Dv);
         free(S);
     }
     if (oom)

@@ -98,6 +98,11 @@ PY=""; for p in python3 /usr/bin/python3; do $p -c "import numpy" 2>/dev/null &&
 if [ -n "$PY" ]; then
     "$B" run flash --impl cpu --N 77 --H 2 --Hkv 1 --D 64 --causal --dtype fp32 --dump "$t/np" --no-db --max-time 0.05 >/dev/null 2>&1
     check "out.npy matches a float64 NumPy attention" $PY tests/npy_check.py "$t/np"
+    for c in "linear" "gated --gate key" "gated --gate head" "delta --gate none" "delta --gate head"; do
+        d="$t/rec_${c// /_}"
+        "$B" run $c --impl ref --N 70 --H 2 --Hv 4 --D 16 --Dv 24 --state --dump "$d" --no-db --max-time 0.05 >/dev/null 2>&1
+        check "$c: ref, out and final state match a float64 NumPy recurrence" $PY tests/rec_check.py "$d"
+    done
 else
     skip "numpy not installed: the independent NumPy check of out.npy did not run"
 fi

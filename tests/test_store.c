@@ -204,6 +204,7 @@ static const struct result_record ok_result = {
     .footprint_bytes = 123456789, .median_ms = 1.5, .min_ms = 1e-300, .p10_ms = 0.5,
     .p90_ms = 2.5, .mean_ms = 1.375, .stdev_ms = 0.625, .n_samples = 5, .tflops = 3.0,
     .gbps = NAN, .pct_peak = NAN, .l2_flush = 1, .kernel_ms = NAN, .seed = 0xfedcba9876543210ull,
+    .shape_json = "{\"B\":2,\"gate\":\"key\"}", .flops_minimal = 4.25e9,
 };
 
 static struct result_record skipped_result(void)
@@ -217,7 +218,7 @@ static struct result_record skipped_result(void)
     };
     r.rel_err = r.max_abs_err = r.flops = r.min_bytes = NAN;
     r.median_ms = r.min_ms = r.p10_ms = r.p90_ms = r.mean_ms = r.stdev_ms = NAN;
-    r.tflops = r.gbps = r.pct_peak = r.kernel_ms = NAN;
+    r.tflops = r.gbps = r.pct_peak = r.kernel_ms = r.flops_minimal = NAN;
     return r;
 }
 
@@ -255,6 +256,7 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_REAL("p90_ms", 2.5), X_REAL("mean_ms", 1.375), X_REAL("stdev_ms", 0.625),
         X_INT("n_samples", 5), X_REAL("tflops", 3.0), X_NULL("gbps"), X_NULL("pct_peak"),
         X_INT("l2_flush", 1), X_INT("seed", (int64_t)0xfedcba9876543210ull), X_NULL("kernel_ms"),
+        X_TEXT("shape_json", r->shape_json), X_REAL("flops_minimal", 4.25e9),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
     CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
@@ -286,7 +288,8 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("flops"), X_NULL("min_bytes"), X_NULL("footprint_bytes"), X_NULL("median_ms"),
         X_NULL("min_ms"), X_NULL("p10_ms"), X_NULL("p90_ms"), X_NULL("mean_ms"), X_NULL("stdev_ms"),
         X_INT("n_samples", 0), X_NULL("tflops"), X_NULL("gbps"), X_NULL("pct_peak"),
-        X_NULL("l2_flush"), X_INT("seed", 7), X_NULL("kernel_ms"),
+        X_NULL("l2_flush"), X_INT("seed", 7), X_NULL("kernel_ms"), X_NULL("shape_json"),
+        X_NULL("flops_minimal"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
@@ -375,7 +378,11 @@ static void test_migration(void)
     if (!st)
         return;
     db = store_db(st);
-    CHECK(store_user_version(st) == 2, "migrated to 2 (got %d)", store_user_version(st));
+    CHECK(store_user_version(st) == STORE_SCHEMA_VERSION, "migrated to %d (got %d)",
+          STORE_SCHEMA_VERSION, store_user_version(st));
+    CHECK(query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE"
+                        " (name = 'shape_json' AND type = 'TEXT') OR (name = 'flops_minimal' AND type = 'REAL')")
+              == 2, "shape_json and flops_minimal columns added");
     CHECK(query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'kernel_ms'"
                         " AND type = 'REAL'") == 1, "kernel_ms column added");
     CHECK(query_int(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
