@@ -52,6 +52,9 @@ int cmd_run(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 extern const struct command commands[];
 extern const int n_commands;

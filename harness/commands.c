@@ -18,6 +18,23 @@ const struct command commands[] = {
     { "verify", cmd_verify, "[--family A,B] [--impl NAME] [--device DEV]",
       "Check every implementation against its reference over small edge-case shapes in every\n"
       "dtype it supports. Exit 1 on any mismatch or error. Nothing is stored." },
+    { "compare", cmd_compare, "BASE.db NEW.db [--threshold 3%] [--alpha 0.05] [--format md|csv|json]",
+      "Compare two results databases case by case and exit 1 on a regression.\n"
+      "Cases are matched by canonical case string (family/impl dtype shape). When a database holds\n"
+      "several runs of a case, the latest run's result is used (latest started_at, then highest\n"
+      "run id). Cases ok on both sides are judged from their stored samples:\n"
+      "  ratio = median new / median base; p = two-sided Mann-Whitney U (exact without ties when\n"
+      "  both sides have at most 20 samples, else normal approximation with tie correction)\n"
+      "  slower   p < alpha and ratio > 1 + threshold        (a regression)\n"
+      "  faster   p < alpha and ratio < 1 - threshold\n"
+      "  same     |ratio - 1| <= threshold\n"
+      "  noisy    beyond the threshold but p >= alpha (or no samples)\n"
+      "Status changes: broken = ok in base, mismatch or error in new (a regression); fixed = ok\n"
+      "only in new; status = any other change (ok -> skipped or oom, ...). Also listed: cases only\n"
+      "in base, only in new, and the geometric mean of ratios per family and overall.\n"
+      "Exit 0: no regression; 1: a slower or broken case; 2: bad usage, a missing or unreadable\n"
+      "file, not a seqbench database, or a schema newer than this bench. Both databases are\n"
+      "opened read-only." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };
