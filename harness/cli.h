@@ -11,7 +11,7 @@
 enum opt_type { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STRING };
 
 struct opt {
-    const char *name;       /* without the leading "--" */
+    const char *name;       /* without the leading "--"; a one-letter name is "-x" */
     enum opt_type type;
     void *dest;             /* int* for FLAG, int64_t* for INT, double*, const char** */
     const char *arg;        /* metavariable in --help, e.g. "FILE" */

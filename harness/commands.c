@@ -35,6 +35,18 @@ const struct command commands[] = {
       "Exit 0: no regression; 1: a slower or broken case; 2: bad usage, a missing or unreadable\n"
       "file, not a seqbench database, or a schema newer than this bench. Both databases are\n"
       "opened read-only." },
+    { "merge", cmd_merge, "A.db [B.db ...] -o OUT.db",
+      "Copy the runs of every input into OUT.db (created with the current schema if missing),\n"
+      "keyed by run_uid: a run OUT already has is skipped, so merging again changes nothing and\n"
+      "merging A then B equals merging both. Results and samples get new ids. Inputs are opened\n"
+      "read-only; an older schema is read by column name, a newer one is refused (exit 2). Each\n"
+      "input is one transaction: a failure leaves OUT as it was before that input." },
+    { "export", cmd_export, "--db FILE --format csv|json|gab [--run ID|latest|all] [-o FILE]",
+      "Write results as CSV (RFC 4180, one row per result), JSON (an array of objects) or gab:\n"
+      "github-action-benchmark's customSmallerIsBetter array of {name, unit, value, extra} with\n"
+      "the median milliseconds of each ok result. --run latest (the default) takes each case's\n"
+      "result from the latest run that has it (as compare does, so a merged database of shards\n"
+      "exports whole); all takes every run; otherwise a run_uid or a run id." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };
