@@ -108,9 +108,13 @@ int mwu_test(const double *x, int n1, const double *y, int n2, struct mwu_result
 
 /* ---- verdicts ------------------------------------------------------------ */
 
+/* A ratio on the threshold counts as inside it; 1.03 - 1 is 0.030000000000000027
+ * in doubles, so the comparison allows for rounding. */
+#define THRESHOLD_SLACK 1e-12
+
 enum verdict verdict_of(double ratio, double p, double threshold, double alpha)
 {
-    if (fabs(ratio - 1) <= threshold)
+    if (fabs(ratio - 1) <= threshold + THRESHOLD_SLACK)
         return V_SAME;
     int significant = !isnan(p) && p < alpha;
     if (!significant || isnan(ratio))
