@@ -118,8 +118,10 @@ static int by_regression_then_ratio(const void *a, const void *b)
     const struct cmp_case *y = *(const struct cmp_case *const *)b;
     if ((x->v == V_SLOWER) != (y->v == V_SLOWER))
         return x->v == V_SLOWER ? -1 : 1;
-    if (x->ratio != y->ratio)
-        return x->ratio > y->ratio ? -1 : 1;
+    double rx = isnan(x->ratio) ? -INFINITY : x->ratio;    /* no ratio: last */
+    double ry = isnan(y->ratio) ? -INFINITY : y->ratio;
+    if (rx != ry)
+        return rx > ry ? -1 : 1;
     return strcmp(x->case_str, y->case_str);
 }
 

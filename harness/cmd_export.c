@@ -195,13 +195,16 @@ static int write_rows(FILE *f, sqlite3_stmt *s, enum format fmt)
 static int parse_format(const char *s, enum format *f)
 {
     static const char *const names[] = { [F_CSV] = "csv", [F_JSON] = "json", [F_GAB] = "gab" };
+    if (!s) {
+        cli_error("export: which format? (--format csv|json|gab)");
+        return -1;
+    }
     for (int i = 0; i < 3; i++)
-        if (s && strcmp(s, names[i]) == 0) {
+        if (strcmp(s, names[i]) == 0) {
             *f = (enum format)i;
             return 0;
         }
-    cli_error("export: --format %s%s%s: expected csv, json or gab", s ? "'" : "", s ? s : "missing",
-              s ? "'" : "");
+    cli_error("export: --format '%s': expected csv, json or gab", s);
     return -1;
 }
 

@@ -159,8 +159,9 @@ static int run_present(sqlite3_stmt *exists, sqlite3_value *uid)
 }
 
 /* Copies every run of in whose run_uid OUT lacks. The caller owns the
- * transaction. */
-static int copy_runs(sqlite3 *out, sqlite3 *in, struct merge_counts *k)
+ * transaction. On failure *why is a message of ours, or NULL when SQLite's
+ * message says it. */
+static int copy_runs(sqlite3 *out, sqlite3 *in, struct merge_counts *k, const char **why)
 {
     struct copier runs, res, smp;
     sqlite3_stmt *exists = NULL;
@@ -168,7 +169,7 @@ static int copy_runs(sqlite3 *out, sqlite3 *in, struct merge_counts *k)
     if (copier_init(&runs, out, in, "runs", "id", NULL, "id") != 0 ||
         copier_init(&res, out, in, "results", "id", "run_id", "id") != 0 ||
         copier_init(&smp, out, in, "samples", NULL, "result_id", "idx") != 0 ||
-        runs.uid_col < 0 ||
+        (runs.uid_col < 0 && (*why = "its runs table has no run_uid column")) ||
         sqlite3_prepare_v2(out, "SELECT 1 FROM runs WHERE run_uid = ?1", -1, &exists, NULL) != SQLITE_OK)
         goto done;
     int step;
@@ -197,10 +198,15 @@ done:
 static int merge_one(sqlite3 *out, sqlite3 *in, const char *path)
 {
     struct merge_counts k = { 0 };
+    const char *msg = NULL;
     if (sqlite3_exec(out, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-        copy_runs(out, in, &k) != 0 || sqlite3_exec(out, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        const char *msg = sqlite3_errcode(in) != SQLITE_OK && sqlite3_errcode(in) != SQLITE_DONE &&
-                          sqlite3_errcode(in) != SQLITE_ROW ? sqlite3_errmsg(in) : sqlite3_errmsg(out);
+        copy_runs(out, in, &k, &msg) != 0 ||
+        sqlite3_exec(out, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        /* A failed call leaves its code on its connection; the other is OK. */
+        int in_failed = sqlite3_errcode(in) != SQLITE_OK && sqlite3_errcode(in) != SQLITE_ROW &&
+                        sqlite3_errcode(in) != SQLITE_DONE;
+        if (!msg)
+            msg = in_failed ? sqlite3_errmsg(in) : sqlite3_errmsg(out);
         cli_error("merge: %s: %s; the output is as it was before this input", path, msg);
         if (!sqlite3_get_autocommit(out))
             sqlite3_exec(out, "ROLLBACK", NULL, NULL, NULL);
