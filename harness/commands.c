@@ -11,7 +11,7 @@ const struct command commands[] = {
     { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [--B --N --Nk --H --Hkv --D --Dv --causal] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
       "time it, print a markdown table and store each result." },
-    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [options]",
+    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
       "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
       "case in flight; everything finished is already stored." },
@@ -42,11 +42,14 @@ const struct command commands[] = {
       "read-only; an older schema is read by column name, a newer one is refused (exit 2). Each\n"
       "input is one transaction: a failure leaves OUT as it was before that input." },
     { "export", cmd_export, "--db FILE --format csv|json|gab [--run ID|latest|all] [-o FILE]",
-      "Write results as CSV (RFC 4180, one row per result), JSON (an array of objects) or gab:\n"
-      "github-action-benchmark's customSmallerIsBetter array of {name, unit, value, extra} with\n"
-      "the median milliseconds of each ok result. --run latest (the default) takes each case's\n"
-      "result from the latest run that has it (as compare does, so a merged database of shards\n"
-      "exports whole); all takes every run; otherwise a run_uid or a run id." },
+      "Write results as CSV (a header row, then one row per result; RFC 4180 quoting, LF line\n"
+      "ends), JSON (an array of objects with the same keys) or gab: github-action-benchmark's\n"
+      "customSmallerIsBetter array of {name: case, unit: \"ms\", value: median, extra} for the ok\n"
+      "results. Columns: the run (run_uid, started_at, git_commit, hostname, gpu_name), then the\n"
+      "result's case, shape, status, timing, throughput and error columns; one an older database\n"
+      "lacks is empty. --run latest (the default) takes each case's result from the latest run\n"
+      "that has it (as compare does, so a merged database of shards exports whole); all takes\n"
+      "every run (gab names then repeat); otherwise a run_uid or a run id." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };

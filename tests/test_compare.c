@@ -8,7 +8,8 @@
  *      sets 0 with "only in" lists, ok -> mismatch 1, the latest run wins,
  *      newer schema / non-seqbench / garbage / missing file / bad threshold
  *      exit 2, and the databases are never modified;
- *   4. bench merge: idempotent, order-independent in content, run_uids
+ *   4. JSON and CSV escaping (emit.h);
+ *   5. bench merge: idempotent, order-independent in content, run_uids
  *      unique, samples preserved, an old (v1) input read by column name, a
  *      newer input refused, a planted bad row rolls its input back.
  */
@@ -22,6 +23,7 @@
 #include "check.h"
 #include "cli.h"
 #include "compare.h"
+#include "emit.h"
 #include "measure.h"
 #include "store.h"
 
@@ -351,7 +353,35 @@ static void test_compare_bad_input(void)
     free(before), free(after);
 }
 
-/* ---- 4: merge -------------------------------------------------------------- */
+/* ---- 4: escaping ------------------------------------------------------------ */
+
+/* What fn writes for s, into a static buffer. */
+static const char *emitted(void (*fn)(FILE *, const char *), const char *s)
+{
+    static char buf[256];
+    FILE *f = fmemopen(buf, sizeof buf, "w");
+    fn(f, s);
+    fclose(f);
+    return buf;
+}
+
+static void test_escaping(void)
+{
+    const char *j = emitted(emit_json_string, "a\"b\\c\nd\te\x01" "f\xc3\xa9g\xff" "h");
+    CHECK(strcmp(j, "\"a\\\"b\\\\c\\nd\\te\\u0001f\xc3\xa9g\\ufffdh\"") == 0,
+          "json escaping: %s", j);
+    CHECK(strcmp(emitted(emit_json_string, NULL), "null") == 0, "NULL is null");
+    CHECK(strcmp(emitted(emit_csv_field, "plain"), "plain") == 0, "csv: plain text as is");
+    const char *c = emitted(emit_csv_field, "a,\"b\"\nc");
+    CHECK(strcmp(c, "\"a,\"\"b\"\"\nc\"") == 0, "csv quoting: %s", c);
+    char num[40];
+    emit_double(num, sizeof num, 0.1);
+    CHECK(strcmp(num, "0.1") == 0, "0.1 prints as 0.1 (%s)", num);
+    emit_double(num, sizeof num, 1.0 / 3);
+    CHECK(strtod(num, NULL) == 1.0 / 3, "1/3 reads back exactly (%s)", num);
+}
+
+/* ---- 5: merge -------------------------------------------------------------- */
 
 static int merge(const char *out, const char *in1, const char *in2)
 {
@@ -481,6 +511,7 @@ int main(void)
     build_compare_dbs();
     test_compare_verdicts();
     test_compare_bad_input();
+    test_escaping();
     test_merge();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
