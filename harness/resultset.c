@@ -2,6 +2,14 @@
  * resultset.c — see resultset.h. Nothing here writes: the handle is opened
  * with SQLITE_OPEN_READONLY, so even a WAL database is read without being
  * checkpointed or migrated.
+ *
+ * A WAL database opened read-only still gets a -shm (and an empty -wal)
+ * created beside it, which litters a checkout's results/baselines/ and fails
+ * on a read-only mount. So when no -wal with content is there (a finished
+ * database: bench checkpoints on close), the file is opened immutable: no
+ * side files, no locks. The cost: a bench that starts writing the same file
+ * while we read it could make the read fail; compare, merge and export read
+ * finished databases.
  */
 #include <errno.h>
 #include <math.h>
@@ -88,6 +96,37 @@ static int check_schema(sqlite3 *db, const char *path, char *err, size_t n)
     return 0;
 }
 
+/* 1 when path-wal exists with content: a database still in use or not
+ * checkpointed, which must be read through its WAL. */
+static int has_live_wal(const char *path)
+{
+    char wal[4096];
+    struct stat sb;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    return stat(wal, &sb) == 0 && sb.st_size > 0;
+}
+
+/* "file:PATH?immutable=1" with every byte of PATH outside [A-Za-z0-9/._~-]
+ * percent-encoded (RFC 3986), so ? # % in a name stay part of it. Returns
+ * 0, or -1 when it does not fit. */
+static int immutable_uri(const char *path, char *uri, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t k = (size_t)snprintf(uri, n, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < n; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._~-", *p))
+            uri[k++] = (char)*p;
+        else {
+            uri[k++] = '%';
+            uri[k++] = hex[*p >> 4];
+            uri[k++] = hex[*p & 15];
+        }
+    }
+    uri[k] = 0;
+    return k + sizeof "?immutable=1" <= n ? (strcat(uri, "?immutable=1"), 0) : -1;
+}
+
 struct sqlite3 *rs_open(const char *path, char *err, size_t n)
 {
     struct stat sb;
@@ -100,7 +139,10 @@ struct sqlite3 *rs_open(const char *path, char *err, size_t n)
         return NULL;
     }
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    char uri[8192];
+    int immutable = !has_live_wal(path) && immutable_uri(path, uri, sizeof uri) == 0;
+    if (sqlite3_open_v2(immutable ? uri : path, &db,
+                        SQLITE_OPEN_READONLY | (immutable ? SQLITE_OPEN_URI : 0), NULL) != SQLITE_OK) {
         snprintf(err, n, "%s: cannot open database: %s", path,
                  db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);

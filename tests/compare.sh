@@ -9,7 +9,8 @@
 #   3. merge from the command line: idempotent, bad inputs exit 2 and leave
 #      the output untouched;
 #   4. export csv/json/gab parse (Python's csv and json) and hold every case;
-#   5. compare never modifies its inputs; --help says the rule.
+#   5. compare never modifies its inputs (nor adds -wal/-shm files beside
+#      them); --help says the rule.
 set -u
 B=${BENCH:-bin/bench}
 ROOT=$PWD
@@ -192,6 +193,7 @@ check "a database against itself: nothing slower, faster or noisy" grep -q '0 sl
 "$B" compare "$t/a.db" "$t/b.db" --format csv >"$t/out" 2>&1; rc=$?
 check "compare a b exits 0 or 1 (got $rc)" [ $rc -le 1 ]
 check "compare left both databases byte for byte" [ "$(md5sum "$t/a.db" "$t/b.db" | cut -d' ' -f1)" = "$sums" ]
+check "and wrote no -wal or -shm beside them" [ -z "$(ls "$t"/a.db-* "$t"/b.db-* 2>/dev/null)" ]
 bad 2 "no such file"     compare "$t/a.db" "$t/nope.db"
 bad 2 "newer"            compare "$t/newer.db" "$t/a.db"
 bad 2 "--threshold"      compare "$t/a.db" "$t/b.db" --threshold 3
