@@ -211,8 +211,8 @@ static int print_md(FILE *f, const struct comparison *cmp, const char *base, con
     print_summary(f, cmp, base, new);
     print_rule(f, cmp);
     print_families(f, cmp);
+    print_status_changes(f, cmp, sel);     /* broken cases are regressions: first */
     print_timed(f, cmp, sel);
-    print_status_changes(f, cmp, sel);
     print_only(f, cmp, V_ONLY_BASE, "Only in base");
     print_only(f, cmp, V_ONLY_NEW, "Only in new");
     free(sel);
