@@ -30,6 +30,12 @@ int cli_parse_int(const char *s, int64_t *v)
     return 0;
 }
 
+/* "-" before a one-letter option name (-o), "--" before the others. */
+static const char *dashes(const char *name)
+{
+    return name[0] && !name[1] ? "-" : "--";
+}
+
 void cli_help(const struct command *cmd, const struct opt *opts, int n_opts)
 {
     printf("usage: bench %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->summary);
@@ -37,7 +43,7 @@ void cli_help(const struct command *cmd, const struct opt *opts, int n_opts)
         printf("\noptions:\n");
     for (int i = 0; i < n_opts; i++) {
         char left[64];
-        snprintf(left, sizeof left, "--%s%s%s", opts[i].name, opts[i].arg ? " " : "",
+        snprintf(left, sizeof left, "%s%s%s%s", dashes(opts[i].name), opts[i].name, opts[i].arg ? " " : "",
                  opts[i].arg ? opts[i].arg : "");
         printf("  %-22s %s\n", left, opts[i].help);
     }
@@ -49,7 +55,7 @@ static int set_value(const struct command *cmd, struct opt *o, const char *val)
     switch (o->type) {
     case OPT_INT:
         if (cli_parse_int(val, (int64_t *)o->dest) != 0) {
-            cli_error("%s: --%s: '%s' is not an integer", cmd->name, o->name, val);
+            cli_error("%s: %s%s: '%s' is not an integer", cmd->name, dashes(o->name), o->name, val);
             return EXIT_USAGE;
         }
         break;
@@ -58,7 +64,7 @@ static int set_value(const struct command *cmd, struct opt *o, const char *val)
         errno = 0;
         double x = strtod(val, &end);
         if (errno || end == val || *end) {
-            cli_error("%s: --%s: '%s' is not a number", cmd->name, o->name, val);
+            cli_error("%s: %s%s: '%s' is not a number", cmd->name, dashes(o->name), o->name, val);
             return EXIT_USAGE;
         }
         *(double *)o->dest = x;
@@ -83,7 +89,8 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
             cli_help(cmd, opts, n_opts);
             return CLI_HELP;
         }
-        if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
+        int short_opt = a[0] == '-' && a[1] && a[1] != '-' && !a[2];     /* -o */
+        if (!short_opt && (strncmp(a, "--", 2) != 0 || a[2] == 0)) {
             if (*n_pos >= max_pos) {
                 cli_error("%s: unexpected argument '%s' (see bench %s --help)", cmd->name, a,
                           cmd->name);
@@ -92,25 +99,25 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
             pos[(*n_pos)++] = argv[i];
             continue;
         }
-        const char *name = a + 2, *eq = strchr(name, '=');
+        const char *name = a + (short_opt ? 1 : 2), *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         struct opt *o = NULL;
         for (int j = 0; j < n_opts; j++)
             if (strlen(opts[j].name) == len && strncmp(opts[j].name, name, len) == 0)
                 o = &opts[j];
         if (!o) {
-            cli_error("%s: unknown option '--%.*s' (see bench %s --help)", cmd->name, (int)len,
-                      name, cmd->name);
+            cli_error("%s: unknown option '%s%.*s' (see bench %s --help)", cmd->name,
+                      short_opt ? "-" : "--", (int)len, name, cmd->name);
             return EXIT_USAGE;
         }
         if (o->seen) {
-            cli_error("%s: --%s given twice", cmd->name, o->name);
+            cli_error("%s: %s%s given twice", cmd->name, dashes(o->name), o->name);
             return EXIT_USAGE;
         }
         o->seen = 1;
         if (o->type == OPT_FLAG) {
             if (eq) {
-                cli_error("%s: --%s takes no value", cmd->name, o->name);
+                cli_error("%s: %s%s takes no value", cmd->name, dashes(o->name), o->name);
                 return EXIT_USAGE;
             }
             *(int *)o->dest = 1;
@@ -118,7 +125,8 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) {
-            cli_error("%s: --%s needs a value (%s)", cmd->name, o->name, o->arg ? o->arg : "VALUE");
+            cli_error("%s: %s%s needs a value (%s)", cmd->name, dashes(o->name), o->name,
+                      o->arg ? o->arg : "VALUE");
             return EXIT_USAGE;
         }
         int rc = set_value(cmd, o, val);

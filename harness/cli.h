@@ -11,7 +11,7 @@
 enum opt_type { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STRING };
 
 struct opt {
-    const char *name;       /* without the leading "--" */
+    const char *name;       /* without the leading "--"; a one-letter name is "-x" */
     enum opt_type type;
     void *dest;             /* int* for FLAG, int64_t* for INT, double*, const char** */
     const char *arg;        /* metavariable in --help, e.g. "FILE" */
@@ -52,6 +52,9 @@ int cmd_run(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 extern const struct command commands[];
 extern const int n_commands;

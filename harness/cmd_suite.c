@@ -6,6 +6,10 @@
  * skipped with the reason. Ctrl-C finishes the case in flight, stores it and
  * stops; a second Ctrl-C aborts at once (every finished case is already
  * committed).
+ *
+ * --shard I/N keeps the cases of one shard (shard.h) after --filter; the
+ * budget, and so the prediction that skips cases, then applies to that
+ * shard's cases alone: each CI job of a matrix gets the whole budget.
  */
 #include <fnmatch.h>
 #include <signal.h>
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "shard.h"
 #include "suite.h"
 #include "table.h"
 
@@ -54,7 +59,7 @@ static int case_matches(const char *pattern, const char *case_str)
 
 int cmd_suite(int argc, char **argv)
 {
-    const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL;
+    const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL, *shard = NULL;
     int no_db = 0, warm = 0, list_only = 0;
     int64_t seed = 1;
     double budget = -1, max_time = 2.0;
@@ -63,6 +68,7 @@ int cmd_suite(int argc, char **argv)
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
         OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
         OPT("filter", OPT_STRING, &filter, "PATTERN", "only cases whose case string contains PATTERN (a glob if it has * ? [)"),
+        OPT("shard", OPT_STRING, &shard, "I/N", "only shard I of N (by a hash of the case string; the budget is per shard)"),
         OPT("list", OPT_FLAG, &list_only, NULL, "print the cases and exit"),
         OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
         OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
@@ -88,6 +94,11 @@ int cmd_suite(int argc, char **argv)
 
     struct suite su;
     char err[600];
+    int shard_i = 1, shard_n = 1;
+    if (shard && shard_parse(shard, &shard_i, &shard_n, err, sizeof err) != 0) {
+        cli_error("suite: %s", err);
+        return EXIT_USAGE;
+    }
     if (suite_load(pos[0], sb_exe_dir, &su, err, sizeof err) != 0) {
         cli_error("suite: %s", err);
         return EXIT_USAGE;
@@ -106,7 +117,7 @@ int cmd_suite(int argc, char **argv)
     for (int i = 0; i < n_cases; i++) {
         char cs[256];
         case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
-        if (case_matches(filter, cs))
+        if (case_matches(filter, cs) && shard_of(cs, shard_n) == shard_i)
             cases[kept++] = cases[i];
     }
     n_cases = kept;
@@ -116,6 +127,13 @@ int cmd_suite(int argc, char **argv)
             case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
             printf("%s\n", cs);
         }
+        free(cases);
+        suite_free(&su);
+        return EXIT_OK;
+    }
+    if (n_cases == 0 && shard_n > 1) {     /* a small suite can leave a shard empty */
+        fprintf(stderr, "suite %s: shard %d/%d has no cases; nothing to run\n", su.name, shard_i,
+                shard_n);
         free(cases);
         suite_free(&su);
         return EXIT_OK;

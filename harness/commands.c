@@ -11,13 +11,45 @@ const struct command commands[] = {
     { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
       "time it, print a markdown table and store each result." },
-    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [options]",
+    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
       "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
       "case in flight; everything finished is already stored." },
     { "verify", cmd_verify, "[--family A,B] [--impl NAME] [--device DEV]",
       "Check every implementation against its reference over small edge-case shapes in every\n"
       "dtype it supports. Exit 1 on any mismatch or error. Nothing is stored." },
+    { "compare", cmd_compare, "BASE.db NEW.db [--threshold 3%] [--alpha 0.05] [--format md|csv|json]",
+      "Compare two results databases case by case and exit 1 on a regression.\n"
+      "Cases are matched by canonical case string (family/impl dtype shape). When a database holds\n"
+      "several runs of a case, the latest run's result is used (latest started_at, then highest\n"
+      "run id). Cases ok on both sides are judged from their stored samples:\n"
+      "  ratio = median new / median base; p = two-sided Mann-Whitney U (exact without ties when\n"
+      "  both sides have at most 20 samples, else normal approximation with tie correction)\n"
+      "  slower   p < alpha and ratio > 1 + threshold        (a regression)\n"
+      "  faster   p < alpha and ratio < 1 - threshold\n"
+      "  same     |ratio - 1| <= threshold\n"
+      "  noisy    beyond the threshold but p >= alpha (or no samples)\n"
+      "Status changes: broken = ok in base, mismatch or error in new (a regression); fixed = ok\n"
+      "only in new; status = any other change (ok -> skipped or oom, ...). Also listed: cases only\n"
+      "in base, only in new, and the geometric mean of ratios per family and overall.\n"
+      "Exit 0: no regression; 1: a slower or broken case; 2: bad usage, a missing or unreadable\n"
+      "file, not a seqbench database, or a schema newer than this bench. Both databases are\n"
+      "opened read-only." },
+    { "merge", cmd_merge, "A.db [B.db ...] -o OUT.db",
+      "Copy the runs of every input into OUT.db (created with the current schema if missing),\n"
+      "keyed by run_uid: a run OUT already has is skipped, so merging again changes nothing and\n"
+      "merging A then B equals merging both. Results and samples get new ids. Inputs are opened\n"
+      "read-only; an older schema is read by column name, a newer one is refused (exit 2). Each\n"
+      "input is one transaction: a failure leaves OUT as it was before that input." },
+    { "export", cmd_export, "--db FILE --format csv|json|gab [--run ID|latest|all] [-o FILE]",
+      "Write results as CSV (a header row, then one row per result; RFC 4180 quoting, LF line\n"
+      "ends), JSON (an array of objects with the same keys) or gab: github-action-benchmark's\n"
+      "customSmallerIsBetter array of {name: case, unit: \"ms\", value: median, extra} for the ok\n"
+      "results. Columns: the run (run_uid, started_at, git_commit, hostname, gpu_name), then the\n"
+      "result's case, shape, status, timing, throughput and error columns; one an older database\n"
+      "lacks is empty. --run latest (the default) takes each case's result from the latest run\n"
+      "that has it (as compare does, so a merged database of shards exports whole); all takes\n"
+      "every run (gab names then repeat); otherwise a run_uid or a run id." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };

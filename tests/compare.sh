@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# compare.sh — sharding, merge, compare and export as CI uses them:
+#   1. --shard i/n partitions a suite's cases (smoke and long-context), and a
+#      case's shard does not depend on the other cases;
+#   2. the run: steps of .github/workflows/gpu-bench.yml, executed as written
+#      on the CPU with SUITE set to a tiny suite file (seconds, where smoke's
+#      default timing takes minutes): shards -> merge -> compare (exit 0
+#      against itself, exit 1 against a baseline with a planted faster case);
+#   3. merge from the command line: idempotent, bad inputs exit 2 and leave
+#      the output untouched;
+#   4. export csv/json/gab parse (Python's csv and json) and hold every case;
+#   5. compare never modifies its inputs (nor adds -wal/-shm files beside
+#      them); --help says the rule.
+set -u
+B=${BENCH:-bin/bench}
+ROOT=$PWD
+pass=0; fail=0; skip=0
+check() {   # description, then a command that must succeed
+    local what=$1; shift
+    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL compare.sh: $what" >&2; fi
+}
+skip() { skip=$((skip + 1)); echo "SKIP compare.sh: $*" >&2; }
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+
+bad() {     # expected-exit, phrase, args...
+    local want=$1 phrase=$2; shift 2
+    "$B" "$@" >"$t/out" 2>"$t/err"; local rc=$?
+    check "bench $* exits $want (got $rc)" [ "$rc" -eq "$want" ]
+    check "bench $*: one line on stderr" [ "$(wc -l <"$t/err")" -eq 1 ]
+    check "bench $*: says '$phrase' (said: $(head -c 200 "$t/err"))" grep -q -- "$phrase" "$t/err"
+}
+
+# ---- 1. shards ---------------------------------------------------------------
+for suite in smoke long-context; do
+    "$B" suite $suite --list >"$t/all"
+    check "$suite lists cases" [ -s "$t/all" ]
+    for n in 1 2 3 4 7; do
+        : >"$t/union"
+        for i in $(seq 1 $n); do "$B" suite $suite --list --shard "$i/$n" >>"$t/union"; done
+        check "$suite: the $n shards together are the suite" [ "$(sort "$t/all")" = "$(sort "$t/union")" ]
+        check "$suite: no case in two of the $n shards" [ -z "$(sort "$t/union" | uniq -d)" ]
+    done
+    "$B" suite $suite --list --shard 2/4 | grep flash >"$t/a"
+    "$B" suite $suite --list --shard 2/4 --filter flash >"$t/b"
+    check "$suite: a case's shard does not depend on the other cases" cmp -s "$t/a" "$t/b"
+done
+bad 2 "expected I/N" suite smoke --shard 0/4 --list
+bad 2 "expected I/N" suite smoke --shard 5/4 --list
+bad 2 "expected I/N" suite smoke --shard 1/0 --list
+bad 2 "expected I/N" suite smoke --shard 1/4x --list
+bad 2 "expected I/N" suite smoke --shard two --list
+
+# ---- 2. the workflow's own commands ------------------------------------------
+PY=""; python3 -c 'import yaml' 2>/dev/null && PY=python3
+WF=.github/workflows/gpu-bench.yml
+if [ -z "$PY" ]; then
+    skip "python3 with PyYAML missing: the workflow was neither parsed nor run"
+else
+    # Each job's run: steps, in order, as job.NN.sh.
+    $PY - "$WF" "$t/steps" <<'PYEOF'
+import os, sys, yaml
+wf = yaml.safe_load(open(sys.argv[1]))
+os.makedirs(sys.argv[2])
+for job, spec in wf["jobs"].items():
+    for k, step in enumerate(spec.get("steps", [])):
+        if "run" in step:
+            open(os.path.join(sys.argv[2], "%s.%02d.sh" % (job, k)), "w").write(step["run"])
+PYEOF
+    check "the workflow parses and has shard and compare jobs" [ -n "$(ls "$t/steps"/shard.* "$t/steps"/compare.* 2>/dev/null)" ]
+    workdir() { mkdir -p "$1/results/baselines"; ln -s "$ROOT/bin" "$1/bin"; ln -s "$ROOT/suites" "$1/suites"; }
+    # The shell GitHub Actions uses for run: (bash -e -o pipefail), with the
+    # workflow's parameters set for a CPU: a tiny suite over 3 shards.
+    printf '%s\n' 'name = ci-tiny' 'budget = 60' '[flash]' 'impls = *' 'dtype = fp32' 'B = 1' \
+        'N = 16 32 48' 'H = 1' 'D = 16 32' 'causal = 0 1' '[softmax]' 'impls = *' 'dtype = fp32' \
+        'B = 1' 'N = 16 32' 'H = 1' 'D = 16' 'causal = 0 1' >"$t/ci.suite"
+    step() {    # dir, script
+        (cd "$1" && SUITE="$t/ci.suite" SHARDS=3 GPU=test-gpu GITHUB_STEP_SUMMARY="$t/summary.md" \
+            bash --noprofile --norc -eo pipefail "$2") >"$t/step.out" 2>"$t/step.err"
+    }
+    have_report=0
+    "$B" report --help >/dev/null 2>&1 && command -v gnuplot >/dev/null && have_report=1
+    runnable() {    # script: not the build (done by make test), not report without gnuplot
+        [ "$(cat "$1")" != make ] && { [ $have_report -eq 1 ] || ! grep -q 'bench report' "$1"; }
+    }
+    for i in 1 2 3; do
+        workdir "$t/job$i"
+        for s in "$t/steps"/shard.*; do
+            runnable "$s" || continue
+            (export SHARD=$i; step "$t/job$i" "$s"); rc=$?
+            check "shard $i/3: $(head -n 1 "$s") exits 0 (got $rc: $(tail -n 2 "$t/step.err"))" [ $rc -eq 0 ]
+        done
+        if [ -f "$t/job$i/shard.db" ]; then mkdir -p "$t/wf/shards/shard-$i"; cp "$t/job$i/shard.db" "$t/wf/shards/shard-$i/"; fi
+    done
+    workdir "$t/wf"
+    compare_step=""
+    for s in "$t/steps"/compare.*; do
+        runnable "$s" || { grep -q 'bench report' "$s" && skip "bench report or gnuplot missing: the report step did not run"; continue; }
+        grep -q 'bench compare' "$s" && { compare_step=$s; cp "$t/wf/merged.db" "$t/wf/results/baselines/test-gpu.db"; }
+        : >"$t/summary.md"
+        step "$t/wf" "$s"; rc=$?
+        check "compare job: $(head -n 1 "$s") exits 0 (got $rc: $(tail -n 2 "$t/step.err"))" [ $rc -eq 0 ]
+    done
+    all=$("$B" suite "$t/ci.suite" --list | wc -l)
+    check "merged.db holds every case of the suite once" [ "$(sqlite3 "$t/wf/merged.db" 'SELECT count(DISTINCT case_str) || "/" || count(*) FROM results')" = "$all/$all" ]
+    check "the compare step ran" [ -n "$compare_step" ]
+    check "the summary leads with the verdict" grep -q '^\*\*seqbench compare: no regression\*\*' "$t/summary.md"
+    check "the summary: no case only on one side" grep -q '0 only in base, 0 only in new' "$t/summary.md"
+    # A baseline in which one ok case was twice as fast: the step must fail.
+    sqlite3 "$t/wf/results/baselines/test-gpu.db" \
+        "UPDATE samples SET ms = ms / 2 WHERE result_id = (SELECT min(id) FROM results WHERE status = 'ok');
+         UPDATE results SET median_ms = median_ms / 2 WHERE id = (SELECT min(id) FROM results WHERE status = 'ok')"
+    : >"$t/summary.md"
+    step "$t/wf" "$compare_step"; rc=$?
+    check "a planted regression fails the compare step (exit $rc)" [ $rc -eq 1 ]
+    check "and the summary says REGRESSION" grep -q '^\*\*seqbench compare: REGRESSION\*\* — 1 slower' "$t/summary.md"
+    rm "$t/wf/results/baselines/test-gpu.db"; : >"$t/summary.md"
+    step "$t/wf" "$compare_step"; rc=$?
+    check "no baseline: the step passes (exit $rc) and says why" [ $rc -eq 0 ]
+    check "no baseline: said in the summary" grep -q 'No baseline' "$t/summary.md"
+fi
+
+# ---- 3. merge from the command line ------------------------------------------
+"$B" suite smoke --device cpu --db "$t/a.db" --max-time 0.05 --md "$t/a.md" >/dev/null 2>&1
+"$B" suite smoke --device cpu --db "$t/b.db" --max-time 0.05 --md "$t/b.md" >/dev/null 2>&1
+counts() { sqlite3 "$1" 'SELECT (SELECT count(*) FROM runs) || " " || (SELECT count(*) FROM results) || " " || (SELECT count(*) FROM samples)'; }
+"$B" merge "$t/a.db" "$t/b.db" -o "$t/m.db" >"$t/out" 2>&1; rc=$?
+check "merge exits 0 (got $rc: $(cat "$t/out"))" [ $rc -eq 0 ]
+check "merge prints one line per input" [ "$(grep -c 'runs added' "$t/out")" -eq 2 ]
+first=$(counts "$t/m.db")
+"$B" merge "$t/a.db" "$t/b.db" -o "$t/m.db" >"$t/out" 2>&1
+check "merging again changes nothing ($first, then $(counts "$t/m.db"))" [ "$(counts "$t/m.db")" = "$first" ]
+check "merging again says already present" [ "$(grep -c '0 runs added (0 results, 0 samples), 1 already present' "$t/out")" -eq 2 ]
+sa=$(sqlite3 "$t/a.db" 'SELECT count(*) FROM samples'); sb=$(sqlite3 "$t/b.db" 'SELECT count(*) FROM samples')
+check "every sample merged" [ "$(sqlite3 "$t/m.db" 'SELECT count(*) FROM samples')" -eq $((sa + sb)) ]
+sqlite3 "$t/m.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null; msum=$(md5sum <"$t/m.db")
+cp "$t/a.db" "$t/newer.db"; sqlite3 "$t/newer.db" 'PRAGMA user_version = 99'
+bad 2 "newer"          merge "$t/newer.db" -o "$t/m.db"
+bad 2 "no such file"   merge "$t/nope.db" -o "$t/m.db"
+bad 2 "-o OUT.db"      merge "$t/a.db"
+check "refused merges left the output byte for byte" [ "$(md5sum <"$t/m.db")" = "$msum" ]
+
+# ---- 4. export ---------------------------------------------------------------
+n_all=$(sqlite3 "$t/m.db" 'SELECT count(*) FROM results'); n_case=$(sqlite3 "$t/m.db" 'SELECT count(DISTINCT case_str) FROM results')
+n_ok=$(sqlite3 "$t/b.db" "SELECT count(*) FROM results WHERE status = 'ok'")
+for f in csv json gab; do
+    "$B" export --db "$t/m.db" --format $f -o "$t/x.$f" 2>"$t/err"; rc=$?
+    check "export --format $f exits 0 (got $rc: $(cat "$t/err"))" [ $rc -eq 0 ]
+done
+"$B" export --db "$t/m.db" --format csv --run all >"$t/all.csv"
+uid=$(sqlite3 "$t/m.db" 'SELECT run_uid FROM runs ORDER BY id LIMIT 1')
+"$B" export --db "$t/m.db" --format json --run "$uid" >"$t/one.json"
+if command -v python3 >/dev/null; then
+    pyc() { python3 -c "$1" "${@:2}"; }
+    check "csv: latest = one row per case ($n_case), equal columns" pyc '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+assert rows[0][:2] == ["run_uid", "started_at"] and "case_str" in rows[0] and "median_ms" in rows[0]
+assert all(len(r) == len(rows[0]) for r in rows), "ragged rows"
+assert len(rows) - 1 == int(sys.argv[2]), len(rows)' "$t/x.csv" "$n_case"
+    check "csv --run all: every result ($n_all)" pyc '
+import csv, sys; assert len(list(csv.reader(open(sys.argv[1], newline="")))) - 1 == int(sys.argv[2])' "$t/all.csv" "$n_all"
+    check "json: an array of objects, one per case" pyc '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert isinstance(d, list) and len(d) == int(sys.argv[2])
+assert all(isinstance(o["case_str"], str) and o["status"] for o in d)
+assert all(isinstance(o["median_ms"], float) for o in d if o["status"] == "ok")' "$t/x.json" "$n_case"
+    check "json --run UID: that run only" pyc '
+import json, sys
+d = json.load(open(sys.argv[1])); assert d and all(o["run_uid"] == sys.argv[2] for o in d)' "$t/one.json" "$uid"
+    check "gab: customSmallerIsBetter entries for the ok results" pyc '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d) == int(sys.argv[2]), len(d)
+assert all(set(o) == {"name", "unit", "value", "extra"} and o["unit"] == "ms" and o["value"] > 0 for o in d)
+assert len({o["name"] for o in d}) == len(d)' "$t/x.gab" "$n_ok"
+    "$B" compare "$t/a.db" "$t/b.db" --format json >"$t/cmp.json"
+    check "compare --format json parses" pyc 'import json, sys; d = json.load(open(sys.argv[1])); assert "cases" in d and "families" in d' "$t/cmp.json"
+else
+    skip "python3 missing: csv/json well-formedness not checked"
+fi
+bad 2 "--db FILE"          export --format csv
+bad 2 "expected csv, json or gab" export --db "$t/m.db" --format xml
+bad 2 "no run 'nosuch'"    export --db "$t/m.db" --format csv --run nosuch
+bad 2 "no such file"       export --db "$t/nope.db" --format csv
+
+# ---- 5. compare: read-only, exit codes, help -----------------------------------
+for f in a b; do sqlite3 "$t/$f.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null; done
+sums=$(md5sum "$t/a.db" "$t/b.db" | cut -d' ' -f1)
+"$B" compare "$t/a.db" "$t/a.db" >"$t/out" 2>&1; rc=$?
+check "a database against itself: exit 0 (got $rc)" [ $rc -eq 0 ]
+check "a database against itself: nothing slower, faster or noisy" grep -q '0 slower, 0 broken; 0 faster, [0-9]* same, 0 noisy' "$t/out"
+"$B" compare "$t/a.db" "$t/b.db" --format csv >"$t/out" 2>&1; rc=$?
+check "compare a b exits 0 or 1 (got $rc)" [ $rc -le 1 ]
+check "compare left both databases byte for byte" [ "$(md5sum "$t/a.db" "$t/b.db" | cut -d' ' -f1)" = "$sums" ]
+check "and wrote no -wal or -shm beside them" [ -z "$(ls "$t"/a.db-* "$t"/b.db-* 2>/dev/null)" ]
+bad 2 "no such file"     compare "$t/a.db" "$t/nope.db"
+bad 2 "newer"            compare "$t/newer.db" "$t/a.db"
+bad 2 "--threshold"      compare "$t/a.db" "$t/b.db" --threshold 3
+bad 2 "two databases"    compare "$t/a.db"
+for c in compare merge export; do
+    "$B" $c --help >"$t/help" 2>&1; rc=$?
+    check "bench $c --help exits 0 and shows usage" [ $rc -eq 0 ] && grep -q "usage: bench $c" "$t/help"
+done
+check "compare --help says which run counts" grep -q "latest run's result" <("$B" compare --help)
+check "compare --help states the rule" grep -q 'slower   p < alpha and ratio > 1 + threshold' <("$B" compare --help)
+
+if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
+[ $fail -eq 0 ]
