@@ -85,6 +85,11 @@ int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n)
     snprintf(err, n, NO_CUDA);
     return -1;
 }
+double gpu_measure_bandwidth(struct gpu_ctx *g)
+{
+    (void)g;
+    return 0;
+}
 
 #else /* SB_HAVE_CUDA */
 
@@ -513,6 +518,31 @@ int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n)
 fail:
     cudaGetLastError();
     return -1;
+}
+
+/* Device-to-device copy bandwidth, the ceiling a memory-bound kernel can
+ * hope for: one half of the flush buffer (≥ 128 MiB, twice the L2) copied
+ * onto the other, bytes read + written over the best of five copies.
+ * Unverified: never run on a GPU. Returns 0 on any failure. */
+double gpu_measure_bandwidth(struct gpu_ctx *g)
+{
+    const size_t half = g->flush_bytes / 2;
+    float best = 0;
+    for (int i = 0; i < 5; i++) {
+        float t = 0;
+        if (cudaEventRecord(g->start, g->stream) != cudaSuccess ||
+            cudaMemcpyAsync(g->flush, (char *)g->flush + half, half, cudaMemcpyDeviceToDevice,
+                            g->stream) != cudaSuccess ||
+            cudaEventRecord(g->stop, g->stream) != cudaSuccess ||
+            cudaEventSynchronize(g->stop) != cudaSuccess ||
+            cudaEventElapsedTime(&t, g->start, g->stop) != cudaSuccess) {
+            cudaGetLastError();
+            return 0;
+        }
+        if (i > 0 && (best == 0 || t < best))  /* the first copy warms up */
+            best = t;
+    }
+    return best > 0 ? 2.0 * (double)half / (best * 1e-3) : 0;
 }
 
 #endif /* SB_HAVE_CUDA */

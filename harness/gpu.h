@@ -75,6 +75,9 @@ int sb_gpu_check_launch(struct op_ctx *ctx, const char *what);
 int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2,
                   double *ms, char *err, size_t n);
 int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n);
+/* Measured device-to-device copy bandwidth in bytes/s (read + write); 0 when
+ * it could not be measured (or without CUDA). */
+double gpu_measure_bandwidth(struct gpu_ctx *g);
 
 #ifdef __cplusplus
 }

@@ -67,6 +67,37 @@ double cpu_peak_flops(void)
     return total;
 }
 
+/* STREAM's triad a = b + s·c over three arrays far larger than any last-level
+ * cache, OpenMP-parallel with the same static split for the first touch and
+ * the timed passes (so pages sit on the threads' NUMA nodes): bytes read and
+ * written (3 per element, STREAM's convention) over the best of five passes.
+ * The bandwidth roof of a CPU run. 0 when the arrays cannot be allocated. */
+#define STREAM_ELEMS ((int64_t)48 << 20)   /* 192 MiB per array */
+double cpu_stream_bandwidth(void)
+{
+    float *a = malloc(STREAM_ELEMS * sizeof *a), *b = malloc(STREAM_ELEMS * sizeof *b);
+    float *c = malloc(STREAM_ELEMS * sizeof *c);
+    double best = 0;
+    if (a && b && c) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < STREAM_ELEMS; i++)
+            a[i] = 0, b[i] = 1, c[i] = 2;
+        for (int pass = 0; pass < 5; pass++) {
+            const float k = 0.5f + (float)pass;
+            double t0 = now_seconds();
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < STREAM_ELEMS; i++)
+                a[i] = b[i] + k * c[i];
+            double t = now_seconds() - t0;
+            __asm__ volatile("" : : "g"(a[pass]) : "memory");
+            if (t > 0 && (best == 0 || t < best))
+                best = t;
+        }
+    }
+    free(a), free(b), free(c);
+    return best > 0 ? 3.0 * sizeof(float) * (double)STREAM_ELEMS / best : 0;
+}
+
 static int parse_device(const char *opt, int *index)
 {
     int64_t v;
@@ -116,6 +147,11 @@ int session_open(struct session *s, const char *device_opt, const char *db_path,
     s->cpu_peak_flops = cpu_peak_flops();
 
     if (db_path) {
+        /* The measured ceilings a report's roofline draws: of the CPU always
+         * (its only bandwidth roof), of the GPU beside its datasheet peak. */
+        s->cpu_stream_bw = cpu_stream_bandwidth();
+        if (s->gctx)
+            s->gpu_copy_bw = gpu_measure_bandwidth(s->gctx);
         char err[300];
         s->store = store_open(db_path, err, sizeof err);
         if (!s->store) {
@@ -185,9 +221,10 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
     uname(&u);
     snprintf(json, sizeof json,
              "{\"kernel\": \"%s %s\", \"compiler\": \"gcc %s\", \"sqlite\": \"%s\", "
-             "\"omp_threads\": %d, \"cpu_peak_gflops\": %.1f}",
+             "\"omp_threads\": %d, \"cpu_peak_gflops\": %.1f, \"cpu_stream_gbps\": %.1f, "
+             "\"gpu_copy_gbps\": %.1f}",
              u.sysname, u.release, __VERSION__, sqlite3_libversion(), omp_get_max_threads(),
-             s->cpu_peak_flops / 1e9);
+             s->cpu_peak_flops / 1e9, s->cpu_stream_bw / 1e9, s->gpu_copy_bw / 1e9);
     r->suite = suite;
     r->command = sb_command_line;
     r->seqbench_version = SB_VERSION;
@@ -213,6 +250,7 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
         r->peak_gbps = gpu_peak_bandwidth(&s->gpu) / 1e9;
     } else {
         r->peak_tflops = s->cpu_peak_flops / 1e12;
+        r->peak_gbps = s->cpu_stream_bw > 0 ? s->cpu_stream_bw / 1e9 : NAN;
     }
 }
 
@@ -226,6 +264,8 @@ void env_print(const struct session *s)
     printf("| host | %s |\n", r.hostname);
     printf("| cpu | %s, %d OpenMP threads |\n", r.cpu_model, r.cpu_threads);
     printf("| cpu fp32 peak (measured FMA loop) | %.1f GFLOP/s |\n", s->cpu_peak_flops / 1e9);
+    printf("| cpu memory bandwidth (measured STREAM triad) | %.1f GB/s |\n",
+           (s->cpu_stream_bw > 0 ? s->cpu_stream_bw : cpu_stream_bandwidth()) / 1e9);
     printf("| default device | %s |\n", s->device);
     if (s->gpu.present) {
         printf("| gpu | %s (%s) |\n", s->gpu.name, s->gpu.uuid);

@@ -18,6 +18,8 @@ struct session {
     struct gpu_ctx *gctx;       /* NULL when no usable GPU */
     char no_gpu_reason[200];
     double cpu_peak_flops;      /* measured fp32 FMA peak of this host */
+    double cpu_stream_bw;       /* measured STREAM triad bytes/s; 0 unmeasured */
+    double gpu_copy_bw;         /* measured device-to-device copy bytes/s; 0 unmeasured */
     struct store *store;        /* NULL with --no-db */
     int64_t run_id;
 };
@@ -29,6 +31,9 @@ int session_open(struct session *s, const char *device_opt, const char *db_path,
                  const char *suite);
 /* Marks the run finished and closes everything. */
 void session_close(struct session *s);
+
+/* STREAM triad bandwidth of this host in bytes/s (0 when it cannot run). */
+double cpu_stream_bandwidth(void);
 
 /* Peak FLOP/s that % of peak is taken against, for an implementation. */
 double session_peak(const struct session *s, const struct impl *im, enum dtype dt);
