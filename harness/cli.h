@@ -52,6 +52,7 @@ int cmd_run(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_env(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 extern const struct command commands[];
 extern const int n_commands;

@@ -18,6 +18,10 @@ const struct command commands[] = {
     { "verify", cmd_verify, "[--family A,B] [--impl NAME] [--device DEV]",
       "Check every implementation against its reference over small edge-case shapes in every\n"
       "dtype it supports. Exit 1 on any mismatch or error. Nothing is stored." },
+    { "report", cmd_report, "[--db FILE] [FILE...] [--run ID|latest|all] [--out DIR]",
+      "Write an HTML report of one or more results databases (read-only): environment, per-family\n"
+      "tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
+      "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };

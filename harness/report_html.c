@@ -1,0 +1,351 @@
+/*
+ * report_html.c — index.html of `bench report`; see report.h.
+ *
+ * One self-contained page: the CSS and the table-sorting script are inline
+ * (below, as C strings, so the binary needs no template files), figures are
+ * inlined SVG linking to their PNG, SVG, script and data. Every string that
+ * came from a database goes through sb_html(). Numbers are printed in fixed
+ * formats and carried in data-v attributes for sorting, so the same database
+ * always gives the same bytes.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plot.h"
+#include "report.h"
+
+static const char page_css[] =
+    ":root{--fg:#1d2330;--muted:#6b7280;--line:#e3e6eb;--bg:#fff;--head:#f5f6f8;"
+    "--ok:#17803d;--bad:#c62828;--warn:#b45309;--skip:#8a8f98}\n"
+    "*{box-sizing:border-box}\n"
+    "body{margin:0;padding:24px 32px 64px;color:var(--fg);background:var(--bg);"
+    "font:14px/1.45 'DejaVu Sans',system-ui,sans-serif;max-width:1500px}\n"
+    "h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:36px 0 10px;padding-bottom:4px;"
+    "border-bottom:2px solid var(--fg)}h3{font-size:14px;margin:18px 0 6px;color:var(--muted);"
+    "font-weight:600;text-transform:uppercase;letter-spacing:.04em}\n"
+    ".sub{color:var(--muted);margin:0 0 10px}\n"
+    "nav a{margin-right:14px;color:#1f5fbf;text-decoration:none}nav a:hover{text-decoration:underline}\n"
+    "table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}\n"
+    "th,td{padding:3px 9px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}\n"
+    "thead th{background:var(--head);position:sticky;top:0;font-weight:600;white-space:nowrap}\n"
+    "table.data thead th{cursor:pointer;user-select:none}\n"
+    "table.data thead th:hover{background:#e9ecf1}\n"
+    "th[aria-sort=ascending]::after{content:' \\25B2';font-size:9px}\n"
+    "th[aria-sort=descending]::after{content:' \\25BC';font-size:9px}\n"
+    "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
+    "td.case,td.mono{font-family:'DejaVu Sans Mono',monospace;font-size:11.5px;white-space:nowrap}\n"
+    "td.err{color:var(--muted);max-width:380px}\n"
+    "tr:hover td{background:#fafbfc}\n"
+    ".st{font-weight:600}.st-ok{color:var(--ok)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
+    ".st-skipped{color:var(--skip);font-weight:400}\n"
+    "tr.skipped td{color:var(--skip)}\n"
+    "table.env th{background:var(--head);width:150px}table.env td{max-width:520px;"
+    "word-break:break-word}\n"
+    ".figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:14px}\n"
+    "figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px;background:#fff}\n"
+    "figure.wide{grid-column:1/-1}\n"
+    "figure svg{width:100%;height:auto;display:block}\n"
+    "figcaption{font-size:12px;color:var(--muted);margin-top:4px}\n"
+    "figcaption a{color:#1f5fbf;margin-left:8px}\n"
+    ".note{color:var(--muted);font-size:12.5px;margin:4px 0;padding-left:10px;"
+    "border-left:3px solid var(--line)}\n"
+    ".counts span{margin-right:12px}\n";
+
+/* Click a header to sort its table by that column; click again to reverse.
+ * Cells with data-v sort numerically (empty data-v: no value, always last),
+ * others as text with numbers inside compared by value ("N=96" < "N=128"). */
+static const char page_js[] =
+    "(function () {\n"
+    "  function key(td) {\n"
+    "    var v = td.getAttribute('data-v');\n"
+    "    if (v === null) return td.textContent;\n"
+    "    return v === '' ? null : parseFloat(v);\n"
+    "  }\n"
+    "  function cmp(a, b) {\n"
+    "    if (a === null || b === null) return (a === null) - (b === null);\n"
+    "    if (typeof a === 'number' && typeof b === 'number') return a - b;\n"
+    "    return String(a).localeCompare(String(b), 'en', { numeric: true });\n"
+    "  }\n"
+    "  document.querySelectorAll('table.data').forEach(function (t) {\n"
+    "    var heads = Array.prototype.slice.call(t.tHead.rows[0].cells);\n"
+    "    heads.forEach(function (th, col) {\n"
+    "      th.title = 'sort by ' + th.textContent;\n"
+    "      th.addEventListener('click', function () {\n"
+    "        var up = th.getAttribute('aria-sort') !== 'ascending';\n"
+    "        heads.forEach(function (h) { h.removeAttribute('aria-sort'); });\n"
+    "        th.setAttribute('aria-sort', up ? 'ascending' : 'descending');\n"
+    "        var body = t.tBodies[0], rows = Array.prototype.slice.call(body.rows);\n"
+    "        rows.sort(function (a, b) {\n"
+    "          var x = key(a.cells[col]), y = key(b.cells[col]);\n"
+    "          if (x === null || y === null) return cmp(x, y);\n"
+    "          return up ? cmp(x, y) : cmp(y, x);\n"
+    "        });\n"
+    "        rows.forEach(function (r) { body.appendChild(r); });\n"
+    "      });\n"
+    "    });\n"
+    "  });\n"
+    "})();\n";
+
+/* ---- cells --------------------------------------------------------------- */
+
+static void td_text(struct strbuf *h, const char *cls, const char *s)
+{
+    sb_printf(h, "<td%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
+    sb_html(h, s);
+    sb_puts(h, "</td>");
+}
+
+/* A number cell: shown with fmt, sorted by the full value; "–" when NAN. */
+static void td_num(struct strbuf *h, double v, const char *fmt)
+{
+    if (!isfinite(v)) {
+        sb_puts(h, "<td class=\"num\" data-v=\"\">&ndash;</td>");
+        return;
+    }
+    sb_printf(h, "<td class=\"num\" data-v=\"%.9g\">", v);
+    sb_printf(h, fmt, v);
+    sb_puts(h, "</td>");
+}
+
+/* "ok", "mismatch", "skipped", "error", "oom": the status before its colon. */
+static void status_word(const char *status, char *buf, size_t len)
+{
+    snprintf(buf, len, "%.*s", (int)strcspn(status, ":"), status);
+}
+
+/* ---- the runs ------------------------------------------------------------- */
+
+/* CUDA encodes versions as 1000 * major + 10 * minor. */
+static void cuda_version(char *buf, size_t len, int64_t v)
+{
+    if (v > 0)
+        snprintf(buf, len, "%lld.%lld", (long long)(v / 1000), (long long)(v % 1000 / 10));
+    else
+        snprintf(buf, len, "none");
+}
+
+static void env_row(struct strbuf *h, const struct report *rp, const char *name, int mono,
+                    void (*cell)(const struct rp_run *, char *, size_t))
+{
+    sb_printf(h, "<tr><th>%s</th>", name);
+    for (int k = 0; k < rp->n_runs; k++) {
+        char buf[2048];
+        cell(&rp->runs[k], buf, sizeof buf);
+        td_text(h, mono ? "mono" : NULL, buf);
+    }
+    sb_puts(h, "</tr>\n");
+}
+
+#define S(x) ((x) ? (x) : "?")
+static void c_db(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s (run id %lld)", r->db, (long long)r->id); }
+static void c_started(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s to %s", S(r->started_at), r->finished_at ? r->finished_at : "(unfinished)"); }
+static void c_suite(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", r->suite ? r->suite : "(bench run)"); }
+static void c_device(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->device)); }
+static void c_cpu(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s, %lld threads", S(r->cpu_model), (long long)r->cpu_threads); }
+static void c_host(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->hostname)); }
+static void c_commit(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s (seqbench %s)", S(r->git_commit), S(r->version)); }
+static void c_flags(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->build_flags)); }
+static void c_command(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->command)); }
+#undef S
+
+static void c_gpu(const struct rp_run *r, char *b, size_t n)
+{
+    if (r->gpu_name && *r->gpu_name)
+        snprintf(b, n, "%s, %lld SMs, CC %s", r->gpu_name, (long long)r->gpu_sms,
+                 r->gpu_cc ? r->gpu_cc : "?");
+    else
+        snprintf(b, n, "none");
+}
+
+static void c_driver(const struct rp_run *r, char *b, size_t n)
+{
+    char d[32], rt[32];
+    cuda_version(d, sizeof d, r->driver_version);
+    cuda_version(rt, sizeof rt, r->runtime_version);
+    snprintf(b, n, "driver %s, runtime %s", d, rt);
+}
+
+static void c_peaks(const struct rp_run *r, char *b, size_t n)
+{
+    int k = 0;
+    if (isfinite(r->peak_tflops))
+        k = snprintf(b, n, "%.4g TFLOP/s", r->peak_tflops);
+    else
+        k = snprintf(b, n, "compute unknown");
+    snprintf(b + k, n - (size_t)k, isfinite(r->peak_gbps) ? ", %.4g GB/s" : ", bandwidth unknown",
+             r->peak_gbps);
+}
+
+static void html_runs(struct strbuf *h, const struct report *rp)
+{
+    sb_puts(h, "<section id=\"runs\"><h2>Runs</h2>\n<table class=\"env\"><thead><tr><th></th>");
+    for (int k = 0; k < rp->n_runs; k++) {
+        sb_puts(h, "<th>");
+        sb_html(h, rp->runs[k].label);
+        sb_puts(h, "</th>");
+    }
+    sb_puts(h, "</tr></thead><tbody>\n");
+    env_row(h, rp, "database", 1, c_db);
+    env_row(h, rp, "started (UTC)", 0, c_started);
+    env_row(h, rp, "suite", 0, c_suite);
+    env_row(h, rp, "device", 0, c_device);
+    env_row(h, rp, "GPU", 0, c_gpu);
+    env_row(h, rp, "CPU", 0, c_cpu);
+    env_row(h, rp, "CUDA", 0, c_driver);
+    env_row(h, rp, "peaks", 0, c_peaks);
+    env_row(h, rp, "host", 0, c_host);
+    env_row(h, rp, "commit", 1, c_commit);
+    env_row(h, rp, "build flags", 1, c_flags);
+    env_row(h, rp, "command", 1, c_command);
+    sb_puts(h, "</tbody></table></section>\n");
+}
+
+/* ---- per family ---------------------------------------------------------- */
+
+static void result_row(struct strbuf *h, const struct report *rp, const struct rp_result *r)
+{
+    char word[32], detail[1024];
+    status_word(r->status, word, sizeof word);
+    const char *after = r->status + strlen(word);
+    snprintf(detail, sizeof detail, "%s%s%s", *after ? after + 2 : "",
+             *after && r->error ? "; " : "", r->error ? r->error : "");
+    sb_printf(h, "<tr%s>", strcmp(word, "skipped") == 0 ? " class=\"skipped\"" : "");
+    if (rp->n_runs > 1)
+        td_text(h, NULL, rp->runs[r->run].label);
+    td_text(h, "case", rp_short_case(r));
+    td_text(h, "mono", r->impl);
+    td_text(h, NULL, r->dtype);
+    sb_printf(h, "<td class=\"st st-%s\">", strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
+              strcmp(word, "skipped") == 0 || strcmp(word, "oom") == 0 ? word : "error");
+    sb_html(h, word);
+    sb_puts(h, "</td>");
+    td_text(h, "err", detail);
+    td_num(h, r->median_ms, "%.4g");
+    td_num(h, r->tflops, "%.3g");
+    td_num(h, r->pct_peak, "%.1f");
+    td_num(h, r->gbps, "%.4g");
+    td_num(h, r->rel_err, "%.1e");
+    sb_puts(h, "</tr>\n");
+}
+
+static void family_table(struct strbuf *h, const struct report *rp, const char *fam)
+{
+    int counts[4] = { 0 };      /* ok, mismatch/error/oom, skipped, all */
+    for (int i = 0; i < rp->n_res; i++)
+        if (strcmp(rp->res[i].family, fam) == 0) {
+            const char *s = rp->res[i].status;
+            counts[strcmp(s, "ok") == 0 ? 0 : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
+            counts[3]++;
+        }
+    sb_printf(h, "<h3>results</h3>\n<p class=\"counts\"><span>%d cases</span>"
+              "<span class=\"st st-ok\">%d ok</span><span class=\"st st-mismatch\">%d failed</span>"
+              "<span class=\"st st-skipped\">%d skipped</span> (click a column to sort)</p>\n",
+              counts[3], counts[0], counts[1], counts[2]);
+    sb_printf(h, "<table class=\"data\"><thead><tr>%s<th>case</th><th>impl</th><th>dtype</th>"
+                 "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>"
+                 "<th>%% of peak</th><th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
+              rp->n_runs > 1 ? "<th>run</th>" : "");
+    for (int i = 0; i < rp->n_res; i++)
+        if (strcmp(rp->res[i].family, fam) == 0)
+            result_row(h, rp, &rp->res[i]);
+    sb_puts(h, "</tbody></table>\n");
+}
+
+/* Figures, notes and tables of one section, in the order they were made. */
+static void section_items(struct strbuf *h, const struct report *rp, const char *section,
+                          const char *dir)
+{
+    int open = 0;
+    for (int i = 0; i < rp->n_items; i++) {
+        const struct rp_item *it = &rp->items[i];
+        if (strcmp(it->section, section) != 0 || !it->stem)
+            continue;
+        char *svg = fig_svg_inline(dir, it->stem);
+        int wide = strstr(it->stem, "-throughput") || strstr(it->stem, "-speedup") ||
+                   strstr(it->stem, "-ratio");
+        if (!open++)
+            sb_puts(h, "<div class=\"figs\">\n");
+        sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\">%s</div><figcaption>", it->stem,
+                  wide ? " class=\"wide\"" : "", svg ? svg : "(SVG unreadable)");
+        sb_html(h, it->title);
+        sb_printf(h, " <a href=\"%s.png\">PNG</a><a href=\"%s.svg\">SVG</a><a href=\"%s.gp\">gnuplot"
+                  "</a><a href=\"%s.dat\">data</a></figcaption></figure>\n", it->stem, it->stem,
+                  it->stem, it->stem);
+        free(svg);
+    }
+    if (open)
+        sb_puts(h, "</div>\n");
+    for (int i = 0; i < rp->n_items; i++) {
+        const struct rp_item *it = &rp->items[i];
+        if (strcmp(it->section, section) != 0 || it->stem)
+            continue;
+        if (it->note) {
+            sb_puts(h, "<p class=\"note\">");
+            sb_html(h, it->note);
+            sb_puts(h, "</p>\n");
+        } else {
+            sb_puts(h, "<h3>");
+            sb_html(h, it->title);
+            sb_printf(h, "</h3>\n%s", it->html);
+        }
+    }
+}
+
+/* ---- the page ------------------------------------------------------------ */
+
+static void page_head(struct strbuf *h, const struct report *rp)
+{
+    sb_printf(h, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+                 "<meta name=\"generator\" content=\"seqbench bench report\">\n"
+                 "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                 "<title>seqbench report</title>\n<style>\n%s</style>\n</head>\n<body>\n"
+                 "<header><h1>seqbench report</h1>\n<p class=\"sub\">", page_css);
+    sb_printf(h, "%d run%s, %d results, from ", rp->n_runs, rp->n_runs == 1 ? "" : "s", rp->n_res);
+    for (int i = 0; i < rp->n_dbs; i++) {
+        sb_puts(h, i ? ", " : "");
+        sb_html(h, rp->dbs[i]);
+    }
+    sb_puts(h, "</p>\n<nav><a href=\"#runs\">runs</a>");
+    for (int i = 0; i < rp->n_families; i++) {
+        sb_printf(h, "<a href=\"#family-%d\">", i + 1);
+        sb_html(h, rp->families[i]);
+        sb_puts(h, "</a>");
+    }
+    sb_puts(h, "<a href=\"#all\">across families</a>");
+    if (rp->n_runs > 1)
+        sb_puts(h, "<a href=\"#compare\">runs compared</a>");
+    sb_puts(h, "</nav></header>\n");
+}
+
+int report_html(const struct report *rp, const char *dir, char *err, size_t n)
+{
+    struct strbuf h = { 0 };
+    char path[4200];
+    page_head(&h, rp);
+    html_runs(&h, rp);
+    for (int i = 0; i < rp->n_families; i++) {
+        sb_printf(&h, "<section id=\"family-%d\" class=\"family\"><h2>", i + 1);
+        sb_html(&h, rp->families[i]);
+        sb_puts(&h, "</h2>\n");
+        section_items(&h, rp, rp->families[i], dir);
+        family_table(&h, rp, rp->families[i]);
+        sb_puts(&h, "</section>\n");
+    }
+    sb_puts(&h, "<section id=\"all\"><h2>Across families</h2>\n");
+    section_items(&h, rp, "all", dir);
+    sb_puts(&h, "</section>\n");
+    if (rp->n_runs > 1) {
+        sb_puts(&h, "<section id=\"compare\"><h2>Runs compared</h2>\n<p class=\"sub\">Cases are "
+                    "matched by their case string (shape and implementation); each bar is the "
+                    "latency in a later run divided by the first run's.</p>\n");
+        section_items(&h, rp, "compare", dir);
+        sb_puts(&h, "</section>\n");
+    }
+    sb_printf(&h, "<script>\n%s</script>\n</body>\n</html>\n", page_js);
+    snprintf(path, sizeof path, "%s/index.html", dir);
+    int rc = sb_write_file(&h, path, err, n);
+    sb_free(&h);
+    return rc;
+}
