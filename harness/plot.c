@@ -14,8 +14,8 @@
 #include "plot.h"
 
 /* Sizes in pixels. Bars grow with the number of bars so labels stay legible. */
-#define FIG_W 900
-#define FIG_H 500
+#define FIG_W 720
+#define FIG_H 440
 #define FIG_W2 1150             /* two panels */
 #define FIG_BAR_PX 16           /* per bar */
 #define FIG_BARS_MAX_W 2400
@@ -29,7 +29,7 @@ static const char gp_style[] =
     "set tics nomirror out scale 0.5\n"
     "set grid xtics ytics lc rgb '#e6e6e6' lw 1 dt 1\n"
     "set key outside right top vertical Left reverse samplen 2 spacing 1.15 box lc rgb '#dddddd'\n"
-    "set title font ',11'\n"
+    "set title font ',12'\n"
     "set linetype 1 lc rgb '#0072b2' lw 2 pt 7 ps 0.9\n"
     "set linetype 2 lc rgb '#d55e00' lw 2 pt 5 ps 0.9\n"
     "set linetype 3 lc rgb '#009e73' lw 2 pt 9 ps 1.1\n"
@@ -205,23 +205,29 @@ static void tic_label(char *buf, size_t len, double x)
         snprintf(buf, len, "%.4g", x);
 }
 
-/* Explicit x tics at the data's x values when there are few: a sweep reads
- * best with its own sizes on the axis. */
+/* A log2 x range a little wider than the data, so no point sits on the
+ * border, and explicit tics at the data's x values when there are few: a
+ * sweep reads best with its own sizes on the axis. */
 static void gp_xtics(const struct fig *f, struct strbuf *b)
 {
-    double xs[FIG_XTICS_MAX];
-    int n = 0;
+    double xs[FIG_XTICS_MAX], lo = INFINITY, hi = 0;
+    int n = 0, many = 0;
     for (int i = 0; i < f->n_series; i++)
         for (int k = 0; k < f->series[i].n; k++) {
             double x = f->series[i].pts[k].x;
             int seen = 0;
+            lo = fmin(lo, x), hi = fmax(hi, x);
             for (int j = 0; j < n; j++)
                 seen |= xs[j] == x;
             if (!seen && n == FIG_XTICS_MAX)
-                return;             /* too many: gnuplot's own tics */
-            if (!seen)
+                many = 1;
+            else if (!seen)
                 xs[n++] = x;
         }
+    if (hi > 0)
+        sb_printf(b, "set xrange [%.6e:%.6e]\n", lo / 1.25, hi * 1.25);
+    if (many)
+        return;                 /* gnuplot's own tics */
     qsort(xs, (size_t)n, sizeof *xs, cmp_double);
     sb_puts(b, "set xtics (");
     for (int j = 0; j < n; j++) {
@@ -276,6 +282,56 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
     }
 }
 
+/* Tic values for a log axis: 1-2-5, every digit, or decades. */
+static const double log_steps[3][10] = { { 1, 2, 5 }, { 1, 1.5, 2, 3, 4, 5, 6, 7, 8, 9 }, { 1 } };
+static const int n_log_steps[3] = { 3, 10, 1 };
+
+/* The tic values of step set `set` from the one just below lo to the one
+ * just above hi (with 5% room), into b as "v, v, ..." when b is not NULL.
+ * Returns how many; *a and *z are the ends. */
+static int log_tics(double lo, double hi, int set, double *a, double *z, struct strbuf *b)
+{
+    int n = 0;
+    *a = *z = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int e = (int)floor(log10(lo)) - 1; e <= (int)ceil(log10(hi)) + 1; e++)
+            for (int m = 0; m < n_log_steps[set]; m++) {
+                double v = log_steps[set][m] * pow(10, e);
+                if (pass == 0 && v <= lo / 1.05)
+                    *a = v;
+                if (pass == 0 && v >= hi * 1.05 && *z == 0)
+                    *z = v;
+                if (pass == 1 && v >= *a && v <= *z) {
+                    if (b)
+                        sb_printf(b, "%s%g", n ? ", " : "", v);
+                    n++;
+                }
+            }
+    return n;
+}
+
+/* A log y range from the tic just below the data to the one just above,
+ * labelled: gnuplot labels only whole decades, which leaves a narrow range
+ * (most latency sweeps) unlabelled. 1-2-5 tics; every digit when that
+ * gives fewer than 3, decades when it gives more than 12. */
+static void gp_logtics(const struct fig *f, int p, struct strbuf *b)
+{
+    double lo = INFINITY, hi = 0, a, z;
+    for (int i = 0; i < f->n_series; i++)
+        for (int k = 0; k < f->series[i].n; k++)
+            if (f->series[i].pts[k].y[p] > 0) {
+                lo = fmin(lo, f->series[i].pts[k].y[p]);
+                hi = fmax(hi, f->series[i].pts[k].y[p]);
+            }
+    if (!(hi > 0))
+        return;
+    int n = log_tics(lo, hi, 0, &a, &z, NULL), set = n < 3 ? 1 : n > 12 ? 2 : 0;
+    struct strbuf t = { 0 };
+    log_tics(lo, hi, set, &a, &z, &t);
+    sb_printf(b, "    set yrange [%g:%g]\n    set ytics (%s)\n", a, z, sb_str(&t));
+    sb_free(&t);
+}
+
 static void gp_panel(const struct fig *f, int p, struct strbuf *b)
 {
     if (f->n_panels == 2) {
@@ -287,8 +343,15 @@ static void gp_panel(const struct fig *f, int p, struct strbuf *b)
     sb_puts(b, "    set ylabel ");
     gp_quote(b, f->ylabel[p] ? f->ylabel[p] : "");
     sb_puts(b, "\n");
-    sb_puts(b, f->logy[p] ? "    set logscale y 10\n    set yrange [*:*]\n"
-                          : "    unset logscale y\n    set yrange [0:*]\n");
+    if (f->logy[p] && f->kind != FIG_POINTS) {
+        sb_puts(b, "    set logscale y 10\n    set offsets 0, 0, 0, 0\n");
+        gp_logtics(f, p, b);
+    } else if (f->logy[p]) {
+        sb_puts(b, "    set logscale y 10\n    set yrange [*:*]\n    set ytics auto\n");
+    } else {
+        sb_puts(b, "    unset logscale y\n    set yrange [0:*]\n    set ytics auto\n"
+                   "    set offsets 0, 0, graph 0.05, 0\n");
+    }
     sb_puts(b, "    set format y '%g'\n");
     gp_plot(f, p, b);
 }
@@ -319,7 +382,7 @@ static void gp_script(const struct fig *f, struct strbuf *b)
     if (f->n_panels == 2) {
         sb_puts(b, "    set multiplot layout 1,2 title ");
         gp_quote(b, f->title);
-        sb_puts(b, " font ',11'\n");
+        sb_puts(b, " font ',12'\n");
     } else {
         sb_puts(b, "    set title ");
         gp_quote(b, f->title);

@@ -17,7 +17,7 @@
 
 #include "strbuf.h"
 
-#define FIG_FONT "DejaVu Sans,10"   /* named, so output does not depend on fontconfig's default */
+#define FIG_FONT "DejaVu Sans,11"   /* named, so output does not depend on fontconfig's default */
 #define FIG_MAX_PANELS 2
 
 enum fig_kind {

@@ -66,7 +66,10 @@ static unsigned varying(const struct sel *s, unsigned fields)
              (a->H != b->H) * F_H | (a->Hkv != b->Hkv) * F_HKV | (a->D != b->D) * F_D |
              (a->Dv != b->Dv) * F_DV | (a->N != b->N) * F_N | (a->causal != b->causal) * F_CAUSAL;
     }
-    return v & fields;
+    int dv_is_d = 1;            /* then Dv says nothing D does not */
+    for (int i = 0; i < s->n; i++)
+        dv_is_d &= s->r[i]->Dv == s->r[i]->D;
+    return v & fields & (dv_is_d ? ~(unsigned)F_DV : ~0u);
 }
 
 /* "flash/cpu bf16 D=64 [run 2]": impl (with family when asked), then the

@@ -43,7 +43,7 @@ static const char page_css[] =
     "tr.skipped td{color:var(--skip)}\n"
     "table.env th{background:var(--head);width:150px}table.env td{max-width:520px;"
     "word-break:break-word}\n"
-    ".figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(640px,1fr));gap:14px}\n"
+    ".figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(660px,1fr));gap:14px}\n"
     "figure{margin:0;border:1px solid var(--line);border-radius:6px;padding:8px;background:#fff}\n"
     "figure.wide{grid-column:1/-1}\n"
     "figure svg{width:100%;height:auto;display:block}\n"
@@ -258,13 +258,16 @@ static void section_items(struct strbuf *h, const struct report *rp, const char 
                           const char *dir)
 {
     int open = 0;
+    for (int pass = 0; pass < 2; pass++)    /* the two-column figures first, then wide ones */
     for (int i = 0; i < rp->n_items; i++) {
         const struct rp_item *it = &rp->items[i];
         if (strcmp(it->section, section) != 0 || !it->stem)
             continue;
-        char *svg = fig_svg_inline(dir, it->stem);
         int wide = strstr(it->stem, "-throughput") || strstr(it->stem, "-speedup") ||
                    strstr(it->stem, "-ratio");
+        if (wide != pass)
+            continue;
+        char *svg = fig_svg_inline(dir, it->stem);
         if (!open++)
             sb_puts(h, "<div class=\"figs\">\n");
         sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\">%s</div><figcaption>", it->stem,
