@@ -17,8 +17,10 @@
 #define FIG_W 720
 #define FIG_H 440
 #define FIG_W2 1150             /* two panels */
-#define FIG_BAR_PX 16           /* per bar */
+#define FIG_BAR_PX 18           /* per bar */
 #define FIG_BARS_MAX_W 2400
+#define FIG_KEY_RIGHT_MAX 6     /* more series than this: the key goes below */
+#define FIG_KEY_COLS 2
 #define FIG_XTICS_MAX 16        /* label each x value when there are at most this many */
 
 /* Okabe-Ito colours (distinguishable with colour blindness), yellow swapped
@@ -205,6 +207,19 @@ static void tic_label(char *buf, size_t len, double x)
         snprintf(buf, len, "%.4g", x);
 }
 
+/* A log x range wider than the data's by factor pad at each end. */
+static void gp_xrange(const struct fig *f, struct strbuf *b, double pad)
+{
+    double lo = INFINITY, hi = 0;
+    for (int i = 0; i < f->n_series; i++)
+        for (int k = 0; k < f->series[i].n; k++) {
+            lo = fmin(lo, f->series[i].pts[k].x);
+            hi = fmax(hi, f->series[i].pts[k].x);
+        }
+    if (hi > 0 && lo > 0)
+        sb_printf(b, "set xrange [%.6e:%.6e]\n", lo / pad, hi * pad);
+}
+
 /* A log2 x range a little wider than the data, so no point sits on the
  * border, and explicit tics at the data's x values when there are few: a
  * sweep reads best with its own sizes on the axis. */
@@ -224,8 +239,7 @@ static void gp_xtics(const struct fig *f, struct strbuf *b)
             else if (!seen)
                 xs[n++] = x;
         }
-    if (hi > 0)
-        sb_printf(b, "set xrange [%.6e:%.6e]\n", lo / 1.25, hi * 1.25);
+    gp_xrange(f, b, 1.25);
     if (many)
         return;                 /* gnuplot's own tics */
     qsort(xs, (size_t)n, sizeof *xs, cmp_double);
@@ -270,7 +284,7 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
         sb_puts(b, "set style data histogram\n"
                    "set style histogram clustered gap 1\n"
                    "set style fill solid 0.85 border rgb '#333333'\n"
-                   "set xtics rotate by 30 right\n"
+                   "set xtics rotate by -30 left\n"
                    "set grid noxtics\n");
         return;
     }
@@ -279,6 +293,8 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
         gp_xtics(f, b);
     } else if (f->logx) {
         sb_puts(b, "set logscale x 10\nset format x '%g'\n");
+        if (f->logx == 3)       /* roofline: room either side for the roofs to show */
+            gp_xrange(f, b, 4.0);
     }
 }
 
@@ -361,15 +377,21 @@ static void gp_script(const struct fig *f, struct strbuf *b)
     int w = f->n_panels == 2 ? FIG_W2 : FIG_W, h = FIG_H;
     if (f->kind == FIG_BARS) {
         int bars = f->n_cats * (f->n_series ? f->n_series : 1);
-        w = 300 + bars * FIG_BAR_PX;
+        w = 260 + bars * FIG_BAR_PX;
         w = w < FIG_W ? FIG_W : w > FIG_BARS_MAX_W ? FIG_BARS_MAX_W : w;
         h = FIG_H + 100;            /* room for the rotated case labels */
     }
+    /* a long key goes below the plot, in columns, so the plot keeps its width */
+    int key_below = f->kind != FIG_BARS && f->n_panels == 1 && f->n_series > FIG_KEY_RIGHT_MAX;
+    if (key_below)
+        h += (f->n_series + FIG_KEY_COLS - 1) / FIG_KEY_COLS * 18;
     sb_printf(b, "# %s.gp, written by bench report: ", f->stem);
     gp_quote(b, f->title);
     sb_printf(b, "\n# Redraw %s.png and %s.svg from %s.dat with:  gnuplot %s.gp\n",
               f->stem, f->stem, f->stem, f->stem);
     sb_printf(b, "dat = '%s.dat'\n%s", f->stem, gp_style);
+    if (key_below)
+        sb_printf(b, "set key outside bottom center horizontal maxcols %d\n", FIG_KEY_COLS);
     gp_axes(f, b);
     sb_puts(b, sb_str(&f->pre));
     sb_puts(b, "do for [fmt in \"png svg\"] {\n"

@@ -249,6 +249,30 @@ static int load_runs(struct report *rp, sqlite3 *db, const char *path, const cha
     return 0;
 }
 
+/* The URI the database is opened with. A WAL database that no connection
+ * has open has no -wal file; a read-only connection would create -wal and
+ * -shm beside it and, unable to checkpoint, leave them there. So such a file
+ * is opened immutable (no locks, no side files): nothing else is using it.
+ * When a -wal exists (a bench is writing, or crashed), the plain read-only
+ * open reads what it holds. */
+static void open_uri(const char *path, char *uri, size_t len)
+{
+    char wal[4200];
+    struct stat st;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    int idle = stat(wal, &st) != 0;
+    size_t k = (size_t)snprintf(uri, len, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && k + 4 < len; p++)
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/._-", *p))
+            uri[k++] = (char)*p;
+        else
+            k += (size_t)snprintf(uri + k, len - k, "%%%02X", *p);
+    uri[k] = 0;
+    if (idle)
+        snprintf(uri + k, len - k, "?immutable=1");
+}
+
 /* Opens one database read-only, checks it is a seqbench database this
  * report can read, and loads the selected runs. */
 static int load_db(struct report *rp, const char *path, const char *run_sel, char *err, size_t n)
@@ -263,7 +287,9 @@ static int load_db(struct report *rp, const char *path, const char *run_sel, cha
         return -1;
     }
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+    char uri[4200];
+    open_uri(path, uri, sizeof uri);
+    if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
         snprintf(err, n, "%s: cannot open database: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
         return -1;

@@ -23,7 +23,8 @@
 
 /* Fields that may identify a series; a label names those that vary. */
 enum { F_RUN = 1, F_FAMILY = 2, F_IMPL = 4, F_DTYPE = 8, F_H = 16, F_HKV = 32, F_D = 64,
-       F_DV = 128, F_N = 256, F_CAUSAL = 512 };
+       F_DV = 128, F_N = 256, F_CAUSAL = 512, F_B = 1024, F_NK = 2048 };
+#define SHAPE_FIELDS (F_B | F_N | F_NK | F_H | F_HKV | F_D | F_DV | F_CAUSAL)
 
 struct sel {                    /* the rows a figure draws */
     const struct rp_result **r;
@@ -64,7 +65,8 @@ static unsigned varying(const struct sel *s, unsigned fields)
         v |= (a->run != b->run) * F_RUN | (strcmp(a->family, b->family) != 0) * F_FAMILY |
              (strcmp(a->impl, b->impl) != 0) * F_IMPL | (strcmp(a->dtype, b->dtype) != 0) * F_DTYPE |
              (a->H != b->H) * F_H | (a->Hkv != b->Hkv) * F_HKV | (a->D != b->D) * F_D |
-             (a->Dv != b->Dv) * F_DV | (a->N != b->N) * F_N | (a->causal != b->causal) * F_CAUSAL;
+             (a->Dv != b->Dv) * F_DV | (a->N != b->N) * F_N | (a->causal != b->causal) * F_CAUSAL |
+             (a->B != b->B) * F_B | (a->Nk != b->Nk) * F_NK;
     }
     int dv_is_d = 1;            /* then Dv says nothing D does not */
     for (int i = 0; i < s->n; i++)
@@ -80,7 +82,9 @@ static void series_label(const struct report *rp, const struct rp_result *r, uns
     int k = snprintf(buf, len, "%s%s%s", fam ? r->family : "", fam ? "/" : "", r->impl);
 #define ADD(flag, ...) if ((vary & (flag)) && k < (int)len) k += snprintf(buf + k, len - (size_t)k, __VA_ARGS__)
     ADD(F_DTYPE, " %s", r->dtype);
+    ADD(F_B, " B=%lld", (long long)r->B);
     ADD(F_N, " N=%lld", (long long)r->N);
+    ADD(F_NK, " Nk=%lld", (long long)r->Nk);
     ADD(F_H, " H=%lld", (long long)r->H);
     ADD(F_HKV, " Hkv=%lld", (long long)r->Hkv);
     ADD(F_D, " D=%lld", (long long)r->D);
@@ -88,6 +92,30 @@ static void series_label(const struct report *rp, const struct rp_result *r, uns
     ADD(F_CAUSAL, " %s", r->causal == 1 ? "causal" : "full");
     ADD(F_RUN, " [%s]", rp->runs[r->run].label);
 #undef ADD
+}
+
+/* A bar's category: the shape fields that vary among the figure's rows
+ * ("N=96 D=64 causal"), prefixed by "impl " when with_impl. The full shape
+ * (rp_short_case) when those would not tell two cases apart — a family
+ * whose shape has fields beyond these. */
+static void case_label(const struct report *rp, const struct sel *s, const struct rp_result *r,
+                       int with_impl, char *buf, size_t len)
+{
+    unsigned vary = varying(s, SHAPE_FIELDS);
+    char mine[256], other[256];
+    series_label(rp, r, 0, vary, mine, sizeof mine);
+    for (int i = 0; i < s->n && vary; i++) {
+        series_label(rp, s->r[i], 0, vary, other, sizeof other);
+        if (strcmp(s->r[i]->case_key, r->case_key) != 0 && strcmp(other + strlen(s->r[i]->impl),
+                                                               mine + strlen(r->impl)) == 0)
+            vary = 0;
+    }
+    if (!vary)
+        snprintf(buf, len, "%s%s%s", with_impl ? r->impl : "", with_impl ? " " : "",
+                 rp_short_case(r));
+    else
+        snprintf(buf, len, "%s%s", with_impl ? r->impl : "",
+                 mine + strlen(r->impl) + (with_impl ? 0 : 1));
 }
 
 /* The shape part of a case key: "flash fp32 B=1 N=64 ..." -> "B=1 N=64 ...". */
@@ -253,7 +281,9 @@ static int fig_speedup(struct figctx *c, const char *fam, const char *dtype, int
             continue;
         double x = slowest / s.r[i]->median_ms;
         top = fmax(top, x);
-        fig_point(&f, fig_series(&f, s.r[i]->impl), fig_cat(&f, rp_short_case(s.r[i])), x, NAN);
+        char cat[300];
+        case_label(c->rp, &s, s.r[i], 0, cat, sizeof cat);
+        fig_point(&f, fig_series(&f, s.r[i]->impl), fig_cat(&f, cat), x, NAN);
     }
     f.logy[0] = top > SPEEDUP_LOG_ABOVE;
     if (f.logy[0])
@@ -378,33 +408,38 @@ static int has_intensity(const struct rp_result *r)
     return r->flops > 0 && r->min_bytes > 0 && r->tflops > 0;
 }
 
-/* The runs' roofs as gnuplot constants and plot items: the compute roof
- * (peak_tflops), the bandwidth roof (peak_gbps) and their minimum. */
+/* The runs' roofs as gnuplot constants, plot items and labels at their
+ * right end: the compute roof (peak_tflops), the bandwidth roof
+ * (peak_gbps) and, when both are known, their minimum. */
 static void roofs(struct figctx *c, struct fig *f)
 {
     for (int k = 0; k < c->rp->n_runs; k++) {
         const struct rp_run *r = &c->rp->runs[k];
-        char title[160];
-        int tf = isfinite(r->peak_tflops), gb = isfinite(r->peak_gbps);
+        char text[160];
+        int tf = isfinite(r->peak_tflops), gb = isfinite(r->peak_gbps), m = k + 1;
         if (!tf && !gb)
             continue;
-        sb_printf(&f->pre, "peak%d = %.6e\nbw%d = %.6e\n", k + 1, tf ? r->peak_tflops : 0.0,
-                  k + 1, gb ? r->peak_gbps / 1000 : 0.0);
-        if (tf && gb) {
-            snprintf(title, sizeof title, "%s roof: %.3g TFLOP/s, %.4g GB/s", r->label,
-                     r->peak_tflops, r->peak_gbps);
-            sb_printf(&f->items, ", \\\n         (x * bw%d < peak%d ? x * bw%d : peak%d)", k + 1, k + 1,
-                      k + 1, k + 1);
-        } else if (tf) {
-            snprintf(title, sizeof title, "%s compute roof: %.3g TFLOP/s (no bandwidth peak stored)",
-                     r->label, r->peak_tflops);
-            sb_printf(&f->items, ", \\\n         peak%d", k + 1);
-        } else {
-            snprintf(title, sizeof title, "%s bandwidth roof: %.4g GB/s", r->label, r->peak_gbps);
-            sb_printf(&f->items, ", \\\n         x * bw%d", k + 1);
+        sb_printf(&f->pre, "peak%d = %.6e\nbw%d = %.6e\n", m, tf ? r->peak_tflops : 0.0, m,
+                  gb ? r->peak_gbps / 1000 : 0.0);
+        if (tf && gb)
+            sb_printf(&f->items, ", \\\n         (x * bw%d < peak%d ? x * bw%d : peak%d)", m, m, m, m);
+        else
+            sb_printf(&f->items, ", \\\n         %s%d", tf ? "peak" : "x * bw", m);
+        sb_printf(&f->items, " with lines dt %d lw 1.5 lc rgb '#444444' notitle", k + 2);
+        if (tf) {
+            snprintf(text, sizeof text, "%s%scompute roof %.3g TFLOP/s", c->rp->n_runs > 1 ? r->label : "",
+                     c->rp->n_runs > 1 ? ": " : "", r->peak_tflops);
+            sb_puts(&f->pre, "set label ");
+            gp_quote(&f->pre, text);
+            sb_printf(&f->pre, " at graph 0.98, first peak%d right offset 0,0.7 tc rgb '#444444'\n", m);
         }
-        sb_printf(&f->items, " with lines dt %d lw 1.5 lc rgb '#444444' title ", k + 2);
-        gp_quote(&f->items, title);
+        if (gb) {
+            snprintf(text, sizeof text, "%s%sbandwidth roof %.4g GB/s", c->rp->n_runs > 1 ? r->label : "",
+                     c->rp->n_runs > 1 ? ": " : "", r->peak_gbps);
+            sb_puts(&f->pre, "set label ");
+            gp_quote(&f->pre, text);
+            sb_printf(&f->pre, " at graph 0.02, graph %.2f left tc rgb '#444444'\n", 0.95 - 0.05 * k);
+        }
     }
 }
 
@@ -418,7 +453,7 @@ static int fig_roofline(struct figctx *c)
     struct fig f;
     fig_start(c, &f, FIG_POINTS, "roofline: achieved throughput vs arithmetic intensity",
               "roofline", NULL, NULL, NULL);
-    f.logx = 10, f.logy[0] = 1;
+    f.logx = 3, f.logy[0] = 1;
     f.xlabel = "arithmetic intensity (FLOP per compulsory byte, log scale)";
     f.ylabel[0] = "achieved TFLOP/s (log scale)";
     for (int i = 0; i < s.n; i++) {
@@ -654,7 +689,9 @@ static int fig_ratio(struct figctx *c, const char *fam, struct strbuf *geo)
             double x = o->median_ms / s.r[i]->median_ms;
             lo = fmin(lo, x), hi = fmax(hi, x);
             sum += log(x), n++, faster += x < 1;
-            fig_point(&f, fig_series(&f, name), fig_cat(&f, s.r[i]->case_str), x, NAN);
+            char cat[300];
+            case_label(c->rp, &s, s.r[i], 1, cat, sizeof cat);
+            fig_point(&f, fig_series(&f, name), fig_cat(&f, cat), x, NAN);
         }
         if (!n)
             continue;

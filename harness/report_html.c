@@ -16,6 +16,8 @@
 #include "plot.h"
 #include "report.h"
 
+#define FIG_WIDE_PX 760         /* a figure wider than this gets a row of its own */
+
 static const char page_css[] =
     ":root{--fg:#1d2330;--muted:#6b7280;--line:#e3e6eb;--bg:#fff;--head:#f5f6f8;"
     "--ok:#17803d;--bad:#c62828;--warn:#b45309;--skip:#8a8f98}\n"
@@ -263,15 +265,20 @@ static void section_items(struct strbuf *h, const struct report *rp, const char 
         const struct rp_item *it = &rp->items[i];
         if (strcmp(it->section, section) != 0 || !it->stem)
             continue;
-        int wide = strstr(it->stem, "-throughput") || strstr(it->stem, "-speedup") ||
-                   strstr(it->stem, "-ratio");
-        if (wide != pass)
-            continue;
         char *svg = fig_svg_inline(dir, it->stem);
+        static const char vb_at[] = "viewBox=\"0 0 ";
+        const char *vb = svg ? strstr(svg, vb_at) : NULL;
+        int width = vb ? atoi(vb + strlen(vb_at)) : FIG_WIDE_PX;
+        if ((width > FIG_WIDE_PX) != pass) {
+            free(svg);
+            continue;
+        }
         if (!open++)
             sb_puts(h, "<div class=\"figs\">\n");
-        sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\">%s</div><figcaption>", it->stem,
-                  wide ? " class=\"wide\"" : "", svg ? svg : "(SVG unreadable)");
+        /* never drawn wider than gnuplot drew it: fonts keep their size */
+        sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\" style=\"max-width:%dpx\">%s</div>"
+                  "<figcaption>", it->stem, pass ? " class=\"wide\"" : "", width,
+                  svg ? svg : "(SVG unreadable)");
         sb_html(h, it->title);
         sb_printf(h, " <a href=\"%s.png\">PNG</a><a href=\"%s.svg\">SVG</a><a href=\"%s.gp\">gnuplot"
                   "</a><a href=\"%s.dat\">data</a></figcaption></figure>\n", it->stem, it->stem,
