@@ -18,8 +18,10 @@
 #define FIG_H 440
 #define FIG_W2 1150             /* two panels */
 #define FIG_BAR_PX 18           /* per bar */
+#define FIG_CAT_MIN_PX 30       /* per category: 45-degree labels of 11 pt do not overlap */
 #define FIG_BARS_MAX_W 2400
 #define FIG_KEY_RIGHT_MAX 6     /* more series than this: the key goes below */
+#define FIG_KEY_RIGHT_CHARS 30  /* ... or a title longer than this */
 #define FIG_KEY_COLS 2
 #define FIG_XTICS_MAX 16        /* label each x value when there are at most this many */
 
@@ -284,7 +286,7 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
         sb_puts(b, "set style data histogram\n"
                    "set style histogram clustered gap 1\n"
                    "set style fill solid 0.85 border rgb '#333333'\n"
-                   "set xtics rotate by -30 left\n"
+                   "set xtics rotate by -45 left\n"
                    "set grid noxtics\n");
         return;
     }
@@ -293,8 +295,6 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
         gp_xtics(f, b);
     } else if (f->logx) {
         sb_puts(b, "set logscale x 10\nset format x '%g'\n");
-        if (f->logx == 3)       /* roofline: room either side for the roofs to show */
-            gp_xrange(f, b, 4.0);
     }
 }
 
@@ -362,8 +362,8 @@ static void gp_panel(const struct fig *f, int p, struct strbuf *b)
     if (f->logy[p] && f->kind != FIG_POINTS) {
         sb_puts(b, "    set logscale y 10\n    set offsets 0, 0, 0, 0\n");
         gp_logtics(f, p, b);
-    } else if (f->logy[p]) {
-        sb_puts(b, "    set logscale y 10\n    set yrange [*:*]\n    set ytics auto\n");
+    } else if (f->logy[p]) {         /* points: ranges, if any, set by the caller in pre */
+        sb_puts(b, "    set logscale y 10\n    set ytics auto\n");
     } else {
         sb_puts(b, "    unset logscale y\n    set yrange [0:*]\n    set ytics auto\n"
                    "    set offsets 0, 0, graph 0.05, 0\n");
@@ -376,13 +376,17 @@ static void gp_script(const struct fig *f, struct strbuf *b)
 {
     int w = f->n_panels == 2 ? FIG_W2 : FIG_W, h = FIG_H;
     if (f->kind == FIG_BARS) {
-        int bars = f->n_cats * (f->n_series ? f->n_series : 1);
-        w = 260 + bars * FIG_BAR_PX;
+        int per_cat = (f->n_series + 1) * FIG_BAR_PX;     /* its bars and a gap */
+        w = 260 + f->n_cats * (per_cat > FIG_CAT_MIN_PX ? per_cat : FIG_CAT_MIN_PX);
         w = w < FIG_W ? FIG_W : w > FIG_BARS_MAX_W ? FIG_BARS_MAX_W : w;
         h = FIG_H + 100;            /* room for the rotated case labels */
     }
     /* a long key goes below the plot, in columns, so the plot keeps its width */
-    int key_below = f->kind != FIG_BARS && f->n_panels == 1 && f->n_series > FIG_KEY_RIGHT_MAX;
+    size_t longest = 0;
+    for (int i = 0; i < f->n_series; i++)
+        longest = strlen(f->series[i].title) > longest ? strlen(f->series[i].title) : longest;
+    int key_below = f->kind != FIG_BARS && f->n_panels == 1 &&
+                    (f->n_series > FIG_KEY_RIGHT_MAX || longest > FIG_KEY_RIGHT_CHARS);
     if (key_below)
         h += (f->n_series + FIG_KEY_COLS - 1) / FIG_KEY_COLS * 18;
     sb_printf(b, "# %s.gp, written by bench report: ", f->stem);
@@ -391,7 +395,7 @@ static void gp_script(const struct fig *f, struct strbuf *b)
               f->stem, f->stem, f->stem, f->stem);
     sb_printf(b, "dat = '%s.dat'\n%s", f->stem, gp_style);
     if (key_below)
-        sb_printf(b, "set key outside bottom center horizontal maxcols %d\n", FIG_KEY_COLS);
+        sb_printf(b, "set key below center horizontal maxcols %d nobox height 1.5\n", FIG_KEY_COLS);
     gp_axes(f, b);
     sb_puts(b, sb_str(&f->pre));
     sb_puts(b, "do for [fmt in \"png svg\"] {\n"

@@ -39,7 +39,7 @@ struct fig {
     char *title;
     enum fig_kind kind;
     const char *xlabel;
-    int logx;                   /* 0 linear; 2 log2, the data's x as tics; 10 log10; 3 log10, wide */
+    int logx;                   /* 0 linear; 2 log2, the data's x as tics; 10 log10 */
     int n_panels;               /* 1, or 2 side by side sharing x and the series */
     const char *ylabel[FIG_MAX_PANELS];
     int logy[FIG_MAX_PANELS];

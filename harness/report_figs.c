@@ -101,7 +101,7 @@ static void series_label(const struct report *rp, const struct rp_result *r, uns
 static void case_label(const struct report *rp, const struct sel *s, const struct rp_result *r,
                        int with_impl, char *buf, size_t len)
 {
-    unsigned vary = varying(s, SHAPE_FIELDS);
+    unsigned vary = varying(s, SHAPE_FIELDS | F_DTYPE);
     char mine[256], other[256];
     series_label(rp, r, 0, vary, mine, sizeof mine);
     for (int i = 0; i < s->n && vary; i++) {
@@ -408,11 +408,34 @@ static int has_intensity(const struct rp_result *r)
     return r->flops > 0 && r->min_bytes > 0 && r->tflops > 0;
 }
 
+/* Axis ranges that hold the points, every compute roof and every ridge
+ * point (where the bandwidth roof meets the compute roof), with room. */
+static void roof_ranges(struct figctx *c, struct fig *f, const struct sel *s)
+{
+    double x0 = INFINITY, x1 = 0, y0 = INFINITY, y1 = 0;
+    for (int i = 0; i < s->n; i++) {
+        double x = s->r[i]->flops / s->r[i]->min_bytes, y = s->r[i]->tflops;
+        x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
+    }
+    for (int k = 0; k < c->rp->n_runs; k++) {
+        const struct rp_run *r = &c->rp->runs[k];
+        if (isfinite(r->peak_tflops))
+            y1 = fmax(y1, r->peak_tflops);
+        if (isfinite(r->peak_tflops) && isfinite(r->peak_gbps)) {
+            double ridge = r->peak_tflops * 1000 / r->peak_gbps;
+            x0 = fmin(x0, ridge), x1 = fmax(x1, ridge);
+        }
+    }
+    sb_printf(&f->pre, "set xrange [%.6e:%.6e]\nset yrange [%.6e:%.6e]\n", x0 / 4, x1 * 4, y0 / 4,
+              y1 * 4);
+}
+
 /* The runs' roofs as gnuplot constants, plot items and labels at their
  * right end: the compute roof (peak_tflops), the bandwidth roof
  * (peak_gbps) and, when both are known, their minimum. */
-static void roofs(struct figctx *c, struct fig *f)
+static void roofs(struct figctx *c, struct fig *f, const struct sel *s)
 {
+    roof_ranges(c, f, s);
     for (int k = 0; k < c->rp->n_runs; k++) {
         const struct rp_run *r = &c->rp->runs[k];
         char text[160];
@@ -453,7 +476,7 @@ static int fig_roofline(struct figctx *c)
     struct fig f;
     fig_start(c, &f, FIG_POINTS, "roofline: achieved throughput vs arithmetic intensity",
               "roofline", NULL, NULL, NULL);
-    f.logx = 3, f.logy[0] = 1;
+    f.logx = 10, f.logy[0] = 1;
     f.xlabel = "arithmetic intensity (FLOP per compulsory byte, log scale)";
     f.ylabel[0] = "achieved TFLOP/s (log scale)";
     for (int i = 0; i < s.n; i++) {
@@ -462,7 +485,7 @@ static int fig_roofline(struct figctx *c)
                   NAN);
     }
     if (s.n)
-        roofs(c, &f);
+        roofs(c, &f, &s);
     free(s.r);
     return emit(c, &f, "all", "No roofline: no ok result with FLOPs, bytes and TFLOP/s.");
 }
