@@ -40,7 +40,7 @@ static const char page_css[] =
     "td.case,td.mono{font-family:'DejaVu Sans Mono',monospace;font-size:11.5px;white-space:nowrap}\n"
     "td.err{color:var(--muted);max-width:380px}\n"
     "tr:hover td{background:#fafbfc}\n"
-    ".st{font-weight:600}.st-ok{color:var(--ok)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
+    ".st{font-weight:600}.st-none{color:var(--muted)}.st-ok{color:var(--ok)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
     ".st-skipped{color:var(--skip);font-weight:400}\n"
     "tr.skipped td{color:var(--skip)}\n"
     "table.env th{background:var(--head);width:150px}table.env td{max-width:520px;"
@@ -128,40 +128,31 @@ static void cuda_version(char *buf, size_t len, int64_t v)
         snprintf(buf, len, "none");
 }
 
-static void env_row(struct strbuf *h, const struct report *rp, const char *name, int mono,
-                    void (*cell)(const struct rp_run *, char *, size_t))
+/* The rows of the environment table, one column per run. */
+enum env_field { E_DB, E_STARTED, E_SUITE, E_DEVICE, E_GPU, E_CPU, E_CUDA, E_PEAKS, E_HOST,
+                 E_COMMIT, E_FLAGS, E_COMMAND, E_N };
+static const struct { const char *name; int mono; } env_fields[E_N] = {
+    [E_DB] = { "database", 1 }, [E_STARTED] = { "started (UTC)", 0 }, [E_SUITE] = { "suite", 0 },
+    [E_DEVICE] = { "device", 0 }, [E_GPU] = { "GPU", 0 }, [E_CPU] = { "CPU", 0 },
+    [E_CUDA] = { "CUDA", 0 }, [E_PEAKS] = { "peaks", 0 }, [E_HOST] = { "host", 0 },
+    [E_COMMIT] = { "commit", 1 }, [E_FLAGS] = { "build flags", 1 }, [E_COMMAND] = { "command", 1 },
+};
+
+static const char *or_unknown(const char *s)
 {
-    sb_printf(h, "<tr><th>%s</th>", name);
-    for (int k = 0; k < rp->n_runs; k++) {
-        char buf[2048];
-        cell(&rp->runs[k], buf, sizeof buf);
-        td_text(h, mono ? "mono" : NULL, buf);
-    }
-    sb_puts(h, "</tr>\n");
+    return s ? s : "?";
 }
 
-#define S(x) ((x) ? (x) : "?")
-static void c_db(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s (run id %lld)", r->db, (long long)r->id); }
-static void c_started(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s to %s", S(r->started_at), r->finished_at ? r->finished_at : "(unfinished)"); }
-static void c_suite(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", r->suite ? r->suite : "(bench run)"); }
-static void c_device(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->device)); }
-static void c_cpu(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s, %lld threads", S(r->cpu_model), (long long)r->cpu_threads); }
-static void c_host(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->hostname)); }
-static void c_commit(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s (seqbench %s)", S(r->git_commit), S(r->version)); }
-static void c_flags(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->build_flags)); }
-static void c_command(const struct rp_run *r, char *b, size_t n) { snprintf(b, n, "%s", S(r->command)); }
-#undef S
-
-static void c_gpu(const struct rp_run *r, char *b, size_t n)
+static void env_gpu(const struct rp_run *r, char *b, size_t n)
 {
     if (r->gpu_name && *r->gpu_name)
         snprintf(b, n, "%s, %lld SMs, CC %s", r->gpu_name, (long long)r->gpu_sms,
-                 r->gpu_cc ? r->gpu_cc : "?");
+                 or_unknown(r->gpu_cc));
     else
         snprintf(b, n, "none");
 }
 
-static void c_driver(const struct rp_run *r, char *b, size_t n)
+static void env_cuda(const struct rp_run *r, char *b, size_t n)
 {
     char d[32], rt[32];
     cuda_version(d, sizeof d, r->driver_version);
@@ -169,15 +160,39 @@ static void c_driver(const struct rp_run *r, char *b, size_t n)
     snprintf(b, n, "driver %s, runtime %s", d, rt);
 }
 
-static void c_peaks(const struct rp_run *r, char *b, size_t n)
+static void env_peaks(const struct rp_run *r, char *b, size_t n)
 {
-    int k = 0;
-    if (isfinite(r->peak_tflops))
-        k = snprintf(b, n, "%.4g TFLOP/s", r->peak_tflops);
-    else
-        k = snprintf(b, n, "compute unknown");
+    int k = isfinite(r->peak_tflops) ? snprintf(b, n, "%.4g TFLOP/s", r->peak_tflops)
+                                     : snprintf(b, n, "compute unknown");
     snprintf(b + k, n - (size_t)k, isfinite(r->peak_gbps) ? ", %.4g GB/s" : ", bandwidth unknown",
              r->peak_gbps);
+}
+
+/* The text of one environment cell (unescaped; the caller escapes it). */
+static void env_cell(const struct rp_run *r, enum env_field f, char *b, size_t n)
+{
+    switch (f) {
+    case E_DB: snprintf(b, n, "%s (run id %lld)", r->db, (long long)r->id); break;
+    case E_STARTED:
+        snprintf(b, n, "%s to %s", or_unknown(r->started_at),
+                 r->finished_at ? r->finished_at : "(unfinished)");
+        break;
+    case E_SUITE: snprintf(b, n, "%s", r->suite ? r->suite : "(bench run)"); break;
+    case E_DEVICE: snprintf(b, n, "%s", or_unknown(r->device)); break;
+    case E_GPU: env_gpu(r, b, n); break;
+    case E_CPU:
+        snprintf(b, n, "%s, %lld threads", or_unknown(r->cpu_model), (long long)r->cpu_threads);
+        break;
+    case E_CUDA: env_cuda(r, b, n); break;
+    case E_PEAKS: env_peaks(r, b, n); break;
+    case E_HOST: snprintf(b, n, "%s", or_unknown(r->hostname)); break;
+    case E_COMMIT:
+        snprintf(b, n, "%s (seqbench %s)", or_unknown(r->git_commit), or_unknown(r->version));
+        break;
+    case E_FLAGS: snprintf(b, n, "%s", or_unknown(r->build_flags)); break;
+    case E_COMMAND: snprintf(b, n, "%s", or_unknown(r->command)); break;
+    case E_N: break;
+    }
 }
 
 static void html_runs(struct strbuf *h, const struct report *rp)
@@ -189,18 +204,15 @@ static void html_runs(struct strbuf *h, const struct report *rp)
         sb_puts(h, "</th>");
     }
     sb_puts(h, "</tr></thead><tbody>\n");
-    env_row(h, rp, "database", 1, c_db);
-    env_row(h, rp, "started (UTC)", 0, c_started);
-    env_row(h, rp, "suite", 0, c_suite);
-    env_row(h, rp, "device", 0, c_device);
-    env_row(h, rp, "GPU", 0, c_gpu);
-    env_row(h, rp, "CPU", 0, c_cpu);
-    env_row(h, rp, "CUDA", 0, c_driver);
-    env_row(h, rp, "peaks", 0, c_peaks);
-    env_row(h, rp, "host", 0, c_host);
-    env_row(h, rp, "commit", 1, c_commit);
-    env_row(h, rp, "build flags", 1, c_flags);
-    env_row(h, rp, "command", 1, c_command);
+    for (int f = 0; f < E_N; f++) {
+        sb_printf(h, "<tr><th>%s</th>", env_fields[f].name);
+        for (int k = 0; k < rp->n_runs; k++) {
+            char buf[2048];
+            env_cell(&rp->runs[k], (enum env_field)f, buf, sizeof buf);
+            td_text(h, env_fields[f].mono ? "mono" : NULL, buf);
+        }
+        sb_puts(h, "</tr>\n");
+    }
     sb_puts(h, "</tbody></table></section>\n");
 }
 
@@ -232,19 +244,26 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     sb_puts(h, "</tr>\n");
 }
 
-static void family_table(struct strbuf *h, const struct report *rp, const char *fam)
+/* "67 results: 42 ok, 0 failed, 25 skipped" for one family, or all (NULL). */
+static void status_counts(struct strbuf *h, const struct report *rp, const char *fam)
 {
     int counts[4] = { 0 };      /* ok, mismatch/error/oom, skipped, all */
     for (int i = 0; i < rp->n_res; i++)
-        if (strcmp(rp->res[i].family, fam) == 0) {
+        if (!fam || strcmp(rp->res[i].family, fam) == 0) {
             const char *s = rp->res[i].status;
             counts[strcmp(s, "ok") == 0 ? 0 : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
             counts[3]++;
         }
-    sb_printf(h, "<h3>results</h3>\n<p class=\"counts\"><span>%d cases</span>"
-              "<span class=\"st st-ok\">%d ok</span><span class=\"st st-mismatch\">%d failed</span>"
-              "<span class=\"st st-skipped\">%d skipped</span> (click a column to sort)</p>\n",
-              counts[3], counts[0], counts[1], counts[2]);
+    sb_printf(h, "<span>%d results:</span><span class=\"st st-ok\">%d ok</span>"
+              "<span class=\"st st-%s\">%d failed</span><span class=\"st st-skipped\">%d skipped"
+              "</span>", counts[3], counts[0], counts[1] ? "mismatch" : "none", counts[1], counts[2]);
+}
+
+static void family_table(struct strbuf *h, const struct report *rp, const char *fam)
+{
+    sb_puts(h, "<h3>results</h3>\n<p class=\"counts\">");
+    status_counts(h, rp, fam);
+    sb_puts(h, " (click a column to sort)</p>\n");
     sb_printf(h, "<table class=\"data\"><thead><tr>%s<th>case</th><th>impl</th><th>dtype</th>"
                  "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>"
                  "<th>%% of peak</th><th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
@@ -255,38 +274,42 @@ static void family_table(struct strbuf *h, const struct report *rp, const char *
     sb_puts(h, "</tbody></table>\n");
 }
 
-/* Figures, notes and tables of one section, in the order they were made. */
+/* One figure: its SVG inline, never drawn wider than gnuplot drew it (so
+ * fonts keep their size), then links to its files. Only when its width
+ * class (wider than FIG_WIDE_PX or not) is `wide`. */
+static void figure_html(struct strbuf *h, const struct rp_item *it, const char *dir, int wide)
+{
+    static const char vb_at[] = "viewBox=\"0 0 ";
+    char *svg = fig_svg_inline(dir, it->stem);
+    const char *vb = svg ? strstr(svg, vb_at) : NULL;
+    int width = vb ? atoi(vb + strlen(vb_at)) : FIG_WIDE_PX;
+    if ((width > FIG_WIDE_PX) != wide) {
+        free(svg);
+        return;
+    }
+    sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\" style=\"max-width:%dpx\">%s</div>"
+              "<figcaption>", it->stem, wide ? " class=\"wide\"" : "", width,
+              svg ? svg : "(SVG unreadable)");
+    sb_html(h, it->title);
+    sb_printf(h, " <a href=\"%s.png\">PNG</a><a href=\"%s.svg\">SVG</a><a href=\"%s.gp\">gnuplot"
+              "</a><a href=\"%s.dat\">data</a></figcaption></figure>\n", it->stem, it->stem,
+              it->stem, it->stem);
+    free(svg);
+}
+
+/* A section's figures in a grid (two-column ones first, then the wide),
+ * then its notes and tables, each in the order they were made. */
 static void section_items(struct strbuf *h, const struct report *rp, const char *section,
                           const char *dir)
 {
-    int open = 0;
-    for (int pass = 0; pass < 2; pass++)    /* the two-column figures first, then wide ones */
-    for (int i = 0; i < rp->n_items; i++) {
-        const struct rp_item *it = &rp->items[i];
-        if (strcmp(it->section, section) != 0 || !it->stem)
-            continue;
-        char *svg = fig_svg_inline(dir, it->stem);
-        static const char vb_at[] = "viewBox=\"0 0 ";
-        const char *vb = svg ? strstr(svg, vb_at) : NULL;
-        int width = vb ? atoi(vb + strlen(vb_at)) : FIG_WIDE_PX;
-        if ((width > FIG_WIDE_PX) != pass) {
-            free(svg);
-            continue;
-        }
-        if (!open++)
-            sb_puts(h, "<div class=\"figs\">\n");
-        /* never drawn wider than gnuplot drew it: fonts keep their size */
-        sb_printf(h, "<figure id=\"%s\"%s><div class=\"plot\" style=\"max-width:%dpx\">%s</div>"
-                  "<figcaption>", it->stem, pass ? " class=\"wide\"" : "", width,
-                  svg ? svg : "(SVG unreadable)");
-        sb_html(h, it->title);
-        sb_printf(h, " <a href=\"%s.png\">PNG</a><a href=\"%s.svg\">SVG</a><a href=\"%s.gp\">gnuplot"
-                  "</a><a href=\"%s.dat\">data</a></figcaption></figure>\n", it->stem, it->stem,
-                  it->stem, it->stem);
-        free(svg);
-    }
-    if (open)
-        sb_puts(h, "</div>\n");
+    struct strbuf figs = { 0 };
+    for (int wide = 0; wide < 2; wide++)
+        for (int i = 0; i < rp->n_items; i++)
+            if (strcmp(rp->items[i].section, section) == 0 && rp->items[i].stem)
+                figure_html(&figs, &rp->items[i], dir, wide);
+    if (figs.len)
+        sb_printf(h, "<div class=\"figs\">\n%s</div>\n", sb_str(&figs));
+    sb_free(&figs);
     for (int i = 0; i < rp->n_items; i++) {
         const struct rp_item *it = &rp->items[i];
         if (strcmp(it->section, section) != 0 || it->stem)
@@ -312,11 +335,13 @@ static void page_head(struct strbuf *h, const struct report *rp)
                  "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
                  "<title>seqbench report</title>\n<style>\n%s</style>\n</head>\n<body>\n"
                  "<header><h1>seqbench report</h1>\n<p class=\"sub\">", page_css);
-    sb_printf(h, "%d run%s, %d results, from ", rp->n_runs, rp->n_runs == 1 ? "" : "s", rp->n_res);
+    sb_printf(h, "%d run%s from ", rp->n_runs, rp->n_runs == 1 ? "" : "s");
     for (int i = 0; i < rp->n_dbs; i++) {
         sb_puts(h, i ? ", " : "");
         sb_html(h, rp->dbs[i]);
     }
+    sb_puts(h, "</p>\n<p class=\"counts\">");
+    status_counts(h, rp, NULL);
     sb_puts(h, "</p>\n<nav><a href=\"#runs\">runs</a>");
     for (int i = 0; i < rp->n_families; i++) {
         sb_printf(h, "<a href=\"#family-%d\">", i + 1);
