@@ -176,5 +176,9 @@ int cmd_report(int argc, char **argv)
         dbs[n_dbs++] = db;
     for (int i = 0; i < n_pos; i++)
         dbs[n_dbs++] = pos[i];
-    return make_report(dbs, n_dbs, run, out);
+    char dir[4096];             /* "out/" names the folder out: DIR.tmp-* must be its sibling */
+    snprintf(dir, sizeof dir, "%s", out);
+    for (size_t k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--)
+        dir[k - 1] = 0;
+    return make_report(dbs, n_dbs, run, dir);
 }

@@ -218,7 +218,9 @@ static void html_runs(struct strbuf *h, const struct report *rp)
 
 /* ---- per family ---------------------------------------------------------- */
 
-static void result_row(struct strbuf *h, const struct report *rp, const struct rp_result *r)
+/* minimal: also the throughput by the family's minimal FLOP count (schema 3). */
+static void result_row(struct strbuf *h, const struct report *rp, const struct rp_result *r,
+                       int minimal)
 {
     char word[32], detail[1024];
     status_word(r->status, word, sizeof word);
@@ -238,6 +240,8 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     td_text(h, "err", detail);
     td_num(h, r->median_ms, "%.4g");
     td_num(h, r->tflops, "%.3g");
+    if (minimal)
+        td_num(h, r->flops_minimal / r->median_ms / 1e9, "%.3g");
     td_num(h, r->pct_peak, "%.1f");
     td_num(h, r->gbps, "%.4g");
     td_num(h, r->rel_err, "%.1e");
@@ -264,13 +268,17 @@ static void family_table(struct strbuf *h, const struct report *rp, const char *
     sb_puts(h, "<h3>results</h3>\n<p class=\"counts\">");
     status_counts(h, rp, fam);
     sb_puts(h, " (click a column to sort)</p>\n");
+    int minimal = 0;
+    for (int i = 0; i < rp->n_res; i++)
+        minimal |= strcmp(rp->res[i].family, fam) == 0 && isfinite(rp->res[i].flops_minimal);
     sb_printf(h, "<table class=\"data\"><thead><tr>%s<th>case</th><th>impl</th><th>dtype</th>"
-                 "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>"
+                 "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>%s"
                  "<th>%% of peak</th><th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
-              rp->n_runs > 1 ? "<th>run</th>" : "");
+              rp->n_runs > 1 ? "<th>run</th>" : "",
+              minimal ? "<th title=\"by the minimal (recurrent) FLOP count\">minimal TFLOP/s</th>" : "");
     for (int i = 0; i < rp->n_res; i++)
         if (strcmp(rp->res[i].family, fam) == 0)
-            result_row(h, rp, &rp->res[i]);
+            result_row(h, rp, &rp->res[i], minimal);
     sb_puts(h, "</tbody></table>\n");
 }
 

@@ -153,9 +153,11 @@ check "dat files in the fixed format" bash -c "! grep -hv '^#' '$t/h'/*latency*.
 # A schema 3 database (optional columns added) and a schema 1 one (kernel_ms
 # absent): read by name, absent columns as NULL.
 cp "$t/h.db" "$t/v3.db"
-sqlite3 "$t/v3.db" 'ALTER TABLE results ADD COLUMN shape_json TEXT; ALTER TABLE results ADD COLUMN flops_minimal REAL; PRAGMA user_version = 3'
-"$B" report --db "$t/v3.db" --out "$t/v3" 2>/dev/null; rc=$?
-check "schema 3 database reported (exit $rc)" [ $rc -eq 0 ]
+sqlite3 "$t/v3.db" "ALTER TABLE results ADD COLUMN shape_json TEXT; ALTER TABLE results ADD COLUMN flops_minimal REAL;
+    UPDATE results SET flops_minimal = 2e9 WHERE family = 'linear' AND N = 1024; PRAGMA user_version = 3"
+"$B" report --db "$t/v3.db" --out "$t/v3/" 2>/dev/null; rc=$?
+check "schema 3 database reported (exit $rc), --out with a trailing slash" [ $rc -eq 0 ]
+check "schema 3: minimal TFLOP/s from flops_minimal (2e9 FLOP in 6 ms)" grep -q 'data-v="0.333333333">0.333</td>' "$t/v3/index.html"
 cp "$t/h.db" "$t/v1.db"
 sqlite3 "$t/v1.db" 'DROP INDEX results_case; ALTER TABLE results DROP COLUMN kernel_ms; PRAGMA user_version = 1'
 "$B" report --db "$t/v1.db" --out "$t/v1" 2>/dev/null; rc=$?
