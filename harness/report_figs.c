@@ -593,6 +593,19 @@ static void crossover_row(struct strbuf *h, const struct report *rp, const struc
                   kind == 0 ? "already faster at" : "still slower at", Nx);
 }
 
+/* A circle at the crossover and a dotted drop line to the N axis, labelled
+ * "N* = ..." upright along the line: neighbouring crossovers' labels then
+ * never cover each other or the curves' points. */
+static void mark_crossover(struct fig *f, double Nx, double ms)
+{
+    sb_printf(&f->pre, "set label '' at %.6e,%.6e point pt 6 ps 2.2 lc rgb '#000000' front\n",
+              Nx, ms);
+    sb_printf(&f->pre, "set arrow from %.6e, graph 0 to %.6e,%.6e nohead dt 3 lc rgb '#777777'\n",
+              Nx, Nx, ms);
+    sb_printf(&f->pre, "set label 'N* = %.0f' at %.6e, graph 0.03 rotate by 90 left "
+              "offset -0.7,0 front boxed\n", Nx, Nx);
+}
+
 /* For one dtype/mask: every flash curve against every comparable
  * linear-time curve; the figure shows both with the crossovers marked. */
 static int fig_crossover(struct figctx *c, const struct rp_result *g, struct strbuf *table)
@@ -607,6 +620,7 @@ static int fig_crossover(struct figctx *c, const struct rp_result *g, struct str
     snprintf(title, sizeof title, "%s %s: flash vs linear-time families, crossovers marked",
              g->dtype, mask_name(g->causal));
     fig_start(c, &f, FIG_LINES, title, "crossover", g->dtype, mask_name(g->causal), NULL);
+    sb_puts(&f.pre, "set style textbox opaque fc rgb '#ffffff' noborder margins 1,1\n");
     f.logx = 2, f.logy[0] = 1;
     f.xlabel = "sequence length N (tokens, log2 scale)";
     f.ylabel[0] = "median latency (ms, log scale)";
@@ -629,8 +643,7 @@ static int fig_crossover(struct figctx *c, const struct rp_result *g, struct str
                         fig_point(&f, si, both[k]->N[i], both[k]->ms[i], NAN);
             }
             if (kind == 1)
-                sb_printf(&f.pre, "set label 'N* = %.0f' at %.6e,%.6e point pt 6 ps 2.2 "
-                          "lc rgb '#000000' offset 1.2,-1.2 front\n", Nx, Nx, ms);
+                mark_crossover(&f, Nx, ms);
         }
     rc = emit(c, &f, "all", NULL);
     for (int k = 0; k < n; k++)
