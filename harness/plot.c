@@ -23,6 +23,7 @@
 #define FIG_KEY_RIGHT_MAX 6     /* more series than this: the key goes below */
 #define FIG_KEY_RIGHT_CHARS 30  /* ... or a title longer than this */
 #define FIG_KEY_COLS 2
+#define FIG_KEY_MAX_CHARS 60    /* longest key entry shown */
 #define FIG_XTICS_MAX 16        /* label each x value when there are at most this many */
 
 /* Okabe-Ito colours (distinguishable with colour blindness), yellow swapped
@@ -254,6 +255,20 @@ static void gp_xtics(const struct fig *f, struct strbuf *b)
     sb_puts(b, ")\n");
 }
 
+/* A key entry: titles longer than FIG_KEY_MAX_CHARS are cut, with "...",
+ * so a runaway name cannot push the plot off the canvas. (Series are told
+ * apart by their full title before this.) */
+static void gp_quote_key(struct strbuf *b, const char *title)
+{
+    char cut[FIG_KEY_MAX_CHARS + 4];
+    if (strlen(title) <= FIG_KEY_MAX_CHARS) {
+        gp_quote(b, title);
+        return;
+    }
+    snprintf(cut, sizeof cut, "%.*s...", FIG_KEY_MAX_CHARS - 3, title);
+    gp_quote(b, cut);
+}
+
 /* The plot command of panel p: one item per series, then the extras. */
 static void gp_plot(const struct fig *f, int p, struct strbuf *b)
 {
@@ -267,7 +282,7 @@ static void gp_plot(const struct fig *f, int p, struct strbuf *b)
         else
             sb_printf(b, "dat index %d using 1:%d with %s lt %d title ", i, p + 2,
                       f->kind == FIG_LINES ? "linespoints" : "points", i + 1);
-        gp_quote(b, f->series[i].title);
+        gp_quote_key(b, f->series[i].title);
     }
     if (isfinite(f->hline))
         sb_printf(b, ", \\\n         %g with lines dt 2 lw 1 lc rgb '#555555' notitle", f->hline);
@@ -287,6 +302,7 @@ static void gp_axes(const struct fig *f, struct strbuf *b)
                    "set style histogram clustered gap 1\n"
                    "set style fill solid 0.85 border rgb '#333333'\n"
                    "set xtics rotate by -45 left\n"
+                   "set rmargin 18\n"                   /* the last label runs right */
                    "set grid noxtics\n");
         return;
     }
@@ -381,12 +397,13 @@ static void gp_script(const struct fig *f, struct strbuf *b)
         w = w < FIG_W ? FIG_W : w > FIG_BARS_MAX_W ? FIG_BARS_MAX_W : w;
         h = FIG_H + 100;            /* room for the rotated case labels */
     }
-    /* a long key goes below the plot, in columns, so the plot keeps its width */
+    /* a long key (and a bar chart's) goes below the plot, in columns, so the
+     * plot keeps its width */
     size_t longest = 0;
     for (int i = 0; i < f->n_series; i++)
         longest = strlen(f->series[i].title) > longest ? strlen(f->series[i].title) : longest;
-    int key_below = f->kind != FIG_BARS && f->n_panels == 1 &&
-                    (f->n_series > FIG_KEY_RIGHT_MAX || longest > FIG_KEY_RIGHT_CHARS);
+    int key_below = f->kind == FIG_BARS || (f->n_panels == 1 && (f->n_series > FIG_KEY_RIGHT_MAX ||
+                                                                longest > FIG_KEY_RIGHT_CHARS));
     if (key_below)
         h += (f->n_series + FIG_KEY_COLS - 1) / FIG_KEY_COLS * 18;
     sb_printf(b, "# %s.gp, written by bench report: ", f->stem);
@@ -403,7 +420,7 @@ static void gp_script(const struct fig *f, struct strbuf *b)
     sb_printf(b, "        set terminal pngcairo size %d,%d font '%s' noenhanced\n"
                  "    } else {\n"
                  "        set terminal svg size %d,%d dynamic font '%s' noenhanced\n"
-                 "    }\n", w, h, FIG_FONT, w, h, FIG_FONT);
+                 "    }\n", w, h, FIG_FONT_PNG, w, h, FIG_FONT_SVG);
     sb_printf(b, "    set output '%s.'.fmt\n", f->stem);
     if (f->n_panels == 2) {
         sb_puts(b, "    set multiplot layout 1,2 title ");

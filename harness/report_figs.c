@@ -20,6 +20,7 @@
 #include "report.h"
 
 #define SPEEDUP_LOG_ABOVE 20.0  /* bars switch to a log axis past this max/min spread */
+#define LABEL_LEN 512           /* a series label: impl (any length, cut) and its fields */
 
 /* Fields that may identify a series; a label names those that vary. */
 enum { F_RUN = 1, F_FAMILY = 2, F_IMPL = 4, F_DTYPE = 8, F_H = 16, F_HKV = 32, F_D = 64,
@@ -74,13 +75,20 @@ static unsigned varying(const struct sel *s, unsigned fields)
     return v & fields & (dv_is_d ? ~(unsigned)F_DV : ~0u);
 }
 
-/* "flash/cpu bf16 D=64 [run 2]": impl (with family when asked), then the
- * varying fields. */
-static void series_label(const struct report *rp, const struct rp_result *r, unsigned fam,
-                         unsigned vary, char *buf, size_t len)
+static const char *mask_name(int64_t causal)
 {
-    int k = snprintf(buf, len, "%s%s%s", fam ? r->family : "", fam ? "/" : "", r->impl);
-#define ADD(flag, ...) if ((vary & (flag)) && k < (int)len) k += snprintf(buf + k, len - (size_t)k, __VA_ARGS__)
+    return causal == 1 ? "causal" : causal == 0 ? "full" : "mask n/a";
+}
+
+/* The varying fields of r, each after a space: " bf16 N=96 D=64 [run 2]". */
+static void field_label(const struct report *rp, const struct rp_result *r, unsigned vary,
+                        char *buf, size_t len)
+{
+    size_t k = 0;
+    buf[0] = 0;
+#define ADD(flag, ...)                                                            \
+    if ((vary & (flag)) && k < len)                                               \
+        k += (size_t)snprintf(buf + k, len - k, __VA_ARGS__)
     ADD(F_DTYPE, " %s", r->dtype);
     ADD(F_B, " B=%lld", (long long)r->B);
     ADD(F_N, " N=%lld", (long long)r->N);
@@ -89,9 +97,19 @@ static void series_label(const struct report *rp, const struct rp_result *r, uns
     ADD(F_HKV, " Hkv=%lld", (long long)r->Hkv);
     ADD(F_D, " D=%lld", (long long)r->D);
     ADD(F_DV, " Dv=%lld", (long long)r->Dv);
-    ADD(F_CAUSAL, " %s", r->causal == 1 ? "causal" : "full");
+    ADD(F_CAUSAL, " %s", mask_name(r->causal));
     ADD(F_RUN, " [%s]", rp->runs[r->run].label);
 #undef ADD
+}
+
+/* "flash/cpu bf16 D=64 [run 2]": impl (with its family when fam), then the
+ * varying fields. */
+static void series_label(const struct report *rp, const struct rp_result *r, int fam,
+                         unsigned vary, char *buf, size_t len)
+{
+    char fields[256];
+    field_label(rp, r, vary, fields, sizeof fields);
+    snprintf(buf, len, "%s%s%s%s", fam ? r->family : "", fam ? "/" : "", r->impl, fields);
 }
 
 /* A bar's category: the shape fields that vary among the figure's rows
@@ -103,19 +121,14 @@ static void case_label(const struct report *rp, const struct sel *s, const struc
 {
     unsigned vary = varying(s, SHAPE_FIELDS | F_DTYPE);
     char mine[256], other[256];
-    series_label(rp, r, 0, vary, mine, sizeof mine);
+    field_label(rp, r, vary, mine, sizeof mine);
     for (int i = 0; i < s->n && vary; i++) {
-        series_label(rp, s->r[i], 0, vary, other, sizeof other);
-        if (strcmp(s->r[i]->case_key, r->case_key) != 0 && strcmp(other + strlen(s->r[i]->impl),
-                                                               mine + strlen(r->impl)) == 0)
+        field_label(rp, s->r[i], vary, other, sizeof other);
+        if (strcmp(s->r[i]->case_key, r->case_key) != 0 && strcmp(other, mine) == 0)
             vary = 0;
     }
-    if (!vary)
-        snprintf(buf, len, "%s%s%s", with_impl ? r->impl : "", with_impl ? " " : "",
-                 rp_short_case(r));
-    else
-        snprintf(buf, len, "%s%s", with_impl ? r->impl : "",
-                 mine + strlen(r->impl) + (with_impl ? 0 : 1));
+    snprintf(buf, len, "%s%s%s", with_impl ? r->impl : "", with_impl ? " " : "",
+             vary ? mine + 1 : rp_short_case(r));
 }
 
 /* The shape part of a case key: "flash fp32 B=1 N=64 ..." -> "B=1 N=64 ...". */
@@ -128,11 +141,6 @@ const char *rp_short_case(const struct rp_result *r)
     if (strncmp(s, r->dtype, d) == 0 && s[d] == ' ')
         s += d + 1;
     return s;
-}
-
-static const char *mask_name(int64_t causal)
-{
-    return causal == 1 ? "causal" : causal == 0 ? "full" : "mask?";
 }
 
 /* ---- emitting ------------------------------------------------------------ */
@@ -194,7 +202,7 @@ static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int6
     struct pick p = { fam, dtype, causal, -1, rp_is_sweep };
     struct sel s = select_rows(c->rp, &p);
     unsigned vary = varying(&s, SERIES_FIELDS);
-    char title[256], label[256];
+    char title[256], label[LABEL_LEN];
     struct fig lat, thr;
     snprintf(title, sizeof title, "%s %s %s: latency vs sequence length", fam, dtype,
              mask_name(causal));
@@ -236,7 +244,7 @@ static int fig_decode(struct figctx *c, const char *fam, const char *dtype)
     struct pick p = { fam, dtype, -2, -1, rp_is_decode };
     struct sel s = select_rows(c->rp, &p);
     unsigned vary = varying(&s, SERIES_FIELDS | F_N | F_CAUSAL);
-    char title[256], label[256];
+    char title[256], label[LABEL_LEN];
     struct fig f;
     snprintf(title, sizeof title, "%s %s: decode latency vs context length", fam, dtype);
     fig_start(c, &f, FIG_LINES, title, "decode", fam, dtype, NULL);
@@ -260,7 +268,7 @@ static int fig_speedup(struct figctx *c, const char *fam, const char *dtype, int
     struct sel s = select_rows(c->rp, &p);
     char title[300];
     struct fig f;
-    snprintf(title, sizeof title, "%s %s%s%s: speedup over the slowest implementation of each case "
+    snprintf(title, sizeof title, "%s %s%s%s: speedup over the slowest implementation per case "
              "(higher is faster)", fam, dtype, c->rp->n_runs > 1 ? ", " : "",
              c->rp->n_runs > 1 ? c->rp->runs[run].label : "");
     fig_start(c, &f, FIG_BARS, title, "speedup", fam, dtype,
@@ -388,7 +396,7 @@ static int fig_footprint(struct figctx *c)
     struct pick p = { NULL, NULL, -2, -1, has_footprint };
     struct sel s = select_rows(c->rp, &p);
     unsigned vary = varying(&s, SERIES_FIELDS | F_DTYPE);
-    char label[256];
+    char label[LABEL_LEN];
     struct fig f;
     fig_start(c, &f, FIG_LINES, "memory footprint vs sequence length, all families", "footprint",
               NULL, NULL, NULL);
@@ -472,7 +480,7 @@ static int fig_roofline(struct figctx *c)
     struct pick p = { NULL, NULL, -2, -1, has_intensity };
     struct sel s = select_rows(c->rp, &p);
     unsigned vary = varying(&s, F_RUN | F_IMPL | F_DTYPE);
-    char label[256];
+    char label[LABEL_LEN];
     struct fig f;
     fig_start(c, &f, FIG_POINTS, "roofline: achieved throughput vs arithmetic intensity",
               "roofline", NULL, NULL, NULL);
@@ -615,7 +623,7 @@ static int fig_crossover(struct figctx *c, const struct rp_result *g, struct str
     struct curve *cv;
     int n = curves_of(&s, &cv), rc = 0;
     unsigned vary = varying(&s, SERIES_FIELDS) | F_IMPL;
-    char title[256], label[256];
+    char title[256], label[LABEL_LEN];
     struct fig f;
     snprintf(title, sizeof title, "%s %s: flash vs linear-time families, crossovers marked",
              g->dtype, mask_name(g->causal));

@@ -129,9 +129,11 @@ VALUES (1, 'now', 'flash/fa fp32 decode 1', 'flash fp32 N=1 Nk=4096', 'flash', '
        (1, 'now', '$hostile case', '$hostile', 'flash', 'x', 'cpu', 'fp32', 1, 8, 8, 1, 1, 8, 8, 0,
         'error: $hostile', 'a & b "c" ''d'' <e>', NULL),
        (1, 'now', 'mismatch case', 'flash fp32 N=9', 'flash', 'fa', 'cpu', 'fp32', 1, 9, 9, 1, 1, 8, 8, 0,
-        'mismatch', 'rel err 0.5 > 1e-5', NULL);
+        'mismatch', 'rel err 0.5 > 1e-5', NULL),
+       (1, 'now', 'long', 'flash fp32 N=1024 long', 'flash', printf('%.*c', 3000, 'x'), 'cpu', 'fp32', 1,
+        1024, 1024, 4, 4, 64, 64, 1, 'ok', NULL, 2.0);
 EOF
-check "crafted rows stored" [ "$(sqlite3 "$t/h.db" 'SELECT count(*) FROM results')" -eq 20 ]
+check "crafted rows stored" [ "$(sqlite3 "$t/h.db" 'SELECT count(*) FROM results')" -eq 21 ]
 "$B" report --db "$t/h.db" --out "$t/h" >"$t/out" 2>"$t/err"; rc=$?
 check "report of the crafted database exits 0 (got $rc: $(head -c 300 "$t/err"))" [ $rc -eq 0 ]
 check "crafted report complete" complete "$t/h"
@@ -149,6 +151,21 @@ check "crossover marked on the plot" grep -q "set label 'N\* = 6144'" "$t/h"/*cr
 check "roofline has the compute and bandwidth roofs" bash -c "grep -q 'peak1 = 1.000000e+02' '$t/h'/*roofline*.gp && grep -q 'bw1 = 2.000000e+00' '$t/h'/*roofline*.gp"
 check "decode figure drawn" bash -c "ls '$t/h' | grep -q decode-flash-fp32"
 check "dat files in the fixed format" bash -c "! grep -hv '^#' '$t/h'/*latency*.dat | grep -v '^\$' | grep -vqE '^( -?[0-9]\.[0-9]{6}e[-+][0-9]{2}| NaN)+\$'"
+
+# gnuplot failing: one line naming the script, exit 1, no report and no
+# half-written folder left behind.
+mkdir "$t/badgnuplot"; printf '#!/bin/sh\necho "line 1: bad thing" >&2\nexit 3\n' >"$t/badgnuplot/gnuplot"
+chmod +x "$t/badgnuplot/gnuplot"
+PATH="$t/badgnuplot:$PATH" "$B" report --db "$t/h.db" --out "$t/fails" >"$t/out" 2>"$t/err"; rc=$?
+check "gnuplot failing: exit 1 (got $rc)" [ $rc -eq 1 ]
+check "gnuplot failing: one line with its complaint (said: $(head -c 200 "$t/err"))" \
+    bash -c "[ \$(wc -l <'$t/err') -eq 1 ] && grep -q 'gnuplot failed on .*exit 3.*bad thing' '$t/err'"
+check "gnuplot failing: nothing left" [ -z "$(ls -d "$t"/fails* 2>/dev/null)" ]
+
+# A seqbench database with no run yet.
+"$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/empty.db" --max-time 0.05 >/dev/null 2>&1
+sqlite3 "$t/empty.db" 'DELETE FROM samples; DELETE FROM results; DELETE FROM runs'
+bad 2 "holds no runs" report --db "$t/empty.db" --out "$t/x"
 
 # A schema 3 database (optional columns added) and a schema 1 one (kernel_ms
 # absent): read by name, absent columns as NULL.
