@@ -228,13 +228,12 @@ static void gp_xrange(const struct fig *f, struct strbuf *b, double pad)
  * sweep reads best with its own sizes on the axis. */
 static void gp_xtics(const struct fig *f, struct strbuf *b)
 {
-    double xs[FIG_XTICS_MAX], lo = INFINITY, hi = 0;
+    double xs[FIG_XTICS_MAX];
     int n = 0, many = 0;
     for (int i = 0; i < f->n_series; i++)
         for (int k = 0; k < f->series[i].n; k++) {
             double x = f->series[i].pts[k].x;
             int seen = 0;
-            lo = fmin(lo, x), hi = fmax(hi, x);
             for (int j = 0; j < n; j++)
                 seen |= xs[j] == x;
             if (!seen && n == FIG_XTICS_MAX)
@@ -449,24 +448,27 @@ int gnuplot_found(void)
     int found = 0;
     for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
         char exe[4096];
-        snprintf(exe, sizeof exe, "%s/gnuplot", *d ? d : ".");
+        snprintf(exe, sizeof exe, "%s/gnuplot", d);
         found = access(exe, X_OK) == 0;
     }
     free(copy);
     return found;
 }
 
-/* First line of a file, for an error message. */
-static void first_line(const char *path, char *buf, size_t len)
+/* The last line of a file that is not blank or a "^" marker: where
+ * gnuplot puts its error ("file.gp" line 12: ...), after echoing the
+ * offending command. */
+static void last_line(const char *path, char *buf, size_t len)
 {
+    char line[1024];
     buf[0] = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return;
-    while (fgets(buf, (int)len, f) && strspn(buf, " \t\r\n^") == strlen(buf))
-        ;
+    while (fgets(line, sizeof line, f))
+        if (strspn(line, " \t\r\n^") != strlen(line))
+            snprintf(buf, len, "%.*s", (int)strcspn(line, "\r\n"), line);
     fclose(f);
-    buf[strcspn(buf, "\n")] = 0;
 }
 
 /* Runs `gnuplot STEM.gp` in dir with a fixed locale; its stderr goes to a
@@ -496,7 +498,7 @@ static int run_gnuplot(const char *dir, const char *stem, char *err, size_t n)
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok) {
         char line[300];
-        first_line(log, line, sizeof line);
+        last_line(log, line, sizeof line);
         snprintf(err, n, "gnuplot failed on %s/%s (exit %d)%s%s", dir, script,
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, *line ? ": " : "", line);
     }
