@@ -95,13 +95,13 @@ check "latency, throughput, decode, speedup, footprint, roofline figures" \
     bash -c "ls '$t/r1' | grep -q latency && ls '$t/r1' | grep -q throughput && ls '$t/r1' | grep -q decode && ls '$t/r1' | grep -q speedup && ls '$t/r1' | grep -q footprint && ls '$t/r1' | grep -q roofline"
 check "no crossover figure without a linear-time family, and a note says so" grep -q 'No crossover figure' "$t/r1/index.html"
 check "a leftover tmp folder is not left" [ -z "$(ls -d "$t"/r1.* 2>/dev/null)" ]
-"$B" report --db "$t/a.db" --out "$t/r2" 2>/dev/null
-check "same database, byte-identical report" diff -r "$t/r1" "$t/r2"
+"$B" report --db "$t/a.db" --out "$t/new/dir/r2" 2>/dev/null
+check "same database, byte-identical report (parent folders made)" diff -r "$t/r1" "$t/new/dir/r2"
 cp -r "$t/r1" "$t/r1.keep"
 "$B" report --db "$t/a.db" --out "$t/r1" 2>/dev/null; rc=$?
 check "a previous report is replaced (exit $rc)" [ $rc -eq 0 ]
 check "replaced report byte-identical" diff -r "$t/r1" "$t/r1.keep"
-check "gnuplot re-runs a kept script" bash -c "cd '$t/r2' && LC_ALL=C.UTF-8 gnuplot 01-*.gp && cmp 01-*.png '$t/r1'/01-*.png"
+check "gnuplot re-runs a kept script" bash -c "cd '$t/new/dir/r2' && LC_ALL=C.UTF-8 gnuplot 01-*.gp && cmp 01-*.png '$t/r1'/01-*.png"
 
 # A crafted database: hostile text everywhere, a linear-time family whose
 # sweep crosses flash, decode rows, a second run.
