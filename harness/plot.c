@@ -34,7 +34,6 @@ static const char gp_style[] =
     "set tics nomirror out scale 0.5\n"
     "set grid xtics ytics lc rgb '#e6e6e6' lw 1 dt 1\n"
     "set key outside right top vertical Left reverse samplen 2 spacing 1.15 box lc rgb '#dddddd'\n"
-    "set title font ',12'\n"
     "set linetype 1 lc rgb '#0072b2' lw 2 pt 7 ps 0.9\n"
     "set linetype 2 lc rgb '#d55e00' lw 2 pt 5 ps 0.9\n"
     "set linetype 3 lc rgb '#009e73' lw 2 pt 9 ps 1.1\n"
@@ -417,18 +416,20 @@ static void gp_script(const struct fig *f, struct strbuf *b)
     sb_puts(b, "do for [fmt in \"png svg\"] {\n"
                "    if (fmt eq \"png\") {\n");
     sb_printf(b, "        set terminal pngcairo size %d,%d font '%s' noenhanced\n"
+                 "        tfont = '%s'\n"
                  "    } else {\n"
                  "        set terminal svg size %d,%d dynamic font '%s' noenhanced\n"
-                 "    }\n", w, h, FIG_FONT_PNG, w, h, FIG_FONT_SVG);
+                 "        tfont = '%s'\n"
+                 "    }\n", w, h, FIG_FONT_PNG, FIG_TITLE_PNG, w, h, FIG_FONT_SVG, FIG_TITLE_SVG);
     sb_printf(b, "    set output '%s.'.fmt\n", f->stem);
     if (f->n_panels == 2) {
         sb_puts(b, "    set multiplot layout 1,2 title ");
         gp_quote(b, f->title);
-        sb_puts(b, " font ',12'\n");
+        sb_puts(b, " font tfont\n");
     } else {
         sb_puts(b, "    set title ");
         gp_quote(b, f->title);
-        sb_puts(b, "\n");
+        sb_puts(b, " font tfont\n");
     }
     for (int p = 0; p < f->n_panels; p++)
         gp_panel(f, p, b);
