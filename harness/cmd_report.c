@@ -113,34 +113,34 @@ static int make_parents(const char *path)
 static int valid_run(const char *s)
 {
     int64_t id;
-    return strcmp(s, "latest") == 0 || strcmp(s, "all") == 0 || (cli_parse_int(s, &id) == 0 && id > 0);
+    return strcmp(s, "latest") == 0 || strcmp(s, "all") == 0 ||
+           (cli_parse_int(s, &id) == 0 && id > 0);
 }
 
-/* Loads, draws and publishes; returns the exit code. */
+/* One line, the report freed, and the usage exit code: bad input. */
+static int refuse(struct report *rp, const char *why)
+{
+    cli_error("report: %s", why);
+    report_free(rp);
+    return EXIT_USAGE;
+}
+
+/* Loads, draws and publishes; returns the exit code. Every check on the
+ * input comes before the first file is written. */
 static int make_report(const char *const *dbs, int n_dbs, const char *run, const char *out)
 {
     struct report rp;
     char err[10000], tmp[4200];
-    if (report_load(&rp, dbs, n_dbs, run, err, sizeof err) != 0) {
-        cli_error("report: %s", err);
-        report_free(&rp);
-        return EXIT_USAGE;
-    }
-    if (!gnuplot_found()) {
-        cli_error("report: gnuplot not found; install it (Debian: apt-get install gnuplot-nox)");
-        report_free(&rp);
-        return EXIT_USAGE;
-    }
-    if (replaceable(out, err, sizeof err) != 0) {
-        cli_error("report: %s", err);
-        report_free(&rp);
-        return EXIT_USAGE;
-    }
+    if (report_load(&rp, dbs, n_dbs, run, err, sizeof err) != 0)
+        return refuse(&rp, err);
+    if (!gnuplot_found())
+        return refuse(&rp, "gnuplot not found; install it (Debian: apt-get install gnuplot-nox)");
+    if (replaceable(out, err, sizeof err) != 0)
+        return refuse(&rp, err);
     snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", out);
     if (make_parents(out) != 0 || !mkdtemp(tmp)) {
-        cli_error("report: cannot create %s: %s", tmp, strerror(errno));
-        report_free(&rp);
-        return EXIT_USAGE;
+        snprintf(err, sizeof err, "cannot create %s: %s", tmp, strerror(errno));
+        return refuse(&rp, err);
     }
     int rc = report_figures(&rp, tmp, err, sizeof err);
     if (rc == 0)
