@@ -4,12 +4,14 @@
  *
  * Nothing half-written is ever presented as a report: everything goes into
  * a fresh DIR.tmp-XXXXXX beside DIR, which replaces DIR only once complete;
- * on failure it is removed. An existing DIR is replaced only when it is a
- * previous report (an index.html of ours and plain files), so a mistyped
- * --out never deletes someone's folder. Databases are opened read-only.
+ * on failure or Ctrl-C it is removed (exit 130 for Ctrl-C). An existing
+ * DIR is replaced only when it is a previous report (an index.html of ours
+ * and plain files), so a mistyped --out never deletes someone's folder.
+ * Databases are opened read-only.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,16 @@
 #include "session.h"
 
 #define REPORT_MAX_DBS 16
+
+static volatile sig_atomic_t interrupted;
+
+/* Ctrl-C while drawing: finish the figure in flight, then remove the tmp
+ * folder instead of publishing it. */
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 #define REPORT_MARK "<meta name=\"generator\" content=\"seqbench bench report\">"
 
 /* Removes dir's plain files, then dir. Only ever called on a folder this
@@ -142,11 +154,16 @@ static int make_report(const char *const *dbs, int n_dbs, const char *run, const
         snprintf(err, sizeof err, "cannot create %s: %s", tmp, strerror(errno));
         return refuse(&rp, err);
     }
+    interrupted = 0;
+    signal(SIGINT, on_sigint);
     int rc = report_figures(&rp, tmp, err, sizeof err);
     if (rc == 0)
         rc = report_html(&rp, tmp, err, sizeof err);
+    if (rc == 0 && interrupted)
+        rc = -1, snprintf(err, sizeof err, "interrupted; %s left as it was", out);
     if (rc == 0)
         rc = publish(tmp, out, err, sizeof err);
+    signal(SIGINT, SIG_DFL);
     if (rc != 0) {
         cli_error("report: %s", err);
         remove_report_dir(tmp);
@@ -158,7 +175,7 @@ static int make_report(const char *const *dbs, int n_dbs, const char *run, const
                 rp.n_runs, rp.n_res, figs);
     }
     report_free(&rp);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return interrupted ? 130 : rc ? EXIT_FAIL : EXIT_OK;
 }
 
 int cmd_report(int argc, char **argv)

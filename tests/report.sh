@@ -162,6 +162,16 @@ check "gnuplot failing: one line with its complaint (said: $(head -c 200 "$t/err
     bash -c "[ \$(wc -l <'$t/err') -eq 1 ] && grep -q 'gnuplot failed on .*exit 3.*bad thing' '$t/err'"
 check "gnuplot failing: nothing left" [ -z "$(ls -d "$t"/fails* 2>/dev/null)" ]
 
+# Ctrl-C while drawing (a gnuplot that interrupts bench, then draws): exit
+# 130, the previous report kept as it was, no tmp folder left.
+mkdir "$t/intgnuplot"; real=$(command -v gnuplot)
+printf '#!/bin/sh\nkill -INT $PPID\nexec %s "$@"\n' "$real" >"$t/intgnuplot/gnuplot"
+chmod +x "$t/intgnuplot/gnuplot"
+PATH="$t/intgnuplot:$PATH" "$B" report --db "$t/h.db" --out "$t/r1" >"$t/out" 2>"$t/err"; rc=$?
+check "interrupted: exit 130 (got $rc: $(head -c 200 "$t/err"))" [ $rc -eq 130 ]
+check "interrupted: the previous report is untouched" diff -r "$t/r1" "$t/r1.keep"
+check "interrupted: no tmp folder left" [ -z "$(ls -d "$t"/r1.tmp* 2>/dev/null)" ]
+
 # A seqbench database with no run yet.
 "$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/empty.db" --max-time 0.05 >/dev/null 2>&1
 sqlite3 "$t/empty.db" 'DELETE FROM samples; DELETE FROM results; DELETE FROM runs'
