@@ -24,6 +24,7 @@
 #define FIG_KEY_RIGHT_CHARS 30  /* ... or a title longer than this */
 #define FIG_KEY_COLS 2
 #define FIG_KEY_MAX_CHARS 60    /* longest key entry shown */
+#define FIG_KEY_MAX_ENTRIES 40  /* more series than this: no key (it would dwarf the plot) */
 #define FIG_XTICS_MAX 16        /* label each x value when there are at most this many */
 
 /* Okabe-Ito colours (distinguishable with colour blindness), yellow swapped
@@ -368,7 +369,7 @@ static void gp_panel(const struct fig *f, int p, struct strbuf *b)
         /* Equal plot areas; the key sits right of the second one. */
         sb_printf(b, "    set lmargin at screen %s\n    set rmargin at screen %s\n",
                   p ? "0.49" : "0.07", p ? "0.80" : "0.40");
-        sb_puts(b, p ? "    set key\n" : "    unset key\n");
+        sb_puts(b, p && f->n_series <= FIG_KEY_MAX_ENTRIES ? "    set key\n" : "    unset key\n");
     }
     sb_puts(b, "    set ylabel ");
     gp_quote(b, f->ylabel[p] ? f->ylabel[p] : "");
@@ -402,14 +403,17 @@ static void gp_script(const struct fig *f, struct strbuf *b)
         longest = strlen(f->series[i].title) > longest ? strlen(f->series[i].title) : longest;
     int key_below = f->kind == FIG_BARS || (f->n_panels == 1 && (f->n_series > FIG_KEY_RIGHT_MAX ||
                                                                 longest > FIG_KEY_RIGHT_CHARS));
-    if (key_below)
+    int no_key = f->n_series > FIG_KEY_MAX_ENTRIES;
+    if (key_below && !no_key)
         h += (f->n_series + FIG_KEY_COLS - 1) / FIG_KEY_COLS * 18;
     sb_printf(b, "# %s.gp, written by bench report: ", f->stem);
     gp_quote(b, f->title);
     sb_printf(b, "\n# Redraw %s.png and %s.svg from %s.dat with:  gnuplot %s.gp\n",
               f->stem, f->stem, f->stem, f->stem);
     sb_printf(b, "dat = '%s.dat'\n%s", f->stem, gp_style);
-    if (key_below)
+    if (no_key)                 /* the series are named in the .dat's "# index" lines */
+        sb_puts(b, "unset key\n");
+    else if (key_below)
         sb_printf(b, "set key below center horizontal maxcols %d nobox height 1.5\n", FIG_KEY_COLS);
     gp_axes(f, b);
     sb_puts(b, sb_str(&f->pre));

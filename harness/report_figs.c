@@ -112,23 +112,36 @@ static void series_label(const struct report *rp, const struct rp_result *r, int
     snprintf(buf, len, "%s%s%s%s", fam ? r->family : "", fam ? "/" : "", r->impl, fields);
 }
 
-/* A bar's category: the shape fields that vary among the figure's rows
- * ("N=96 D=64 causal"), prefixed by "impl " when with_impl. The full shape
- * (rp_short_case) when those would not tell two cases apart — a family
- * whose shape has fields beyond these. */
-static void case_label(const struct report *rp, const struct sel *s, const struct rp_result *r,
-                       int with_impl, char *buf, size_t len)
+/* The bar category of every row of s: the shape fields that vary among
+ * the rows ("N=96 D=64 causal"), after "impl " when with_impl. The full
+ * shape (rp_short_case) when those would not tell two cases apart — a
+ * family whose shape has fields beyond these. Free with free_labels. */
+static char **case_labels(const struct report *rp, const struct sel *s, int with_impl)
 {
     unsigned vary = varying(s, SHAPE_FIELDS | F_DTYPE);
-    char mine[256], other[256];
-    field_label(rp, r, vary, mine, sizeof mine);
-    for (int i = 0; i < s->n && vary; i++) {
-        field_label(rp, s->r[i], vary, other, sizeof other);
-        if (strcmp(s->r[i]->case_key, r->case_key) != 0 && strcmp(other, mine) == 0)
-            vary = 0;
+    char **lab = calloc((size_t)s->n + 1, sizeof *lab), buf[LABEL_LEN];
+    int clash = !vary;
+    for (int i = 0; i < s->n; i++) {
+        field_label(rp, s->r[i], vary, buf, sizeof buf);
+        lab[i] = strdup(buf);
     }
-    snprintf(buf, len, "%s%s%s", with_impl ? r->impl : "", with_impl ? " " : "",
-             vary ? mine + 1 : rp_short_case(r));
+    for (int i = 0; i < s->n && !clash; i++)
+        for (int j = i + 1; j < s->n && !clash; j++)
+            clash = strcmp(lab[i], lab[j]) == 0 && strcmp(s->r[i]->case_key, s->r[j]->case_key) != 0;
+    for (int i = 0; i < s->n; i++) {
+        snprintf(buf, sizeof buf, "%s%s%s", with_impl ? s->r[i]->impl : "", with_impl ? " " : "",
+                 clash ? rp_short_case(s->r[i]) : lab[i] + 1);
+        free(lab[i]);
+        lab[i] = strdup(buf);
+    }
+    return lab;
+}
+
+static void free_labels(char **lab, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(lab[i]);
+    free(lab);
 }
 
 /* The shape part of a case key: "flash fp32 B=1 N=64 ..." -> "B=1 N=64 ...". */
@@ -277,6 +290,7 @@ static int fig_speedup(struct figctx *c, const char *fam, const char *dtype, int
     f.ylabel[0] = "speedup (x)";
     f.hline = 1.0;
     double top = 1;
+    char **cat = case_labels(c->rp, &s, 0);
     for (int i = 0; i < s.n; i++) {
         double slowest = 0;
         int impls = 0;
@@ -289,10 +303,9 @@ static int fig_speedup(struct figctx *c, const char *fam, const char *dtype, int
             continue;
         double x = slowest / s.r[i]->median_ms;
         top = fmax(top, x);
-        char cat[300];
-        case_label(c->rp, &s, s.r[i], 0, cat, sizeof cat);
-        fig_point(&f, fig_series(&f, s.r[i]->impl), fig_cat(&f, cat), x, NAN);
+        fig_point(&f, fig_series(&f, s.r[i]->impl), fig_cat(&f, cat[i]), x, NAN);
     }
+    free_labels(cat, s.n);
     f.logy[0] = top > SPEEDUP_LOG_ABOVE;
     if (f.logy[0])
         f.ylabel[0] = "speedup (x, log scale)";
@@ -721,6 +734,7 @@ static int fig_ratio(struct figctx *c, const char *fam, struct strbuf *geo)
     f.ylabel[0] = "latency ratio (run k / run 1)";
     f.hline = 1.0;
     double lo = 1, hi = 1;
+    char **cat = case_labels(c->rp, &s, 1);
     for (int k = 1; k < c->rp->n_runs; k++) {
         char name[64];
         double sum = 0;
@@ -733,9 +747,7 @@ static int fig_ratio(struct figctx *c, const char *fam, struct strbuf *geo)
             double x = o->median_ms / s.r[i]->median_ms;
             lo = fmin(lo, x), hi = fmax(hi, x);
             sum += log(x), n++, faster += x < 1;
-            char cat[300];
-            case_label(c->rp, &s, s.r[i], 1, cat, sizeof cat);
-            fig_point(&f, fig_series(&f, name), fig_cat(&f, cat), x, NAN);
+            fig_point(&f, fig_series(&f, name), fig_cat(&f, cat[i]), x, NAN);
         }
         if (!n)
             continue;
@@ -748,6 +760,7 @@ static int fig_ratio(struct figctx *c, const char *fam, struct strbuf *geo)
                   n, n, faster, faster, exp(sum / n), exp(sum / n));
     }
     f.logy[0] = hi / lo > SPEEDUP_LOG_ABOVE;
+    free_labels(cat, s.n);
     free(s.r);
     return emit(c, &f, "compare", NULL);
 }
