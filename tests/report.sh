@@ -131,9 +131,12 @@ VALUES (1, 'now', 'flash/fa fp32 decode 1', 'flash fp32 N=1 Nk=4096', 'flash', '
        (1, 'now', 'mismatch case', 'flash fp32 N=9', 'flash', 'fa', 'cpu', 'fp32', 1, 9, 9, 1, 1, 8, 8, 0,
         'mismatch', 'rel err 0.5 > 1e-5', NULL),
        (1, 'now', 'long', 'flash fp32 N=1024 long', 'flash', printf('%.*c', 3000, 'x'), 'cpu', 'fp32', 1,
-        1024, 1024, 4, 4, 64, 64, 1, 'ok', NULL, 2.0);
+        1024, 1024, 4, 4, 64, 64, 1, 'ok', NULL, 2.0),
+       (1, 'now', 'newline', 'flash fp32 N=2048 newline', 'flash',
+        'a''' || char(10) || 'system(''touch $t/pwned2'')' || char(10) || '#', 'cpu', 'fp32', 1,
+        2048, 2048, 4, 4, 64, 64, 1, 'ok', NULL, 2.0);
 EOF
-check "crafted rows stored" [ "$(sqlite3 "$t/h.db" 'SELECT count(*) FROM results')" -eq 21 ]
+check "crafted rows stored" [ "$(sqlite3 "$t/h.db" 'SELECT count(*) FROM results')" -eq 22 ]
 "$B" report --db "$t/h.db" --out "$t/h" >"$t/out" 2>"$t/err"; rc=$?
 check "report of the crafted database exits 0 (got $rc: $(head -c 300 "$t/err"))" [ $rc -eq 0 ]
 check "crafted report complete" complete "$t/h"
@@ -144,6 +147,7 @@ check "quotes and ampersands escaped" grep -q 'a &amp; b &quot;c&quot; &#39;d&#3
 check "no <b> from the GPU name" [ "$(grep -c 'H"100 & <b>' "$t/h/index.html")" -eq 0 ]
 check "a quote in a name is doubled in the gnuplot script" grep -q "'it''s " "$t/h"/*latency*.gp
 check "backquotes in a name run nothing" [ ! -e "$t/pwned" ]
+check "a newline in a name starts no gnuplot command" [ ! -e "$t/pwned2" ]
 check "mismatch and error rows coloured" bash -c "grep -q 'st st-mismatch\">mismatch' '$t/h/index.html' && grep -q 'st st-error\">error' '$t/h/index.html'"
 check "crossover figure drawn" bash -c "ls '$t/h' | grep -q crossover"
 check "crossover at N* = 6144 (log-log interpolation)" grep -q '<td class="num">6144</td>' "$t/h/index.html"
