@@ -475,7 +475,10 @@ static void roofs(struct figctx *c, struct fig *f, const struct sel *s)
                      c->rp->n_runs > 1 ? ": " : "", r->peak_tflops);
             sb_puts(&f->pre, "set label ");
             gp_quote(&f->pre, text);
-            sb_printf(&f->pre, " at graph 0.98, first peak%d right offset 0,0.7 tc rgb '#444444'\n", m);
+            /* at the flat roof's far end; at the near end when there is no
+             * bandwidth roof, the side where the fewest points sit */
+            sb_printf(&f->pre, " at graph %s, first peak%d %s offset 0,0.8 tc rgb '#444444'\n",
+                      gb ? "0.98" : "0.02", m, gb ? "right" : "left");
         }
         if (gb) {
             snprintf(text, sizeof text, "%s%sbandwidth roof %.4g GB/s", c->rp->n_runs > 1 ? r->label : "",
