@@ -55,6 +55,7 @@ int cmd_env(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 extern const struct command commands[];
 extern const int n_commands;

@@ -50,6 +50,10 @@ const struct command commands[] = {
       "lacks is empty. --run latest (the default) takes each case's result from the latest run\n"
       "that has it (as compare does, so a merged database of shards exports whole); all takes\n"
       "every run (gab names then repeat); otherwise a run_uid or a run id." },
+    { "report", cmd_report, "[--db FILE] [FILE...] [--run ID|latest|all] [--out DIR]",
+      "Write an HTML report of one or more results databases (read-only): environment, per-family\n"
+      "tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
+      "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
 };
