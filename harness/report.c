@@ -32,12 +32,12 @@ static const char *const run_cols[RC_N] = {
 /* Columns read from results; the first four are required. */
 enum { XC_CASE, XC_FAMILY, XC_IMPL, XC_STATUS, XC_KEY, XC_DEVICE, XC_DTYPE, XC_ERROR, XC_B, XC_N,
        XC_NK, XC_H, XC_HKV, XC_D, XC_DV, XC_CAUSAL, XC_REL, XC_FLOPS, XC_FLOPS_MIN, XC_BYTES,
-       XC_FOOT, XC_MEDIAN, XC_TFLOPS, XC_GBPS, XC_PCT, XC_N_COLS };
+       XC_FOOT, XC_MEDIAN, XC_TFLOPS, XC_GBPS, XC_PCT, XC_SHAPE, XC_N_COLS };
 #define XC_REQUIRED 4
 static const char *const result_cols[XC_N_COLS] = {
     "case_str", "family", "impl", "status", "case_key", "device", "dtype", "error", "B", "N",
     "Nk", "H", "Hkv", "D", "Dv", "causal", "rel_err", "flops", "flops_minimal", "min_bytes",
-    "footprint_bytes", "median_ms", "tflops", "gbps", "pct_peak",
+    "footprint_bytes", "median_ms", "tflops", "gbps", "pct_peak", "shape_json",
 };
 /* The row order of every table and figure: stable, and groups a family's
  * sweep by dtype, mask and shape with N ascending. */
@@ -154,6 +154,43 @@ static void read_run(sqlite3_stmt *s, const char *path, struct rp_run *r)
     r->peak_gbps = col_peak(s, 1 + RC_PEAK_GB);
 }
 
+/* The shape fields beyond the fixed columns, from results.shape_json
+ * ({"B":1,...,"gate":"key","state":1}; schema 3): "Hv=64 chunk=64 gate=key
+ * state", empty when there are none or the column is absent. A shape with
+ * no causal field is a recurrent family's, causal by definition: *causal
+ * becomes 1 so its curves meet flash's causal ones. */
+static char *shape_variant(const char *json, int64_t *causal)
+{
+    static const char *const fixed[] = { "B", "N", "Nk", "H", "Hkv", "D", "Dv", "causal" };
+    struct strbuf v = { 0 };
+    if (!json)
+        return sb_take(&v);
+    int has_causal = 0;
+    for (const char *p = strchr(json, '"'); p; p = strchr(p, '"')) {
+        char key[32] = "", val[32] = "";
+        int used = 0;
+        if (sscanf(p, "\"%31[^\"]\":%31[^,}]%n", key, val, &used) < 2 || used == 0)
+            break;
+        p += used;
+        size_t k = 0;
+        while (k < sizeof fixed / sizeof fixed[0] && strcmp(key, fixed[k]) != 0)
+            k++;
+        has_causal |= strcmp(key, "causal") == 0;
+        if (k < sizeof fixed / sizeof fixed[0] || strcmp(val, "0") == 0)
+            continue;                       /* a column already, or a flag that is off */
+        char *q = val;
+        if (*q == '"')
+            q++, q[strcspn(q, "\"")] = 0;
+        if (strcmp(key, "state") == 0)      /* flags read as their name */
+            sb_printf(&v, "%s%s", v.len ? " " : "", key);
+        else
+            sb_printf(&v, "%s%s=%s", v.len ? " " : "", key, q);
+    }
+    if (!has_causal)
+        *causal = 1;
+    return sb_take(&v);
+}
+
 static void read_result(sqlite3_stmt *s, int run, struct rp_result *r)
 {
     r->run = run;
@@ -166,8 +203,11 @@ static void read_result(sqlite3_stmt *s, int run, struct rp_result *r)
         *ints[i - XC_B] = col_int(s, i);
     double *reals[] = { &r->rel_err, &r->flops, &r->flops_minimal, &r->min_bytes, &r->footprint,
                         &r->median_ms, &r->tflops, &r->gbps, &r->pct_peak };
-    for (int i = XC_REL; i < XC_N_COLS; i++)
+    for (int i = XC_REL; i <= XC_PCT; i++)
         *reals[i - XC_REL] = col_real(s, i);
+    char *shape = col_text(s, XC_SHAPE);
+    r->variant = shape_variant(shape, &r->causal);
+    free(shape);
     if (!r->case_key)
         r->case_key = strdup(r->case_str);
     if (!r->dtype)
@@ -357,7 +397,7 @@ void report_free(struct report *rp)
     for (int i = 0; i < rp->n_res; i++) {
         struct rp_result *r = &rp->res[i];
         char *text[] = { r->case_str, r->case_key, r->family, r->impl, r->device, r->dtype,
-                         r->status, r->error };
+                         r->status, r->error, r->variant };
         for (size_t k = 0; k < sizeof text / sizeof text[0]; k++)
             free(text[k]);
     }

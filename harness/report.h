@@ -42,6 +42,7 @@ struct rp_run {
 struct rp_result {
     int run;                    /* index into report.runs */
     char *case_str, *case_key, *family, *impl, *device, *dtype, *status, *error;
+    char *variant;              /* shape fields beyond the columns: "Hv=64 gate=head state" */
     int64_t B, N, Nk, H, Hkv, D, Dv, causal;
     double rel_err, flops, flops_minimal, min_bytes, footprint, median_ms, tflops, gbps,
            pct_peak;

@@ -24,8 +24,8 @@
 
 /* Fields that may identify a series; a label names those that vary. */
 enum { F_RUN = 1, F_FAMILY = 2, F_IMPL = 4, F_DTYPE = 8, F_H = 16, F_HKV = 32, F_D = 64,
-       F_DV = 128, F_N = 256, F_CAUSAL = 512, F_B = 1024, F_NK = 2048 };
-#define SHAPE_FIELDS (F_B | F_N | F_NK | F_H | F_HKV | F_D | F_DV | F_CAUSAL)
+       F_DV = 128, F_N = 256, F_CAUSAL = 512, F_B = 1024, F_NK = 2048, F_VARIANT = 4096 };
+#define SHAPE_FIELDS (F_B | F_N | F_NK | F_H | F_HKV | F_D | F_DV | F_CAUSAL | F_VARIANT)
 
 struct sel {                    /* the rows a figure draws */
     const struct rp_result **r;
@@ -67,7 +67,8 @@ static unsigned varying(const struct sel *s, unsigned fields)
              (strcmp(a->impl, b->impl) != 0) * F_IMPL | (strcmp(a->dtype, b->dtype) != 0) * F_DTYPE |
              (a->H != b->H) * F_H | (a->Hkv != b->Hkv) * F_HKV | (a->D != b->D) * F_D |
              (a->Dv != b->Dv) * F_DV | (a->N != b->N) * F_N | (a->causal != b->causal) * F_CAUSAL |
-             (a->B != b->B) * F_B | (a->Nk != b->Nk) * F_NK;
+             (a->B != b->B) * F_B | (a->Nk != b->Nk) * F_NK |
+             (strcmp(a->variant, b->variant) != 0) * F_VARIANT;
     }
     int dv_is_d = 1;            /* then Dv says nothing D does not */
     for (int i = 0; i < s->n; i++)
@@ -98,6 +99,7 @@ static void field_label(const struct report *rp, const struct rp_result *r, unsi
     ADD(F_D, " D=%lld", (long long)r->D);
     ADD(F_DV, " Dv=%lld", (long long)r->Dv);
     ADD(F_CAUSAL, " %s", mask_name(r->causal));
+    ADD(F_VARIANT, "%s%s", r->variant[0] ? " " : "", r->variant);
     ADD(F_RUN, " [%s]", rp->runs[r->run].label);
 #undef ADD
 }
@@ -207,7 +209,7 @@ static int emit(struct figctx *c, struct fig *f, const char *section, const char
 
 /* ---- per family: N sweeps, decode, speedups -------------------------------- */
 
-#define SERIES_FIELDS (F_RUN | F_IMPL | F_H | F_HKV | F_D | F_DV)
+#define SERIES_FIELDS (F_RUN | F_IMPL | F_H | F_HKV | F_D | F_DV | F_VARIANT)
 
 /* Latency vs N, and TFLOP/s + % of peak vs N, for one family/dtype/mask. */
 static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int64_t causal)
