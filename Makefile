@@ -2,7 +2,8 @@
 #
 #   make              bin/bench (CPU-only when nvcc is not found)
 #   make test         every test; the last line is "N passed, M failed"
-#   make long-context the main job: bench suite long-context -> results/bench.db
+#   make long-context the main job: bench suite long-context -> results/bench.db,
+#                     bench report -> results/report/index.html
 #   make V=1          show the commands
 #   make CUDA_ARCHS="90a"          build fewer GPU targets (CI)
 #   make build/ops/flash/flash_fwd.ptx | .sass   inspect a kernel (ptxas -v
@@ -112,10 +113,12 @@ test: deps
 	$(Q)bash tests/run.sh $(TESTS)
 
 # The main job: the long-context suite on the default device (cuda:0 when
-# present, else the CPU with the suite's CPU caps) into results/bench.db.
+# present, else the CPU with the suite's CPU caps) into results/bench.db,
+# then the report of that run in results/report/.
 long-context: deps
 	$(Q)$(MAKE) --no-print-directory all
 	bin/bench suite long-context
+	bin/bench report
 
 # Inspection targets for one kernel: PTX, SASS, ptxas register/spill report.
 build/%.ptx: %.cu

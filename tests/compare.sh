@@ -93,10 +93,10 @@ PYEOF
     done
     workdir "$t/wf"
     compare_step=""
+    : >"$t/summary.md"
     for s in "$t/steps"/compare.*; do
         runnable "$s" || { grep -q 'bench report' "$s" && skip "bench report or gnuplot missing: the report step did not run"; continue; }
         grep -q 'bench compare' "$s" && { compare_step=$s; cp "$t/wf/merged.db" "$t/wf/results/baselines/test-gpu.db"; }
-        : >"$t/summary.md"
         step "$t/wf" "$s"; rc=$?
         check "compare job: $(head -n 1 "$s") exits 0 (got $rc: $(tail -n 2 "$t/step.err"))" [ $rc -eq 0 ]
     done
