@@ -7,16 +7,7 @@
 # Without chromium (Debian: apt-get install chromium) or gnuplot the test is
 # skipped, never passed.
 set -u
-B=${BENCH:-bin/bench}
-pass=0; fail=0; skip=0
-check() {   # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL browser.sh: $what" >&2; fi
-}
-summary() {
-    if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
-    [ $fail -eq 0 ]
-}
+source "$(dirname "$0")/lib.bash"
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROMIUM" ]; then
     echo "SKIP browser: chromium not installed" >&2; skip=1; summary; exit
@@ -24,7 +15,6 @@ fi
 if ! command -v gnuplot >/dev/null; then
     echo "SKIP browser: gnuplot not installed, so there is no report to render" >&2; skip=1; summary; exit
 fi
-t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 
 # Flags tested in notes/cuda-stack.md §7; --no-sandbox because CI runs as root.
 browse() {  # extra chromium arguments...

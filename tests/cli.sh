@@ -4,23 +4,7 @@
 # stores only ok or "skipped: no CUDA device" rows; --dump writes .npy files
 # and --load reads them back; --help exists for every command.
 set -u
-B=${BENCH:-bin/bench}
-pass=0; fail=0; skip=0
-check() {   # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL cli.sh: $what" >&2; fi
-}
-skip() { skip=$((skip + 1)); echo "SKIP cli.sh: $*" >&2; }
-t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-
-# One line on stderr, the expected exit code, and the phrase that explains it.
-bad() {     # expected-exit, phrase, args...
-    local want=$1 phrase=$2; shift 2
-    "$B" "$@" >"$t/out" 2>"$t/err"; local rc=$?
-    check "bench $* exits $want (got $rc)" [ "$rc" -eq "$want" ]
-    check "bench $*: one line on stderr" [ "$(wc -l <"$t/err")" -eq 1 ]
-    check "bench $*: says '$phrase' (said: $(head -c 200 "$t/err"))" grep -q -- "$phrase" "$t/err"
-}
+source "$(dirname "$0")/lib.bash"
 
 # A database with one run in it, to prove bad input never touches it.
 "$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/keep.db" --max-time 0.05 >/dev/null 2>&1
@@ -112,5 +96,4 @@ fi
 check "verify flash/cpu exits 0 (got $rc)" [ $rc -eq 0 ]
 check "verify reports its counts" grep -q 'verify: [1-9][0-9]* ok, 0 failed' "$t/err"
 
-if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
-[ $fail -eq 0 ]
+summary

@@ -12,23 +12,8 @@
 #   5. compare never modifies its inputs (nor adds -wal/-shm files beside
 #      them); --help says the rule.
 set -u
-B=${BENCH:-bin/bench}
+source "$(dirname "$0")/lib.bash"
 ROOT=$PWD
-pass=0; fail=0; skip=0
-check() {   # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL compare.sh: $what" >&2; fi
-}
-skip() { skip=$((skip + 1)); echo "SKIP compare.sh: $*" >&2; }
-t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
-
-bad() {     # expected-exit, phrase, args...
-    local want=$1 phrase=$2; shift 2
-    "$B" "$@" >"$t/out" 2>"$t/err"; local rc=$?
-    check "bench $* exits $want (got $rc)" [ "$rc" -eq "$want" ]
-    check "bench $*: one line on stderr" [ "$(wc -l <"$t/err")" -eq 1 ]
-    check "bench $*: says '$phrase' (said: $(head -c 200 "$t/err"))" grep -q -- "$phrase" "$t/err"
-}
 
 # ---- 1. shards ---------------------------------------------------------------
 for suite in smoke long-context; do
@@ -205,5 +190,4 @@ done
 check "compare --help says which run counts" grep -q "latest run's result" <("$B" compare --help)
 check "compare --help states the rule" grep -q 'slower   p < alpha and ratio > 1 + threshold' <("$B" compare --help)
 
-if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
-[ $fail -eq 0 ]
+summary

@@ -7,27 +7,7 @@
 # (missing gnuplot, bad databases, a folder that is not a report) gets one
 # line, exit 2, and leaves every file as it was.
 set -u
-B=${BENCH:-bin/bench}
-pass=0; fail=0; skip=0
-check() {   # description, then a command that must succeed
-    local what=$1; shift
-    if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL report.sh: $what" >&2; fi
-}
-skip() { skip=$((skip + 1)); echo "SKIP report.sh: $*" >&2; }
-summary() {
-    if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
-    [ $fail -eq 0 ]
-}
-t=${KEEP:-$(mktemp -d)}; [ -n "${KEEP:-}" ] || trap 'rm -rf "$t"' EXIT
-
-# One line on stderr, the expected exit code, the phrase that explains it.
-bad() {     # expected-exit, phrase, args...
-    local want=$1 phrase=$2; shift 2
-    "$B" "$@" >"$t/out" 2>"$t/err"; local rc=$?
-    check "bench $* exits $want (got $rc)" [ "$rc" -eq "$want" ]
-    check "bench $*: one line on stderr (got $(wc -l <"$t/err"))" [ "$(wc -l <"$t/err")" -eq 1 ]
-    check "bench $*: says '$phrase' (said: $(head -c 200 "$t/err"))" grep -q -- "$phrase" "$t/err"
-}
+source "$(dirname "$0")/lib.bash"
 
 # Every figure complete: .gp, .dat, non-empty .png and .svg; index.html there.
 complete() {    # dir
