@@ -413,6 +413,18 @@ static const struct impl delta_impls[] = {
         .summary = "the CUDA kernels' chunked WY/UT algorithm in C, fp32, OpenMP",
         .run = delta_cpu_run,
     },
+    {
+        .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "chunked WY/UT: per-chunk A, T, W, U kernel + sequential state kernel, FMA",
+        SB_GPU_FNS(delta_cuda),
+    },
+    {
+        .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "N <= 16 tokens: the recurrence on a carried state, read and written once",
+        SB_GPU_FNS(delta_decode),
+    },
 };
 
 static const char *const delta_edge_shapes[] = {
