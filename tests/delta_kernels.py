@@ -1,0 +1,288 @@
+"""delta_kernels.py — the delta family's CUDA kernels transcribed to NumPy,
+statement for statement with their index math (ops/delta/*.cu), so the
+thread/tile mapping is checked on a machine with no GPU: each kernel's
+global reads and writes go through flat arrays with the kernels' own
+offsets, threads are NumPy index vectors (tid = arange(threads)), every
+output element must be written (outputs start as NaN) and the result must
+match the reference of a `bench run --dump` case.
+
+usage: python3 delta_kernels.py DUMP_DIR...   (prints one line per case and
+kernel; exit 1 on a mismatch)
+"""
+import json
+import sys
+
+import numpy as np
+
+DC = 64              # DELTA_GPU_CHUNK
+f32 = np.float32
+
+
+def load(d):
+    c = json.load(open(d + "/case.json"))
+    t = {n: np.load(f"{d}/{n}.npy").astype(np.float32).reshape(-1) for n in c["inputs"]}
+    return c, t
+
+
+# ---- delta_chunk.cu -----------------------------------------------------------
+
+def k1(c, t, ws):
+    B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
+    scale = f32(c["scale"])
+    q, k, v, beta = t["q"], t["k"], t["v"], t["beta"]
+    g = t.get("g")
+    nch = (N + DC - 1) // DC
+    tid = np.arange(256)
+    for b in range(B):
+        for j in range(Hv):
+            for ch in range(nch):
+                hq = j // (Hv // H)
+                t0 = ch * DC
+                r = min(DC, N - t0)
+                blk = (b * Hv + j) * nch + ch
+                tok0 = b * N + t0
+                qk_rs = H * D
+                qb = tok0 * qk_rs + hq * D
+                kb = qb
+                vb = (tok0 * Hv + j) * Dv
+                i64 = np.arange(DC)
+                sB = np.where(i64 < r, beta[np.minimum((tok0 + i64) * Hv + j, beta.size - 1)], 0).astype(f32)
+                sG = np.zeros(DC)
+                if g is not None:
+                    sG = np.where(i64 < r, g[np.minimum((tok0 + i64) * Hv + j, g.size - 1)].astype(np.float64), 0.0)
+                sG = np.cumsum(sG)
+                ws["G"][blk * DC + i64] = sG
+                sBE = sB * np.exp(sG.astype(f32))
+                # scores
+                ty, tx = tid // 16, tid % 16
+                kk = np.zeros((256, 4, 4), f32)
+                qk = np.zeros((256, 4, 4), f32)
+                for d0 in range(0, D, 16):
+                    sX = np.zeros((DC, 16), f32)
+                    sY = np.zeros((DC, 16), f32)
+                    for f in range(tid[0], DC * 16, 256):
+                        ff = f + tid
+                        ii, dd = ff // 16, ff % 16
+                        ok = ii < r
+                        sX[ii[ok], dd[ok]] = k[kb + ii[ok] * qk_rs + d0 + dd[ok]]
+                        sY[ii[ok], dd[ok]] = q[qb + ii[ok] * qk_rs + d0 + dd[ok]]
+                    for a in range(4):
+                        for bb in range(4):
+                            kk[:, a, bb] += (sX[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
+                            qk[:, a, bb] += (sY[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
+                sA = np.full((DC, DC), np.nan, f32)
+                for a in range(4):
+                    for bb in range(4):
+                        i, m = ty + 16 * a, tx + 16 * bb
+                        dec = np.where(m <= i, np.exp((sG[i] - sG[np.minimum(m, i)]).astype(f32)), 0).astype(f32)
+                        ws["p"][blk * DC * DC + i * DC + m] = scale * dec * qk[:, a, bb]
+                        sA[i, m] = np.where(m < i, sB[i] * dec * kk[:, a, bb], 0)
+                # T
+                sT = np.full((DC, DC), np.nan, f32)
+                n, part = tid // 4, tid % 4
+                for i in range(DC):
+                    acc = np.zeros(256, f32)
+                    for lane in range(256):
+                        for m in range(n[lane] + 1 + part[lane], i, 4):
+                            acc[lane] += sA[i, m] * sT[m, n[lane]]
+                    acc = acc.reshape(-1, 4).sum(1).repeat(4)       # xor-shuffles 1, 2
+                    w0 = part == 0
+                    sT[i, n[w0]] = np.where(n[w0] < i, -sA[i, np.minimum(n[w0], DC - 1)] - acc[w0],
+                                            np.where(n[w0] == i, 1.0, 0.0))
+                # W, U
+                wi, wc = tid // 4, (tid % 4) * 4
+                for p in range(2):
+                    width = D if p == 0 else Dv
+                    dst, base = (ws["w"], blk * DC * D) if p == 0 else (ws["u"], blk * DC * Dv)
+                    for d0 in range(0, width, 16):
+                        sX = np.zeros((DC, 16), f32)
+                        for f in range(0, DC * 16, 256):
+                            ff = f + tid
+                            ii, dd = ff // 16, ff % 16
+                            ok = ii < r
+                            if p == 0:
+                                sX[ii[ok], dd[ok]] = sBE[ii[ok]] * k[kb + ii[ok] * qk_rs + d0 + dd[ok]]
+                            else:
+                                sX[ii[ok], dd[ok]] = sB[ii[ok]] * v[vb + ii[ok] * Hv * Dv + d0 + dd[ok]]
+                        acc = np.zeros((256, 4), f32)
+                        for m in range(DC):
+                            acc += sT[wi, m][:, None] * sX[m, wc[:, None] + np.arange(4)]
+                        for e in range(4):
+                            dst[base + wi * width + d0 + wc + e] = acc[:, e]
+
+
+def k2(c, t, ws, out, ht):
+    B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
+    scale = f32(c["scale"])
+    q, k = t["q"], t["k"]
+    h0 = t.get("h0")
+    nch = (N + DC - 1) // DC
+    tid = np.arange(256)
+    E = 32
+    ti, tc = tid // 8, (tid % 8) * 4
+    for b in range(B):
+        for j in range(Hv):
+            for ex in range(Dv // E):
+                e0 = ex * E
+                hq = j // (Hv // H)
+                qk_rs = H * D
+                sbase = (b * Hv + j) * D * Dv + e0
+                f = np.arange(D * E)
+                sS = h0[sbase + (f // E) * Dv + f % E].astype(f32) if h0 is not None else np.zeros(D * E, f32)
+                for ch in range(nch):
+                    t0 = ch * DC
+                    r = min(DC, N - t0)
+                    blk = (b * Hv + j) * nch + ch
+                    tok0 = b * N + t0
+                    qb = tok0 * qk_rs + hq * D
+                    kb = qb
+                    sG = ws["G"][blk * DC + np.arange(DC)]
+                    sEq = scale * np.exp(sG.astype(f32))
+                    sEk = np.exp((sG[DC - 1] - sG).astype(f32))
+                    el = np.exp(f32(sG[DC - 1]))
+                    av = np.zeros((256, 2, 4), f32)
+                    ao = np.zeros((256, 2, 4), f32)
+                    for d0 in range(0, D, 16):
+                        sW = np.zeros(DC * 17, f32)
+                        sQ = np.zeros(DC * 17, f32)
+                        for f0 in range(0, DC * 16, 256):
+                            ff = f0 + tid
+                            i, dd = ff // 16, ff % 16
+                            sW[i * 17 + dd] = ws["w"][blk * DC * D + i * D + d0 + dd]
+                            ok = i < r
+                            sQ[i[ok] * 17 + dd[ok]] = sEq[i[ok]] * q[qb + i[ok] * qk_rs + d0 + dd[ok]]
+                        for dd in range(16):
+                            sv = sS[(d0 + dd) * E + tc[:, None] + np.arange(4)]
+                            for a in range(2):
+                                w = sW[(ti + 32 * a) * 17 + dd]
+                                x = sQ[(ti + 32 * a) * 17 + dd]
+                                av[:, a] += w[:, None] * sv
+                                ao[:, a] += x[:, None] * sv
+                    sV = np.full(DC * E, np.nan, f32)
+                    for a in range(2):
+                        i = ti + 32 * a
+                        u = ws["u"][blk * DC * Dv + e0 + i[:, None] * Dv + tc[:, None] + np.arange(4)]
+                        sV[i[:, None] * E + tc[:, None] + np.arange(4)] = u - av[:, a]
+                    sP = np.zeros(DC * 65, f32)
+                    ff = np.arange(DC * DC)
+                    sP[(ff // DC) * 65 + ff % DC] = ws["p"][blk * DC * DC + ff]
+                    for m in range(DC):
+                        v4 = sV[m * E + tc[:, None] + np.arange(4)]
+                        for a in range(2):
+                            p = sP[(ti + 32 * a) * 65 + m]
+                            ao[:, a] += p[:, None] * v4
+                    for a in range(2):
+                        i = ti + 32 * a
+                        ok = i < r
+                        idx = ((tok0 + i[ok]) * Hv + j) * Dv + e0 + tc[ok]
+                        for e in range(4):
+                            out[idx + e] = ao[ok, a, e]
+                    dr = tid // 8
+                    for d0 in range(0, D, 32):
+                        sK = np.zeros(DC * 33, f32)
+                        for f0 in range(0, DC * 32, 256):
+                            ff = f0 + tid
+                            i, dd = ff // 32, ff % 32
+                            ok = i < r
+                            sK[i[ok] * 33 + dd[ok]] = sEk[i[ok]] * k[kb + i[ok] * qk_rs + d0 + dd[ok]]
+                        sp = (d0 + dr)[:, None] * E + tc[:, None] + np.arange(4)
+                        s4 = sS[sp] * el
+                        for m in range(DC):
+                            s4 += sK[m * 33 + dr][:, None] * sV[m * E + tc[:, None] + np.arange(4)]
+                        sS[sp] = s4
+                if ht is not None:
+                    f = np.arange(D * E)
+                    ht[sbase + (f // E) * Dv + f % E] = sS[f]
+
+
+def run_cuda(c, t):
+    B, N, Hv, D, Dv = (c[x] for x in ("B", "N", "Hv", "D", "Dv"))
+    rows = B * Hv * ((N + DC - 1) // DC) * DC
+    ws = {"w": np.full(rows * D, np.nan, f32), "u": np.full(rows * Dv, np.nan, f32),
+          "p": np.full(rows * DC, np.nan, f32), "G": np.full(rows, np.nan)}
+    out = np.full(B * N * Hv * Dv, np.nan, f32)
+    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    k1(c, t, ws)
+    for name, a in ws.items():
+        assert not np.isnan(a).any(), f"kernel 1 left workspace {name} partly unwritten"
+    k2(c, t, ws, out, ht)
+    return out, ht
+
+
+# ---- delta_decode.cu ----------------------------------------------------------
+
+def run_decode(c, t):
+    B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
+    scale = f32(c["scale"])
+    q, k, v, beta = t["q"], t["k"], t["v"], t["beta"]
+    g, h0 = t.get("g"), t.get("h0")
+    out = np.full(B * N * Hv * Dv, np.nan, f32)
+    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    W = 8
+    RPT = D // W
+    tid = np.arange(256)
+    lane, w = tid % 32, tid // 32
+    for b in range(B):
+        for j in range(Hv):
+            for bx in range(Dv // 32):
+                e = bx * 32 + lane
+                hq = j // (Hv // H)
+                sbase = (b * Hv + j) * D * Dv + e
+                rows = w[:, None] * RPT + np.arange(RPT)
+                s = h0[sbase[:, None] + rows * Dv].astype(f32) if h0 is not None else np.zeros((256, RPT), f32)
+                for tt in range(N):
+                    tok = b * N + tt
+                    dd = np.arange(D)
+                    sk = k[(tok * H + hq) * D + dd]
+                    sq = q[(tok * H + hq) * D + dd]
+                    decay = np.exp(g[tok * Hv + j]) if g is not None else f32(1)
+                    bt = beta[tok * Hv + j]
+                    vt = v[(tok * Hv + j) * Dv + e]
+                    s = s * decay
+                    part = (sk[rows] * s).sum(1)
+                    red_k = part.reshape(W, 32)
+                    ks = red_k[:, lane].sum(0)
+                    u = bt * (vt - ks)
+                    s = s + sk[rows] * u[:, None]
+                    red_q = (sq[rows] * s).sum(1).reshape(W, 32)
+                    w0 = w == 0
+                    o = red_q[:, lane[w0]].sum(0)
+                    out[(tok * Hv + j) * Dv + e[w0]] = scale * o
+                if ht is not None:
+                    ht[sbase[:, None] + rows * Dv] = s
+    return out, ht
+
+
+KERNELS = {"cuda": run_cuda, "decode": run_decode}
+
+
+def main():
+    bad = 0
+    for d in sys.argv[1:]:
+        c, t = load(d)
+        ref = np.load(d + "/ref.npy").astype(np.float64).reshape(-1)
+        ref_ht = np.load(d + "/ref_ht.npy").astype(np.float64).reshape(-1) if c["state"] else None
+        if c["D"] not in (64, 128, 256) or c["Dv"] not in (64, 128, 256):
+            print(f"skip {c['case']}: the kernels take D, Dv in 64, 128, 256")
+            continue
+        kernels = (["decode"] if c["N"] <= 16 else []) + ["cuda"]
+        for kname in kernels:
+            out, ht = KERNELS[kname](c, t)
+            errs = []
+            for name, x, y in (("out", out, ref), ("ht", ht, ref_ht)):
+                if y is None:
+                    continue
+                if np.isnan(x).any():
+                    errs.append(f"{name}: {int(np.isnan(x).sum())} elements unwritten")
+                    continue
+                errs.append(f"{name} rel {np.linalg.norm(x - y) / np.linalg.norm(y):.2e}")
+                if np.linalg.norm(x - y) > 1e-4 * np.linalg.norm(y):
+                    errs.append(f"{name}: MISMATCH")
+            ok = not any("MISMATCH" in e or "unwritten" in e for e in errs)
+            bad += not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {kname:7s} {c['case']}: {', '.join(errs)}")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
