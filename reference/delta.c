@@ -420,6 +420,12 @@ static const struct impl delta_impls[] = {
         SB_GPU_FNS(delta_cuda),
     },
     {
+        .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "the two chunked kernels with mma.sync m16n8k16 bf16 tensor cores, fp32 state",
+        SB_GPU_FNS(delta_cuda_opt),
+    },
+    {
         .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "N <= 16 tokens: the recurrence on a carried state, read and written once",

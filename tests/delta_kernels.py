@@ -253,7 +253,278 @@ def run_decode(c, t):
     return out, ht
 
 
-KERNELS = {"cuda": run_cuda, "decode": run_decode}
+# ---- delta_chunk_mma.cu ---------------------------------------------------------
+#
+# Shared memory as flat float32 arrays holding bf16 values; fragments per lane
+# as the kernel loads them; mma() rebuilds the 16x16 / 16x8 tiles from the
+# lanes' fragments by the PTX ISA layout (not by the loads' formulas), so an
+# offset that disagrees with the layout shows up as a wrong product.
+
+LANE = np.arange(32)
+GQ, TQ = LANE // 4, LANE % 4
+PAD, LDC, ME = 8, DC + 8, 32
+
+
+def bf(x):
+    """Round to bf16 (nearest even), kept as float32."""
+    u = np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return u.astype(np.uint32).view(np.float32)
+
+
+def pair(mem, off):
+    return np.stack([mem[off], mem[off + 1]], -1)           # (32, 2): lower address first
+
+
+def frag_a(M, lda, r0, k0):
+    p = (r0 + GQ) * lda + k0 + 2 * TQ
+    return np.stack([pair(M, p), pair(M, p + 8 * lda), pair(M, p + 8), pair(M, p + 8 * lda + 8)], 1)
+
+
+def frag_b(Bt, ldb, n0, k0):
+    p = (n0 + GQ) * ldb + k0 + 2 * TQ
+    return np.stack([pair(Bt, p), pair(Bt, p + 8)], 1)
+
+
+def mma(c, a, b):
+    A = np.zeros((16, 16))
+    Bm = np.zeros((16, 8))
+    for e in range(2):
+        A[GQ, 2 * TQ + e] = a[:, 0, e]
+        A[GQ + 8, 2 * TQ + e] = a[:, 1, e]
+        A[GQ, 2 * TQ + 8 + e] = a[:, 2, e]
+        A[GQ + 8, 2 * TQ + 8 + e] = a[:, 3, e]
+        Bm[2 * TQ + e, GQ] = b[:, 0, e]
+        Bm[2 * TQ + 8 + e, GQ] = b[:, 1, e]
+    C = A @ Bm
+    for e in range(2):
+        c[:, e] += C[GQ, 2 * TQ + e]
+        c[:, 2 + e] += C[GQ + 8, 2 * TQ + e]
+
+
+def copy_rows(dst, src, src_off, src_rs, width, r):
+    for i in range(DC):
+        dst[i * (width + PAD) + np.arange(width)] = src[src_off + i * src_rs + np.arange(width)] if i < r else 0
+
+
+def k1_mma(c, t, ws):
+    B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
+    scale = f32(c["scale"])
+    q, k, v, beta = t["q"], t["k"], t["v"], t["beta"]
+    g = t.get("g")
+    nch = (N + DC - 1) // DC
+    ldk = D + PAD
+    for b in range(B):
+        for j in range(Hv):
+            for ch in range(nch):
+                hq = j // (Hv // H)
+                t0 = ch * DC
+                r = min(DC, N - t0)
+                blk = (b * Hv + j) * nch + ch
+                tok0 = b * N + t0
+                qk_rs = H * D
+                qb = tok0 * qk_rs + hq * D
+                kb = qb
+                vb = (tok0 * Hv + j) * Dv
+                i64 = np.arange(DC)
+                sB = np.where(i64 < r, beta[np.minimum((tok0 + i64) * Hv + j, beta.size - 1)], 0).astype(f32)
+                sG = np.zeros(DC)
+                if g is not None:
+                    sG = np.where(i64 < r, g[np.minimum((tok0 + i64) * Hv + j, g.size - 1)].astype(np.float64), 0.0)
+                sG = np.cumsum(sG)
+                ws["G"][blk * DC + i64] = sG
+                sBE = sB * np.exp(sG.astype(f32))
+                sK = np.full(DC * ldk, np.nan, f32)
+                sR = np.full(max(DC * ldk, max(D, Dv) * LDC), np.nan, f32)
+                copy_rows(sK, k, kb, qk_rs, D, r)
+                copy_rows(sR, q, qb, qk_rs, D, r)
+                sA = np.full(DC * (DC + 1), np.nan, f32)
+                for w in range(4):
+                    kk = np.zeros((8, 32, 4))
+                    qk = np.zeros((8, 32, 4))
+                    for k0 in range(0, D, 16):
+                        ak = frag_a(sK, ldk, 16 * w, k0)
+                        aq = frag_a(sR, ldk, 16 * w, k0)
+                        for nt in range(8):
+                            bk = frag_b(sK, ldk, 8 * nt, k0)
+                            mma(kk[nt], ak, bk)
+                            mma(qk[nt], aq, bk)
+                    for nt in range(8):
+                        for h in range(2):
+                            i = 16 * w + GQ + 8 * h
+                            for e in range(2):
+                                m = 8 * nt + 2 * TQ + e
+                                dec = np.where(m <= i, np.exp((sG[i] - sG[np.minimum(m, i)]).astype(f32)), 0).astype(f32)
+                                ws["p"][blk * DC * DC + i * DC + m] = bf(scale * dec * f32(qk[nt][:, 2 * h + e]))
+                                sA[i * (DC + 1) + m] = np.where(m < i, sB[i] * dec * f32(kk[nt][:, 2 * h + e]), 0)
+                sT = np.full(DC * (DC + 1), np.nan, f32)
+                for i in range(DC):
+                    for n in range(DC):
+                        acc = f32(0)
+                        for m in range(n + 1, i):
+                            acc += sA[i * (DC + 1) + m] * sT[m * (DC + 1) + n]
+                        sT[i * (DC + 1) + n] = -sA[i * (DC + 1) + n] - acc if n < i else (1.0 if n == i else 0.0)
+                sTb = np.full(DC * LDC, np.nan, f32)
+                f = np.arange(DC * DC)
+                sTb[(f // DC) * LDC + f % DC] = bf(sT[(f // DC) * (DC + 1) + f % DC])
+                f = np.arange(DC * D)
+                m, d = f % DC, f // DC
+                sR[d * LDC + m] = bf(sBE[m] * sK[m * ldk + d])
+                for p in range(2):
+                    width = D if p == 0 else Dv
+                    if p == 1:
+                        f = np.arange(DC * Dv)
+                        m, e = f // Dv, f % Dv
+                        x = np.where(m < r, sB[m] * v[np.minimum(vb + m * Hv * Dv + e, v.size - 1)], 0)
+                        sR[e * LDC + m] = bf(x)
+                    for n0 in range(0, width, 64):
+                        for w in range(4):
+                            acc = np.zeros((8, 32, 4))
+                            for k0 in range(0, DC, 16):
+                                a = frag_a(sTb, LDC, 16 * w, k0)
+                                for nt in range(8):
+                                    mma(acc[nt], a, frag_b(sR, LDC, n0 + 8 * nt, k0))
+                            for nt in range(8):
+                                for h in range(2):
+                                    i = 16 * w + GQ + 8 * h
+                                    col = n0 + 8 * nt + 2 * TQ
+                                    for e in range(2):
+                                        if p == 0:
+                                            ws["w"][blk * DC * D + i * D + col + e] = bf(acc[nt][:, 2 * h + e])
+                                        else:
+                                            ws["u"][blk * DC * Dv + i * Dv + col + e] = acc[nt][:, 2 * h + e]
+
+
+def k2_mma(c, t, ws, out, ht):
+    B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
+    scale = f32(c["scale"])
+    q, k = t["q"], t["k"]
+    h0 = t.get("h0")
+    nch = (N + DC - 1) // DC
+    MT = D // 64
+    ldk = D + PAD
+    for b in range(B):
+        for j in range(Hv):
+            for ex in range(Dv // ME):
+                e0 = ex * ME
+                hq = j // (Hv // H)
+                qk_rs = H * D
+                sbase = (b * Hv + j) * D * Dv + e0
+                s = np.zeros((4, MT, 4, 32, 4))
+                for w in range(4):
+                    drow = w * (D // 4)
+                    for mt in range(MT):
+                        for nt in range(4):
+                            for h in range(2):
+                                for cc in range(2):
+                                    d = drow + 16 * mt + GQ + 8 * h
+                                    e = 8 * nt + 2 * TQ + cc
+                                    if h0 is not None:
+                                        s[w, mt, nt, :, 2 * h + cc] = h0[sbase + d * Dv + e]
+                for ch in range(nch):
+                    t0 = ch * DC
+                    r = min(DC, N - t0)
+                    blk = (b * Hv + j) * nch + ch
+                    tok0 = b * N + t0
+                    qb = tok0 * qk_rs + hq * D
+                    kb = qb
+                    sG = ws["G"][blk * DC + np.arange(DC)]
+                    sEq = scale * np.exp(sG.astype(f32))
+                    sEk = np.exp((sG[DC - 1] - sG).astype(f32))
+                    el = np.exp(f32(sG[DC - 1]))
+                    sSt = np.full(ME * ldk, np.nan, f32)
+                    for w in range(4):
+                        drow = w * (D // 4)
+                        for mt in range(MT):
+                            for nt in range(4):
+                                for h in range(2):
+                                    for cc in range(2):
+                                        d = drow + 16 * mt + GQ + 8 * h
+                                        e = 8 * nt + 2 * TQ + cc
+                                        sSt[e * ldk + d] = bf(s[w, mt, nt, :, 2 * h + cc])
+                    sW = np.full(DC * ldk, np.nan, f32)
+                    sQ = np.full(DC * ldk, np.nan, f32)
+                    sP = np.full(DC * LDC, np.nan, f32)
+                    copy_rows(sW, ws["w"], blk * DC * D, D, D, DC)
+                    copy_rows(sP, ws["p"], blk * DC * DC, DC, DC, DC)
+                    f = np.arange(DC * D)
+                    i, d = f // D, f % D
+                    sQ[i * ldk + d] = bf(np.where(i < r, sEq[i] * q[np.minimum(qb + i * qk_rs + d, q.size - 1)], 0))
+                    sVt = np.full(ME * LDC, np.nan, f32)
+                    ao_all = []
+                    for w in range(4):
+                        av = np.zeros((4, 32, 4))
+                        ao = np.zeros((4, 32, 4))
+                        for k0 in range(0, D, 16):
+                            aw = frag_a(sW, ldk, 16 * w, k0)
+                            aq = frag_a(sQ, ldk, 16 * w, k0)
+                            for nt in range(4):
+                                bs = frag_b(sSt, ldk, 8 * nt, k0)
+                                mma(av[nt], aw, bs)
+                                mma(ao[nt], aq, bs)
+                        for nt in range(4):
+                            for h in range(2):
+                                i = 16 * w + GQ + 8 * h
+                                e = 8 * nt + 2 * TQ
+                                for cc in range(2):
+                                    u = ws["u"][blk * DC * Dv + e0 + i * Dv + e + cc]
+                                    sVt[(e + cc) * LDC + i] = bf(u - f32(av[nt][:, 2 * h + cc]))
+                        ao_all.append(ao)
+                    for w in range(4):
+                        ao = ao_all[w]
+                        for k0 in range(0, DC, 16):
+                            ap = frag_a(sP, LDC, 16 * w, k0)
+                            for nt in range(4):
+                                mma(ao[nt], ap, frag_b(sVt, LDC, 8 * nt, k0))
+                        for nt in range(4):
+                            for h in range(2):
+                                i = 16 * w + GQ + 8 * h
+                                ok = i < r
+                                for cc in range(2):
+                                    idx = ((tok0 + i[ok]) * Hv + j) * Dv + e0 + 8 * nt + 2 * TQ[ok] + cc
+                                    out[idx] = bf(ao[nt][ok, 2 * h + cc])
+                    sKd = np.full(D * LDC, np.nan, f32)
+                    f = np.arange(DC * D)
+                    m, d = f // D, f % D
+                    sKd[d * LDC + m] = bf(np.where(m < r, sEk[m] * k[np.minimum(kb + m * qk_rs + d, k.size - 1)], 0))
+                    s *= el
+                    for w in range(4):
+                        drow = w * (D // 4)
+                        for k0 in range(0, DC, 16):
+                            for mt in range(MT):
+                                a = frag_a(sKd, LDC, drow + 16 * mt, k0)
+                                for nt in range(4):
+                                    mma(s[w, mt, nt], a, frag_b(sVt, LDC, 8 * nt, k0))
+                if ht is not None:
+                    for w in range(4):
+                        drow = w * (D // 4)
+                        for mt in range(MT):
+                            for nt in range(4):
+                                for h in range(2):
+                                    for cc in range(2):
+                                        d = drow + 16 * mt + GQ + 8 * h
+                                        e = 8 * nt + 2 * TQ + cc
+                                        ht[sbase + d * Dv + e] = bf(s[w, mt, nt, :, 2 * h + cc])
+
+
+def run_cuda_opt(c, t):
+    B, N, Hv, D, Dv = (c[x] for x in ("B", "N", "Hv", "D", "Dv"))
+    rows = B * Hv * ((N + DC - 1) // DC) * DC
+    ws = {"w": np.full(rows * D, np.nan, f32), "u": np.full(rows * Dv, np.nan, f32),
+          "p": np.full(rows * DC, np.nan, f32), "G": np.full(rows, np.nan)}
+    out = np.full(B * N * Hv * Dv, np.nan, f32)
+    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    k1_mma(c, t, ws)
+    for name, a in ws.items():
+        assert not np.isnan(a).any(), f"kernel 1 (mma) left workspace {name} partly unwritten"
+    k2_mma(c, t, ws, out, ht)
+    return out, ht
+
+
+KERNELS = {"cuda": run_cuda, "decode": run_decode, "cuda-opt": run_cuda_opt}
+# Relative L2 error allowed: fp32 kernels as the family's fp32 tolerance; the
+# tensor-core one rounds operands to bf16 (rec_tolerance: 2e-2 for bf16).
+TOL = {"cuda": 1e-4, "decode": 1e-4, "cuda-opt": 2e-2}
 
 
 def main():
@@ -266,6 +537,7 @@ def main():
             print(f"skip {c['case']}: the kernels take D, Dv in 64, 128, 256")
             continue
         kernels = (["decode"] if c["N"] <= 16 else []) + ["cuda"]
+        kernels += ["cuda-opt"] if c["dtype"] == "bf16" else []
         for kname in kernels:
             out, ht = KERNELS[kname](c, t)
             errs = []
@@ -276,7 +548,7 @@ def main():
                     errs.append(f"{name}: {int(np.isnan(x).sum())} elements unwritten")
                     continue
                 errs.append(f"{name} rel {np.linalg.norm(x - y) / np.linalg.norm(y):.2e}")
-                if np.linalg.norm(x - y) > 1e-4 * np.linalg.norm(y):
+                if np.linalg.norm(x - y) > TOL[kname] * np.linalg.norm(y):
                     errs.append(f"{name}: MISMATCH")
             ok = not any("MISMATCH" in e or "unwritten" in e for e in errs)
             bad += not ok
