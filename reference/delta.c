@@ -476,6 +476,12 @@ static const char *const delta_edge_shapes[] = {
     "B=1 N=64 H=3 D=128 state",
     "B=2 N=1 H=4 D=128 gate=head state",
     "B=1 N=1000 H=2 D=128 Dv=128 gate=head",
+    /* Shapes the GPU kernels take (D, Dv in 64/128/256, chunk 64): a
+     * partial last chunk with Hv = 4H and D != Dv; decode-sized N with a
+     * state; D = Dv = 256. */
+    "B=2 N=130 H=1 Hv=4 D=64 Dv=128 gate=head state",
+    "B=1 N=3 H=2 Hv=4 D=128 Dv=64 gate=head state",
+    "B=1 N=200 H=1 Hv=2 D=256 Dv=256",
     NULL,
 };
 

@@ -34,6 +34,35 @@ for i in "${!cases[@]}"; do
         fail=$((fail + 1)); echo "FAIL delta.sh: bench run ${cases[$i]} --dump:" >&2; tail -3 "$tmp/log" >&2
     fi
 done
+# Extreme gates and β: a dump's g and beta rewritten, the reference redone
+# on them (--load): g = −20 everywhere with β = 1e-4; g = −1e4 every 7th
+# token and −1e-3 elsewhere (|G| large, steps small) with β ≈ 1.
+extreme=(
+    "--B 1 --N 100 --H 1 --Hv 2 --D 64 --Dv 64 --gate head --state|const|-20|0.0001"
+    "--dtype bf16 --B 1 --N 150 --H 1 --Hv 2 --D 64 --Dv 128 --gate head --state|mixed|-1e4|0.99609375"
+    "--B 1 --N 9 --H 1 --Hv 1 --D 128 --Dv 64 --gate head --state|mixed|-1e4|0.9999"
+)
+for i in "${!extreme[@]}"; do
+    IFS='|' read -r args kind gval bval <<<"${extreme[$i]}"
+    # shellcheck disable=SC2086
+    if bin/bench run delta --impl ref $args --no-db --dump "$tmp/x$i" >"$tmp/log" 2>&1 &&
+       python3 -c "
+import numpy as np, sys
+d, kind, gv, bv = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+g = np.load(d + '/g.npy'); b = np.load(d + '/beta.npy')
+if kind == 'const':
+    g[:] = gv
+else:
+    g[:] = -1e-3; g[:, 3::7] = gv
+b[:] = bv
+np.save(d + '/g.npy', g.astype(np.float32)); np.save(d + '/beta.npy', b.astype(np.float32))
+" "$tmp/x$i" "$kind" "$gval" "$bval" &&
+       bin/bench run delta --impl ref --load "$tmp/x$i" --no-db --dump "$tmp/y$i" >"$tmp/log" 2>&1; then
+        dirs+=("$tmp/y$i")
+    else
+        fail=$((fail + 1)); echo "FAIL delta.sh: extreme inputs ${extreme[$i]}:" >&2; tail -3 "$tmp/log" >&2
+    fi
+done
 python3 tests/delta_kernels.py "${dirs[@]}" >"$tmp/out" 2>&1
 rc=$?
 cat "$tmp/out" >&2

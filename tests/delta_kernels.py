@@ -26,6 +26,24 @@ def load(d):
 
 # ---- delta_chunk.cu -----------------------------------------------------------
 
+def solve(sA, lanes):
+    """T = (I + A)^-1 row by row as the kernels do: T[i][n] = -A[i][n] -
+    sum_{n<m<i} A[i][m] T[m][n], column n's sum split over `lanes` lanes
+    (m = n + 1 + part, step lanes); rows not yet written are NaN."""
+    sT = np.full((DC, DC), np.nan, f32)
+    n = np.arange(DC)[:, None]
+    m = np.arange(DC)[None, :]
+    for i in range(DC):
+        acc = np.zeros(DC, f32)
+        for part in range(lanes):
+            mask = (m >= n + 1 + part) & (m < i) & ((m - n - 1 - part) % lanes == 0)
+            prod = np.where(mask, sA[i][None, :] * np.where(mask, sT.T, 0), 0)
+            acc += prod.sum(1, dtype=f32)
+        nn = np.arange(DC)
+        sT[i] = np.where(nn < i, -sA[i, nn] - acc, np.where(nn == i, 1.0, 0.0))
+    return sT
+
+
 def k1(c, t, ws):
     B, N, H, Hv, D, Dv = (c[x] for x in ("B", "N", "H", "Hv", "D", "Dv"))
     scale = f32(c["scale"])
@@ -77,18 +95,8 @@ def k1(c, t, ws):
                         dec = np.where(m <= i, np.exp((sG[i] - sG[np.minimum(m, i)]).astype(f32)), 0).astype(f32)
                         ws["p"][blk * DC * DC + i * DC + m] = scale * dec * qk[:, a, bb]
                         sA[i, m] = np.where(m < i, sB[i] * dec * kk[:, a, bb], 0)
-                # T
-                sT = np.full((DC, DC), np.nan, f32)
-                n, part = tid // 4, tid % 4
-                for i in range(DC):
-                    acc = np.zeros(256, f32)
-                    for lane in range(256):
-                        for m in range(n[lane] + 1 + part[lane], i, 4):
-                            acc[lane] += sA[i, m] * sT[m, n[lane]]
-                    acc = acc.reshape(-1, 4).sum(1).repeat(4)       # xor-shuffles 1, 2
-                    w0 = part == 0
-                    sT[i, n[w0]] = np.where(n[w0] < i, -sA[i, np.minimum(n[w0], DC - 1)] - acc[w0],
-                                            np.where(n[w0] == i, 1.0, 0.0))
+                # T: column n summed by 4 lanes (m ≡ n + 1 + part mod 4), xor-shuffled
+                sT = solve(sA, 4)
                 # W, U
                 wi, wc = tid // 4, (tid % 4) * 4
                 for p in range(2):
@@ -357,13 +365,8 @@ def k1_mma(c, t, ws):
                                 dec = np.where(m <= i, np.exp((sG[i] - sG[np.minimum(m, i)]).astype(f32)), 0).astype(f32)
                                 ws["p"][blk * DC * DC + i * DC + m] = bf(scale * dec * f32(qk[nt][:, 2 * h + e]))
                                 sA[i * (DC + 1) + m] = np.where(m < i, sB[i] * dec * f32(kk[nt][:, 2 * h + e]), 0)
-                sT = np.full(DC * (DC + 1), np.nan, f32)
-                for i in range(DC):
-                    for n in range(DC):
-                        acc = f32(0)
-                        for m in range(n + 1, i):
-                            acc += sA[i * (DC + 1) + m] * sT[m * (DC + 1) + n]
-                        sT[i * (DC + 1) + n] = -sA[i * (DC + 1) + n] - acc if n < i else (1.0 if n == i else 0.0)
+                sT = solve(sA.reshape(DC, DC + 1)[:, :DC], 2)
+                sT = np.concatenate([sT, np.zeros((DC, 1), f32)], 1).reshape(-1)
                 sTb = np.full(DC * LDC, np.nan, f32)
                 f = np.arange(DC * DC)
                 sTb[(f // DC) * LDC + f % DC] = bf(sT[(f // DC) * (DC + 1) + f % DC])
