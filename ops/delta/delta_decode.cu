@@ -32,6 +32,7 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
                     int H, int Hv, int Dv, float scale)
 {
     constexpr int RPT = D / DEC_WARPS;          /* state rows per thread */
+    static_assert(D <= DEC_THREADS && D % DEC_WARPS == 0, "a thread stages one element of k, q");
     __shared__ float sk[D], sq[D];              /* this token's key and query */
     __shared__ float red_k[DEC_WARPS][DEC_E];   /* partial k·S per warp */
     __shared__ float red_q[DEC_WARPS][DEC_E];   /* partial q·S per warp */
@@ -49,9 +50,9 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
     for (int t = 0; t < N; t++) {
         const int64_t tok = (int64_t)b * N + t;
         __syncthreads();                        /* the last token's sk, sq, red_q consumed */
-        for (int d = tid; d < D; d += DEC_THREADS) {
-            sk[d] = delta_ld(k + (tok * H + hq) * D + d);
-            sq[d] = delta_ld(q + (tok * H + hq) * D + d);
+        if (tid < D) {                          /* one element per thread: D <= DEC_THREADS */
+            sk[tid] = delta_ld(k + (tok * H + hq) * D + tid);
+            sq[tid] = delta_ld(q + (tok * H + hq) * D + tid);
         }
         const float decay = g ? expf(delta_ld(g + tok * Hv + j)) : 1.0f;   /* g ≤ 0 */
         const float bt = delta_ld(beta + tok * Hv + j);
