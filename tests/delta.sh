@@ -28,7 +28,7 @@ cases=(
 dirs=()
 for i in "${!cases[@]}"; do
     # shellcheck disable=SC2086
-    if bin/bench run delta --impl ref ${cases[$i]} --no-db --dump "$tmp/c$i" >"$tmp/log" 2>&1; then
+    if bin/bench run delta --impl ref ${cases[$i]} --no-db --max-time 0.05 --dump "$tmp/c$i" >"$tmp/log" 2>&1; then
         dirs+=("$tmp/c$i")
     else
         fail=$((fail + 1)); echo "FAIL delta.sh: bench run ${cases[$i]} --dump:" >&2; tail -3 "$tmp/log" >&2
@@ -45,7 +45,7 @@ extreme=(
 for i in "${!extreme[@]}"; do
     IFS='|' read -r args kind gval bval <<<"${extreme[$i]}"
     # shellcheck disable=SC2086
-    if bin/bench run delta --impl ref $args --no-db --dump "$tmp/x$i" >"$tmp/log" 2>&1 &&
+    if bin/bench run delta --impl ref $args --no-db --max-time 0.05 --dump "$tmp/x$i" >"$tmp/log" 2>&1 &&
        python3 -c "
 import numpy as np, sys
 d, kind, gv, bv = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
@@ -57,7 +57,7 @@ else:
 b[:] = bv
 np.save(d + '/g.npy', g.astype(np.float32)); np.save(d + '/beta.npy', b.astype(np.float32))
 " "$tmp/x$i" "$kind" "$gval" "$bval" &&
-       bin/bench run delta --impl ref --load "$tmp/x$i" --no-db --dump "$tmp/y$i" >"$tmp/log" 2>&1; then
+       bin/bench run delta --impl ref --load "$tmp/x$i" --no-db --max-time 0.05 --dump "$tmp/y$i" >"$tmp/log" 2>&1; then
         dirs+=("$tmp/y$i")
     else
         fail=$((fail + 1)); echo "FAIL delta.sh: extreme inputs ${extreme[$i]}:" >&2; tail -3 "$tmp/log" >&2

@@ -27,20 +27,24 @@ def load(d):
 # ---- delta_chunk.cu -----------------------------------------------------------
 
 def solve(sA, lanes):
-    """T = (I + A)^-1 row by row as the kernels do: T[i][n] = -A[i][n] -
-    sum_{n<m<i} A[i][m] T[m][n], column n's sum split over `lanes` lanes
-    (m = n + 1 + part, step lanes); rows not yet written are NaN."""
+    """T = (I + A)^-1 as the kernels do, column by column: column n,
+    x_i = -sum_{n<=m<i} A[i][m] x_m with x_n = 1, rows in order, the sum
+    split over `lanes` lanes (m = n + part, step lanes); warp w owns columns
+    32/lanes*w.. and starts at row n_first + 1. Unwritten entries are NaN."""
     sT = np.full((DC, DC), np.nan, f32)
-    n = np.arange(DC)[:, None]
-    m = np.arange(DC)[None, :]
-    for i in range(DC):
-        acc = np.zeros(DC, f32)
-        for part in range(lanes):
-            mask = (m >= n + 1 + part) & (m < i) & ((m - n - 1 - part) % lanes == 0)
-            prod = np.where(mask, sA[i][None, :] * np.where(mask, sT.T, 0), 0)
-            acc += prod.sum(1, dtype=f32)
-        nn = np.arange(DC)
-        sT[i] = np.where(nn < i, -sA[i, nn] - acc, np.where(nn == i, 1.0, 0.0))
+    cols = 32 // lanes
+    for n in range(DC):
+        sT[: n + 1, n] = 0
+        sT[n, n] = 1
+    m = np.arange(DC)[:, None]
+    for w in range(DC // cols):
+        n_first = w * cols
+        n = np.arange(n_first, n_first + cols)[None, :]
+        for i in range(n_first + 1, DC):
+            # the lanes' partial sums cover m = n .. i-1 between them
+            mask = (m >= n) & (m < i)
+            acc = np.where(mask, sA[i][:, None] * np.where(mask, sT[:, n[0]], 0), 0).sum(0, dtype=f32)
+            sT[i, n[0]] = np.where(i > n[0], -acc, sT[i, n[0]])
     return sT
 
 
@@ -294,20 +298,23 @@ def frag_b(Bt, ldb, n0, k0):
     return np.stack([pair(Bt, p), pair(Bt, p + 8)], 1)
 
 
+# Where each lane's fragment elements sit in the tiles (PTX ISA layout):
+# A reg q = (row g + 8·(q & 1), col 2t + e + 8·(q >> 1)); B reg q = (k 2t + e
+# + 8q, n g); C elem q = (row g + 8·(q >> 1), col 2t + (q & 1)).
+_L, _Q, _E = np.meshgrid(np.arange(32), np.arange(4), np.arange(2), indexing="ij")
+A_ROW, A_COL = _L // 4 + 8 * (_Q & 1), 2 * (_L % 4) + _E + 8 * (_Q >> 1)
+_L, _Q, _E = np.meshgrid(np.arange(32), np.arange(2), np.arange(2), indexing="ij")
+B_K, B_N = 2 * (_L % 4) + _E + 8 * _Q, _L // 4
+_L, _Q = np.meshgrid(np.arange(32), np.arange(4), indexing="ij")
+C_ROW, C_COL = _L // 4 + 8 * (_Q >> 1), 2 * (_L % 4) + (_Q & 1)
+
+
 def mma(c, a, b):
     A = np.zeros((16, 16))
     Bm = np.zeros((16, 8))
-    for e in range(2):
-        A[GQ, 2 * TQ + e] = a[:, 0, e]
-        A[GQ + 8, 2 * TQ + e] = a[:, 1, e]
-        A[GQ, 2 * TQ + 8 + e] = a[:, 2, e]
-        A[GQ + 8, 2 * TQ + 8 + e] = a[:, 3, e]
-        Bm[2 * TQ + e, GQ] = b[:, 0, e]
-        Bm[2 * TQ + 8 + e, GQ] = b[:, 1, e]
-    C = A @ Bm
-    for e in range(2):
-        c[:, e] += C[GQ, 2 * TQ + e]
-        c[:, 2 + e] += C[GQ + 8, 2 * TQ + e]
+    A[A_ROW, A_COL] = a
+    Bm[B_K, B_N] = b
+    c += (A @ Bm)[C_ROW, C_COL]
 
 
 def copy_rows(dst, src, src_off, src_rs, width, r):

@@ -148,19 +148,26 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
         }
     __syncthreads();
 
-    /* T = (I + A)⁻¹: T[i][n] = −A[i][n] − Σ_{n<m<i} A[i][m] T[m][n], row by
-     * row; column n is summed by 4 consecutive lanes, m ≡ part (mod 4). */
+    /* T = (I + A)⁻¹ column by column: column n solves (I + A) x = e_n,
+     * x_i = −Σ_{n≤m<i} A[i][m] x_m in row order. Columns are independent:
+     * 4 consecutive lanes share column n (lane part sums m ≡ n + part mod 4,
+     * xor-shuffles add the four), a warp owns 8 columns and steps through
+     * its rows with warp barriers only. */
     {
-        const int n = tid / 4, part = tid % 4;
-        for (int i = 0; i < DC; i++) {
+        const int n = tid / 4, part = tid % 4, n_first = (tid / 32) * 8;
+        if (part == 0)
+            for (int i = 0; i <= n; i++)
+                sT[i][n] = i == n ? 1.0f : 0.0f;
+        __syncwarp();
+        for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + 1 + part; m < i; m += 4)
+            for (int m = n + part; m < i; m += 4)
                 acc = fmaf(sA[i][m], sT[m][n], acc);
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             acc += __shfl_xor_sync(0xffffffffu, acc, 2);
-            if (part == 0)
-                sT[i][n] = n < i ? -sA[i][n] - acc : n == i ? 1.0f : 0.0f;
-            __syncthreads();
+            if (part == 0 && i > n)
+                sT[i][n] = -acc;
+            __syncwarp();
         }
     }
 

@@ -11,7 +11,7 @@
  *             warp w owns chunk rows 16w..16w+15:
  *               K Kᵀ and Q Kᵀ (A = K or Q rows, B = K rows: both k-major)
  *               → A (fp32, shared) and P (bf16, workspace);
- *               T = (I + A)⁻¹ (fp32, 2 threads per column), then bf16;
+ *               T = (I + A)⁻¹ (fp32, columns independent, 2 lanes each), then bf16;
  *               W = T·(β e^G K) (B = (β e^G K)ᵀ, built transposed) → bf16;
  *               U = T·(β V)     (B = (β V)ᵀ)                       → fp32.
  *   kernel 2  delta_k2_mma<D>  grid (Dv/32, Hv, B), 128 threads: a 32-column
@@ -216,19 +216,26 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
     }
     __syncthreads();
 
-    /* T = (I + A)⁻¹ in fp32, row by row; 2 lanes per column n. */
+    /* T = (I + A)⁻¹ in fp32, column by column (delta_chunk.cu's solve):
+     * x_i = −Σ_{n≤m<i} A[i][m] x_m for column n; 2 lanes per column, a warp
+     * owns 16 columns and needs only warp barriers. */
     {
-        const int n = tid / 2, part = tid % 2;
-        for (int i = 0; i < DC; i++) {
+        const int n = tid / 2, part = tid % 2, n_first = warp * 16;
+        if (part == 0)
+            for (int i = 0; i <= n; i++)
+                sT[i * (DC + 1) + n] = i == n ? 1.0f : 0.0f;
+        __syncwarp();
+        for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + 1 + part; m < i; m += 2)
+            for (int m = n + part; m < i; m += 2)
                 acc = fmaf(sA[i * (DC + 1) + m], sT[m * (DC + 1) + n], acc);
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
-            if (part == 0)
-                sT[i * (DC + 1) + n] = n < i ? -sA[i * (DC + 1) + n] - acc : n == i ? 1.0f : 0.0f;
-            __syncthreads();
+            if (part == 0 && i > n)
+                sT[i * (DC + 1) + n] = -acc;
+            __syncwarp();
         }
     }
+    __syncthreads();
     /* T in bf16 (A operand); (β e^G K)ᵀ [D][M_LDC] from the keys in shared memory. */
     for (int f = tid; f < DC * DC; f += M_THREADS)
         sTb[(f / DC) * M_LDC + f % DC] = __float2bfloat16_rn(sT[(f / DC) * (DC + 1) + f % DC]);
