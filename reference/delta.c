@@ -31,7 +31,9 @@
  *             fp32 (bf16 inputs are exact in fp32; the output and final
  *             state are rounded to the dtype); any chunk, any D, Dv; OpenMP
  *             over (batch, value head), the chunk products in register-blocked
- *             micro-kernels ("Products" below)
+ *             micro-kernels ("Products" below). B=1 N=8192 H=4 Hv=16
+ *             D=Dv=128 gate=head fp32 on 2 shared AVX-512 cores: ~290 ms,
+ *             ref ~1300 ms (the first version, with scalar gathers, 484 ms)
  *   cuda      kernel 1 per (batch, value head, chunk): A, T, W, U and the
  *             masked scores; kernel 2 per (batch, value head, Dv slice): the
  *             chunks in order with the state slice in shared memory; fp32 FMA

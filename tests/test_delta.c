@@ -56,6 +56,7 @@ static void test_chunked_cpu(void)
         "B=1 N=129 H=2 D=64 Dv=128 chunk=64 state",          /* one past a chunk, DeltaNet */
         "B=2 N=200 H=1 Hv=4 D=128 Dv=128 chunk=16 gate=head state",
         "B=1 N=33 H=1 D=7 Dv=5 chunk=32 gate=head",          /* odd dims: padding lanes */
+        "B=1 N=9 H=1 D=16 Dv=16 chunk=1 gate=head state",    /* chunk of one token */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int dt = 0; dt < DT_COUNT; dt++) {
