@@ -21,6 +21,10 @@ extern "C" {
 
 SB_DECLARE_GPU_IMPL(softmax_cublas)   /* ops/softmax/softmax_cublas.cu */
 SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
+/* ops/delta/ */
+SB_DECLARE_GPU_IMPL(delta_cuda)       /* ops/delta/delta_chunk.cu */
+SB_DECLARE_GPU_IMPL(delta_cuda_opt)   /* ops/delta/delta_chunk_mma.cu */
+SB_DECLARE_GPU_IMPL(delta_decode)     /* ops/delta/delta_decode.cu */
 
 #ifdef __cplusplus
 }
