@@ -106,17 +106,18 @@ int rec_validate(enum rec_kind kind, const struct shape *s, char *msg, size_t n)
  * in full, c×c, as the kernels compute whole tiles):
  *   linear, gated:  Q Kᵀ (2c²D) + P V (2c²Dv) + Q S (2cDDv) + Kᵀ V (2cDDv)
  *                   = 2c²(D + Dv) + 4cDDv
- *   delta (WY/UT):  A = β K Kᵀ (2c²D), T = (I + A)⁻¹ by forward substitution
- *                   (c³/3 multiply-adds: 2c³/3), W = T βK (2c²D), U = T βV
+ *   delta (WY/UT):  A = β K Kᵀ (2c²D), T = (I + A)⁻¹, the inverse of a unit
+ *                   lower-triangular matrix by forward substitution (c³/6
+ *                   multiply-adds: c³/3), W = T βK (2c²D), U = T βV
  *                   (2c²Dv), U − W S (2cDDv), Q S + mask(Q Kᵀ)(U − W S)
  *                   (2cDDv + 2c²D + 2c²Dv), S += Kᵀ(U − W S) (2cDDv)
- *                   = 6c²D + 4c²Dv + 2c³/3 + 6cDDv
+ *                   = 6c²D + 4c²Dv + c³/3 + 6cDDv
  */
 static double rec_chunk_flops(enum rec_kind kind, const struct shape *s, double c)
 {
     const double D = (double)s->D, Dv = (double)s->Dv;
     if (kind == REC_DELTA)
-        return 6 * c * c * D + 4 * c * c * Dv + 2 * c * c * c / 3 + 6 * c * D * Dv;
+        return 6 * c * c * D + 4 * c * c * Dv + c * c * c / 3 + 6 * c * D * Dv;
     return 2 * c * c * (D + Dv) + 4 * c * D * Dv;
 }
 

@@ -177,14 +177,14 @@ static void test_flops(void)
     }
 
     /* B=2 Hv=3 N=5 chunk=2 D=4 Dv=3: chunks of 2, 2, 1 tokens. Per chunk of
-     * c: K Kᵀ c²D, T c³/3, T·βK c²D, T·βV c²Dv, W·S cDDv, Q·S cDDv,
+     * c: K Kᵀ c²D, T c³/6 (a unit lower-triangular inverse), T·βK c²D, T·βV c²Dv, W·S cDDv, Q·S cDDv,
      * Q Kᵀ c²D, P·V' c²Dv, Kᵀ·V' cDDv multiply-adds, times 2. */
     struct shape s = mk("B=2 N=5 H=1 Hv=3 D=4 Dv=3 chunk=2 gate=head");
     double macs = 0;
     const double cs[] = { 2, 2, 1 }, D = 4, Dv = 3;
     for (int i = 0; i < 3; i++) {
         const double c = cs[i];
-        macs += c * c * D + c * c * c / 3 + c * c * D + c * c * Dv + c * D * Dv + c * D * Dv +
+        macs += c * c * D + c * c * c / 6 + c * c * D + c * c * Dv + c * D * Dv + c * D * Dv +
                 c * c * D + c * c * Dv + c * D * Dv;
     }
     const double want = 2 * 3 * 2 * macs;     /* B · Hv · 2 FLOP per MAC */
