@@ -427,9 +427,14 @@ int rp_is_decode(const struct rp_result *r)
     return r->N > 0 && r->N <= REPORT_DECODE_MAX_N && r->Nk > r->N;
 }
 
+int rp_is_state_decode(const struct rp_result *r)
+{
+    return r->N > 0 && r->N <= REPORT_DECODE_MAX_N && r->Nk < 0 && strstr(r->variant, "state");
+}
+
 int rp_is_sweep(const struct rp_result *r)
 {
-    return r->N > 0 && (r->Nk < 0 || r->Nk == r->N);
+    return r->N > 0 && (r->Nk < 0 || r->Nk == r->N) && !rp_is_state_decode(r);
 }
 
 void rp_add_item(struct report *rp, const char *section, const char *title, const char *stem,

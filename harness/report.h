@@ -87,6 +87,9 @@ int report_html(const struct report *rp, const char *dir, char *err, size_t n);
 /* Helpers shared by the report's files. */
 int rp_ok(const struct rp_result *r);           /* status ok with a median */
 int rp_is_decode(const struct rp_result *r);
+/* A recurrent family's decode: a few tokens (N <= REPORT_DECODE_MAX_N) on a
+ * carried state, whatever the context that state summarises. */
+int rp_is_state_decode(const struct rp_result *r);
 int rp_is_sweep(const struct rp_result *r);     /* Nk == N (or no Nk): an N sweep point */
 /* The shape part of a case key, without family and dtype. */
 const char *rp_short_case(const struct rp_result *r);

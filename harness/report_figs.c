@@ -266,9 +266,27 @@ static int fig_decode(struct figctx *c, const char *fam, const char *dtype)
     f.logx = 2, f.logy[0] = 1;
     f.xlabel = "context length Nk (tokens in the KV cache, log2 scale)";
     f.ylabel[0] = "median latency (ms, log scale)";
+    double lo = INFINITY, hi = 0;
     for (int i = 0; i < s.n; i++) {
         series_label(c->rp, s.r[i], 0, vary | F_N, label, sizeof label);
         fig_point(&f, fig_series(&f, label), (double)s.r[i]->Nk, s.r[i]->median_ms, NAN);
+        lo = fmin(lo, (double)s.r[i]->Nk), hi = fmax(hi, (double)s.r[i]->Nk);
+    }
+    free(s.r);
+    /* The recurrent families' decode on a state costs the same at any
+     * context: a flat line across the KV-cache decode's range. */
+    struct pick ps = { NULL, dtype, -2, -1, rp_is_state_decode };
+    s = select_rows(c->rp, &ps);
+    if (hi == lo)               /* one context: a short line around it */
+        lo /= 2, hi *= 2;
+    for (int i = 0; i < s.n && hi > lo; i++) {
+        char fields[LABEL_LEN / 2];
+        field_label(c->rp, s.r[i], F_B | F_H | F_VARIANT | (c->rp->n_runs > 1) * F_RUN, fields,
+                    sizeof fields);
+        snprintf(label, sizeof label, "%.40s/%.40s%s", s.r[i]->family, s.r[i]->impl, fields);
+        int si = fig_series(&f, label);
+        fig_point(&f, si, lo, s.r[i]->median_ms, NAN);
+        fig_point(&f, si, hi, s.r[i]->median_ms, NAN);
     }
     free(s.r);
     return emit(c, &f, fam, NULL);
