@@ -8,10 +8,13 @@
  * Implementations:
  *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
  */
+#include "gla.h"
 #include "recurrent.h"
 #include "../ops/ops.h"
 
 REC_FAMILY_FNS(gated, REC_GATED)
+
+static int gated_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_GATED, ctx); }
 
 static const struct impl gated_impls[] = {
     {
@@ -19,6 +22,12 @@ static const struct impl gated_impls[] = {
         .status = "verified",
         .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
         .run = gated_ref_run,
+    },
+    {
+        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
+        .run = gated_cpu_run,
     },
 };
 

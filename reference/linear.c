@@ -6,10 +6,13 @@
  * Implementations:
  *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
  */
+#include "gla.h"
 #include "recurrent.h"
 #include "../ops/ops.h"
 
 REC_FAMILY_FNS(linear, REC_LINEAR)
+
+static int linear_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_LINEAR, ctx); }
 
 static const struct impl linear_impls[] = {
     {
@@ -17,6 +20,12 @@ static const struct impl linear_impls[] = {
         .status = "verified",
         .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
         .run = linear_ref_run,
+    },
+    {
+        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
+        .run = linear_cpu_run,
     },
 };
 
