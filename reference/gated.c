@@ -29,6 +29,18 @@ static const struct impl gated_impls[] = {
         .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
         .run = gated_cpu_run,
     },
+    {
+        .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",
+        SB_GPU_FNS(gla_cuda),
+    },
+    {
+        .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "N <= 16 new tokens from the state h0: state read and written once",
+        SB_GPU_FNS(gla_decode),
+    },
 };
 
 static const char *const gated_edge_shapes[] = {
