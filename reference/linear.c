@@ -4,7 +4,14 @@
  * (reference/recurrent.h: shared shapes, layout, formulas and reference).
  *
  * Implementations:
- *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
+ *   ref       the recurrence with a float64 state, OpenMP over (batch, value head)
+ *   cpu       the chunked algorithm the GPU kernels run (reference/gla.h, gla.c),
+ *             fp32, OpenMP over (batch, value head)
+ *   cuda      chunked, fp32 FMA: a scores kernel over every chunk, then one block
+ *             per (Dv slice, head) walking the chunks (ops/gated/gla_fwd.cu)
+ *   cuda-opt  the same on tensor cores, bf16 (ops/gated/gla_fwd_mma.cu)
+ *   decode    N <= 16 new tokens from h0, memory-bound (ops/gated/gla_decode.cu)
+ * The GPU implementations are the gated family's kernels with gate=none.
  */
 #include "gla.h"
 #include "recurrent.h"
@@ -32,6 +39,12 @@ static const struct impl linear_impls[] = {
         .status = "unverified: never run on a GPU",
         .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",
         SB_GPU_FNS(gla_cuda),
+    },
+    {
+        .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)",
+        SB_GPU_FNS(gla_cuda_opt),
     },
     {
         .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
