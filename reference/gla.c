@@ -10,7 +10,8 @@
  * All matrix products go through one register-blocked micro-kernel
  * (gla_gemm): GLA_MR rows of C × up to GLA_NR columns kept in registers over
  * the whole reduction, one broadcast per row and one row of B loaded per
- * step (4 × 64 fp32 = 16 of the 32 zmm registers with AVX-512).
+ * step (6 × 64 fp32 = 24 of the 32 zmm registers with AVX-512, as
+ * reference/flash.c found best).
  */
 #include <math.h>
 #include <stdio.h>
@@ -68,7 +69,7 @@ static inline float gla_exp(float x)
  * decay folded into the load). Always inlined into fixed (mr, nr) versions
  * so that the sums stay in registers. */
 enum gla_init { GLA_ZERO, GLA_ADD, GLA_SCALE };
-#define GLA_MR 4
+#define GLA_MR 6
 #define GLA_NR 64
 
 static inline __attribute__((always_inline)) void
@@ -110,17 +111,23 @@ typedef void gla_kernel_fn(int64_t k, const float *A, int64_t lda, const float *
     {                                                                                         \
         gla_kernel(mr, nr, k, A, lda, B, ldb, C, ldc, init, rs);                              \
     }
+GLA_KERNEL(6, 64) GLA_KERNEL(6, 32) GLA_KERNEL(6, 16)
 GLA_KERNEL(4, 64) GLA_KERNEL(4, 32) GLA_KERNEL(4, 16)
+GLA_KERNEL(2, 64) GLA_KERNEL(2, 32) GLA_KERNEL(2, 16)
 GLA_KERNEL(1, 64) GLA_KERNEL(1, 32) GLA_KERNEL(1, 16)
-_Static_assert(GLA_MR == 4 && GLA_NR == 64, "the kernel table is written for these sizes");
+_Static_assert(GLA_MR == 6 && GLA_NR == 64, "the kernel table is written for these sizes");
+
+/* Row counts, most first (64 rows = 10·6 + 4, 128 = 21·6 + 2). */
+static const int gla_rows[] = { 6, 4, 2, 1 };
+#define GLA_NROWS 4
 
 static const struct {
     int nr;
-    gla_kernel_fn *fn[2];       /* [0]: GLA_MR rows, [1]: one row */
+    gla_kernel_fn *fn[GLA_NROWS];   /* by gla_rows[] */
 } gla_kernels[] = {
-    { 64, { gla_kernel_4_64, gla_kernel_1_64 } },
-    { 32, { gla_kernel_4_32, gla_kernel_1_32 } },
-    { 16, { gla_kernel_4_16, gla_kernel_1_16 } },
+    { 64, { gla_kernel_6_64, gla_kernel_4_64, gla_kernel_2_64, gla_kernel_1_64 } },
+    { 32, { gla_kernel_6_32, gla_kernel_4_32, gla_kernel_2_32, gla_kernel_1_32 } },
+    { 16, { gla_kernel_6_16, gla_kernel_4_16, gla_kernel_2_16, gla_kernel_1_16 } },
 };
 
 /* Columns past the last multiple of 16 (short chunks, odd head dims). */
@@ -147,13 +154,16 @@ static void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t ld
         const int nr = w < sizeof gla_kernels / sizeof gla_kernels[0] ? gla_kernels[w].nr
                                                                       : (int)(n - c0);
         for (int64_t i0 = 0; i0 < m;) {
-            const int mr = m - i0 >= GLA_MR ? GLA_MR : 1;
+            int ri = 0;
+            while (gla_rows[ri] > m - i0)
+                ri++;
+            const int mr = gla_rows[ri];
             int64_t kk = lower && i0 + mr < k ? i0 + mr : k;
             const float *a = A + i0 * lda;
             float *c = C + i0 * ldc + c0;
             const float *r = rs ? rs + i0 : NULL;
             if (w < sizeof gla_kernels / sizeof gla_kernels[0])
-                gla_kernels[w].fn[mr == 1](kk, a, lda, B + c0, ldb, c, ldc, init, r);
+                gla_kernels[w].fn[ri](kk, a, lda, B + c0, ldb, c, ldc, init, r);
             else
                 gla_kernel_tail(mr, nr, kk, a, lda, B + c0, ldb, c, ldc, init, r);
             i0 += mr;
