@@ -69,6 +69,7 @@ static inline float gla_exp(float x)
  * decay folded into the load). Always inlined into fixed (mr, nr) versions
  * so that the sums stay in registers. */
 enum gla_init { GLA_ZERO, GLA_ADD, GLA_SCALE };
+#define GLA_LANES 16            /* fp32 lanes of a 512-bit vector */
 #define GLA_MR 6
 #define GLA_NR 64
 
@@ -183,6 +184,7 @@ struct gla_scratch {
     float *kdt;     /* [D][C]  (k ⊙ e^{G_last − G})ᵀ: the state update */
     float *kt;      /* [D][C]  kᵀ (gate none/head), (k ⊙ e^{G_r − G})ᵀ (key) */
     float *qs;      /* [GLA_SUB][D] scale · q ⊙ e^{G − G_r} of one sub-chunk (key) */
+    float *tmp;     /* [C][D]  k ⊙ e^{G_r − G} before its transposition (key) */
     float *A;       /* [C][C]  scores, zero past the diagonal */
     float *v;       /* [C][Dv] the chunk's values, packed */
     float *o;       /* [C][Dv] the chunk's output */
@@ -217,10 +219,16 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
                 qs[d] = h->scale * q[d] * gla_exp(Gi[d] - Gr[d]);
         }
         if (i0 > 0) {           /* the earlier sub-chunks: one product */
+            /* Row by row (the exps vectorise), then transposed (strided
+             * reads: the cheaper side; strided writes ran 1.4x slower). */
+            for (int64_t j = 0; j < i0; j++) {
+                const float *k = h->k + (t0 + j) * h->qk_ld, *Gj = w->G + j * D;
+                for (int64_t d = 0; d < D; d++)
+                    w->tmp[j * D + d] = k[d] * gla_exp(Gr[d] - Gj[d]);
+            }
             for (int64_t d = 0; d < D; d++)
                 for (int64_t j = 0; j < i0; j++)
-                    w->kt[d * C + j] = h->k[(t0 + j) * h->qk_ld + d] *
-                                       gla_exp(Gr[d] - w->G[j * D + d]);
+                    w->kt[d * C + j] = w->tmp[j * D + d];
             gla_gemm(i1 - i0, i0, D, w->qs, D, w->kt, C, w->A + i0 * C, C, GLA_ZERO, NULL, 0);
         }
         /* The diagonal block: one exp per term, of G_i − G_j ≤ 0. */
@@ -228,9 +236,20 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
             const float *q = h->q + (t0 + i) * h->qk_ld, *Gi = w->G + i * D;
             for (int64_t j = i0; j <= i; j++) {
                 const float *k = h->k + (t0 + j) * h->qk_ld, *Gj = w->G + j * D;
-                float sum = 0.0f;
+                /* The exps, then the sum in GLA_LANES partial sums: GCC
+                 * vectorises neither gla_exp inside a reduction nor a float
+                 * reduction without -ffast-math (nor, here, omp simd's). */
+                float *ed = w->tmp, part[GLA_LANES] = { 0 }, sum = 0.0f;    /* tmp is free here */
                 for (int64_t d = 0; d < D; d++)
-                    sum = gla_fma(q[d] * k[d], gla_exp(Gi[d] - Gj[d]), sum);
+                    ed[d] = gla_exp(Gi[d] - Gj[d]);
+                int64_t d = 0;
+                for (; d + GLA_LANES <= D; d += GLA_LANES)
+                    for (int l = 0; l < GLA_LANES; l++)
+                        part[l] = gla_fma(q[d + l] * k[d + l], ed[d + l], part[l]);
+                for (; d < D; d++)
+                    sum = gla_fma(q[d] * k[d], ed[d], sum);
+                for (int l = 0; l < GLA_LANES; l++)
+                    sum += part[l];
                 w->A[i * C + j] = h->scale * sum;
             }
         }
@@ -367,17 +386,18 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx)
         struct gla_scratch w = {
             .S = gla_alloc(D * Dv), .G = gla_alloc(C * D), .qg = gla_alloc(C * D),
             .kdt = gla_alloc(D * C), .kt = gla_alloc(D * C), .qs = gla_alloc(GLA_SUB * D),
+            .tmp = gla_alloc(C * D),
             .A = gla_alloc(C * C), .v = gla_alloc(C * Dv), .o = gla_alloc(C * Dv),
             .decay = gla_alloc(D),
         };
-        failed = !w.S || !w.G || !w.qg || !w.kdt || !w.kt || !w.qs || !w.A || !w.v || !w.o ||
+        failed = !w.S || !w.G || !w.qg || !w.kdt || !w.kt || !w.qs || !w.tmp || !w.A || !w.v || !w.o ||
                  !w.decay;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t b = 0; b < s->B; b++)
             for (int64_t j = 0; j < s->Hv; j++)
                 if (!failed)
                     macs += gla_head_run(kind, ctx, b, j, &w);
-        free(w.S), free(w.G), free(w.qg), free(w.kdt), free(w.kt), free(w.qs);
+        free(w.S), free(w.G), free(w.qg), free(w.kdt), free(w.kt), free(w.qs), free(w.tmp);
         free(w.A), free(w.v), free(w.o), free(w.decay);
     }
     gla_cpu_macs += macs;
