@@ -63,6 +63,11 @@ static const char *const gated_edge_shapes[] = {
     "B=1 N=64 H=3 D=128 gate=key state",
     "B=2 N=1 H=4 D=128 gate=head state",
     "B=1 N=1000 H=2 D=128 Dv=256 gate=key",
+    /* the GPU kernels' other paths: D = 256, chunk 16/32, partial chunks,
+     * Hv = 2H, extreme decode (16 tokens, Dv = 256) */
+    "B=2 N=300 H=2 Hv=4 D=256 Dv=64 chunk=16 gate=key state",
+    "B=1 N=333 H=2 D=64 Dv=256 chunk=32 gate=head state",
+    "B=3 N=16 H=2 Hv=4 D=64 Dv=256 gate=key state",
     NULL,
 };
 

@@ -63,6 +63,8 @@ static const char *const linear_edge_shapes[] = {
     "B=1 N=64 H=3 D=128 state",
     "B=2 N=1 H=4 D=128 state",
     "B=1 N=1000 H=2 D=128 Dv=256",
+    "B=2 N=300 H=2 Hv=4 D=256 Dv=64 chunk=16 state",    /* the GPU kernels' other paths */
+    "B=3 N=16 H=2 Hv=4 D=64 Dv=256 state",
     NULL,
 };
 
