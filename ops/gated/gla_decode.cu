@@ -20,8 +20,10 @@
  * Memory-bound: 2·D·Dv elements of state per head against 4·D·Dv FLOPs
  * per token.
  *
- * Status: compiled (no spills: build/ops/gated/gla_decode.ptxas); never run
- * on a GPU.
+ * Status: compiled for sm_80/89/90a with no spills and no stack
+ * (build/ops/gated/gla_decode.ptxas: 64-71 / 96 / 128 registers at D = 64 /
+ * 128 / 256); the index math checked in NumPy (tests/gla_emulate.py); never
+ * run on a GPU.
  */
 #include <math.h>
 

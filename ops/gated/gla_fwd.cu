@@ -31,9 +31,10 @@
  * Workspace: Gc [B,N,Hv,Dg] fp32 (Dg = D, 1, 0 for key, head, none) and
  * A [B,Hv,chunks,C,C] fp32: B·N·Hv·(Dg + C)·4 bytes.
  *
- * Status: compiled (no spills: build/ops/gated/gla_fwd.ptxas; scores 128
- * registers, chunk walk 64); never run
- * on a GPU.
+ * Status: compiled for sm_80/89/90a with no spills and no stack
+ * (build/ops/gated/gla_fwd.ptxas: scores 128 registers, chunk walk 64-72);
+ * the index math checked in NumPy (tests/gla_emulate.py); never run on a
+ * GPU.
  */
 #include <math.h>
 

@@ -39,7 +39,11 @@
  * sm_86/89's 99 KiB: skipped there, with the reason).
  * Workspace: Gc [B,N,Hv,Dg] fp32 and A [B,Hv,chunks,C,C] bf16.
  *
- * Status: compiled (build/ops/gated/gla_fwd_mma.ptxas); never run on a GPU.
+ * Status: compiled for sm_80/89/90a with no spills and no stack
+ * (build/ops/gated/gla_fwd_mma.ptxas: scores 161-168 registers, chunk walk
+ * 120 / 128-130 / 160-162 at D = 64 / 128 / 256), 176 HMMA in the sm_90a
+ * SASS; the index math and fragment layouts checked in NumPy
+ * (tests/gla_emulate.py); never run on a GPU.
  */
 #include <math.h>
 #include <stdint.h>
