@@ -557,6 +557,9 @@ def main():
     case('cuda-opt', 2, 20, 1, 1, 256, 128, 48, GATE_KEY, 1, 'bf16')
     case('cuda', 2, 20, 2, 2, 256, 128, 16, GATE_HEAD, 1, 'fp32')
     case('decode', 1, 2, 1, 1, 64, 64, 64, GATE_KEY, 1, 'bf16', gval=-1e-6)
+    case('cuda', 1, 10, 1, 1, 64, 128, 16, GATE_NONE, 0, 'fp32')          # N < C, one partial chunk
+    case('cuda-opt', 1, 10, 1, 2, 64, 32 * 3, 32, GATE_HEAD, 0, 'bf16')   # N < C; Dv = 3 slices
+    case('decode', 2, 5, 2, 2, 128, 128, 64, GATE_HEAD, 0, 'fp32')       # no h0; 2 Dv slices
     print('%d passed, %d failed' % (passed, failed))
     return 1 if failed else 0
 
