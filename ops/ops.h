@@ -25,6 +25,10 @@ SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
 SB_DECLARE_GPU_IMPL(delta_cuda)       /* ops/delta/delta_chunk.cu */
 SB_DECLARE_GPU_IMPL(delta_cuda_opt)   /* ops/delta/delta_chunk_mma.cu */
 SB_DECLARE_GPU_IMPL(delta_decode)     /* ops/delta/delta_decode.cu */
+/* ops/gated/ (the linear family runs them with gate=none) */
+SB_DECLARE_GPU_IMPL(gla_cuda)         /* ops/gated/gla_fwd.cu */
+SB_DECLARE_GPU_IMPL(gla_cuda_opt)     /* ops/gated/gla_fwd_mma.cu */
+SB_DECLARE_GPU_IMPL(gla_decode)       /* ops/gated/gla_decode.cu */
 
 #ifdef __cplusplus
 }

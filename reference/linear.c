@@ -4,12 +4,22 @@
  * (reference/recurrent.h: shared shapes, layout, formulas and reference).
  *
  * Implementations:
- *   ref   the recurrence with a float64 state, OpenMP over (batch, value head)
+ *   ref       the recurrence with a float64 state, OpenMP over (batch, value head)
+ *   cpu       the chunked algorithm the GPU kernels run (reference/gla.h, gla.c),
+ *             fp32, OpenMP over (batch, value head)
+ *   cuda      chunked, fp32 FMA: a scores kernel over every chunk, then one block
+ *             per (Dv slice, head) walking the chunks (ops/gated/gla_fwd.cu)
+ *   cuda-opt  the same on tensor cores, bf16 (ops/gated/gla_fwd_mma.cu)
+ *   decode    N <= 16 new tokens from h0, memory-bound (ops/gated/gla_decode.cu)
+ * The GPU implementations are the gated family's kernels with gate=none.
  */
+#include "gla.h"
 #include "recurrent.h"
 #include "../ops/ops.h"
 
 REC_FAMILY_FNS(linear, REC_LINEAR)
+
+static int linear_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_LINEAR, ctx); }
 
 static const struct impl linear_impls[] = {
     {
@@ -17,6 +27,30 @@ static const struct impl linear_impls[] = {
         .status = "verified",
         .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
         .run = linear_ref_run,
+    },
+    {
+        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "verified",
+        .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
+        .run = linear_cpu_run,
+    },
+    {
+        .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",
+        SB_GPU_FNS(gla_cuda),
+    },
+    {
+        .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)",
+        SB_GPU_FNS(gla_cuda_opt),
+    },
+    {
+        .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "N <= 16 new tokens from the state h0: state read and written once",
+        SB_GPU_FNS(gla_decode),
     },
 };
 
@@ -29,6 +63,8 @@ static const char *const linear_edge_shapes[] = {
     "B=1 N=64 H=3 D=128 state",
     "B=2 N=1 H=4 D=128 state",
     "B=1 N=1000 H=2 D=128 Dv=256",
+    "B=2 N=300 H=2 Hv=4 D=256 Dv=64 chunk=16 state",    /* the GPU kernels' other paths */
+    "B=3 N=16 H=2 Hv=4 D=64 Dv=256 state",
     NULL,
 };
 

@@ -1,0 +1,116 @@
+/*
+ * gla_dev.cuh — what the GPU implementations of the linear and gated
+ * families share (ops/gated/ *.cu): the case's tensors on the device, their
+ * upload, poisoning and fetch, and the shape checks. The linear family runs
+ * the same kernels as the gated one with gate=none (its shapes always say
+ * gate=none, so one entry point serves both tables).
+ *
+ * Device tensors, in the case's dtype T (fp32 or bf16), laid out as on the
+ * host (reference/recurrent.h): q, k [B,N,H,D]; v [B,N,Hv,Dv]; g [B,N,Hv]
+ * (gate=head) or [B,N,Hv,D] (gate=key); h0 [B,Hv,D,Dv] (state=1); out
+ * [B,N,Hv,Dv]; ht [B,Hv,D,Dv] (state=1).
+ */
+#ifndef SEQBENCH_GLA_DEV_CUH
+#define SEQBENCH_GLA_DEV_CUH
+
+#include <stdlib.h>
+
+#include "../common.cuh"
+#include "../ops.h"
+
+extern "C" {
+#include "../../reference/recurrent.h"
+}
+
+struct gla_dev {
+    void *q, *k, *v;    /* d_ inputs */
+    void *g;            /* d_ gates, NULL for gate=none */
+    void *h0;           /* d_ initial state, NULL for state=0 */
+    void *out;          /* d_ output, poisoned */
+    void *ht;           /* d_ final state, poisoned; NULL for state=0 */
+    void *work;         /* d_ workspace of the implementation (may be NULL) */
+};
+
+/* Uploads every input in rec_layout order, allocates and poisons the
+ * outputs and `work_bytes` of workspace. */
+static inline int gla_dev_setup(struct op_ctx *ctx, struct gla_dev *d, size_t work_bytes)
+{
+    const struct shape *s = ctx->shape;
+    const struct rec_layout l = rec_layout(REC_GATED, s);
+    const enum dtype dt = s->dtype;
+    const size_t es = (size_t)dtype_table[dt].bytes;
+    void **slot[SB_MAX_TENSORS] = { NULL };
+    slot[l.q] = &d->q, slot[l.k] = &d->k, slot[l.v] = &d->v;
+    if (l.g >= 0)
+        slot[l.g] = &d->g;
+    if (l.h0 >= 0)
+        slot[l.h0] = &d->h0;
+    int rc;
+    for (int t = 0; t < ctx->io->n_in; t++) {
+        const int64_t n = tensor_numel(&ctx->io->in[t]);
+        if ((rc = sb_alloc(ctx, slot[t], (size_t)n * es)) != SB_OK ||
+            (rc = sb_gpu_upload(ctx, *slot[t], ctx->in[t], n, dt)) != SB_OK)
+            return rc;
+    }
+    const size_t out_bytes = (size_t)tensor_numel(&ctx->io->out) * es;
+    if ((rc = sb_alloc(ctx, &d->out, out_bytes)) != SB_OK ||
+        (rc = sb_gpu_poison(ctx, d->out, out_bytes)) != SB_OK)
+        return rc;
+    if (s->state) {
+        const size_t ht_bytes = (size_t)tensor_numel(&ctx->io->final) * es;
+        if ((rc = sb_alloc(ctx, &d->ht, ht_bytes)) != SB_OK ||
+            (rc = sb_gpu_poison(ctx, d->ht, ht_bytes)) != SB_OK)
+            return rc;
+    }
+    if (work_bytes && (rc = sb_alloc(ctx, &d->work, work_bytes)) != SB_OK)
+        return rc;
+    return SB_OK;
+}
+
+/* ctx->out (and ctx->final) <- the device outputs, as fp32. */
+static inline int gla_dev_fetch(struct op_ctx *ctx, const struct gla_dev *d)
+{
+    const enum dtype dt = ctx->shape->dtype;
+    int rc = sb_gpu_download(ctx, ctx->out, d->out, tensor_numel(&ctx->io->out), dt);
+    if (rc == SB_OK && ctx->final && d->ht)
+        rc = sb_gpu_download(ctx, ctx->final, d->ht, tensor_numel(&ctx->io->final), dt);
+    return rc;
+}
+
+/* The head dims the kernels are built for. */
+static inline int gla_dim_ok(int64_t x)
+{
+    return x == 64 || x == 128 || x == 256;
+}
+
+/* Shapes every GPU implementation of these families refuses, with the
+ * reason in ctx->err (who: the implementation's name). */
+static inline int gla_check_common(struct op_ctx *ctx, const char *who)
+{
+    const struct shape *s = ctx->shape;
+    if (!gla_dim_ok(s->D) || !gla_dim_ok(s->Dv)) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: D=%lld Dv=%lld not supported (64, 128, 256)",
+                 who, (long long)s->D, (long long)s->Dv);
+        return SB_UNSUPPORTED;
+    }
+    if (s->B > 65535 || s->Hv > 65535) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: B=%lld Hv=%lld: the grid takes at most 65535 of each",
+                 who, (long long)s->B, (long long)s->Hv);
+        return SB_UNSUPPORTED;
+    }
+    if (s->N > (1ll << 31) - 1) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: N=%lld: tokens are counted in int", who,
+                 (long long)s->N);
+        return SB_UNSUPPORTED;
+    }
+    return SB_OK;
+}
+
+/* Device buffers are the harness's to free; only the host state goes. */
+static inline void gla_free_priv(struct op_ctx *ctx)
+{
+    free(ctx->priv);
+    ctx->priv = NULL;
+}
+
+#endif /* SEQBENCH_GLA_DEV_CUH */

@@ -1,0 +1,41 @@
+/*
+ * gla.h — the chunkwise-parallel algorithm of the linear and gated families
+ * (reference/gla.c), which their `cpu` implementations run and the GPU
+ * kernels (ops/gated/) map onto threads. The math, per (batch, value head)
+ * and chunk of c tokens t0 .. t0+c-1, with G_i = Σ_{t ≤ i} g_{t0+t} the gate
+ * summed inside the chunk (a D-vector for gate=key, a scalar for gate=head,
+ * 0 without a gate) and S the state before the chunk:
+ *
+ *   inter   O_i  = scale · (q_i ⊙ e^{G_i}) S
+ *   intra   O_i += Σ_{j ≤ i} A_ij v_j,  A_ij = scale · Σ_d q_id k_jd e^{G_id − G_jd}
+ *   state   S    = diag(e^{G_last}) S + Σ_j (k_j ⊙ e^{G_last − G_j})ᵀ v_j
+ *
+ * Only differences that are ≤ 0 are ever exponentiated (G falls along the
+ * chunk), never e^{−G}, so gates of −20 or −1e4 per token underflow to 0
+ * instead of overflowing. A_ij for gate=head is (q_i·k_j) e^{G_i − G_j}: one
+ * matrix product and a scalar factor per score. For gate=key the factor
+ * differs per d and cannot leave the sum; the chunk is cut into sub-chunks
+ * of GLA_SUB tokens and for query sub-chunk I (first token r) and an earlier
+ * key sub-chunk J
+ *   A_IJ = (Q_I ⊙ e^{G_I − G_r}) (K_J ⊙ e^{G_r − G_J})ᵀ
+ * (j < r ≤ i: both exponents ≤ 0), a product again; only the diagonal
+ * sub-blocks I = J take the exp inside the sum. GLA_SUB = 16 is the tensor
+ * cores' m16n8k16 tile, which the bf16 kernel computes these blocks with.
+ */
+#ifndef SEQBENCH_GLA_H
+#define SEQBENCH_GLA_H
+
+#include "recurrent.h"
+
+#define GLA_SUB 16
+
+/* The `cpu` implementation of the linear (REC_LINEAR) and gated families. */
+int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx);
+
+/* Multiply-adds the chunked algorithm needs, counted by gla_cpu_run as it
+ * goes (tests): per chunk of c tokens 2·c·D·Dv (Q S, Kᵀ V) plus
+ * c(c+1)/2·(D + Dv) for the scores and P V over the pairs j ≤ i, which
+ * rec_flops_chunked counts as whole c×c tiles. */
+extern int64_t gla_cpu_macs;
+
+#endif
