@@ -1,9 +1,9 @@
 /*
  * cmd_suite.c — `bench suite NAME`: every case of a suite file, each stored
  * as soon as it finishes. Before a case runs, its cost is predicted: over the
- * suite's CPU cap, or over what is left of its time budget at the rate
- * measured on the same implementation's earlier cases, it is recorded as
- * skipped with the reason. Ctrl-C finishes the case in flight, stores it and
+ * suite's CPU cap, or over what is left of its time budget scaled from the
+ * same implementation's largest earlier case (struct rate), it is recorded
+ * as skipped with the reason. Ctrl-C finishes the case in flight, stores it and
  * stops; a second Ctrl-C aborts at once (every finished case is already
  * committed).
  *
@@ -31,13 +31,25 @@ static void on_sigint(int sig)
     signal(SIGINT, SIG_DFL);        /* the second Ctrl-C kills */
 }
 
-/* Seconds per FLOP of the whole case (reference, warm-up, samples), by
- * implementation and dtype, from the last measured case. */
+/* The largest measured case of an implementation and dtype: its FLOPs and
+ * the seconds the whole case took (reference, warm-up, samples). A new case
+ * is predicted by scaling that time with its FLOPs, and only within
+ * RATE_MAX_SCALE of it: a tiny case's fixed costs (the reference, the
+ * sampling loop) say nothing about one 100x larger, which then runs. */
 struct rate {
     const struct impl *impl;
     enum dtype dtype;
-    double seconds_per_flop;
+    double flops, seconds;
 };
+#define RATE_MAX_SCALE 16.0
+
+/* Predicted seconds of a case of `flops` FLOPs, or 0 when unknown. */
+static double rate_predict(const struct rate *rt, double flops)
+{
+    if (!rt || rt->flops <= 0 || flops > RATE_MAX_SCALE * rt->flops)
+        return 0;
+    return rt->seconds * flops / rt->flops;
+}
 
 static struct rate *rate_find(struct rate *rates, int *n, const struct impl *im, enum dtype dt)
 {
@@ -192,9 +204,9 @@ int cmd_suite(int argc, char **argv)
             snprintf(why, sizeof why, "%.0f GFLOP is over the suite's CPU cap (cpu.max_gflop = %g)",
                      flops / 1e9, su.cpu_max_gflop);
             case_result_skipped(&q, why, &r);
-        } else if (runnable && budget > 0 && rt && flops * rt->seconds_per_flop > left) {
+        } else if (runnable && budget > 0 && rate_predict(rt, flops) > left) {
             snprintf(why, sizeof why, "predicted %.0f s is over the %.0f s left of the suite's budget",
-                     flops * rt->seconds_per_flop, left > 0 ? left : 0);
+                     rate_predict(rt, flops), left > 0 ? left : 0);
             case_result_skipped(&q, why, &r);
         } else {
             double t0 = now_seconds();
@@ -205,7 +217,8 @@ int cmd_suite(int argc, char **argv)
                     rt = &rates[n_rates++];
                     rt->impl = c->impl, rt->dtype = c->shape.dtype;
                 }
-                rt->seconds_per_flop = wall / flops;
+                if (flops >= rt->flops)
+                    rt->flops = flops, rt->seconds = wall;
             }
         }
         done++;

@@ -575,13 +575,16 @@ static int expand_section(const char *file, const struct suite_section *sec, int
         if (tokens && tokens_to_batch(file, tokens, n_tokens, &shape, err, n) != 0)
             return -1;
         f->defaults(&shape);
-        for (int m = 0; m < n_impl; m++)
+        for (int m = 0; m < n_impl; m++) {
+            const struct impl *im = all_impls ? &f->impls[m] : impl_find(f, impls->values[m]);
+            /* "*" means every implementation that takes the dtype; one named
+             * explicitly is kept, and its result says it does not. */
+            if (all_impls && !(im->dtypes & DT_BIT(shape.dtype)))
+                continue;
             out->v[out->n++] = (struct suite_case){
-                .family = f,
-                .impl = all_impls ? &f->impls[m] : impl_find(f, impls->values[m]),
-                .shape = shape,
-                .line = sec->line,
+                .family = f, .impl = im, .shape = shape, .line = sec->line,
             };
+        }
         /* Odometer: the last key turns fastest, so the first key is outermost. */
         int a = n_axes - 1;
         while (a >= 0 && ++idx[a] == axes[a]->n_values)

@@ -91,6 +91,13 @@ else
     skip "numpy not installed: the independent NumPy check of out.npy did not run"
 fi
 
+# The time budget: a case predicted (from the impl's largest measured case,
+# scaled by FLOPs) to overrun what is left is recorded as skipped, not run.
+printf 'budget = 0.3\n[flash]\nimpls = cpu\nB = 1\nH = 4\nD = 64\nN = 1024 2048\n' >"$t/budget.suite"
+"$B" suite "$t/budget.suite" --device cpu --db "$t/budget.db" --max-time 0.25 >/dev/null 2>&1
+check "a case predicted over the budget is skipped, saying so" [ "$(sqlite3 "$t/budget.db" "SELECT count(*) FROM results WHERE N = 2048 AND status LIKE 'skipped: predicted % over the % left of the suite''s budget'")" = 1 ]
+check "the first case of the suite ran" [ "$(sqlite3 "$t/budget.db" "SELECT status FROM results WHERE N = 1024")" = ok ]
+
 # verify: CPU implementations pass; GPU ones are skipped here, never passed.
 "$B" verify --family flash --impl cpu >"$t/out" 2>"$t/err"; rc=$?
 check "verify flash/cpu exits 0 (got $rc)" [ $rc -eq 0 ]
