@@ -21,7 +21,7 @@ extern "C" {
 
 SB_DECLARE_GPU_IMPL(softmax_cublas)   /* ops/softmax/softmax_cublas.cu */
 SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
-/* ops/gated/ (the linear family runs them with gate=none) */
+/* ops/gated/ */
 SB_DECLARE_GPU_IMPL(gla_cuda)         /* ops/gated/gla_fwd.cu */
 SB_DECLARE_GPU_IMPL(gla_cuda_opt)     /* ops/gated/gla_fwd_mma.cu */
 SB_DECLARE_GPU_IMPL(gla_decode)       /* ops/gated/gla_decode.cu */
