@@ -251,19 +251,94 @@ void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float 
 
 /* ---- reference -------------------------------------------------------------- */
 
-/* One (batch b, value head j): the recurrence over all N tokens with the
- * state S (D × Dv, double) in S; the readout for the tokens in rows[r0, r1)
- * (sorted, all in batch b) into out. u (Dv) and a (D) are scratch. Returns
- * the multiply-adds done (the gate's multiplies are not counted). */
-static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double scale,
-                            const float *const in[], int64_t b, int64_t j, const int64_t *rows,
-                            int64_t r0, int64_t r1, double *out, double *final, double *S,
-                            double *u, double *a)
+/* The reference walks the tokens in tiles of REC_REF_TILE, their gates
+ * exponentiated once per tile, and within a tile updates the state
+ * REC_REF_COLS columns at a time: every column of S follows its own
+ * recurrence (column e needs only column e of S, k, and v[e]; the delta
+ * rule's k·S' too), so a D × 32 block of doubles stays in L1 across the
+ * tile's tokens instead of the whole state streaming through L2 per token.
+ * Same arithmetic, same order per element as the token-by-token loop. */
+#define REC_REF_TILE 64
+#define REC_REF_COLS 32
+
+struct rec_scratch {
+    double *S;      /* D × Dv, the state */
+    double *a;      /* REC_REF_TILE × D: exp(g) per token of the tile and state row */
+    double *u;      /* REC_REF_COLS: the rank-1 update's right factor */
+};
+
+/* -std=c11 turns floating-point contraction off; the reference's inner
+ * loops are multiply-adds in double, and one FMA (a single rounding) is
+ * both faster and no less accurate than a multiply and an add. */
+#define REC_REF_FMA __attribute__((optimize("fp-contract=fast")))
+
+/* Tokens t0 .. t0+nt of one tile for the state columns e0 .. e0+ne: the
+ * update, and the readout of the sampled rows from rows[r] on. */
+static inline __attribute__((always_inline)) REC_REF_FMA int64_t
+rec_ref_cols(enum rec_kind kind, const struct shape *s, double scale, const float *const in[],
+             int64_t b, int64_t j, int64_t t0, int64_t nt, int64_t e0, const int64_t ne,
+             const int64_t *rows, int64_t r, int64_t r1, double *out, const struct rec_scratch *w)
+{
+    const struct rec_layout l = rec_layout(kind, s);
+    const int64_t N = s->N, H = s->H, Hv = s->Hv, D = s->D, Dv = s->Dv;
+    const int64_t hq = j / (Hv / H);
+    double *S = w->S, *u = w->u;
+    int64_t macs = 0, rr = r;
+    for (int64_t tt = 0; tt < nt; tt++) {
+        const int64_t tok = b * N + t0 + tt;
+        const float *q = in[l.q] + (tok * H + hq) * D;
+        const float *k = in[l.k] + (tok * H + hq) * D;
+        const float *v = in[l.v] + (tok * Hv + j) * Dv + e0;
+        const double *a = w->a + tt * D;
+        for (int64_t e = 0; e < ne; e++)
+            u[e] = v[e];
+        if (kind == REC_DELTA) {    /* u = β (v − k S'), S' = diag(a) S */
+            const double beta = in[l.beta][tok * Hv + j];
+            for (int64_t i = 0; i < D; i++) {
+                const double ka = (double)k[i] * a[i];
+                for (int64_t e = 0; e < ne; e++)
+                    u[e] -= ka * S[i * Dv + e0 + e];
+            }
+            for (int64_t e = 0; e < ne; e++)
+                u[e] *= beta;
+            macs += D * ne;
+        }
+        for (int64_t i = 0; i < D; i++) {   /* S = diag(a) S + kᵀ u */
+            const double ki = k[i], ai = a[i];
+            for (int64_t e = 0; e < ne; e++)
+                S[i * Dv + e0 + e] = ai * S[i * Dv + e0 + e] + ki * u[e];
+        }
+        macs += D * ne;
+        for (; rr < r1 && rows[rr] == tok; rr++) {     /* o = scale · q S */
+            double *o = out + (rr * Hv + j) * Dv + e0;
+            for (int64_t e = 0; e < ne; e++)
+                o[e] = 0;
+            for (int64_t i = 0; i < D; i++) {
+                const double qi = q[i];
+                for (int64_t e = 0; e < ne; e++)
+                    o[e] += qi * S[i * Dv + e0 + e];
+            }
+            for (int64_t e = 0; e < ne; e++)
+                o[e] *= scale;
+            macs += D * ne;
+        }
+    }
+    return macs;
+}
+
+/* One (batch b, value head j): the recurrence over all N tokens, with the
+ * readout for the tokens in rows[r0, r1) (sorted, all in batch b) into out
+ * and, when final is not NULL, S_N into it. Returns the multiply-adds done
+ * (the gates' multiplies are not counted). */
+REC_REF_FMA static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double scale,
+                                        const float *const in[], int64_t b, int64_t j,
+                                        const int64_t *rows, int64_t r0, int64_t r1, double *out,
+                                        double *final, const struct rec_scratch *w)
 {
     const struct rec_layout l = rec_layout(kind, s);
     const enum gate_kind gk = rec_gate(kind, s);
-    const int64_t N = s->N, H = s->H, Hv = s->Hv, D = s->D, Dv = s->Dv;
-    const int64_t hq = j / (Hv / H);
+    const int64_t N = s->N, Hv = s->Hv, D = s->D, Dv = s->Dv;
+    double *S = w->S;
     int64_t macs = 0, r = r0;
 
     if (l.h0 >= 0) {
@@ -273,50 +348,27 @@ static int64_t rec_ref_head(enum rec_kind kind, const struct shape *s, double sc
     } else {
         memset(S, 0, (size_t)(D * Dv) * sizeof *S);
     }
-    for (int64_t t = 0; t < N; t++) {
-        const int64_t tok = b * N + t;
-        const float *q = in[l.q] + (tok * H + hq) * D;
-        const float *k = in[l.k] + (tok * H + hq) * D;
-        const float *v = in[l.v] + (tok * Hv + j) * Dv;
-        /* a[i]: the decay of state row i, exp(g), folded into the passes below */
-        for (int64_t i = 0; i < D; i++)
-            a[i] = gk == GATE_HEAD ? exp((double)in[l.g][tok * Hv + j])
-                 : gk == GATE_KEY  ? exp((double)in[l.g][(tok * Hv + j) * D + i]) : 1.0;
-        if (kind == REC_DELTA) {        /* u = β (v − k S'), S' = diag(a) S */
-            const double beta = in[l.beta][tok * Hv + j];
-            for (int64_t e = 0; e < Dv; e++)
-                u[e] = v[e];
-            for (int64_t i = 0; i < D; i++) {
-                const double ka = (double)k[i] * a[i];
-                for (int64_t e = 0; e < Dv; e++)
-                    u[e] -= ka * S[i * Dv + e];
-            }
-            for (int64_t e = 0; e < Dv; e++)
-                u[e] *= beta;
-            macs += D * Dv;
-        } else {
-            for (int64_t e = 0; e < Dv; e++)
-                u[e] = v[e];
+    for (int64_t t0 = 0; t0 < N; t0 += REC_REF_TILE) {
+        const int64_t nt = N - t0 < REC_REF_TILE ? N - t0 : REC_REF_TILE;
+        for (int64_t tt = 0; tt < nt; tt++) {       /* a = exp(g): the decay of each row */
+            const int64_t tok = b * N + t0 + tt;
+            for (int64_t i = 0; i < D; i++)
+                w->a[tt * D + i] = gk == GATE_HEAD ? exp((double)in[l.g][tok * Hv + j])
+                                 : gk == GATE_KEY  ? exp((double)in[l.g][(tok * Hv + j) * D + i])
+                                                   : 1.0;
         }
-        for (int64_t i = 0; i < D; i++) {       /* S = diag(a) S + kᵀ u */
-            const double ki = k[i], ai = a[i];
-            for (int64_t e = 0; e < Dv; e++)
-                S[i * Dv + e] = ai * S[i * Dv + e] + ki * u[e];
+        for (int64_t e0 = 0; e0 < Dv; e0 += REC_REF_COLS) {
+            const int64_t ne = Dv - e0 < REC_REF_COLS ? Dv - e0 : REC_REF_COLS;
+            /* a full block with a constant width, so the compiler keeps the
+             * block's columns in vector registers */
+            if (ne == REC_REF_COLS)
+                macs += rec_ref_cols(kind, s, scale, in, b, j, t0, nt, e0, REC_REF_COLS, rows, r,
+                                     r1, out, w);
+            else
+                macs += rec_ref_cols(kind, s, scale, in, b, j, t0, nt, e0, ne, rows, r, r1, out, w);
         }
-        macs += D * Dv;
-        for (; r < r1 && rows[r] == tok; r++) {  /* o = scale · q S */
-            double *o = out + (r * Hv + j) * Dv;
-            for (int64_t e = 0; e < Dv; e++)
-                o[e] = 0;
-            for (int64_t i = 0; i < D; i++) {
-                const double qi = q[i];
-                for (int64_t e = 0; e < Dv; e++)
-                    o[e] += qi * S[i * Dv + e];
-            }
-            for (int64_t e = 0; e < Dv; e++)
-                o[e] *= scale;
-            macs += D * Dv;
-        }
+        while (r < r1 && rows[r] < b * N + t0 + nt)
+            r++;
     }
     if (final)
         memcpy(final + (b * Hv + j) * D * Dv, S, (size_t)(D * Dv) * sizeof *S);
@@ -344,15 +396,15 @@ void rec_reference(enum rec_kind kind, const struct shape *s, double scale,
     int oom = 0;
 #pragma omp parallel reduction(+ : macs) reduction(| : oom)
     {
-        double *S = malloc((size_t)(s->D * s->Dv + s->Dv + s->D) * sizeof *S);
+        double *S = malloc((size_t)(s->D * s->Dv + REC_REF_TILE * s->D + REC_REF_COLS) * sizeof *S);
+        const struct rec_scratch w = { S, S + s->D * s->Dv, S + s->D * s->Dv + REC_REF_TILE * s->D };
         oom = !S;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t b = 0; b < B; b++)
             for (int64_t j = 0; j < Hv; j++)
                 if (S)
                     macs += rec_ref_head(kind, s, scale, in, b, j, rows, first[b], first[b + 1],
-                                         out, final, S, S + s->D * s->Dv,
-                                         S + s->D * s->Dv + s->Dv);
+                                         out, final, &w);
         free(S);
     }
     if (oom)
