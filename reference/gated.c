@@ -22,38 +22,7 @@ REC_FAMILY_FNS(gated, REC_GATED)
 
 static int gated_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_GATED, ctx); }
 
-static const struct impl gated_impls[] = {
-    {
-        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "verified",
-        .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
-        .run = gated_ref_run,
-    },
-    {
-        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "verified",
-        .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
-        .run = gated_cpu_run,
-    },
-    {
-        .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",
-        SB_GPU_FNS(gla_cuda),
-    },
-    {
-        .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)",
-        SB_GPU_FNS(gla_cuda_opt),
-    },
-    {
-        .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "N <= 16 new tokens from the state h0: state read and written once",
-        SB_GPU_FNS(gla_decode),
-    },
-};
+static const struct impl gated_impls[] = GLA_IMPLS(gated);
 
 static const char *const gated_edge_shapes[] = {
     "B=1 N=1 H=1 D=16 Dv=16 gate=key",

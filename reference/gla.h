@@ -32,6 +32,33 @@
 /* The `cpu` implementation of the linear (REC_LINEAR) and gated families. */
 int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx);
 
+/* The implementation table the linear and gated families share (linear is
+ * gated with gate=none): p##_ref_run and p##_cpu_run are the family's own
+ * entry points; the GPU kernels are the same (ops/gated/). */
+#define GLA_IMPLS(p)                                                                          \
+    {                                                                                         \
+        { .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),      \
+          .status = "verified",                                                               \
+          .summary = "the recurrence, float64 state, OpenMP over (batch, head)",              \
+          .run = p##_ref_run },                                                               \
+        { .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),      \
+          .status = "verified",                                                               \
+          .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP", \
+          .run = p##_cpu_run },                                                               \
+        { .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),    \
+          .status = "unverified: never run on a GPU",                                         \
+          .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",   \
+          SB_GPU_FNS(gla_cuda) },                                                             \
+        { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),                  \
+          .status = "unverified: never run on a GPU",                                         \
+          .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)", \
+          SB_GPU_FNS(gla_cuda_opt) },                                                         \
+        { .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),  \
+          .status = "unverified: never run on a GPU",                                         \
+          .summary = "N <= 16 new tokens from the state h0: state read and written once",     \
+          SB_GPU_FNS(gla_decode) },                                                           \
+    }
+
 /* Multiply-adds the chunked algorithm needs, counted by gla_cpu_run as it
  * goes (tests): per chunk of c tokens 2·c·D·Dv (Q S, Kᵀ V) plus
  * c(c+1)/2·(D + Dv) for the scores and P V over the pairs j ≤ i, which

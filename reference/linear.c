@@ -21,38 +21,7 @@ REC_FAMILY_FNS(linear, REC_LINEAR)
 
 static int linear_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_LINEAR, ctx); }
 
-static const struct impl linear_impls[] = {
-    {
-        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "verified",
-        .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
-        .run = linear_ref_run,
-    },
-    {
-        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "verified",
-        .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP",
-        .run = linear_cpu_run,
-    },
-    {
-        .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",
-        SB_GPU_FNS(gla_cuda),
-    },
-    {
-        .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)",
-        SB_GPU_FNS(gla_cuda_opt),
-    },
-    {
-        .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
-        .summary = "N <= 16 new tokens from the state h0: state read and written once",
-        SB_GPU_FNS(gla_decode),
-    },
-};
+static const struct impl linear_impls[] = GLA_IMPLS(linear);
 
 /* Small shapes the reference checks in full: N not a multiple of the chunk,
  * D ≠ Dv, value heads sharing query/key heads, state in and out, decode. */
