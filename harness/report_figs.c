@@ -90,18 +90,23 @@ static void field_label(const struct report *rp, const struct rp_result *r, unsi
 #define ADD(flag, ...)                                                            \
     if ((vary & (flag)) && k < len)                                               \
         k += (size_t)snprintf(buf + k, len - k, __VA_ARGS__)
+/* a shape field, left out where it does not apply (-1: not the family's) */
+#define ADD_SET(flag, v, fmt)                                                     \
+    if ((v) >= 0)                                                                 \
+        ADD(flag, fmt, (long long)(v))
     ADD(F_DTYPE, " %s", r->dtype);
-    ADD(F_B, " B=%lld", (long long)r->B);
-    ADD(F_N, " N=%lld", (long long)r->N);
-    ADD(F_NK, " Nk=%lld", (long long)r->Nk);
-    ADD(F_H, " H=%lld", (long long)r->H);
-    ADD(F_HKV, " Hkv=%lld", (long long)r->Hkv);
-    ADD(F_D, " D=%lld", (long long)r->D);
-    ADD(F_DV, " Dv=%lld", (long long)r->Dv);
+    ADD_SET(F_B, r->B, " B=%lld");
+    ADD_SET(F_N, r->N, " N=%lld");
+    ADD_SET(F_NK, r->Nk, " Nk=%lld");
+    ADD_SET(F_H, r->H, " H=%lld");
+    ADD_SET(F_HKV, r->Hkv, " Hkv=%lld");
+    ADD_SET(F_D, r->D, " D=%lld");
+    ADD_SET(F_DV, r->Dv, " Dv=%lld");
     ADD(F_CAUSAL, " %s", mask_name(r->causal));
     ADD(F_VARIANT, "%s%s", r->variant[0] ? " " : "", r->variant);
     ADD(F_RUN, " [%s]", rp->runs[r->run].label);
 #undef ADD
+#undef ADD_SET
 }
 
 /* "flash/cpu bf16 D=64 [run 2]": impl (with its family when fam), then the
@@ -539,7 +544,7 @@ static int fig_roofline(struct figctx *c)
 /* One implementation's N sweep: points in ascending N. */
 struct curve {
     const struct rp_result *r;  /* its first row: run, family, impl, shape */
-    double *N, *ms;
+    double *N, *tokens, *ms;    /* tokens = B·N: points compare only at equal work */
     int n;
 };
 
@@ -547,7 +552,8 @@ static int same_curve(const struct rp_result *a, const struct rp_result *b)
 {
     return a->run == b->run && strcmp(a->family, b->family) == 0 &&
            strcmp(a->impl, b->impl) == 0 && strcmp(a->device, b->device) == 0 &&
-           a->H == b->H && a->Hkv == b->Hkv && a->D == b->D && a->Dv == b->Dv;
+           a->H == b->H && a->Hkv == b->Hkv && a->D == b->D && a->Dv == b->Dv &&
+           strcmp(a->variant, b->variant) == 0;
 }
 
 /* A flash curve and a linear-time curve are compared when they ran in the
@@ -574,9 +580,11 @@ static int curves_of(const struct sel *s, struct curve **out)
         if (k == n) {
             cv[n].r = s->r[i];
             cv[n].N = calloc((size_t)s->n, sizeof(double));
+            cv[n].tokens = calloc((size_t)s->n, sizeof(double));
             cv[n++].ms = calloc((size_t)s->n, sizeof(double));
         }
         cv[k].N[cv[k].n] = (double)s->r[i]->N;
+        cv[k].tokens[cv[k].n] = (double)s->r[i]->N * (double)s->r[i]->B;
         cv[k].ms[cv[k].n++] = s->r[i]->median_ms;
     }
     *out = cv;
@@ -594,7 +602,7 @@ static int crossover(const struct curve *flash, const struct curve *lin, double 
     int common = 0;
     for (int i = 0; i < lin->n; i++)
         for (int j = 0; j < flash->n; j++) {
-            if (flash->N[j] != lin->N[i])
+            if (flash->N[j] != lin->N[i] || flash->tokens[j] != lin->tokens[i])
                 continue;
             double d = log(lin->ms[i] / flash->ms[j]), lN = log(lin->N[i]), lf = log(flash->ms[j]);
             if (common == 0 && d <= 0) {
@@ -691,7 +699,7 @@ static int fig_crossover(struct figctx *c, const struct rp_result *g, struct str
         }
     rc = emit(c, &f, "all", NULL);
     for (int k = 0; k < n; k++)
-        free(cv[k].N), free(cv[k].ms);
+        free(cv[k].N), free(cv[k].tokens), free(cv[k].ms);
     free(cv);
     free(s.r);
     return rc;
