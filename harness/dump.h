@@ -18,18 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "npy.h"
 #include "seqbench.h"
-
-/* .npy v1.0, little-endian, C order. */
-int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *dims,
-                  char *err, size_t n);
-int npy_write_f64(const char *path, const double *data, int ndim, const int64_t *dims,
-                  char *err, size_t n);
-int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t *dims,
-                  char *err, size_t n);
-/* Reads <f4 (or <f8, converted) into a malloc'd float array. */
-int npy_read_f32(const char *path, float **data, int *ndim, int64_t dims[SB_MAX_DIMS],
-                 char *err, size_t n);
 
 struct dump_case {
     const struct family *family;
