@@ -244,6 +244,14 @@ static inline float sb_rng_uniform(uint64_t *state)
 {
     return (float)((double)(sb_rng_next(state) >> 11) * 0x1.0p-52 - 1.0);
 }
+/* The i-th (0-based) sb_rng_uniform of a stream that starts at state0,
+ * without the i calls before it (splitmix64's state only counts), so a
+ * tensor's inputs fill in parallel and equal the sequential stream. */
+static inline float sb_rng_uniform_at(uint64_t state0, int64_t i)
+{
+    uint64_t state = state0 + (uint64_t)i * 0x9E3779B97F4A7C15ull;
+    return sb_rng_uniform(&state);
+}
 
 #ifdef __cplusplus
 }

@@ -123,9 +123,10 @@ void attn_inputs(const struct shape *s, uint64_t seed, float *const in[])
     attn_io(s, &io);
     for (int t = 0; t < 3; t++) {
         int64_t n = tensor_numel(&io.in[t]);
-        uint64_t state = seed * 0x9E3779B97F4A7C15ull + (uint64_t)t * 0xD1B54A32D192ED03ull;
+        const uint64_t state = seed * 0x9E3779B97F4A7C15ull + (uint64_t)t * 0xD1B54A32D192ED03ull;
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++) {
-            float x = amplitude[t] * sb_rng_uniform(&state);
+            float x = amplitude[t] * sb_rng_uniform_at(state, i);
             in[t][i] = s->dtype == DT_BF16 ? bf16_round(x) : x;
         }
     }

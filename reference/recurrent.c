@@ -194,6 +194,7 @@ static double log_sigmoid(double z)
 /* Scales each length-d row of x to unit L2 norm. */
 static void l2_normalise(float *x, int64_t rows, int64_t d)
 {
+#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         float *p = x + r * d;
         double ss = 0;
@@ -227,10 +228,11 @@ void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float 
         uint64_t name_hash = 0;
         for (const char *c = io.in[t].name; *c; c++)
             name_hash = name_hash * 131 + (unsigned char)*c;
-        uint64_t state = seed * 0x9E3779B97F4A7C15ull + name_hash * 0xD1B54A32D192ED03ull;
+        const uint64_t state = seed * 0x9E3779B97F4A7C15ull + name_hash * 0xD1B54A32D192ED03ull;
         float *x = in[t];
+#pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++) {
-            double u = sb_rng_uniform(&state);
+            double u = sb_rng_uniform_at(state, i);
             if (t == l.g)
                 x[i] = (float)(rec_gate(kind, s) == GATE_HEAD ? log_sigmoid(3 + 3 * u)
                                                               : log_sigmoid(3 * u) / 16);
@@ -243,9 +245,11 @@ void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float 
         }
         if (kind == REC_DELTA && (t == l.q || t == l.k))
             l2_normalise(x, n / s->D, s->D);
-        if (s->dtype == DT_BF16)
+        if (s->dtype == DT_BF16) {
+#pragma omp parallel for schedule(static)
             for (int64_t i = 0; i < n; i++)
                 x[i] = bf16_round(x[i]);
+        }
     }
 }
 
