@@ -4,7 +4,10 @@ thread/tile mapping is checked on a machine with no GPU: each kernel's
 global reads and writes go through flat arrays with the kernels' own
 offsets, threads are NumPy index vectors (tid = arange(threads)), every
 output element must be written (outputs start as NaN) and the result must
-match the reference of a `bench run --dump` case.
+match the reference of a `bench run --dump` case. Global tensors, the
+workspace and each shared-memory region are tests/emu_bounds.py's Bounded
+arrays of the kernel's sizes, so an index outside its buffer raises (NumPy
+alone wraps negative ones); masked gathers index 0 on their idle lanes.
 
 usage: python3 delta_kernels.py DUMP_DIR...   (prints one line per case and
 kernel; exit 1 on a mismatch)
@@ -14,13 +17,15 @@ import sys
 
 import numpy as np
 
+from emu_bounds import bounded, masked
+
 DC = 64              # DELTA_GPU_CHUNK
 f32 = np.float32
 
 
 def load(d):
     c = json.load(open(d + "/case.json"))
-    t = {n: np.load(f"{d}/{n}.npy").astype(np.float32).reshape(-1) for n in c["inputs"]}
+    t = {n: bounded(np.load(f"{d}/{n}.npy").astype(np.float32).reshape(-1)) for n in c["inputs"]}
     return c, t
 
 
@@ -31,7 +36,7 @@ def solve(sA, lanes):
     x_i = -sum_{n<=m<i} A[i][m] x_m with x_n = 1, rows in order, the sum
     split over `lanes` lanes (m = n + part, step lanes); warp w owns columns
     32/lanes*w.. and starts at row n_first + 1. Unwritten entries are NaN."""
-    sT = np.full((DC, DC), np.nan, f32)
+    sT = bounded(np.full((DC, DC), np.nan, f32))
     cols = 32 // lanes
     for n in range(DC):
         sT[: n + 1, n] = 0
@@ -68,10 +73,10 @@ def k1(c, t, ws):
                 kb = qb
                 vb = (tok0 * Hv + j) * Dv
                 i64 = np.arange(DC)
-                sB = np.where(i64 < r, beta[np.minimum((tok0 + i64) * Hv + j, beta.size - 1)], 0).astype(f32)
-                sG = np.zeros(DC)
+                sB = np.where(i64 < r, beta[masked((tok0 + i64) * Hv + j, i64 < r)], 0).astype(f32)
+                sG = bounded(np.zeros(DC))
                 if g is not None:
-                    sG = np.where(i64 < r, g[np.minimum((tok0 + i64) * Hv + j, g.size - 1)].astype(np.float64), 0.0)
+                    sG = np.where(i64 < r, g[masked((tok0 + i64) * Hv + j, i64 < r)].astype(np.float64), 0.0)
                 sG = np.cumsum(sG)
                 ws["G"][blk * DC + i64] = sG
                 sBE = sB * np.exp(sG.astype(f32))
@@ -80,8 +85,8 @@ def k1(c, t, ws):
                 kk = np.zeros((256, 4, 4), f32)
                 qk = np.zeros((256, 4, 4), f32)
                 for d0 in range(0, D, 16):
-                    sX = np.zeros((DC, 16), f32)
-                    sY = np.zeros((DC, 16), f32)
+                    sX = bounded(np.zeros((DC, 16), f32))
+                    sY = bounded(np.zeros((DC, 16), f32))
                     for f in range(tid[0], DC * 16, 256):
                         ff = f + tid
                         ii, dd = ff // 16, ff % 16
@@ -92,7 +97,7 @@ def k1(c, t, ws):
                         for bb in range(4):
                             kk[:, a, bb] += (sX[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
                             qk[:, a, bb] += (sY[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
-                sA = np.full((DC, DC), np.nan, f32)
+                sA = bounded(np.full((DC, DC), np.nan, f32))
                 for a in range(4):
                     for bb in range(4):
                         i, m = ty + 16 * a, tx + 16 * bb
@@ -107,7 +112,7 @@ def k1(c, t, ws):
                     width = D if p == 0 else Dv
                     dst, base = (ws["w"], blk * DC * D) if p == 0 else (ws["u"], blk * DC * Dv)
                     for d0 in range(0, width, 16):
-                        sX = np.zeros((DC, 16), f32)
+                        sX = bounded(np.zeros((DC, 16), f32))
                         for f in range(0, DC * 16, 256):
                             ff = f + tid
                             ii, dd = ff // 16, ff % 16
@@ -155,8 +160,8 @@ def k2(c, t, ws, out, ht):
                     av = np.zeros((256, 2, 4), f32)
                     ao = np.zeros((256, 2, 4), f32)
                     for d0 in range(0, D, 16):
-                        sW = np.zeros(DC * 17, f32)
-                        sQ = np.zeros(DC * 17, f32)
+                        sW = bounded(np.zeros(DC * 17, f32))
+                        sQ = bounded(np.zeros(DC * 17, f32))
                         for f0 in range(0, DC * 16, 256):
                             ff = f0 + tid
                             i, dd = ff // 16, ff % 16
@@ -170,12 +175,12 @@ def k2(c, t, ws, out, ht):
                                 x = sQ[(ti + 32 * a) * 17 + dd]
                                 av[:, a] += w[:, None] * sv
                                 ao[:, a] += x[:, None] * sv
-                    sV = np.full(DC * E, np.nan, f32)
+                    sV = bounded(np.full(DC * E, np.nan, f32))
                     for a in range(2):
                         i = ti + 32 * a
                         u = ws["u"][blk * DC * Dv + e0 + i[:, None] * Dv + tc[:, None] + np.arange(4)]
                         sV[i[:, None] * E + tc[:, None] + np.arange(4)] = u - av[:, a]
-                    sP = np.zeros(DC * 65, f32)
+                    sP = bounded(np.zeros(DC * 65, f32))
                     ff = np.arange(DC * DC)
                     sP[(ff // DC) * 65 + ff % DC] = ws["p"][blk * DC * DC + ff]
                     for m in range(DC):
@@ -191,7 +196,7 @@ def k2(c, t, ws, out, ht):
                             out[idx + e] = ao[ok, a, e]
                     dr = tid // 8
                     for d0 in range(0, D, 32):
-                        sK = np.zeros(DC * 33, f32)
+                        sK = bounded(np.zeros(DC * 33, f32))
                         for f0 in range(0, DC * 32, 256):
                             ff = f0 + tid
                             i, dd = ff // 32, ff % 32
@@ -210,10 +215,10 @@ def k2(c, t, ws, out, ht):
 def run_cuda(c, t):
     B, N, Hv, D, Dv = (c[x] for x in ("B", "N", "Hv", "D", "Dv"))
     rows = B * Hv * ((N + DC - 1) // DC) * DC
-    ws = {"w": np.full(rows * D, np.nan, f32), "u": np.full(rows * Dv, np.nan, f32),
-          "p": np.full(rows * DC, np.nan, f32), "G": np.full(rows, np.nan)}
-    out = np.full(B * N * Hv * Dv, np.nan, f32)
-    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    ws = {"w": bounded(np.full(rows * D, np.nan, f32)), "u": bounded(np.full(rows * Dv, np.nan, f32)),
+          "p": bounded(np.full(rows * DC, np.nan, f32)), "G": bounded(np.full(rows, np.nan))}
+    out = bounded(np.full(B * N * Hv * Dv, np.nan, f32))
+    ht = bounded(np.full(B * Hv * D * Dv, np.nan, f32)) if c["state"] else None
     k1(c, t, ws)
     for name, a in ws.items():
         assert not np.isnan(a).any(), f"kernel 1 left workspace {name} partly unwritten"
@@ -228,8 +233,8 @@ def run_decode(c, t):
     scale = f32(c["scale"])
     q, k, v, beta = t["q"], t["k"], t["v"], t["beta"]
     g, h0 = t.get("g"), t.get("h0")
-    out = np.full(B * N * Hv * Dv, np.nan, f32)
-    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    out = bounded(np.full(B * N * Hv * Dv, np.nan, f32))
+    ht = bounded(np.full(B * Hv * D * Dv, np.nan, f32)) if c["state"] else None
     W = 8
     RPT = D // W
     tid = np.arange(256)
@@ -342,18 +347,18 @@ def k1_mma(c, t, ws):
                 kb = qb
                 vb = (tok0 * Hv + j) * Dv
                 i64 = np.arange(DC)
-                sB = np.where(i64 < r, beta[np.minimum((tok0 + i64) * Hv + j, beta.size - 1)], 0).astype(f32)
-                sG = np.zeros(DC)
+                sB = np.where(i64 < r, beta[masked((tok0 + i64) * Hv + j, i64 < r)], 0).astype(f32)
+                sG = bounded(np.zeros(DC))
                 if g is not None:
-                    sG = np.where(i64 < r, g[np.minimum((tok0 + i64) * Hv + j, g.size - 1)].astype(np.float64), 0.0)
+                    sG = np.where(i64 < r, g[masked((tok0 + i64) * Hv + j, i64 < r)].astype(np.float64), 0.0)
                 sG = np.cumsum(sG)
                 ws["G"][blk * DC + i64] = sG
                 sBE = sB * np.exp(sG.astype(f32))
-                sK = np.full(DC * ldk, np.nan, f32)
-                sR = np.full(max(DC * ldk, max(D, Dv) * LDC), np.nan, f32)
+                sK = bounded(np.full(DC * ldk, np.nan, f32))
+                sR = bounded(np.full(max(DC * ldk, max(D, Dv) * LDC), np.nan, f32))
                 copy_rows(sK, k, kb, qk_rs, D, r)
                 copy_rows(sR, q, qb, qk_rs, D, r)
-                sA = np.full(DC * (DC + 1), np.nan, f32)
+                sA = bounded(np.full(DC * (DC + 1), np.nan, f32))
                 for w in range(4):
                     kk = np.zeros((8, 32, 4))
                     qk = np.zeros((8, 32, 4))
@@ -374,7 +379,7 @@ def k1_mma(c, t, ws):
                                 sA[i * (DC + 1) + m] = np.where(m < i, sB[i] * dec * f32(kk[nt][:, 2 * h + e]), 0)
                 sT = solve(sA.reshape(DC, DC + 1)[:, :DC], 2)
                 sT = np.concatenate([sT, np.zeros((DC, 1), f32)], 1).reshape(-1)
-                sTb = np.full(DC * LDC, np.nan, f32)
+                sTb = bounded(np.full(DC * LDC, np.nan, f32))
                 f = np.arange(DC * DC)
                 sTb[(f // DC) * LDC + f % DC] = bf(sT[(f // DC) * (DC + 1) + f % DC])
                 f = np.arange(DC * D)
@@ -385,7 +390,7 @@ def k1_mma(c, t, ws):
                     if p == 1:
                         f = np.arange(DC * Dv)
                         m, e = f // Dv, f % Dv
-                        x = np.where(m < r, sB[m] * v[np.minimum(vb + m * Hv * Dv + e, v.size - 1)], 0)
+                        x = np.where(m < r, sB[m] * v[masked(vb + m * Hv * Dv + e, m < r)], 0)
                         sR[e * LDC + m] = bf(x)
                     for n0 in range(0, width, 64):
                         for w in range(4):
@@ -420,7 +425,7 @@ def k2_mma(c, t, ws, out, ht):
                 hq = j // (Hv // H)
                 qk_rs = H * D
                 sbase = (b * Hv + j) * D * Dv + e0
-                s = np.zeros((4, MT, 4, 32, 4))
+                s = bounded(np.zeros((4, MT, 4, 32, 4)))
                 for w in range(4):
                     drow = w * (D // 4)
                     for mt in range(MT):
@@ -442,7 +447,7 @@ def k2_mma(c, t, ws, out, ht):
                     sEq = scale * np.exp(sG.astype(f32))
                     sEk = np.exp((sG[DC - 1] - sG).astype(f32))
                     el = np.exp(f32(sG[DC - 1]))
-                    sSt = np.full(ME * ldk, np.nan, f32)
+                    sSt = bounded(np.full(ME * ldk, np.nan, f32))
                     for w in range(4):
                         drow = w * (D // 4)
                         for mt in range(MT):
@@ -452,15 +457,15 @@ def k2_mma(c, t, ws, out, ht):
                                         d = drow + 16 * mt + GQ + 8 * h
                                         e = 8 * nt + 2 * TQ + cc
                                         sSt[e * ldk + d] = bf(s[w, mt, nt, :, 2 * h + cc])
-                    sW = np.full(DC * ldk, np.nan, f32)
-                    sQ = np.full(DC * ldk, np.nan, f32)
-                    sP = np.full(DC * LDC, np.nan, f32)
+                    sW = bounded(np.full(DC * ldk, np.nan, f32))
+                    sQ = bounded(np.full(DC * ldk, np.nan, f32))
+                    sP = bounded(np.full(DC * LDC, np.nan, f32))
                     copy_rows(sW, ws["w"], blk * DC * D, D, D, DC)
                     copy_rows(sP, ws["p"], blk * DC * DC, DC, DC, DC)
                     f = np.arange(DC * D)
                     i, d = f // D, f % D
-                    sQ[i * ldk + d] = bf(np.where(i < r, sEq[i] * q[np.minimum(qb + i * qk_rs + d, q.size - 1)], 0))
-                    sVt = np.full(ME * LDC, np.nan, f32)
+                    sQ[i * ldk + d] = bf(np.where(i < r, sEq[i] * q[masked(qb + i * qk_rs + d, i < r)], 0))
+                    sVt = bounded(np.full(ME * LDC, np.nan, f32))
                     ao_all = []
                     for w in range(4):
                         av = np.zeros((4, 32, 4))
@@ -493,10 +498,10 @@ def k2_mma(c, t, ws, out, ht):
                                 for cc in range(2):
                                     idx = ((tok0 + i[ok]) * Hv + j) * Dv + e0 + 8 * nt + 2 * TQ[ok] + cc
                                     out[idx] = bf(ao[nt][ok, 2 * h + cc])
-                    sKd = np.full(D * LDC, np.nan, f32)
+                    sKd = bounded(np.full(D * LDC, np.nan, f32))
                     f = np.arange(DC * D)
                     m, d = f // D, f % D
-                    sKd[d * LDC + m] = bf(np.where(m < r, sEk[m] * k[np.minimum(kb + m * qk_rs + d, k.size - 1)], 0))
+                    sKd[d * LDC + m] = bf(np.where(m < r, sEk[m] * k[masked(kb + m * qk_rs + d, m < r)], 0))
                     s *= el
                     for w in range(4):
                         drow = w * (D // 4)
@@ -520,10 +525,10 @@ def k2_mma(c, t, ws, out, ht):
 def run_cuda_opt(c, t):
     B, N, Hv, D, Dv = (c[x] for x in ("B", "N", "Hv", "D", "Dv"))
     rows = B * Hv * ((N + DC - 1) // DC) * DC
-    ws = {"w": np.full(rows * D, np.nan, f32), "u": np.full(rows * Dv, np.nan, f32),
-          "p": np.full(rows * DC, np.nan, f32), "G": np.full(rows, np.nan)}
-    out = np.full(B * N * Hv * Dv, np.nan, f32)
-    ht = np.full(B * Hv * D * Dv, np.nan, f32) if c["state"] else None
+    ws = {"w": bounded(np.full(rows * D, np.nan, f32)), "u": bounded(np.full(rows * Dv, np.nan, f32)),
+          "p": bounded(np.full(rows * DC, np.nan, f32)), "G": bounded(np.full(rows, np.nan))}
+    out = bounded(np.full(B * N * Hv * Dv, np.nan, f32))
+    ht = bounded(np.full(B * Hv * D * Dv, np.nan, f32)) if c["state"] else None
     k1_mma(c, t, ws)
     for name, a in ws.items():
         assert not np.isnan(a).any(), f"kernel 1 (mma) left workspace {name} partly unwritten"
@@ -549,7 +554,12 @@ def main():
         kernels = (["decode"] if c["N"] <= 16 else []) + ["cuda"]
         kernels += ["cuda-opt"] if c["dtype"] == "bf16" else []
         for kname in kernels:
-            out, ht = KERNELS[kname](c, t)
+            try:
+                out, ht = KERNELS[kname](c, t)
+            except IndexError as e:     # an access outside its buffer (emu_bounds)
+                bad += 1
+                print(f"FAIL {kname:7s} {c['case']}: out of bounds: {e}")
+                continue
             errs = []
             for name, x, y in (("out", out, ref), ("ht", ht, ref_ht)):
                 if y is None:

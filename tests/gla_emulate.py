@@ -5,13 +5,18 @@ mma.m16n8k16, stores), and checked against the float64 recurrence. There is
 no GPU on the build machine: this checks that the kernels' index arithmetic
 computes the chunked algorithm, which reference/gla.c proves on every
 machine. It does not check the CUDA semantics themselves (barriers, the
-hardware's fragment layout beyond the PTX ISA's description).
+hardware's fragment layout beyond the PTX ISA's description). Global tensors
+and every shared-memory region are tests/emu_bounds.py's Bounded arrays of
+the kernel's exact sizes: an index outside its buffer (negative ones
+included, which NumPy would wrap) fails the case.
 
 usage: python3 tests/gla_emulate.py   (prints "N passed, M failed" last)
 """
 import sys
 
 import numpy as np
+
+from emu_bounds import bounded, selftest
 
 GATE_NONE, GATE_HEAD, GATE_KEY = 0, 1, 2
 LOG2E = 1.4426950408889634
@@ -104,13 +109,13 @@ def mma_scores(q, k, g, gate, C, scale, Gc, A):
                 hq = j // (Hv // H)
                 t0 = chunk * C
                 c = min(C, N - t0)
-                smq = np.zeros((CMAX, F), np.float32)
-                smk = np.zeros((CMAX, F), np.float32)
-                smG = np.zeros((CMAX, F), np.float32)
-                sma = np.zeros((CMAX, CMAX + 1), np.float32)
-                Gh = np.full(CMAX, np.nan, np.float32)
-                qt = np.full(CMAX * LD, np.nan, np.float32)
-                kt = np.full((4, CMAX * LD), np.nan, np.float32)
+                smq = bounded(np.zeros((CMAX, F), np.float32))
+                smk = bounded(np.zeros((CMAX, F), np.float32))
+                smG = bounded(np.zeros((CMAX, F), np.float32))
+                sma = bounded(np.zeros((CMAX, CMAX + 1), np.float32))
+                Gh = bounded(np.full(CMAX, np.nan, np.float32))
+                qt = bounded(np.full(CMAX * LD, np.nan, np.float32))
+                kt = bounded(np.full((4, CMAX * LD), np.nan, np.float32))
                 if gate == GATE_HEAD:
                     run = np.float32(0)
                     for i in range(c):
@@ -218,12 +223,12 @@ def mma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
                     t0 = chunk * C
                     c = min(C, N - t0)
                     last = (b * N + t0 + c - 1) * Hv + j
-                    sQg = np.full(CMAX * ldd, np.nan, np.float32)
-                    sKdt = np.full(D * LDC, np.nan, np.float32)
-                    sVt = np.full(DVS * LDC, np.nan, np.float32)
-                    sA = np.full(CMAX * LDC, np.nan, np.float32)
-                    sSt = np.full(DVS * ldd, np.nan, np.float32)
-                    sDecay = np.full(D, np.nan, np.float32)
+                    sQg = bounded(np.full(CMAX * ldd, np.nan, np.float32))
+                    sKdt = bounded(np.full(D * LDC, np.nan, np.float32))
+                    sVt = bounded(np.full(DVS * LDC, np.nan, np.float32))
+                    sA = bounded(np.full(CMAX * LDC, np.nan, np.float32))
+                    sSt = bounded(np.full(DVS * ldd, np.nan, np.float32))
+                    sDecay = bounded(np.full(D, np.nan, np.float32))
                     for f in range(C * DVS):
                         i, e = f // DVS, f % DVS
                         sVt[e * LDC + i] = v[((b * N + t0 + i) * Hv + j) * Dv + e0 + e] if i < c else 0
@@ -313,7 +318,7 @@ def fma_scores(q, k, g, gate, C, scale, Gc, A):
                 hq = j // (Hv // H)
                 t0 = chunk * C
                 c = min(C, N - t0)
-                Gh = np.full(64, np.nan, np.float32)
+                Gh = bounded(np.full(64, np.nan, np.float32))
                 if gate == GATE_HEAD:
                     run = np.float32(0)
                     for i in range(c):
@@ -323,9 +328,9 @@ def fma_scores(q, k, g, gate, C, scale, Gc, A):
                         Gc[gi] = run
                 acc = np.zeros((256, 4, 4), np.float32)
                 for d0 in range(0, D, 32):
-                    sQ = np.zeros((64, 33), np.float32)
-                    sK = np.zeros((64, 33), np.float32)
-                    sG = np.zeros((64, 33), np.float32)
+                    sQ = bounded(np.zeros((64, 33), np.float32))
+                    sK = bounded(np.zeros((64, 33), np.float32))
+                    sG = bounded(np.zeros((64, 33), np.float32))
                     for f in range(C * 32):
                         i, dd = f // 32, f % 32
                         row = (b * N + t0 + i) * H + hq
@@ -375,7 +380,7 @@ def fma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
             for e0 in range(0, Dv, 32):
                 hq = j // (Hv // H)
                 st0 = (b * Hv + j) * D * Dv + e0
-                sS = np.zeros(D * VS, np.float32)
+                sS = bounded(np.zeros(D * VS, np.float32))
                 for f in range(D * 32):
                     d, x = f // 32, f % 32
                     sS[d * VS + x] = h0[st0 + d * Dv + x] if h0 is not None else 0
@@ -383,20 +388,20 @@ def fma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
                     t0 = chunk * C
                     c = min(C, N - t0)
                     last = (b * N + t0 + c - 1) * Hv + j
-                    sV = np.zeros(64 * VS, np.float32)
-                    sA = np.zeros(64 * 65, np.float32)
+                    sV = bounded(np.zeros(64 * VS, np.float32))
+                    sA = bounded(np.zeros(64 * 65, np.float32))
                     for f in range(C * 32):
                         i, x = f // 32, f % 32
                         sV[i * VS + x] = v[((b * N + t0 + i) * Hv + j) * Dv + e0 + x] if i < c else 0
                     Ab = ((b * Hv + j) * nch + chunk) * C * C
                     for f in range(C * C):
                         sA[(f // C) * 65 + f % C] = A[Ab + f]
-                    sDecay = np.array([1 if gate == GATE_NONE else ex(Gc[last * Dg + (d if gate == GATE_KEY else 0)])
-                                       for d in range(D)], np.float32)
+                    sDecay = bounded(np.array([1 if gate == GATE_NONE else ex(Gc[last * Dg + (d if gate == GATE_KEY else 0)])
+                                               for d in range(D)], np.float32))
                     o = np.zeros((128, 4, 4), np.float32)
                     for d0 in range(0, D, 32):
-                        sQ = np.zeros(64 * 33, np.float32)
-                        sK = np.zeros(64 * 33, np.float32)
+                        sQ = bounded(np.zeros(64 * 33, np.float32))
+                        sK = bounded(np.zeros(64 * 33, np.float32))
                         for f in range(C * 32):
                             i, dd = f // 32, f % 32
                             qv = kv = np.float32(0)
@@ -466,13 +471,13 @@ def decode(q, k, v, g, h0, gate, scale, out, ht):
                         S[tid, r] = h0[st0 + tid % 64 + (rg + 4 * r) * Dv] if h0 is not None else 0
                 for t in range(N):
                     tok = b * N + t
-                    sq = np.array([scale * q[(tok * H + hq) * D + d] for d in range(D)], np.float32)
-                    sk = np.array([k[(tok * H + hq) * D + d] for d in range(D)], np.float32)
+                    sq = bounded(np.array([scale * q[(tok * H + hq) * D + d] for d in range(D)], np.float32))
+                    sk = bounded(np.array([k[(tok * H + hq) * D + d] for d in range(D)], np.float32))
                     gv = [g[(tok * Hv + j) * D + d] if gate == GATE_KEY else g[tok * Hv + j]
                           if gate == GATE_HEAD else 0 for d in range(D)]
-                    sdecay = np.array([ex(x) for x in gv], np.float32)
-                    sv = np.array([v[(tok * Hv + j) * Dv + e0 + i] for i in range(64)], np.float32)
-                    red = np.zeros((4, 64), np.float32)
+                    sdecay = bounded(np.array([ex(x) for x in gv], np.float32))
+                    sv = bounded(np.array([v[(tok * Hv + j) * Dv + e0 + i] for i in range(64)], np.float32))
+                    red = bounded(np.zeros((4, 64), np.float32))
                     for tid in range(256):
                         rg, x = tid // 64, tid % 64
                         o = np.float32(0)
@@ -507,7 +512,7 @@ def check(name, got, want, tol):
 
 
 def case(impl, B, N, H, Hv, D, Dv, C, gate, state, dtype, gval=None, seed=1):
-    global ROUND
+    global ROUND, failed
     SH.update(B=B, N=N, H=H, Hv=Hv, D=D, Dv=Dv)
     rng = np.random.default_rng(seed)
     rnd = bf if dtype == 'bf16' else (lambda x: np.asarray(x, np.float32))
@@ -521,31 +526,41 @@ def case(impl, B, N, H, Hv, D, Dv, C, gate, state, dtype, gval=None, seed=1):
     h0 = rnd(rng.uniform(-0.5, 0.5, (B, Hv, D, Dv))) if state else None
     scale = 1 / np.sqrt(D)
     want, want_ht = recurrence(q, k, v, g, h0, gate, scale)
-    out = np.full(B * N * Hv * Dv, np.nan, np.float32)
-    ht = np.full(B * Hv * D * Dv, np.nan, np.float32) if state else None
-    fl = [x.ravel() if x is not None else None for x in (q, k, v, g, h0)]
+    out = bounded(np.full(B * N * Hv * Dv, np.nan, np.float32))
+    ht = bounded(np.full(B * Hv * D * Dv, np.nan, np.float32)) if state else None
+    fl = [bounded(x.ravel()) if x is not None else None for x in (q, k, v, g, h0)]
     nch = (N + C - 1) // C
     Dg = D if gate == GATE_KEY else 1 if gate == GATE_HEAD else 0
-    Gc = np.full(max(B * N * Hv * Dg, 1), np.nan, np.float32)
-    A = np.full(B * Hv * nch * C * C, np.nan, np.float32)
-    if impl == 'cuda-opt':
-        mma_scores(fl[0], fl[1], fl[3], gate, C, scale, Gc, A)
-        mma_chunk(fl[0], fl[1], fl[2], fl[4], Gc, A, gate, C, scale, out, ht)
-    elif impl == 'cuda':
-        fma_scores(fl[0], fl[1], fl[3], gate, C, scale, Gc, A)
-        fma_chunk(fl[0], fl[1], fl[2], fl[4], Gc, A, gate, C, scale, out, ht)
-    else:
-        decode(fl[0], fl[1], fl[2], fl[3], fl[4], gate, scale, out, ht)
+    Gc = bounded(np.full(B * N * Hv * Dg, np.nan, np.float32))
+    A = bounded(np.full(B * Hv * nch * C * C, np.nan, np.float32))
     tol = 2e-2 if dtype == 'bf16' else 1e-4
     name = '%s %s B=%d N=%d H=%d Hv=%d D=%d Dv=%d C=%d gate=%s%s%s' % (
         impl, dtype, B, N, H, Hv, D, Dv, C, ('none', 'head', 'key')[gate], ' state' if state else '',
         '' if gval is None else ' g=%g' % gval)
+    try:
+        if impl == 'cuda-opt':
+            mma_scores(fl[0], fl[1], fl[3], gate, C, scale, Gc, A)
+            mma_chunk(fl[0], fl[1], fl[2], fl[4], Gc, A, gate, C, scale, out, ht)
+        elif impl == 'cuda':
+            fma_scores(fl[0], fl[1], fl[3], gate, C, scale, Gc, A)
+            fma_chunk(fl[0], fl[1], fl[2], fl[4], Gc, A, gate, C, scale, out, ht)
+        else:
+            decode(fl[0], fl[1], fl[2], fl[3], fl[4], gate, scale, out, ht)
+    except IndexError as e:             # an access outside its buffer (emu_bounds)
+        failed += 1
+        print('FAIL %-60s out of bounds: %s' % (name, e), file=sys.stderr)
+        return
     check(name, out, want, tol)
     if state:
         check(name + ' ht', ht, want_ht, tol)
 
 
 def main():
+    global passed, failed
+    ok = selftest()
+    passed += ok
+    failed += not ok
+    print(('ok  ' if ok else 'FAIL') + ' emu_bounds: out-of-range indices raise', file=sys.stderr)
     for gate in (GATE_NONE, GATE_HEAD, GATE_KEY):
         case('cuda-opt', 1, 80, 1, 2, 64, 64, 64, gate, 1, 'bf16')
         case('cuda', 1, 80, 1, 2, 64, 64, 64, gate, 1, 'fp32')

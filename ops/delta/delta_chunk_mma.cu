@@ -34,8 +34,9 @@
  * × 4 words of a fragment load fall in 32 distinct banks.
  *
  * Shapes: bf16, chunk = 64, D, Dv ∈ {64, 128, 256}. Shared memory at
- * D = Dv = 128 / 256: kernel 1 ~78 / ~113 KiB, kernel 2 ~57 / ~98 KiB (sm_89's
- * 99 KiB takes D ≤ 128 for kernel 1; checked at setup). Workspace per chunk
+ * D = Dv = 128 / 256, static 1 KiB included: kernel 1 77.5 / 111.5 KiB,
+ * kernel 2 57 / 97 KiB (sm_89's 99 KiB takes D ≤ 128 for kernel 1; checked
+ * at setup). Workspace per chunk
  * and value head: W 64·D bf16, U 64·Dv fp32, P 64·64 bf16, G 64 float64.
  *
  * Status: compiled for sm_80/89/90a (HMMA in the sm_90a SASS), never run on

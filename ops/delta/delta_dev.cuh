@@ -102,16 +102,23 @@ static inline int delta_check_common(struct op_ctx *ctx, const char *who)
     return SB_OK;
 }
 
-/* Lets kernel fn use `bytes` of dynamic shared memory, or says why not. */
+/* Lets kernel fn use `bytes` of dynamic shared memory, or says why not.
+ * The limit is on static + dynamic: the kernels' own __shared__ arrays (1 KiB
+ * in delta_k2, delta_k1_mma, delta_k2_mma) count too, and
+ * cudaFuncSetAttribute rejects a sum over the opt-in limit with
+ * cudaErrorInvalidValue (an error, where the case is only unsupported). */
 static inline int delta_smem_optin(struct op_ctx *ctx, const void *fn, size_t bytes,
                                    const char *who)
 {
     int dev = 0, optin = 0;
+    cudaFuncAttributes fa;
     SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
     SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (bytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err, "%s: needs %zu bytes of shared memory, cuda:%d allows %d",
-                 who, bytes, dev, optin);
+    SB_CUDA_CHECK(ctx, cudaFuncGetAttributes(&fa, fn));
+    if (bytes + fa.sharedSizeBytes > (size_t)optin) {
+        snprintf(ctx->err, sizeof ctx->err,
+                 "%s: needs %zu + %zu (static) bytes of shared memory, cuda:%d allows %d",
+                 who, bytes, (size_t)fa.sharedSizeBytes, dev, optin);
         return SB_UNSUPPORTED;
     }
     SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,

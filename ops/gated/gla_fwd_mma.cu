@@ -35,8 +35,9 @@
  * C: c0, c1 (row g, cols 2t, 2t+1), c2, c3 (row g+8).
  *
  * Shapes: bf16; D, Dv ∈ {64, 128, 256}; chunk ∈ {16, 32, 48, 64}. Shared
- * memory of the chunk walk: 59 KiB at D = 128, 102 KiB at D = 256 (past
- * sm_86/89's 99 KiB: skipped there, with the reason).
+ * memory of the chunk walk: 57.5 KiB at D = 128, 100 KiB at D = 256 (1 KiB
+ * past sm_86/89's 99 KiB: skipped there, with the reason); of the scores
+ * kernel 66.25 KiB.
  * Workspace: Gc [B,N,Hv,Dg] fp32 and A [B,Hv,chunks,C,C] bf16.
  *
  * Status: compiled for sm_80/89/90a with no spills and no stack
