@@ -300,14 +300,50 @@ static void test_validate(void)
     }
 }
 
+/* With a GPU: flash/cuda on decode shapes (at most 16 blocks unsplit: split
+ * on any GPU of more than 8 SMs) and on a prefill shape (320 blocks: not
+ * split up to 160 SMs), every row against the
+ * reference, and its tracked device footprint equal to the prediction
+ * (inputs, output and workspace_bytes). */
+static void test_gpu_flash(void)
+{
+    const struct shape shapes[] = {
+        mk(2, 1, 4099, 8, 2, 128, 1, DT_BF16), mk(1, 16, 3000, 4, 1, 64, 1, DT_BF16),
+        mk(1, 16, 80, 1, 1, 64, 1, DT_FP32),   mk(2, 16, 2077, 8, 2, 128, 1, DT_FP32),
+        mk(1, 5, 1000, 4, 2, 64, 0, DT_FP32),  mk(1, 130, 700, 2, 1, 128, 1, DT_BF16),
+        mk(1, 1, 200000, 1, 1, 64, 1, DT_BF16), mk(2, 300, 333, 32, 8, 128, 1, DT_BF16),
+    };
+    char err[256];
+    struct gpu_ctx *g = gpu_open(0, err, sizeof err);
+    CHECK(g != NULL, "gpu_open: %s", err);
+    if (!g)
+        return;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct case_req q = req_for("flash", "cuda", shapes[i]);
+        q.device = "cuda:0", q.gpu = g;
+        struct case_result r;
+        run_case(&q, &r);
+        CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s (err %.3g)", r.case_str, r.status,
+              r.error, r.rec.rel_err);
+        CHECK(r.rec.rows_checked == shapes[i].B * shapes[i].N, "%s: all rows checked",
+              r.case_str);
+        CHECK(r.rec.footprint_bytes == (int64_t)case_device_bytes(&q),
+              "%s: footprint %lld bytes, predicted %.0f", r.case_str,
+              (long long)r.rec.footprint_bytes, case_device_bytes(&q));
+        case_result_free(&r);
+    }
+    gpu_close(g);
+}
+
 /* Without a GPU the CUDA implementations are skipped, never passed. */
 static void test_gpu_skip(void)
 {
     struct gpu_info info;
     if (gpu_probe(0, &info) == 0) {
-        check_skip("a GPU is present; the no-GPU path is not exercised");
+        test_gpu_flash();
         return;
     }
+    check_skip("no GPU: flash/cuda is checked only for being skipped");
     struct case_req q = req_for("flash", "cuda", mk(1, 64, 64, 1, 1, 64, 0, DT_FP32));
     struct case_result r;
     run_case(&q, &r);
