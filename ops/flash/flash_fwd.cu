@@ -17,7 +17,8 @@
  * (scale·log2 e folded into Q as it is loaded), the accumulator rescaled by
  * 2^(m_old - m_new) once per key tile; causal: key tiles past the last row's
  * diagonal are never loaded, the mask is applied only to tiles that cross
- * the first row's diagonal or the end of the keys. Every row sees key 0, in
+ * the first row's diagonal or the end of the keys. Every row sees the first
+ * key of the block's range (key 0, or its split's first: flash_tiles.h), in
  * the first tile, so the running max is finite from the first tile on.
  *
  * Split-KV (Flash-Decoding), for grids too small for the GPU: when the
