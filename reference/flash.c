@@ -12,7 +12,10 @@
  *         folded into Q and exp2 — so the tiling is proven on every machine and
  *         only the thread mapping is left to the GPU check. fp32 arithmetic;
  *         bf16 inputs are exact in fp32 and the output is rounded to bf16.
- *         OpenMP over (batch, head, query tile). The tile's rows sit in the
+ *         OpenMP over (batch, head, query tile, key split). Split-KV as the
+ *         kernel does it (ops/flash/flash_tiles.h: the plan for a GPU of
+ *         FLASH_NOMINAL_SMS SMs, so decode shapes take the split path here
+ *         too), then the per-row combine of the splits. The tile's rows sit in the
  *         vector lanes and both products run in register-blocked
  *         micro-kernels ("Layout" below): B=1 H=8 N=4096 D=128 fp32 takes
  *         ~290 ms on 2 AVX-512 cores (~235 GFLOP/s; unfused NumPy/OpenBLAS
@@ -233,7 +236,8 @@ static void flash_softmax(int nc, int64_t hide_below, float *restrict s, struct 
         for (int r = 0; r < hidden; r++)
             s[j * FLASH_BR + r] = -INFINITY;
     }
-    /* Every row sees key 0 in the first tile, so the new max is finite. */
+    /* Every row sees the first key of its split (flash_tiles.h), in the
+     * first tile, so the new max is finite. */
     float mx[FLASH_BR], sum[FLASH_BR];
     memcpy(mx, w->m, sizeof mx);
     for (int j = 0; j < nc; j++)
@@ -253,9 +257,22 @@ static void flash_softmax(int nc, int64_t hide_below, float *restrict s, struct 
     }
 }
 
-/* One (batch b, head h, query tile starting at row i0): what one GPU block does. */
+/* Where a split's partial results go: for output row (b, n, h) — index
+ * row = (b·N + n)·H + h — and split sp < max, the unnormalised output
+ * o[(row·max + sp)·Dv + e] and ml[(row·max + sp)·2 + {0: m, 1: l}]
+ * (m in log2 units). The CUDA kernel's workspace has the same layout. */
+struct flash_partials {
+    float *o;       /* [B·N·H][max][Dv] */
+    float *ml;      /* [B·N·H][max][2] */
+    int64_t max;    /* struct flash_split.max */
+};
+
+/* One (batch b, head h, query tile starting at row i0, keys [jb, je)): what
+ * one GPU block does. With split (part != NULL) the tile's rows leave their
+ * unnormalised output, max and sum as split sp; else the output. */
 static void flash_tile(const struct shape *s, float qscale, const float *const in[], float *out,
-                       int64_t b, int64_t h, int64_t i0, struct flash_scratch *w)
+                       int64_t b, int64_t h, int64_t i0, int64_t jb, int64_t je,
+                       const struct flash_partials *part, int64_t sp, struct flash_scratch *w)
 {
     const int64_t N = s->N, Nk = s->Nk, H = s->H, Hkv = s->Hkv, D = s->D, Dv = s->Dv;
     const int64_t g = h / (H / Hkv), shift = Nk - N;   /* causal: key j visible iff j <= i + shift */
@@ -275,10 +292,10 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         w->m[r] = -INFINITY, w->l[r] = 0;
     memset(w->acc, 0, (size_t)(Dv * FLASH_BR) * sizeof *w->acc);
 
-    /* Key tiles past the last row's diagonal are never loaded (causal). */
-    const int64_t kv_end = s->causal ? i0 + nr + shift : Nk;
-    for (int64_t j0 = 0; j0 < kv_end; j0 += FLASH_BC) {
-        const int nc = (int)(kv_end - j0 < FLASH_BC ? kv_end - j0 : FLASH_BC);
+    /* Key tiles past the last row's diagonal are never loaded (causal):
+     * je <= flash_kv_end(). */
+    for (int64_t j0 = jb; j0 < je; j0 += FLASH_BC) {
+        const int nc = (int)(je - j0 < FLASH_BC ? je - j0 : FLASH_BC);
         flash_scores(w->lanes, D, nc, k + j0 * Hkv * D, Hkv * D, w->qt, w->st);
         /* A tile needs the mask when it crosses the first row's diagonal:
          * key j0 + j is hidden from row i0 + r when r < j0 + j - i0 - shift. */
@@ -297,6 +314,15 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         flash_pv(w->lanes, Dv, nc, w->st, vt, vt_stride, w->alpha, w->acc);
     }
 
+    if (part) {
+        for (int r = 0; r < nr; r++) {
+            const int64_t slot = ((b * N + i0 + r) * H + h) * part->max + sp;
+            for (int64_t e = 0; e < Dv; e++)
+                part->o[slot * Dv + e] = w->acc[e * FLASH_BR + r];
+            part->ml[slot * 2] = w->m[r], part->ml[slot * 2 + 1] = w->l[r];
+        }
+        return;
+    }
     for (int r = 0; r < nr; r++) {
         float *o = out + ((b * N + i0 + r) * H + h) * Dv, inv = 1.0f / w->l[r];
         for (int64_t e = 0; e < Dv; e++) {
@@ -327,11 +353,51 @@ static int64_t flash_v_stride(int64_t Dv)
     return ((Dv + 15) & ~(int64_t)15) | 16;
 }
 
+/* Output row (b, n, h) from its `count` splits (struct flash_partials):
+ * m* = max m_s, l* = Σ l_s·2^(m_s - m*), O = Σ O_s·2^(m_s - m*) / l*. Every
+ * m_s is finite (every split has a key each row sees), so are the weights. */
+static void flash_combine_row(const struct shape *s, const struct flash_partials *part,
+                              int64_t count, int64_t b, int64_t n, int64_t h, float *out)
+{
+    const int64_t Dv = s->Dv, slot0 = ((b * s->N + n) * s->H + h) * part->max;
+    const float *ml = part->ml + slot0 * 2, *po = part->o + slot0 * Dv;
+    float mx = -INFINITY, l = 0.0f;
+    for (int64_t sp = 0; sp < count; sp++)
+        mx = ml[sp * 2] > mx ? ml[sp * 2] : mx;
+    float *o = out + ((b * s->N + n) * s->H + h) * Dv;
+    for (int64_t e = 0; e < Dv; e++)
+        o[e] = 0.0f;
+    for (int64_t sp = 0; sp < count; sp++) {
+        const float wgt = flash_exp2(ml[sp * 2] - mx);
+        l = flash_fma(ml[sp * 2 + 1], wgt, l);
+        for (int64_t e = 0; e < Dv; e++)
+            o[e] = flash_fma(po[sp * Dv + e], wgt, o[e]);
+    }
+    const float inv = 1.0f / l;
+    for (int64_t e = 0; e < Dv; e++)
+        o[e] = s->dtype == DT_BF16 ? bf16_round(o[e] * inv) : o[e] * inv;
+}
+
 static int flash_cpu_run(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
-    const int64_t tiles = (s->N + FLASH_BR - 1) / FLASH_BR;
+    const int64_t N = s->N, Nk = s->Nk, causal = s->causal;
+    const int64_t tiles = (N + FLASH_BR - 1) / FLASH_BR;
     const float qscale = (float)(ctx->scale * 1.4426950408889634);  /* log2(e) */
+    /* The split plan the kernel would make on a GPU of FLASH_NOMINAL_SMS
+     * SMs; split partials in host memory laid out as its workspace. */
+    const struct flash_split plan = flash_splits(s->B, s->H, N, Nk, causal, FLASH_NOMINAL_SMS);
+    struct flash_partials part = { NULL, NULL, plan.max };
+    if (plan.max > 1) {
+        const int64_t slots = s->B * N * s->H * plan.max;
+        part.o = malloc((size_t)(slots * s->Dv) * sizeof *part.o);
+        part.ml = malloc((size_t)(slots * 2) * sizeof *part.ml);
+        if (!part.o || !part.ml) {
+            free(part.o), free(part.ml);
+            snprintf(ctx->err, sizeof ctx->err, "cpu: out of host memory for split partials");
+            return SB_OOM;
+        }
+    }
     int failed = 0;
 #pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
     {
@@ -343,15 +409,38 @@ static int flash_cpu_run(struct op_ctx *ctx)
         w.v = flash_alloc(FLASH_BC, w.v_stride);
         failed = !w.qt || !w.st || !w.acc || !w.v;
         /* Longest tiles first: with causal masks the last query tiles see
-         * the most keys, so hand them out first. */
+         * the most keys, so hand them out first. A GPU block per (tile,
+         * split); splits past a tile's count have no keys and no block's
+         * work (the kernel's such blocks return at once). */
 #pragma omp for collapse(3) schedule(dynamic, 1)
-        for (int64_t t = tiles - 1; t >= 0; t--)
+        for (int64_t ts = tiles * plan.max - 1; ts >= 0; ts--)
             for (int64_t b = 0; b < s->B; b++)
-                for (int64_t h = 0; h < s->H; h++)
-                    if (!failed)
-                        flash_tile(s, qscale, ctx->in, ctx->out, b, h, t * FLASH_BR, &w);
+                for (int64_t h = 0; h < s->H; h++) {
+                    const int64_t i0 = ts / plan.max * FLASH_BR, sp = ts % plan.max;
+                    const int64_t count = flash_tile_splits(plan, N, Nk, causal, i0);
+                    int64_t jb, je;
+                    if (failed || sp >= count)
+                        continue;
+                    flash_split_keys(plan, N, Nk, causal, i0, sp, &jb, &je);
+                    flash_tile(s, qscale, ctx->in, ctx->out, b, h, i0, jb, je,
+                               count > 1 ? &part : NULL, sp, &w);
+                }
         free(w.qt), free(w.st), free(w.acc), free(w.v);
+        /* The second pass (after the loop's barrier): rows of split tiles,
+         * the kernel's combine. */
+        if (plan.max > 1) {
+#pragma omp for collapse(3) schedule(static)
+            for (int64_t b = 0; b < s->B; b++)
+                for (int64_t n = 0; n < N; n++)
+                    for (int64_t h = 0; h < s->H; h++) {
+                        const int64_t count =
+                            flash_tile_splits(plan, N, Nk, causal, n / FLASH_BR * FLASH_BR);
+                        if (!failed && count > 1)
+                            flash_combine_row(s, &part, count, b, n, h, ctx->out);
+                    }
+        }
     }
+    free(part.o), free(part.ml);
     if (failed) {
         snprintf(ctx->err, sizeof ctx->err, "cpu: out of host memory for tile scratch");
         return SB_OOM;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../ops/flash/flash_tiles.h"
 #include "../reference/attention.h"
 #include "check.h"
 #include "gpu.h"
@@ -58,6 +59,102 @@ static void test_edge_shapes(void)
                   r.case_str);
             case_result_free(&r);
         }
+}
+
+/* The split-KV plan (ops/flash/flash_tiles.h): for every query tile, its
+ * splits cover the keys the tile sees, [0, kv_end), each key exactly once,
+ * in order; no split is empty; every split starts at a key all the tile's
+ * rows see (< kv_first); all but the last hold exactly len keys, a multiple
+ * of FLASH_BC; 1 <= count <= max <= FLASH_MAX_SPLITS; no split when the
+ * tiles fill FLASH_SPLIT_BELOW blocks per SM. */
+static void test_split_rule(void)
+{
+    const struct { int64_t B, H, N, Nk, causal, sms; } cases[] = {
+        { 4, 16, 1, 131072, 1, 132 },   /* the decode case: 64 blocks on 132 SMs */
+        { 4, 16, 16, 131072, 1, 132 },
+        { 1, 1, 1, 1, 0, 132 },         /* one key */
+        { 1, 1, 16, 16, 1, 132 },       /* one key seen by the first row */
+        { 1, 1, 16, 80, 1, 132 },       /* row 0 sees one key of the last split */
+        { 2, 8, 1, 4099, 1, 132 },      /* Nk one key into a tile */
+        { 1, 2, 130, 700, 1, 132 },     /* three tiles with different counts */
+        { 1, 2, 130, 700, 0, 132 },
+        { 1, 8, 1, 65536, 1, 132 },
+        { 1, 1, 1, 1 << 20, 0, 132 },   /* capped at FLASH_MAX_SPLITS */
+        { 3, 5, 7, 12345, 1, 78 },
+        { 1, 8, 4096, 4096, 1, 132 },   /* prefill: 512 blocks, no split */
+        { 4, 66, 1, 300, 0, 132 },      /* exactly 2 blocks per SM: no split */
+        { 1, 1, 1, 5000, 1, 0 },        /* unknown SM count: no split */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const int64_t N = cases[c].N, Nk = cases[c].Nk, causal = cases[c].causal;
+        const int64_t tiles = (N + FLASH_BR - 1) / FLASH_BR;
+        const int64_t blocks = cases[c].B * cases[c].H * tiles;
+        const struct flash_split p =
+            flash_splits(cases[c].B, cases[c].H, N, Nk, causal, cases[c].sms);
+        CHECK(p.max >= 1 && p.max <= FLASH_MAX_SPLITS && p.len > 0 && p.len % FLASH_BC == 0,
+              "case %zu: max %lld len %lld", c, (long long)p.max, (long long)p.len);
+        if (blocks >= FLASH_SPLIT_BELOW * cases[c].sms || cases[c].sms <= 0)
+            CHECK(p.max == 1, "case %zu: %lld blocks, no split (max %lld)", c,
+                  (long long)blocks, (long long)p.max);
+        int64_t max_count = 0;
+        int ok = 1;
+        for (int64_t t = 0; t < tiles; t++) {
+            const int64_t i0 = t * FLASH_BR, count = flash_tile_splits(p, N, Nk, causal, i0);
+            const int64_t first = flash_kv_first(N, Nk, causal, i0);
+            max_count = count > max_count ? count : max_count;
+            ok &= count >= 1 && count <= p.max;
+            int64_t next = 0;   /* the first key no split has covered yet */
+            for (int64_t sp = 0; sp < count; sp++) {
+                int64_t jb, je;
+                flash_split_keys(p, N, Nk, causal, i0, sp, &jb, &je);
+                ok &= jb == next && je > jb && jb < first;
+                if (sp < count - 1)
+                    ok &= je - jb == p.len;
+                next = je;
+            }
+            ok &= next == flash_kv_end(N, Nk, causal, i0);
+        }
+        CHECK(ok, "case %zu: every key in exactly one split, none empty, len-sized but the last",
+              c);
+        CHECK(max_count == p.max, "case %zu: the last tile has max splits", c);
+    }
+    /* The decode case fills the GPU: 2 to 4 blocks per SM plus rounding. */
+    const struct flash_split d = flash_splits(4, 16, 1, 131072, 1, 132);
+    CHECK(64 * d.max >= 2 * 132 && 64 * d.max <= 4 * 132 + 64, "decode: %lld splits",
+          (long long)d.max);
+    CHECK(flash_splits(1, 1, 1, 1 << 20, 0, 132).max == FLASH_MAX_SPLITS, "capped");
+}
+
+/* Decode shapes through the split path of flash/cpu (FLASH_NOMINAL_SMS),
+ * every row against the reference; and shapes that fill the nominal GPU
+ * without splitting, so both paths stay covered. */
+static void test_split_decode(void)
+{
+    const struct { struct shape s; int split; } cases[] = {
+        { mk(2, 1, 4099, 8, 2, 128, 1, DT_FP32), 1 },   /* N = 1, GQA, Nk off the tile */
+        { mk(1, 16, 3000, 4, 1, 64, 1, DT_BF16), 1 },   /* N = 16: the last split's diagonal */
+        { mk(1, 16, 80, 1, 1, 64, 1, DT_FP32), 1 },     /* row 0 sees 1 key of the last split */
+        { mk(2, 16, 2077, 8, 2, 128, 1, DT_BF16), 1 },  /* N = 16, GQA, D = 128 */
+        { mk(1, 5, 1000, 4, 2, 64, 0, DT_FP32), 1 },    /* non-causal */
+        { mk(1, 130, 700, 2, 1, 64, 1, DT_FP32), 1 },   /* 3 tiles: 9, 10 and 11 splits */
+        { mk(1, 1, 200000, 1, 1, 64, 1, DT_FP32), 1 },  /* 128 splits */
+        { mk(4, 1, 300, 66, 66, 64, 1, DT_FP32), 0 },   /* 264 blocks: no split */
+        { mk(2, 130, 200, 66, 33, 64, 1, DT_FP32), 0 }, /* prefill, GQA: no split */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct shape *s = &cases[i].s;
+        const struct flash_split p = flash_splits(s->B, s->H, s->N, s->Nk, s->causal,
+                                                  FLASH_NOMINAL_SMS);
+        CHECK((p.max > 1) == cases[i].split, "case %zu: split %d, max %lld", i, cases[i].split,
+              (long long)p.max);
+        struct case_req q = req_for("flash", "cpu", *s);
+        struct case_result r;
+        run_case(&q, &r);
+        CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s (err %.3g)", r.case_str, r.status,
+              r.error, r.rec.rel_err);
+        CHECK(r.rec.rows_checked == s->B * s->N, "%s: all rows checked", r.case_str);
+        case_result_free(&r);
+    }
 }
 
 /* Dv != D works in the CPU implementations. */
@@ -203,14 +300,50 @@ static void test_validate(void)
     }
 }
 
+/* With a GPU: flash/cuda on decode shapes (at most 16 blocks unsplit: split
+ * on any GPU of more than 8 SMs) and on a prefill shape (320 blocks: not
+ * split up to 160 SMs), every row against the
+ * reference, and its tracked device footprint equal to the prediction
+ * (inputs, output and workspace_bytes). */
+static void test_gpu_flash(void)
+{
+    const struct shape shapes[] = {
+        mk(2, 1, 4099, 8, 2, 128, 1, DT_BF16), mk(1, 16, 3000, 4, 1, 64, 1, DT_BF16),
+        mk(1, 16, 80, 1, 1, 64, 1, DT_FP32),   mk(2, 16, 2077, 8, 2, 128, 1, DT_FP32),
+        mk(1, 5, 1000, 4, 2, 64, 0, DT_FP32),  mk(1, 130, 700, 2, 1, 128, 1, DT_BF16),
+        mk(1, 1, 200000, 1, 1, 64, 1, DT_BF16), mk(2, 300, 333, 32, 8, 128, 1, DT_BF16),
+    };
+    char err[256];
+    struct gpu_ctx *g = gpu_open(0, err, sizeof err);
+    CHECK(g != NULL, "gpu_open: %s", err);
+    if (!g)
+        return;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct case_req q = req_for("flash", "cuda", shapes[i]);
+        q.device = "cuda:0", q.gpu = g;
+        struct case_result r;
+        run_case(&q, &r);
+        CHECK(strcmp(r.status, "ok") == 0, "%s: %s %s (err %.3g)", r.case_str, r.status,
+              r.error, r.rec.rel_err);
+        CHECK(r.rec.rows_checked == shapes[i].B * shapes[i].N, "%s: all rows checked",
+              r.case_str);
+        CHECK(r.rec.footprint_bytes == (int64_t)case_device_bytes(&q),
+              "%s: footprint %lld bytes, predicted %.0f", r.case_str,
+              (long long)r.rec.footprint_bytes, case_device_bytes(&q));
+        case_result_free(&r);
+    }
+    gpu_close(g);
+}
+
 /* Without a GPU the CUDA implementations are skipped, never passed. */
 static void test_gpu_skip(void)
 {
     struct gpu_info info;
     if (gpu_probe(0, &info) == 0) {
-        check_skip("a GPU is present; the no-GPU path is not exercised");
+        test_gpu_flash();
         return;
     }
+    check_skip("no GPU: flash/cuda is checked only for being skipped");
     struct case_req q = req_for("flash", "cuda", mk(1, 64, 64, 1, 1, 64, 0, DT_FP32));
     struct case_result r;
     run_case(&q, &r);
@@ -221,6 +354,8 @@ static void test_gpu_skip(void)
 int main(void)
 {
     test_edge_shapes();
+    test_split_rule();
+    test_split_decode();
     test_dv_differs();
     test_flops();
     test_sampling();

@@ -8,7 +8,8 @@
  * (reference/attention.c: math, FLOP and byte formulas); fp32 or bf16 in
  * memory, fp32 in registers; D = Dv ∈ {64, 128}; head h reads kv head
  * h / (H/Hkv); causal aligned bottom-right (key j visible to query i iff
- * j <= i + Nk - N); decode (N = 1, long Nk) is a grid of single-row tiles.
+ * j <= i + Nk - N); decode (N = 1..16, long Nk) is a grid of single-row tiles
+ * whose keys are split (split-KV, below).
  *
  * Algorithm: the one flash/cpu runs (reference/flash.c), tile for tile:
  * one block per (query tile of FLASH_BR rows, head, batch); key tiles of
@@ -16,8 +17,24 @@
  * (scale·log2 e folded into Q as it is loaded), the accumulator rescaled by
  * 2^(m_old - m_new) once per key tile; causal: key tiles past the last row's
  * diagonal are never loaded, the mask is applied only to tiles that cross
- * the first row's diagonal or the end of the keys. Every row sees key 0, in
+ * the first row's diagonal or the end of the keys. Every row sees the first
+ * key of the block's range (key 0, or its split's first: flash_tiles.h), in
  * the first tile, so the running max is finite from the first tile on.
+ *
+ * Split-KV (Flash-Decoding), for grids too small for the GPU: when the
+ * (query tile, head, batch) blocks are fewer than FLASH_SPLIT_BELOW per SM,
+ * flash_splits() (flash_tiles.h; the device's SM count) cuts each tile's
+ * keys into splits of plan.len keys (a multiple of FLASH_BC, at most
+ * FLASH_MAX_SPLITS; B = 4, H = 16, N = 1, Nk = 128K on 132 SMs: 9 splits of
+ * 14592 keys, 576 blocks). blockIdx.x is then (tile, split); each block runs
+ * the loop above over its keys [jb, je) and writes its rows' unnormalised O
+ * with their m and l into a workspace (layout: struct flash_partials in
+ * reference/flash.c); flash_combine_kernel merges a row's splits:
+ * m* = max m_s, l* = Σ l_s·2^(m_s - m*), O = Σ O_s·2^(m_s - m*) / l*. Every
+ * split starts at a key all its tile's rows see, so m_s is finite. The
+ * workspace, B·N·H·splits·(D + 2) fp32 (4.8 MB for that case at N = 16), is
+ * what flash_cuda_workspace_bytes reports. Prefill grids are large enough:
+ * one split, no workspace, no second kernel.
  *
  * Thread mapping (FLASH_THREADS = 128 as a 16 × 8 grid, ty = tid / 8,
  * tx = tid % 8; the 8 threads of a ty are 8 consecutive lanes of one warp):
@@ -45,8 +62,9 @@
  * of a sKV row in the O step, and writes/reads 4 rows of sP (stride ≡ 8).
  *
  * Status: compiled for sm_80/89/90a with no spills and no local memory
- * (build/ops/flash/flash_fwd.ptxas: 208-252 registers at D = 128, 168 at
- * D = 64; no STL/LDL in the SASS), never run on a GPU yet.
+ * (build/ops/flash/flash_fwd.ptxas), never run on a GPU yet. The split
+ * path's index math is transcribed into NumPy and checked against float64
+ * attention (tests/flash_emulate.py).
  */
 #include <limits.h>
 #include <math.h>
@@ -131,7 +149,9 @@ static __device__ __forceinline__ float f4_at(const float4 &v, int i)
 template <typename T, int D>
 __global__ void __launch_bounds__(FLASH_THREADS, flash_smem<D>::min_blocks)
 flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
-                 T *__restrict__ out, int N, int Nk, int H, int Hkv, int causal, float qscale)
+                 T *__restrict__ out, float *__restrict__ ws_o, float *__restrict__ ws_ml,
+                 int N, int Nk, int H, int Hkv, int causal, float qscale,
+                 struct flash_split plan)
 {
     using SM = flash_smem<D>;
     constexpr int DG = D / (4 * FLASH_TX);      /* float4 groups of O dims per thread */
@@ -141,13 +161,21 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
     float *sP = sKV + SM::kv_floats;                            /* [BR][P_STRIDE] */
 
     const int tx = threadIdx.x % FLASH_TX, ty = threadIdx.x / FLASH_TX;
-    /* The last query tiles see the most keys when causal: start them first. */
-    const int tile = gridDim.x - 1 - blockIdx.x;
+    /* blockIdx.x = (query tile, key split); the last query tiles see the
+     * most keys when causal: start them first. */
+    const int ts = gridDim.x - 1 - blockIdx.x;
+    const int tile = ts / (int)plan.max, sp = ts % (int)plan.max;
     const int h = blockIdx.y, b = blockIdx.z, g = h / (H / Hkv);
     const int64_t i0 = (int64_t)tile * FLASH_BR;                /* first query row */
     const int nr = (int)min((int64_t)FLASH_BR, N - i0);         /* rows in this tile */
     const int64_t shift = (int64_t)Nk - N;      /* causal: key j visible iff j <= i + shift */
-    const int64_t kv_end = causal ? i0 + nr + shift : Nk;       /* keys any row of the tile sees */
+    /* This block's keys [jb, je) (flash_tiles.h; je <= the last row's
+     * diagonal); a tile with fewer splits than the grid leaves the rest idle. */
+    const int64_t count = flash_tile_splits(plan, N, Nk, causal, i0);
+    if (sp >= count)
+        return;
+    int64_t jb, je;
+    flash_split_keys(plan, N, Nk, causal, i0, sp, &jb, &je);
     const int64_t kv_stride = (int64_t)Hkv * D;                 /* elements from key j to j + 1 */
     const T *kb = k + ((int64_t)b * Nk * Hkv + g) * D;          /* k[b, 0, g, 0] */
     const T *vb = v + ((int64_t)b * Nk * Hkv + g) * D;          /* v[b, 0, g, 0] */
@@ -169,8 +197,8 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                 o[i][gi][e] = 0.0f;
     }
 
-    for (int64_t j0 = 0; j0 < kv_end; j0 += FLASH_BC) {
-        const int nc = (int)min((int64_t)FLASH_BC, kv_end - j0);   /* keys loaded; rest 0 */
+    for (int64_t j0 = jb; j0 < je; j0 += FLASH_BC) {
+        const int nc = (int)min((int64_t)FLASH_BC, je - j0);        /* keys loaded; rest 0 */
         __syncthreads();                        /* sQ is loaded; the last tile's sKV, sP consumed */
         flash_load_tile<T, D, FLASH_BC>(sKV, kb + j0 * kv_stride, kv_stride, nc, 1.0f);
         __syncthreads();
@@ -204,14 +232,14 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
 
         /* The mask, where a tile crosses the end of the loaded keys or the
          * first row's diagonal (uniform over the block). */
-        if (j0 + FLASH_BC > kv_end || (causal && j0 + FLASH_BC - 1 > i0 + shift)) {
+        if (j0 + FLASH_BC > je || (causal && j0 + FLASH_BC - 1 > i0 + shift)) {
 #pragma unroll
             for (int i = 0; i < FLASH_RM; i++) {
                 const int64_t row = i0 + ty + FLASH_TY * i;
 #pragma unroll
                 for (int c = 0; c < FLASH_CN; c++) {
                     const int64_t j = j0 + tx + FLASH_TX * c;
-                    if (j >= kv_end || (causal && j > row + shift))
+                    if (j >= je || (causal && j > row + shift))
                         s[i][c] = -INFINITY;
                 }
             }
@@ -276,7 +304,9 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
         }
     }
 
-    /* out[b, row, h, dims] = O / l, l summed over the row's 8 threads. */
+    /* out[b, row, h, dims] = O / l, l summed over the row's 8 threads; or,
+     * split, O, m and l into the workspace (layout as struct flash_partials
+     * in reference/flash.c) for flash_combine_kernel. */
 #pragma unroll
     for (int i = 0; i < FLASH_RM; i++) {
         float sum = l[i];
@@ -284,7 +314,16 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
         sum += __shfl_xor_sync(0xffffffffu, sum, 2);
         sum += __shfl_xor_sync(0xffffffffu, sum, 4);
         const int64_t row = i0 + ty + FLASH_TY * i;
-        if (row < N) {
+        if (row < N && count > 1) {
+            const int64_t slot = (((int64_t)b * N + row) * H + h) * plan.max + sp;
+            float *wo = ws_o + slot * D + 4 * tx;
+#pragma unroll
+            for (int gi = 0; gi < DG; gi++)
+                *reinterpret_cast<float4 *>(wo + 4 * FLASH_TX * gi) =
+                    make_float4(o[i][gi][0], o[i][gi][1], o[i][gi][2], o[i][gi][3]);
+            if (tx == 0)
+                *reinterpret_cast<float2 *>(ws_ml + slot * 2) = make_float2(m[i], sum);
+        } else if (row < N) {
             const float inv = 1.0f / sum;
             T *op = out + (((int64_t)b * N + row) * H + h) * D + 4 * tx;
 #pragma unroll
@@ -295,11 +334,90 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
     }
 }
 
+/* The split-KV combine: a warp per output row (b, n, h) of a split tile,
+ * lane owning dims lane + 32·k:
+ *   m* = max_s m_s,  l* = Σ_s l_s·2^(m_s - m*),  out = Σ_s O_s·2^(m_s - m*) / l*
+ * over the tile's `count` splits (every m_s finite: flash_tiles.h). Rows of
+ * tiles with one split were written by flash_fwd_kernel. Reads the
+ * partials once, coalesced along D; the weights are recomputed per lane
+ * (count exp2f each, count <= FLASH_MAX_SPLITS). */
+#define FLASH_COMBINE_THREADS 128
+#define FLASH_COMBINE_ROWS (FLASH_COMBINE_THREADS / 32)        /* rows per block */
+
+template <typename T, int D>
+__global__ void __launch_bounds__(FLASH_COMBINE_THREADS)
+flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ ws_ml,
+                     T *__restrict__ out, int B, int N, int Nk, int H, int causal,
+                     struct flash_split plan)
+{
+    constexpr int E = D / 32;                   /* dims per lane */
+    const int lane = threadIdx.x % 32;
+    /* row = (b·N + n)·H + h, as out [B,N,H,D] is laid out. */
+    const int64_t row = (int64_t)blockIdx.x * FLASH_COMBINE_ROWS + threadIdx.x / 32;
+    if (row >= (int64_t)B * N * H)
+        return;
+    const int64_t n = row / H % N;
+    const int64_t count = flash_tile_splits(plan, N, Nk, causal, n / FLASH_BR * FLASH_BR);
+    if (count == 1)
+        return;
+    const float *ml = ws_ml + row * plan.max * 2;     /* [max][2]: m, l */
+    const float *po = ws_o + row * plan.max * D;      /* [max][D] */
+    float mx = -INFINITY;
+    for (int64_t sp = lane; sp < count; sp += 32)
+        mx = fmaxf(mx, ml[sp * 2]);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2)
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    float l = 0.0f, o[E];
+#pragma unroll
+    for (int e = 0; e < E; e++)
+        o[e] = 0.0f;
+    for (int64_t sp = 0; sp < count; sp++) {
+        const float w = exp2f(ml[sp * 2] - mx);
+        l = fmaf(ml[sp * 2 + 1], w, l);
+#pragma unroll
+        for (int e = 0; e < E; e++)
+            o[e] = fmaf(po[sp * D + lane + 32 * e], w, o[e]);
+    }
+    const float inv = 1.0f / l;
+    T *op = out + row * D;
+#pragma unroll
+    for (int e = 0; e < E; e++)
+        op[lane + 32 * e] = sb_elem<T>::from_float(o[e] * inv);
+}
+
 /* ---- host ------------------------------------------------------------------ */
 
 struct flash_state {
     struct attn_dev io;     /* q, k, v, out */
+    struct flash_split plan;        /* split-KV plan for this device's SMs */
+    float *ws_o, *ws_ml;    /* d_ split partials [B·N·H][plan.max][D], [..][2]; NULL unsplit */
 };
+
+/* The SM count the plan is made for: the current device's; without one
+ * (workspace_bytes may be asked before any setup), the nominal count. */
+static int64_t flash_device_sms(void)
+{
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        sms <= 0) {
+        (void)cudaGetLastError();   /* not sticky: clear it */
+        return FLASH_NOMINAL_SMS;
+    }
+    return sms;
+}
+
+static struct flash_split flash_plan(const struct shape *s)
+{
+    return flash_splits(s->B, s->H, s->N, s->Nk, s->causal, flash_device_sms());
+}
+
+/* Bytes of the split partials: O (Dv floats), m and l per row and split. */
+static int64_t flash_ws_bytes(const struct shape *s, struct flash_split p)
+{
+    return p.max > 1 ? s->B * s->N * s->H * p.max * (s->Dv + 2) * (int64_t)sizeof(float) : 0;
+}
 
 /* Per instantiation: lets it use its shared memory (once per setup). */
 template <typename T, int D>
@@ -323,13 +441,25 @@ template <typename T, int D>
 static int flash_launch(struct op_ctx *ctx, const struct flash_state *st)
 {
     const struct shape *s = ctx->shape;
-    const dim3 grid((unsigned)((s->N + FLASH_BR - 1) / FLASH_BR), (unsigned)s->H, (unsigned)s->B);
+    /* x: (query tile, key split), the splits of a tile adjacent. */
+    const dim3 grid((unsigned)((s->N + FLASH_BR - 1) / FLASH_BR * st->plan.max), (unsigned)s->H,
+                    (unsigned)s->B);
     const float qscale = (float)(ctx->scale * SB_LOG2E);
-    flash_fwd_kernel<T, D><<<grid, FLASH_THREADS, flash_smem<D>::bytes,
-                             (cudaStream_t)sb_gpu_stream(ctx)>>>(
+    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
+    flash_fwd_kernel<T, D><<<grid, FLASH_THREADS, flash_smem<D>::bytes, stream>>>(
         (const T *)st->io.q, (const T *)st->io.k, (const T *)st->io.v, (T *)st->io.out,
-        (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal, qscale);
-    return sb_gpu_check_launch(ctx, "flash_fwd_kernel");
+        st->ws_o, st->ws_ml, (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal,
+        qscale, st->plan);
+    int rc = sb_gpu_check_launch(ctx, "flash_fwd_kernel");
+    if (rc != SB_OK || st->plan.max == 1)
+        return rc;
+    const int64_t rows = s->B * s->N * s->H;
+    flash_combine_kernel<T, D>
+        <<<(unsigned)((rows + FLASH_COMBINE_ROWS - 1) / FLASH_COMBINE_ROWS),
+           FLASH_COMBINE_THREADS, 0, stream>>>(st->ws_o, st->ws_ml, (T *)st->io.out, (int)s->B,
+                                               (int)s->N, (int)s->Nk, (int)s->H,
+                                               (int)s->causal, st->plan);
+    return sb_gpu_check_launch(ctx, "flash_combine_kernel");
 }
 
 /* The instantiations: one row per (dtype, D). */
@@ -385,8 +515,7 @@ static int flash_check_shape(struct op_ctx *ctx)
 
 extern "C" int64_t flash_cuda_workspace_bytes(const struct shape *s)
 {
-    (void)s;
-    return 0;
+    return flash_ws_bytes(s, flash_plan(s));
 }
 
 extern "C" int flash_cuda_setup(struct op_ctx *ctx)
@@ -399,11 +528,18 @@ extern "C" int flash_cuda_setup(struct op_ctx *ctx)
         snprintf(ctx->err, sizeof ctx->err, "cuda: out of host memory");
         return SB_OOM;
     }
+    const struct shape *s = ctx->shape;
+    st->plan = flash_plan(s);
+    const int64_t ws = flash_ws_bytes(s, st->plan);
     if ((rc = attn_dev_setup(ctx, &st->io)) != SB_OK ||
+        (ws > 0 && (rc = sb_alloc(ctx, (void **)&st->ws_o, (size_t)ws)) != SB_OK) ||
         (rc = flash_variants[flash_variant(ctx->shape)].prepare(ctx)) != SB_OK) {
         free(st);               /* the harness frees the tracked device buffers */
         return rc;
     }
+    /* One allocation: O of every (row, split), then their (m, l) pairs
+     * (8-byte aligned: Dv is even). */
+    st->ws_ml = ws > 0 ? st->ws_o + s->B * s->N * s->H * st->plan.max * s->Dv : NULL;
     ctx->priv = st;
     return SB_OK;
 }
