@@ -64,7 +64,10 @@
  * Status: compiled for sm_80/89/90a with no spills and no local memory
  * (build/ops/flash/flash_fwd.ptxas), never run on a GPU yet. The split
  * path's index math is transcribed into NumPy and checked against float64
- * attention (tests/flash_emulate.py).
+ * attention with bounds-checked buffers and shared-memory regions
+ * (tests/flash_emulate.py); both kernels, as written here, are executed on
+ * the CPU a thread per CUDA thread under ASan/UBSan and TSan
+ * (tests/cuda_on_cpu.sh: out-of-bounds accesses, missing barriers).
  */
 #include <limits.h>
 #include <math.h>
