@@ -64,7 +64,10 @@
  * Status: compiled for sm_80/89/90a with no spills and no local memory
  * (build/ops/flash/flash_fwd.ptxas), never run on a GPU yet. The split
  * path's index math is transcribed into NumPy and checked against float64
- * attention (tests/flash_emulate.py).
+ * attention with bounds-checked buffers and shared-memory regions
+ * (tests/flash_emulate.py); both kernels, as written here, are executed on
+ * the CPU a thread per CUDA thread under ASan/UBSan and TSan
+ * (tests/cuda_on_cpu.sh: out-of-bounds accesses, missing barriers).
  */
 #include <limits.h>
 #include <math.h>
@@ -424,11 +427,17 @@ template <typename T, int D>
 static int flash_prepare(struct op_ctx *ctx)
 {
     int dev = 0, optin = 0;
+    struct cudaFuncAttributes fa;
     SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
     SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (flash_smem<D>::bytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: D=%d needs %zu bytes of shared memory, cuda:%d allows %d",
-                 D, flash_smem<D>::bytes, dev, optin);
+    /* The opt-in limit bounds static + dynamic shared memory together (the
+     * kernel has no static shared memory today; counted so it stays right).
+     * Also fails early, with its name, on a build without this device's arch. */
+    SB_CUDA_CHECK(ctx, cudaFuncGetAttributes(&fa, flash_fwd_kernel<T, D>));
+    if (fa.sharedSizeBytes + flash_smem<D>::bytes > (size_t)optin) {
+        snprintf(ctx->err, sizeof ctx->err,
+                 "cuda: D=%d needs %zu bytes of shared memory (%zu static), cuda:%d allows %d", D,
+                 fa.sharedSizeBytes + flash_smem<D>::bytes, fa.sharedSizeBytes, dev, optin);
         return SB_UNSUPPORTED;
     }
     SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(flash_fwd_kernel<T, D>,

@@ -27,7 +27,10 @@
  * cuBLAS's own workspace (allocated by the library) is not tracked.
  *
  * Status: compiled for sm_80/89/90a with no spills (build/ops/softmax/
- * softmax_cublas.ptxas); never run on a GPU yet, unverified.
+ * softmax_cublas.ptxas); never run on a GPU yet, unverified. The GEMMs'
+ * operand layout is checked in NumPy with cuBLAS's column-major semantics
+ * (tests/softmax_emulate.py); softmax_rows_kernel is executed on the CPU a
+ * thread per CUDA thread under ASan/UBSan and TSan (tests/cuda_on_cpu.sh).
  */
 #include <cublas_v2.h>
 #include <limits.h>

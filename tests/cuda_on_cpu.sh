@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# cuda_on_cpu.sh — runs flash_fwd.cu's kernels and softmax_cublas.cu's
+# masked-softmax kernel on the CPU (tests/cuda_on_cpu.cpp:
+# a thread per CUDA thread, barriers, emulated shuffles) under AddressSanitizer
+# + UBSan and under ThreadSanitizer, against float64 attention. Needs no GPU:
+# g++ with C++20 and the CUDA headers (for float4, __nv_bfloat16); skipped
+# without them. The kernel source is cut from flash_fwd.cu (softmax_cublas.cu)
+# between "#define FLASH_THREADS" ("#define SOFTMAX_THREADS") and the
+# "---- host" line, so it is the code nvcc builds.
+set -u
+cd "$(dirname "$0")/.."
+CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
+CXX=${CXX:-g++}
+skip() { echo "SKIP cuda_on_cpu.sh: $1" >&2; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
+[ -f "$CUDA_HOME/include/cuda_bf16.h" ] || skip "no CUDA headers in $CUDA_HOME/include"
+command -v "$CXX" >/dev/null || skip "no $CXX"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+awk '/^#define FLASH_THREADS /{on=1} /^\/\* ---- host/{on=0} on' ops/flash/flash_fwd.cu |
+    sed 's/extern __shared__ float4 flash_smem_raw\[\];/float4 *flash_smem_raw = g_smem;/' > "$tmp/kernel.inc"
+awk '/^#define SOFTMAX_THREADS /{on=1} /^\/\* ---- host/{on=0} on' ops/softmax/softmax_cublas.cu > "$tmp/softmax.inc"
+grep -q 'g_smem' "$tmp/kernel.inc" && grep -q 'softmax_rows_kernel' "$tmp/softmax.inc" || { echo "FAIL cuda_on_cpu.sh: could not cut the kernels from flash_fwd.cu or softmax_cublas.cu" >&2; echo "0 passed, 1 failed"; exit 1; }
+flags=(-std=c++20 -O1 -g -w -I"$CUDA_HOME/include" -I. -DKERNEL_PART="\"$tmp/kernel.inc\"" -DSOFTMAX_PART="\"$tmp/softmax.inc\"" tests/cuda_on_cpu.cpp -lpthread)
+pass=0; fail=0; skipped=0
+for san in address,undefined thread; do
+    if ! "$CXX" -fsanitize=$san "${flags[@]}" -o "$tmp/run" 2>"$tmp/cc"; then
+        grep -qE 'unrecognized.*c\+\+20|barrier: No such file|std::barrier. (is not|has not been)' "$tmp/cc" && skip "$CXX lacks C++20 <barrier>"
+        if grep -qE 'cannot find (-l)?[a-z]*(asan|ubsan|tsan)|lib(asan|ubsan|tsan)' "$tmp/cc"; then
+            echo "SKIP cuda_on_cpu.sh: no sanitizer runtime for -fsanitize=$san" >&2
+            skipped=$((skipped + 1)); continue
+        fi
+        echo "FAIL cuda_on_cpu.sh: build with -fsanitize=$san:" >&2; head -20 "$tmp/cc" >&2
+        fail=$((fail + 1)); continue
+    fi
+    arg=; [ $san = thread ] && arg=quick
+    UBSAN_OPTIONS=halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 "$tmp/run" $arg >"$tmp/out" 2>"$tmp/err"; rc=$?
+    last=$(tail -n 1 "$tmp/out")
+    if [ $rc -ne 0 ] && grep -qE 'FATAL: ThreadSanitizer|unexpected memory mapping|Shadow memory range|ReserveShadowMemoryRange' "$tmp/err"; then
+        echo "SKIP cuda_on_cpu.sh: -fsanitize=$san cannot run here: $(grep -m1 -E 'FATAL|unexpected|Shadow' "$tmp/err")" >&2
+        skipped=$((skipped + 1)); continue
+    fi
+    if [ $rc -eq 0 ] && [[ $last =~ ^([0-9]+)\ passed,\ 0\ failed$ ]]; then
+        pass=$((pass + BASH_REMATCH[1]))
+    else
+        fail=$((fail + 1))
+        echo "FAIL cuda_on_cpu.sh: -fsanitize=$san: exit $rc; $last" >&2
+        grep -E '^FAIL|ERROR|WARNING|SUMMARY' "$tmp/err" | head -10 >&2
+    fi
+done
+if [ $skipped -gt 0 ]; then echo "$pass passed, $fail failed, $skipped skipped"; else echo "$pass passed, $fail failed"; fi
+[ $fail -eq 0 ]
