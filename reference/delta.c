@@ -51,50 +51,9 @@
 
 #include "recurrent.h"
 #include "../ops/ops.h"
+#include "cpu_kernel.h"
 
 REC_FAMILY_FNS(delta, REC_DELTA)
-
-/* a·b + c in one instruction where the hardware has it (see flash.c). */
-#ifdef FP_FAST_FMAF
-#define delta_fma(a, b, c) fmaf(a, b, c)
-#else
-#define delta_fma(a, b, c) ((a) * (b) + (c))
-#endif
-
-/* Keep the micro-kernel's sums in registers and its rows 512 bits wide
- * (the reasons are in flash.c, which needs the same two options). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-predictive-commoning", "no-loop-unroll-and-jam")
-#ifdef __AVX512F__
-#pragma GCC target("prefer-vector-width=512")
-#endif
-#define DELTA_POP_OPTIONS
-#endif
-
-/* e^x for x <= 0 in fp32, vectorisable: 2^(x·log2 e) split into an integer
- * and a fraction |f| <= 1/2, the fraction by its Taylor series to degree 7
- * (error below 2^-24), the integer in the exponent bits; x·log2 e < -126
- * gives exactly 0. */
-#define DELTA_ROUND_MAGIC 12582912.0f   /* 1.5·2^23: adding it rounds to an integer */
-static inline float delta_exp(float x)
-{
-    const float y = x * 1.44269504f;
-    const float yc = y < -126.0f ? -126.0f : y;
-    const float i = (yc + DELTA_ROUND_MAGIC) - DELTA_ROUND_MAGIC, f = yc - i;
-    float p = 1.5252734e-5f;
-    p = delta_fma(p, f, 1.5403530e-4f);
-    p = delta_fma(p, f, 1.3333558e-3f);
-    p = delta_fma(p, f, 9.6181291e-3f);
-    p = delta_fma(p, f, 5.5504109e-2f);
-    p = delta_fma(p, f, 2.4022651e-1f);
-    p = delta_fma(p, f, 6.9314718e-1f);
-    p = delta_fma(p, f, 1.0f);
-    const int32_t bits = ((int32_t)i + 127) << 23;
-    float sc;
-    memcpy(&sc, &bits, 4);
-    return y < -126.0f ? 0.0f : p * sc;
-}
 
 /*
  * Products: every chunk product is C (+)= A·B with B's rows contiguous
@@ -123,7 +82,7 @@ delta_kernel(int mr, int nb, int64_t n, const float *a, int64_t a_rs, int64_t a_
         for (int i = 0; i < mr; i++) {
             const float x = a[i * a_rs + t * a_ks];
             for (int e = 0; e < nb; e++)
-                s[i][e] = delta_fma(x, row[e], s[i][e]);
+                s[i][e] = cpu_fma(x, row[e], s[i][e]);
         }
     }
     for (int i = 0; i < mr; i++)
@@ -281,8 +240,8 @@ static void delta_chunk(const struct shape *s, double scale, const float *const 
     for (int64_t i = 0; i < r; i++) {
         const int64_t tok = b * N + t0 + i;
         const float beta = in[l->beta][tok * Hv + j];
-        const float eg = delta_exp((float)w->G[i]);
-        const float el = delta_exp((float)(Glast - w->G[i]));
+        const float eg = cpu_exp((float)w->G[i]);
+        const float el = cpu_exp((float)(Glast - w->G[i]));
         const float qs = (float)scale * eg, kbs = -beta * eg;
         const float *restrict k = w->kc + i * pD, *restrict q = w->qc + i * pD;
         const float *restrict v = in[l->v] + (tok * Hv + j) * Dv;
@@ -314,7 +273,7 @@ static void delta_chunk(const struct shape *s, double scale, const float *const 
         const double *restrict G = w->G;
         float dec[DELTA_MAX_CHUNK];
         for (int64_t m = 0; m <= i; m++)
-            dec[m] = delta_exp((float)(G[i] - G[m]));
+            dec[m] = cpu_exp((float)(G[i] - G[m]));
         for (int64_t m = 0; m <= i; m++) {
             p[m] = (float)scale * dec[m] * p[m];
             a[m] = beta * dec[m] * a[m];
@@ -334,7 +293,7 @@ static void delta_chunk(const struct shape *s, double scale, const float *const 
             const float *tm = w->t + m * pc;
             const int64_t len = delta_pad(m + 1);
             for (int64_t n = 0; n < len; n++)
-                ti[n] = delta_fma(-x, tm[n], ti[n]);
+                ti[n] = cpu_fma(-x, tm[n], ti[n]);
         }
         ti[i] = 1.0f;
     }
@@ -348,7 +307,7 @@ static void delta_chunk(const struct shape *s, double scale, const float *const 
     /* O += P·V'. */
     delta_gemm(r, pDv, r, w->sc, pc, 1, w->y, pDv, w->y + r * pDv, pDv, 1, DELTA_TRI_K);
     /* S ← e^{G_last} S + kdᵀ·V'. */
-    const float el = delta_exp((float)Glast);
+    const float el = cpu_exp((float)Glast);
     if (l->g >= 0)
         for (int64_t i = 0; i < pD * pDv; i++)
             w->S[i] *= el;
@@ -433,9 +392,7 @@ static int delta_cpu_run(struct op_ctx *ctx)
     return SB_OK;
 }
 
-#ifdef DELTA_POP_OPTIONS
-#pragma GCC pop_options
-#endif
+CPU_KERNEL_END
 
 static const struct impl delta_impls[] = {
     {

@@ -30,66 +30,7 @@
 #include "attention.h"
 #include "../ops/ops.h"
 #include "../ops/flash/flash_tiles.h"
-
-/* a·b + c. -std=c11 turns fp contraction off, so a plain a*b + c would be a
- * multiply and an add; fmaf is one instruction (and one rounding) where the
- * hardware has it (FP_FAST_FMAF), and a slow library call where it has not,
- * so there we keep the two operations. */
-#ifdef FP_FAST_FMAF
-#define flash_fma(a, b, c) fmaf(a, b, c)
-#else
-#define flash_fma(a, b, c) ((a) * (b) + (c))
-#endif
-
-/* GCC options for this file's CPU implementation, whose kernels keep their
- * sums in registers (see "Register blocking" below) only if GCC lets them:
- *   - GCC's tuning for AVX-512 machines keeps auto-vectorised loops at 256
- *     bits (-mprefer-vector-width=256, against the frequency drop of older
- *     Xeons); the kernels are built around 512-bit rows, so ask for them.
- *     This changes no instruction set: a no-op without AVX-512.
- *   - -O3's predictive commoning and unroll-and-jam both unroll a kernel's
- *     reduction loop and pass the sums from one iteration to the next
- *     through the stack: a load and a store per FMA instead of none, and
- *     half the speed.
- * Check after changing a kernel: in `gcc -S` of this file (flags as in the
- * Makefile), no vfmadd in flash_kernel_* has a stack operand. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-predictive-commoning", "no-loop-unroll-and-jam")
-#ifdef __AVX512F__
-#pragma GCC target("prefer-vector-width=512")
-#endif
-#define FLASH_POP_OPTIONS
-#endif
-
-/* Adding 1.5·2^23 to a float of magnitude below 2^22 leaves no fraction
- * bits: the sum is the float rounded to the nearest integer (fp32 rounds to
- * nearest), plus 1.5·2^23. Unlike floorf, which GCC does not vectorise
- * without -fno-trapping-math, this is two plain additions. */
-#define FLASH_ROUND_MAGIC 12582912.0f
-
-/* 2^x for x <= 0 in fp32, written so the compiler vectorises it (no libm
- * call): x = i + f with i = round(x), |f| <= 1/2, 2^f from its Taylor series
- * to degree 7 (truncation error (ln2/2)^8/8! < 6e-9, below fp32's 2^-24), 2^i
- * assembled in the exponent bits. x < -126 (including -inf from the mask)
- * gives exactly 0. */
-static inline float flash_exp2(float x)
-{
-    float xc = x < -126.0f ? -126.0f : x;
-    float i = (xc + FLASH_ROUND_MAGIC) - FLASH_ROUND_MAGIC, f = xc - i;
-    float p = 1.5252734e-5f;
-    p = flash_fma(p, f, 1.5403530e-4f);
-    p = flash_fma(p, f, 1.3333558e-3f);
-    p = flash_fma(p, f, 9.6181291e-3f);
-    p = flash_fma(p, f, 5.5504109e-2f);
-    p = flash_fma(p, f, 2.4022651e-1f);
-    p = flash_fma(p, f, 6.9314718e-1f);
-    p = flash_fma(p, f, 1.0f);
-    int32_t bits = ((int32_t)i + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, 4);
-    return x < -126.0f ? 0.0f : p * scale;
-}
+#include "cpu_kernel.h"
 
 /*
  * Layout: the rows of a query tile sit in the vector lanes. Every per-tile
@@ -149,7 +90,7 @@ flash_kernel(int nk, int lanes, int64_t n, const float *x, int64_t xu, int64_t x
         for (int u = 0; u < nk; u++) {
             const float xv = x[u * xu + t * xt];
             for (int r = 0; r < lanes; r++)
-                a[u][r] = flash_fma(xv, row[r], a[u][r]);
+                a[u][r] = cpu_fma(xv, row[r], a[u][r]);
         }
     }
     for (int u = 0; u < nk; u++)
@@ -246,13 +187,13 @@ static void flash_softmax(int nc, int64_t hide_below, float *restrict s, struct 
     memset(sum, 0, sizeof sum);
     for (int j = 0; j < nc; j++)
         for (int r = 0; r < lanes; r++) {
-            const float x = flash_exp2(s[j * FLASH_BR + r] - mx[r]);
+            const float x = cpu_exp2(s[j * FLASH_BR + r] - mx[r]);
             s[j * FLASH_BR + r] = x;
             sum[r] += x;
         }
     for (int r = 0; r < lanes; r++) {
-        w->alpha[r] = flash_exp2(w->m[r] - mx[r]);
-        w->l[r] = flash_fma(w->l[r], w->alpha[r], sum[r]);
+        w->alpha[r] = cpu_exp2(w->m[r] - mx[r]);
+        w->l[r] = cpu_fma(w->l[r], w->alpha[r], sum[r]);
         w->m[r] = mx[r];
     }
 }
@@ -368,10 +309,10 @@ static void flash_combine_row(const struct shape *s, const struct flash_partials
     for (int64_t e = 0; e < Dv; e++)
         o[e] = 0.0f;
     for (int64_t sp = 0; sp < count; sp++) {
-        const float wgt = flash_exp2(ml[sp * 2] - mx);
-        l = flash_fma(ml[sp * 2 + 1], wgt, l);
+        const float wgt = cpu_exp2(ml[sp * 2] - mx);
+        l = cpu_fma(ml[sp * 2 + 1], wgt, l);
         for (int64_t e = 0; e < Dv; e++)
-            o[e] = flash_fma(po[sp * Dv + e], wgt, o[e]);
+            o[e] = cpu_fma(po[sp * Dv + e], wgt, o[e]);
     }
     const float inv = 1.0f / l;
     for (int64_t e = 0; e < Dv; e++)
@@ -448,9 +389,7 @@ static int flash_cpu_run(struct op_ctx *ctx)
     return SB_OK;
 }
 
-#ifdef FLASH_POP_OPTIONS
-#pragma GCC pop_options
-#endif
+CPU_KERNEL_END
 
 static const struct impl flash_impls[] = {
     {

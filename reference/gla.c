@@ -25,48 +25,9 @@
 #include <string.h>
 
 #include "gla.h"
+#include "cpu_kernel.h"
 
 int64_t gla_cpu_macs;
-
-/* a·b + c in one instruction where the hardware has it; see reference/flash.c. */
-#ifdef FP_FAST_FMAF
-#define gla_fma(a, b, c) fmaf(a, b, c)
-#else
-#define gla_fma(a, b, c) ((a) * (b) + (c))
-#endif
-
-/* As in reference/flash.c: 512-bit vectors where the CPU has them, and no
- * transformations that move the micro-kernel's sums out of registers. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-predictive-commoning", "no-loop-unroll-and-jam")
-#ifdef __AVX512F__
-#pragma GCC target("prefer-vector-width=512")
-#endif
-#define GLA_POP_OPTIONS
-#endif
-
-/* e^x for x <= 0 in fp32, vectorisable (no libm call): e^x = 2^y with
- * y = x·log2(e) = i + f, i = round(y) (1.5·2^23 added and taken away leaves
- * no fraction bits), |f| <= 1/2, 2^f from its Taylor series to degree 7
- * (error below 6e-9), 2^i put into the exponent bits. y < -126 gives 0. */
-static inline float gla_exp(float x)
-{
-    const float y = x * 1.44269504f, yc = y < -126.0f ? -126.0f : y;
-    const float i = (yc + 12582912.0f) - 12582912.0f, f = yc - i;
-    float p = 1.5252734e-5f;
-    p = gla_fma(p, f, 1.5403530e-4f);
-    p = gla_fma(p, f, 1.3333558e-3f);
-    p = gla_fma(p, f, 9.6181291e-3f);
-    p = gla_fma(p, f, 5.5504109e-2f);
-    p = gla_fma(p, f, 2.4022651e-1f);
-    p = gla_fma(p, f, 6.9314718e-1f);
-    p = gla_fma(p, f, 1.0f);
-    const int32_t bits = ((int32_t)i + 127) << 23;
-    float two_i;
-    memcpy(&two_i, &bits, 4);
-    return y < -126.0f ? 0.0f : p * two_i;
-}
 
 /* bf16_round (harness/registry.c) inline and branch-free, so that the
  * output loops vectorise (the call per element doubled a bf16 run's time):
@@ -119,7 +80,7 @@ gla_kernel(int mr, int nr, int64_t k, const float *A, int64_t lda, const float *
         for (int u = 0; u < mr; u++) {
             const float a = A[u * lda + t];
             for (int r = 0; r < nr; r++)
-                acc[u][r] = gla_fma(a, b[r], acc[u][r]);
+                acc[u][r] = cpu_fma(a, b[r], acc[u][r]);
         }
     }
     for (int u = 0; u < mr; u++)
@@ -263,7 +224,7 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
             const float *q = h->q + (t0 + i) * h->qk_ld, *Gi = w->G + i * D;
             float *qs = w->qs + (i - i0) * D;
             for (int64_t d = 0; d < D; d++)
-                qs[d] = h->scale * q[d] * gla_exp(Gi[d] - Gr[d]);
+                qs[d] = h->scale * q[d] * cpu_exp(Gi[d] - Gr[d]);
         }
         if (i0 > 0) {           /* the earlier sub-chunks: one product */
             /* Row by row (the exps vectorise), then transposed (strided
@@ -271,7 +232,7 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
             for (int64_t j = 0; j < i0; j++) {
                 const float *k = h->k + (t0 + j) * h->qk_ld, *Gj = w->G + j * D;
                 for (int64_t d = 0; d < D; d++)
-                    w->tmp[j * D + d] = k[d] * gla_exp(Gr[d] - Gj[d]);
+                    w->tmp[j * D + d] = k[d] * cpu_exp(Gr[d] - Gj[d]);
             }
             gla_transpose(w->tmp, D, i0, D, w->kt, C);
             gla_gemm(i1 - i0, i0, D, w->qs, D, w->kt, C, w->A + i0 * C, C, GLA_ZERO, NULL, 0);
@@ -286,13 +247,13 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
                  * reduction without -ffast-math (nor, here, omp simd's). */
                 float *ed = w->tmp, part[GLA_LANES] = { 0 }, sum = 0.0f;    /* tmp is free here */
                 for (int64_t d = 0; d < D; d++)
-                    ed[d] = gla_exp(Gi[d] - Gj[d]);
+                    ed[d] = cpu_exp(Gi[d] - Gj[d]);
                 int64_t d = 0;
                 for (; d + GLA_LANES <= D; d += GLA_LANES)
                     for (int l = 0; l < GLA_LANES; l++)
-                        part[l] = gla_fma(q[d + l] * k[d + l], ed[d + l], part[l]);
+                        part[l] = cpu_fma(q[d + l] * k[d + l], ed[d + l], part[l]);
                 for (; d < D; d++)
-                    sum = gla_fma(q[d] * k[d], ed[d], sum);
+                    sum = cpu_fma(q[d] * k[d], ed[d], sum);
                 for (int l = 0; l < GLA_LANES; l++)
                     sum += part[l];
                 w->A[i * C + j] = h->scale * sum;
@@ -310,7 +271,7 @@ static void gla_scores_head(const struct gla_head *h, int64_t t0, int64_t c, int
     gla_gemm(c, c, D, h->q + t0 * h->qk_ld, h->qk_ld, w->kt, C, w->A, C, GLA_ZERO, NULL, 0);
     for (int64_t i = 0; i < c; i++)
         for (int64_t j = 0; j <= i; j++)
-            w->A[i * C + j] *= h->scale * (h->gate == GATE_HEAD ? gla_exp(w->G[i] - w->G[j]) : 1.0f);
+            w->A[i * C + j] *= h->scale * (h->gate == GATE_HEAD ? cpu_exp(w->G[i] - w->G[j]) : 1.0f);
 }
 
 /* One chunk of tokens t0 .. t0+c-1: out rows written, w->S moved past it.
@@ -337,7 +298,7 @@ static int64_t gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct
                 kd[d] = k[d];
             }
         } else if (Dg == 1) {
-            const float eq = h->scale * gla_exp(w->G[i]), ek = gla_exp(Gl[0] - w->G[i]);
+            const float eq = h->scale * cpu_exp(w->G[i]), ek = cpu_exp(Gl[0] - w->G[i]);
             for (int64_t d = 0; d < D; d++) {
                 qg[d] = q[d] * eq;
                 kd[d] = k[d] * ek;
@@ -345,15 +306,15 @@ static int64_t gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct
         } else {
             const float *Gi = w->G + i * D;
             for (int64_t d = 0; d < D; d++) {
-                qg[d] = h->scale * q[d] * gla_exp(Gi[d]);
-                kd[d] = k[d] * gla_exp(Gl[d] - Gi[d]);
+                qg[d] = h->scale * q[d] * cpu_exp(Gi[d]);
+                kd[d] = k[d] * cpu_exp(Gl[d] - Gi[d]);
             }
         }
         memcpy(w->v + i * Dv, h->v + (t0 + i) * h->v_ld, (size_t)Dv * sizeof(float));
     }
     gla_transpose(w->tmp, D, c, D, w->kdt, C);
     for (int64_t d = 0; d < D; d++)
-        w->decay[d] = Dg == 0 ? 1.0f : gla_exp(Gl[Dg == 1 ? 0 : d]);
+        w->decay[d] = Dg == 0 ? 1.0f : cpu_exp(Gl[Dg == 1 ? 0 : d]);
 
     /* Scores, zero past the diagonal (the lower-triangular product reads
      * up to GLA_MR - 1 columns beyond it). */
@@ -446,6 +407,4 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx)
     return SB_OK;
 }
 
-#ifdef GLA_POP_OPTIONS
-#pragma GCC pop_options
-#endif
+CPU_KERNEL_END
