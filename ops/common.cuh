@@ -130,4 +130,23 @@ template <> struct sb_elem<__nv_bfloat16> {
 /* log2(e): the kernels fold it into the scale and use exp2f. */
 #define SB_LOG2E 1.4426950408889634
 
+/* ---- the recurrent families (linear, gated, delta) ----------------------- */
+
+/* The head dims their kernels are built for (the tiles split them evenly). */
+static inline int rec_dim_ok(int64_t x)
+{
+    return x == 64 || x == 128 || x == 256;
+}
+
+/* ctx->out and, when the case has a final state, ctx->final <- the device
+ * output and final state (d_ht may be NULL without one), as fp32. */
+static inline int rec_dev_fetch(struct op_ctx *ctx, const void *d_out, const void *d_ht)
+{
+    const enum dtype dt = ctx->shape->dtype;
+    int rc = sb_gpu_download(ctx, ctx->out, d_out, tensor_numel(&ctx->io->out), dt);
+    if (rc == SB_OK && ctx->final && d_ht)
+        rc = sb_gpu_download(ctx, ctx->final, d_ht, tensor_numel(&ctx->io->final), dt);
+    return rc;
+}
+
 #endif /* SEQBENCH_OPS_COMMON_CUH */

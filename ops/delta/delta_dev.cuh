@@ -66,16 +66,7 @@ static inline int delta_dev_setup(struct op_ctx *ctx, struct delta_dev *d)
 /* ctx->out (and ctx->final) <- the device output (and final state). */
 static inline int delta_dev_fetch(struct op_ctx *ctx, const struct delta_dev *d)
 {
-    const enum dtype dt = ctx->shape->dtype;
-    int rc = sb_gpu_download(ctx, ctx->out, d->out, tensor_numel(&ctx->io->out), dt);
-    if (rc == SB_OK && d->ht)
-        rc = sb_gpu_download(ctx, ctx->final, d->ht, tensor_numel(&ctx->io->final), dt);
-    return rc;
-}
-
-static inline int delta_dim_ok(int64_t x)
-{
-    return x == 64 || x == 128 || x == 256;
+    return rec_dev_fetch(ctx, d->out, d->ht);
 }
 
 /* The limits every delta kernel shares: D, Dv ∈ {64, 128, 256} (the tiles
@@ -84,7 +75,7 @@ static inline int delta_dim_ok(int64_t x)
 static inline int delta_check_common(struct op_ctx *ctx, const char *who)
 {
     const struct shape *s = ctx->shape;
-    if (!delta_dim_ok(s->D) || !delta_dim_ok(s->Dv)) {
+    if (!rec_dim_ok(s->D) || !rec_dim_ok(s->Dv)) {
         snprintf(ctx->err, sizeof ctx->err, "%s: D=%lld Dv=%lld not supported (64, 128, 256)",
                  who, (long long)s->D, (long long)s->Dv);
         return SB_UNSUPPORTED;

@@ -70,17 +70,7 @@ static inline int gla_dev_setup(struct op_ctx *ctx, struct gla_dev *d, size_t wo
 /* ctx->out (and ctx->final) <- the device outputs, as fp32. */
 static inline int gla_dev_fetch(struct op_ctx *ctx, const struct gla_dev *d)
 {
-    const enum dtype dt = ctx->shape->dtype;
-    int rc = sb_gpu_download(ctx, ctx->out, d->out, tensor_numel(&ctx->io->out), dt);
-    if (rc == SB_OK && ctx->final && d->ht)
-        rc = sb_gpu_download(ctx, ctx->final, d->ht, tensor_numel(&ctx->io->final), dt);
-    return rc;
-}
-
-/* The head dims the kernels are built for. */
-static inline int gla_dim_ok(int64_t x)
-{
-    return x == 64 || x == 128 || x == 256;
+    return rec_dev_fetch(ctx, d->out, d->ht);
 }
 
 /* Shapes every GPU implementation of these families refuses, with the
@@ -88,7 +78,7 @@ static inline int gla_dim_ok(int64_t x)
 static inline int gla_check_common(struct op_ctx *ctx, const char *who)
 {
     const struct shape *s = ctx->shape;
-    if (!gla_dim_ok(s->D) || !gla_dim_ok(s->Dv)) {
+    if (!rec_dim_ok(s->D) || !rec_dim_ok(s->Dv)) {
         snprintf(ctx->err, sizeof ctx->err, "%s: D=%lld Dv=%lld not supported (64, 128, 256)",
                  who, (long long)s->D, (long long)s->Dv);
         return SB_UNSUPPORTED;
