@@ -36,23 +36,24 @@ const struct command commands[] = {
       "file, not a seqbench database, or a schema newer than this bench. Both databases are\n"
       "opened read-only." },
     { "merge", cmd_merge, "A.db [B.db ...] -o OUT.db",
-      "Copy the runs of every input into OUT.db (created with the current schema if missing),\n"
-      "keyed by run_uid: a run OUT already has is skipped, so merging again changes nothing and\n"
-      "merging A then B equals merging both. Results and samples get new ids. Inputs are opened\n"
-      "read-only; an older schema is read by column name, a newer one is refused (exit 2). Each\n"
-      "input is one transaction: a failure leaves OUT as it was before that input." },
+      "Merge the runs of several databases into OUT.db, keyed by run_uid. OUT.db is created\n"
+      "with the current schema if missing; a run OUT already has is skipped, so merging again\n"
+      "changes nothing and merging A then B equals merging both. Results and samples get new ids.\n"
+      "Inputs are opened read-only; an older schema is read by column name, a newer one is\n"
+      "refused (exit 2). Each input is one transaction: a failure leaves OUT as it was before\n"
+      "that input." },
     { "export", cmd_export, "--db FILE --format csv|json|gab [--run ID|latest|all] [-o FILE]",
-      "Write results as CSV (a header row, then one row per result; RFC 4180 quoting, LF line\n"
-      "ends), JSON (an array of objects with the same keys) or gab: github-action-benchmark's\n"
-      "customSmallerIsBetter array of {name: case, unit: \"ms\", value: median, extra} for the ok\n"
-      "results. Columns: the run (run_uid, started_at, git_commit, hostname, gpu_name), then the\n"
+      "Write results as CSV, JSON or github-action-benchmark JSON. CSV: a header row, then one\n"
+      "row per result (RFC 4180 quoting, LF line ends); JSON: an array of objects with the same\n"
+      "keys; gab: github-action-benchmark's customSmallerIsBetter array of {name: case, unit:\n"
+      "\"ms\", value: median, extra} for the ok results. Columns: the run (run_uid, started_at, git_commit, hostname, gpu_name), then the\n"
       "result's case, shape, status, timing, throughput and error columns; one an older database\n"
       "lacks is empty. --run latest (the default) takes each case's result from the latest run\n"
       "that has it (as compare does, so a merged database of shards exports whole); all takes\n"
       "every run (gab names then repeat); otherwise a run_uid or a run id." },
     { "report", cmd_report, "[--db FILE] [FILE...] [--run ID|latest|all] [--out DIR]",
-      "Write an HTML report of one or more results databases (read-only): environment, per-family\n"
-      "tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
+      "Write an HTML report of one or more results databases. They are only read: environment,\n"
+      "per-family tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
       "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },

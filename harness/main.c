@@ -14,9 +14,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench COMMAND [options]   (bench COMMAND --help for each)\n\n"
                "seqbench: benchmarks for attention and sequence operators.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++) {
-        char first[200];
+        /* the summary's first sentence, its line breaks joined */
+        char first[400];
         snprintf(first, sizeof first, "%s", commands[i].summary);
-        first[strcspn(first, "\n")] = 0;
+        for (char *p = first; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        char *stop = strstr(first, ". ");
+        if (stop)
+            stop[1] = 0;
         fprintf(f, "  %-8s %s\n", commands[i].name, first);
     }
 }
