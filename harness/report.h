@@ -20,10 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store.h"
 #include "strbuf.h"
 
 #define REPORT_MIN_SCHEMA 1     /* oldest user_version the report reads */
-#define REPORT_MAX_SCHEMA 3     /* newest: v3 adds results.shape_json, flops_minimal */
+#define REPORT_MAX_SCHEMA STORE_SCHEMA_VERSION /* newest: v4 adds the stopping rule, the bound, per-head errors */
 #define REPORT_DECODE_MAX_N 16  /* a case with N <= this and Nk > N is decode */
 
 /* One run row. Text fields are NULL when the column is NULL; numbers that

@@ -45,6 +45,11 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.flush_l2 : -1;
     r->seed = q->seed;
     r->flops = r->min_bytes = r->flops_minimal = NAN;
+    r->noise = r->pct_bound = r->pct_compute = r->pct_bandwidth = NAN;
+    r->roof_flops = r->roof_bytes_s = r->flops_executed = NAN;
+    r->worst_rel_err = r->validate_s = r->recheck_rel_err = NAN;
+    r->worst_row = r->worst_head = -1;
+    r->stop_reason = r->timing = r->bound = NULL;
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);

@@ -230,6 +230,12 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
  * as strings: {"B":1,"N":1024,...,"gate":"key","state":0}. */
 void shape_json(const struct family *f, const struct shape *s, char *buf, size_t n);
 
+/* The version of every family's inputs(): bump it whenever any generator
+ * changes what it produces (a distribution, a range, the stream's order),
+ * so results from before and after are never compared as equals. Stored
+ * with each run (runs.input_version). */
+#define SB_INPUT_VERSION 1
+
 /* Deterministic random numbers (splitmix64): inputs are a pure function of
  * (family, shape, seed) on every machine. */
 static inline uint64_t sb_rng_next(uint64_t *state)

@@ -237,6 +237,7 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
     r->env_json = json;
     r->driver_version = s->gpu.driver_version;
     r->runtime_version = s->gpu.runtime_version;
+    r->input_version = SB_INPUT_VERSION;
     if (!s->on_cpu) {
         snprintf(cc, sizeof cc, "%d.%d", s->gpu.cc_major, s->gpu.cc_minor);
         r->gpu_name = s->gpu.name;

@@ -83,6 +83,50 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
      * gate, state) and the minimal FLOP count beside the algorithm's. */
     "ALTER TABLE results ADD COLUMN shape_json TEXT;"
     "ALTER TABLE results ADD COLUMN flops_minimal REAL;",
+    /* 3 -> 4: "ok: <why>" statuses (a CHECK cannot be altered, so the table
+     * is rebuilt: SQLite's create-copy-drop-rename, run with foreign keys
+     * off by migrate()), the stopping rule's outcome, the timing mode, the
+     * roofline bound, the executed FLOPs, the per-head error and the
+     * reproduction metadata of a run. */
+    "CREATE TABLE results_v4 ("
+    " id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " created_at TEXT NOT NULL, case_str TEXT NOT NULL, case_key TEXT NOT NULL,"
+    " family TEXT NOT NULL, impl TEXT NOT NULL, device TEXT NOT NULL, dtype TEXT NOT NULL,"
+    " B INTEGER, N INTEGER, Nk INTEGER, H INTEGER, Hkv INTEGER, D INTEGER, Dv INTEGER,"
+    " causal INTEGER,"
+    " status TEXT NOT NULL CHECK (status IN ('ok', 'mismatch', 'oom') OR status GLOB 'ok: *'"
+    "   OR status GLOB 'skipped: *' OR status GLOB 'error: *'),"
+    " error TEXT, rel_err REAL, max_abs_err REAL, rows_checked INTEGER, rows_total INTEGER,"
+    " flops REAL, min_bytes REAL, footprint_bytes INTEGER, median_ms REAL, min_ms REAL,"
+    " p10_ms REAL, p90_ms REAL, mean_ms REAL, stdev_ms REAL, n_samples INTEGER,"
+    " tflops REAL, gbps REAL, pct_peak REAL, l2_flush INTEGER, seed INTEGER,"
+    " kernel_ms REAL, shape_json TEXT, flops_minimal REAL,"
+    " UNIQUE (run_id, case_str));"
+    "INSERT INTO results_v4 SELECT * FROM results;"
+    "DROP TABLE results;"
+    "ALTER TABLE results_v4 RENAME TO results;"
+    "CREATE INDEX results_case ON results(case_key, impl);"
+    "ALTER TABLE results ADD COLUMN noise REAL;"
+    "ALTER TABLE results ADD COLUMN stop_reason TEXT;"
+    "ALTER TABLE results ADD COLUMN timing TEXT;"
+    "ALTER TABLE results ADD COLUMN pct_bound REAL;"
+    "ALTER TABLE results ADD COLUMN pct_compute REAL;"
+    "ALTER TABLE results ADD COLUMN pct_bandwidth REAL;"
+    "ALTER TABLE results ADD COLUMN bound TEXT;"
+    "ALTER TABLE results ADD COLUMN roof_flops REAL;"
+    "ALTER TABLE results ADD COLUMN roof_bytes_s REAL;"
+    "ALTER TABLE results ADD COLUMN flops_executed REAL;"
+    "ALTER TABLE results ADD COLUMN worst_rel_err REAL;"
+    "ALTER TABLE results ADD COLUMN worst_row INTEGER;"
+    "ALTER TABLE results ADD COLUMN worst_head INTEGER;"
+    "ALTER TABLE results ADD COLUMN validate_s REAL;"
+    "ALTER TABLE results ADD COLUMN recheck_rel_err REAL;"
+    "UPDATE results SET timing = CASE l2_flush WHEN 1 THEN 'cold' WHEN 0 THEN 'warm'"
+    "   ELSE 'cpu' END WHERE status = 'ok';"
+    "ALTER TABLE runs ADD COLUMN driver_release TEXT;"
+    "ALTER TABLE runs ADD COLUMN cublas_version TEXT;"
+    "ALTER TABLE runs ADD COLUMN nvcc_version TEXT;"
+    "ALTER TABLE runs ADD COLUMN input_version INTEGER;",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -269,6 +313,18 @@ fail:
     return -1;
 }
 
+/* 1 when PRAGMA foreign_key_check reports a row (a sample whose result, or a
+ * result whose run, is gone) or cannot run. */
+static int foreign_keys_broken(struct store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc != SQLITE_DONE;
+}
+
 /* Applies store_migration_sql[v] for every v from the file's user_version up
  * to STORE_SCHEMA_VERSION, each in its own BEGIN IMMEDIATE with the version
  * bump inside. The version is re-read under the write lock, so two benches
@@ -276,6 +332,10 @@ fail:
  * with err naming the step (the failed step is rolled back). */
 static int migrate(struct store *st, char *err, size_t n)
 {
+    /* Off while migrating: a table rebuild drops the parent of samples,
+     * which with foreign keys on would cascade-delete every sample. The
+     * pragma is a no-op inside a transaction, hence here. */
+    SQL_CHECK(exec(st, "PRAGMA foreign_keys=OFF"), "migration: foreign_keys off");
     for (;;) {
         char step[64];
         SQL_CHECK(exec(st, "BEGIN IMMEDIATE"), "migration: begin");
@@ -286,7 +346,12 @@ static int migrate(struct store *st, char *err, size_t n)
             goto fail;
         }
         if (v == STORE_SCHEMA_VERSION) {
+            if (foreign_keys_broken(st)) {
+                snprintf(err, n, "%s: migration: a foreign key no longer matches", st->path);
+                goto fail;
+            }
             SQL_CHECK(exec(st, "COMMIT"), "migration: commit");
+            SQL_CHECK(exec(st, "PRAGMA foreign_keys=ON"), "migration: foreign_keys on");
             return 0;
         }
         snprintf(step, sizeof step, "migration %d -> %d", v, v + 1);
@@ -370,8 +435,9 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
         "INSERT INTO runs (run_uid, started_at, suite, command, seqbench_version, git_commit,"
         " build_flags, hostname, cpu_model, cpu_threads, device, gpu_name, gpu_uuid, gpu_sms,"
         " gpu_cc, gpu_mem_bytes, gpu_l2_bytes, gpu_clock_khz, driver_version, runtime_version,"
-        " peak_tflops, peak_gbps, env_json)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        " peak_tflops, peak_gbps, env_json, driver_release, cublas_version, nvcc_version,"
+        " input_version)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *s = NULL;
     char uid[2 * RUN_UID_BYTES + 1], started[32];
     if (!r->run_uid && random_uid(uid) != 0) {
@@ -404,6 +470,10 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
     bind_real(&b, r->peak_tflops);
     bind_real(&b, r->peak_gbps);
     bind_text(&b, r->env_json);
+    bind_text(&b, r->driver_release);
+    bind_text(&b, r->cublas_version);
+    bind_text(&b, r->nvcc_version);
+    bind_int64(&b, r->input_version);
     SQL_CHECK(bind_done(&b), "begin run: bind");
     SQL_CHECK(sqlite3_step(s), "begin run: insert");
     *run_id = sqlite3_last_insert_rowid(st->db);
@@ -443,8 +513,18 @@ fail:
 /* 1 when status is one the results CHECK constraint accepts. */
 static int status_valid(const char *s)
 {
-    return s && (strcmp(s, "ok") == 0 || strcmp(s, "mismatch") == 0 || strcmp(s, "oom") == 0 ||
+    return s && (status_is_ok(s) || strcmp(s, "mismatch") == 0 || strcmp(s, "oom") == 0 ||
                  strncmp(s, "skipped: ", 9) == 0 || strncmp(s, "error: ", 7) == 0);
+}
+
+int status_is_ok(const char *s)
+{
+    return s && (strcmp(s, "ok") == 0 || strncmp(s, "ok: ", 4) == 0);
+}
+
+int status_is_reliable(const char *s)
+{
+    return s && strcmp(s, "ok") == 0;
 }
 
 /* What can be refused before touching the database: the status, the sample
@@ -454,8 +534,8 @@ static int validate_result(const struct store *st, const struct result_record *r
                            const double *samples_ms, int n_samples, char *err, size_t n)
 {
     if (!status_valid(r->status)) {
-        snprintf(err, n, "%s: insert result: status '%s' is not ok, mismatch, oom, "
-                 "'skipped: ...' or 'error: ...'", st->path, r->status ? r->status : "(null)");
+        snprintf(err, n, "%s: insert result: status '%s' is not ok, 'ok: ...', mismatch, "
+                 "oom, 'skipped: ...' or 'error: ...'", st->path, r->status ? r->status : "(null)");
         return -1;
     }
     if (n_samples < 0 || n_samples != r->n_samples || (n_samples > 0 && !samples_ms)) {
@@ -520,6 +600,21 @@ static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
     bind_real(&b, r->kernel_ms);
     bind_text(&b, r->shape_json);
     bind_real(&b, r->flops_minimal);
+    bind_real(&b, r->noise);
+    bind_text(&b, r->stop_reason);
+    bind_text(&b, r->timing);
+    bind_real(&b, r->pct_bound);
+    bind_real(&b, r->pct_compute);
+    bind_real(&b, r->pct_bandwidth);
+    bind_text(&b, r->bound);
+    bind_real(&b, r->roof_flops);
+    bind_real(&b, r->roof_bytes_s);
+    bind_real(&b, r->flops_executed);
+    bind_real(&b, r->worst_rel_err);
+    bind_int64_or_null(&b, r->worst_row);
+    bind_int64_or_null(&b, r->worst_head);
+    bind_real(&b, r->validate_s);
+    bind_real(&b, r->recheck_rel_err);
     return bind_done(&b);
 }
 
@@ -534,8 +629,11 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         " B, N, Nk, H, Hkv, D, Dv, causal, status, error, rel_err, max_abs_err, rows_checked,"
         " rows_total, flops, min_bytes, footprint_bytes, median_ms, min_ms, p10_ms, p90_ms,"
         " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms,"
-        " shape_json, flops_minimal)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        " shape_json, flops_minimal, noise, stop_reason, timing, pct_bound, pct_compute,"
+        " pct_bandwidth, bound, roof_flops, roof_bytes_s, flops_executed, worst_rel_err,"
+        " worst_row, worst_head, validate_s, recheck_rel_err)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
     sqlite3_stmt *s = NULL, *smp = NULL;
     char now[32];

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3   /* the user_version this build writes */
+#define STORE_SCHEMA_VERSION 4   /* the user_version this build writes */
 
 struct store;
 
@@ -38,8 +38,12 @@ struct run_record {
     int64_t gpu_mem_bytes;
     int64_t gpu_l2_bytes;
     int gpu_clock_khz;
-    int driver_version;         /* 0 when none */
-    int runtime_version;
+    int driver_version;         /* CUDA driver API version (cudaDriverGetVersion, 13000); 0 none */
+    int runtime_version;        /* CUDA runtime API version (cudaRuntimeGetVersion) */
+    const char *driver_release; /* the kernel driver's release, "580.65.06"; NULL unknown */
+    const char *cublas_version; /* "13.0.0" of the cuBLAS loaded; NULL none */
+    const char *nvcc_version;   /* "13.0.48" of the nvcc that built bench; NULL CPU-only build */
+    int input_version;          /* SB_INPUT_VERSION: bumped whenever any family's inputs() changes */
     double peak_tflops;         /* of the run's device and main dtype; 0 unknown */
     double peak_gbps;
     const char *env_json;       /* anything else, as a JSON object */
@@ -55,7 +59,8 @@ struct result_record {
     const char *device;         /* "cpu", "cuda:0" */
     const char *dtype;
     int64_t B, N, Nk, H, Hkv, D, Dv, causal;
-    const char *status;         /* "ok", "mismatch", "skipped: ...", "oom", "error: ..." */
+    const char *status;         /* "ok", "ok: few samples (n of 10)", "ok: noisy (...)",
+                                   "mismatch", "skipped: ...", "oom", "error: ..." */
     const char *error;          /* detail for mismatch/error, else NULL */
     double rel_err;             /* relative L2 error over checked rows */
     double max_abs_err;
@@ -72,7 +77,29 @@ struct result_record {
     double flops_minimal;       /* the definition's count where flops counts more work (the
                                    recurrent families' recurrent count); else = flops */
     uint64_t seed;
+    /* Schema 4: the stopping rule, the roofline bound, the executed work,
+     * the per-head error. NAN / NULL / -1 where they do not apply. */
+    double noise;               /* final robust relative noise of the median */
+    const char *stop_reason;    /* why sampling stopped: "target", "max_time", "max_samples" */
+    const char *timing;         /* "cold", "warm", "graph" (GPU), "cpu" */
+    double pct_bound;           /* headline: time needed at the binding roof / measured time, % */
+    double pct_compute;         /* algorithmic FLOP/s / compute roof, % */
+    double pct_bandwidth;       /* compulsory bytes/s / bandwidth roof, % */
+    const char *bound;          /* "compute" or "bandwidth": the roof that binds */
+    double roof_flops;          /* the compute roof used, FLOP/s */
+    double roof_bytes_s;        /* the bandwidth roof used, bytes/s */
+    double flops_executed;      /* what the implementation's tiles compute (>= flops) */
+    double worst_rel_err;       /* relative L2 error of the worst (row, head) */
+    int64_t worst_row;          /* that row; -1 unknown */
+    int64_t worst_head;         /* that head; -1 unknown */
+    double validate_s;          /* seconds the reference check took */
+    double recheck_rel_err;     /* the sampled rows re-checked after timing */
 };
+
+/* "ok" or "ok: <why the number is less reliable>": the case matched and was
+ * timed (or verified). Only plain "ok" is reliable enough to compare. */
+int status_is_ok(const char *status);
+int status_is_reliable(const char *status);
 
 /* Opens (creating if needed) and migrates to STORE_SCHEMA_VERSION.
  * NULL on failure with err set, e.g. "x.db: not a SQLite database". */

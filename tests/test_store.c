@@ -190,6 +190,8 @@ static const struct run_record full_run = {
     .gpu_uuid = "GPU-1234", .gpu_sms = 132, .gpu_cc = "9.0", .gpu_mem_bytes = 85899345920,
     .gpu_l2_bytes = 52428800, .gpu_clock_khz = 1980000, .driver_version = 13000,
     .runtime_version = 13010, .peak_tflops = 989.5, .peak_gbps = NAN, .env_json = "{\"a\":1}",
+    .driver_release = "580.65.06", .cublas_version = "13.0.2", .nvcc_version = NULL,
+    .input_version = 3,
 };
 
 static const double ok_samples[5] = { 1.25, 1.5, 1.0 / 3.0, 1e-300, 2.75 };
@@ -205,6 +207,10 @@ static const struct result_record ok_result = {
     .p90_ms = 2.5, .mean_ms = 1.375, .stdev_ms = 0.625, .n_samples = 5, .tflops = 3.0,
     .gbps = NAN, .pct_peak = NAN, .l2_flush = 1, .kernel_ms = NAN, .seed = 0xfedcba9876543210ull,
     .shape_json = "{\"B\":2,\"gate\":\"key\"}", .flops_minimal = 4.25e9,
+    .noise = 0.0075, .stop_reason = "target", .timing = "cold", .pct_bound = 87.5,
+    .pct_compute = 62.5, .pct_bandwidth = NAN, .bound = "compute", .roof_flops = 9.5e14,
+    .roof_bytes_s = 3.25e12, .flops_executed = 4.75e9, .worst_rel_err = 2.5e-3, .worst_row = 17,
+    .worst_head = 3, .validate_s = 0.125, .recheck_rel_err = 1.25e-3,
 };
 
 static struct result_record skipped_result(void)
@@ -214,11 +220,13 @@ static struct result_record skipped_result(void)
         .family = "flash", .impl = "cuda", .device = "cpu", .dtype = "fp32",
         .B = 1, .N = 16, .Nk = 16, .H = 1, .Hkv = 1, .D = 8, .Dv = 8, .causal = 0,
         .status = "skipped: no CUDA device", .error = NULL, .footprint_bytes = -1,
-        .n_samples = 0, .l2_flush = -1, .seed = 7,
+        .n_samples = 0, .l2_flush = -1, .seed = 7, .worst_row = -1, .worst_head = -1,
     };
     r.rel_err = r.max_abs_err = r.flops = r.min_bytes = NAN;
     r.median_ms = r.min_ms = r.p10_ms = r.p90_ms = r.mean_ms = r.stdev_ms = NAN;
     r.tflops = r.gbps = r.pct_peak = r.kernel_ms = r.flops_minimal = NAN;
+    r.noise = r.pct_bound = r.pct_compute = r.pct_bandwidth = r.roof_flops = r.roof_bytes_s = NAN;
+    r.flops_executed = r.worst_rel_err = r.validate_s = r.recheck_rel_err = NAN;
     return r;
 }
 
@@ -236,7 +244,8 @@ static void check_stored_run(sqlite3 *db, int64_t run_id)
         X_TEXT("gpu_cc", "9.0"), X_INT("gpu_mem_bytes", 85899345920), X_INT("gpu_l2_bytes", 52428800),
         X_INT("gpu_clock_khz", 1980000), X_INT("driver_version", 13000),
         X_INT("runtime_version", 13010), X_REAL("peak_tflops", 989.5), X_NULL("peak_gbps"),
-        X_TEXT("env_json", "{\"a\":1}"),
+        X_TEXT("env_json", "{\"a\":1}"), X_TEXT("driver_release", "580.65.06"),
+        X_TEXT("cublas_version", "13.0.2"), X_NULL("nvcc_version"), X_INT("input_version", 3),
     };
     check_row(db, sql, ex, N_OF(ex), "runs");
 }
@@ -257,6 +266,11 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_INT("n_samples", 5), X_REAL("tflops", 3.0), X_NULL("gbps"), X_NULL("pct_peak"),
         X_INT("l2_flush", 1), X_INT("seed", (int64_t)0xfedcba9876543210ull), X_NULL("kernel_ms"),
         X_TEXT("shape_json", r->shape_json), X_REAL("flops_minimal", 4.25e9),
+        X_REAL("noise", 0.0075), X_TEXT("stop_reason", "target"), X_TEXT("timing", "cold"),
+        X_REAL("pct_bound", 87.5), X_REAL("pct_compute", 62.5), X_NULL("pct_bandwidth"),
+        X_TEXT("bound", "compute"), X_REAL("roof_flops", 9.5e14), X_REAL("roof_bytes_s", 3.25e12),
+        X_REAL("flops_executed", 4.75e9), X_REAL("worst_rel_err", 2.5e-3), X_INT("worst_row", 17),
+        X_INT("worst_head", 3), X_REAL("validate_s", 0.125), X_REAL("recheck_rel_err", 1.25e-3),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
     CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
@@ -289,7 +303,11 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("min_ms"), X_NULL("p10_ms"), X_NULL("p90_ms"), X_NULL("mean_ms"), X_NULL("stdev_ms"),
         X_INT("n_samples", 0), X_NULL("tflops"), X_NULL("gbps"), X_NULL("pct_peak"),
         X_NULL("l2_flush"), X_INT("seed", 7), X_NULL("kernel_ms"), X_NULL("shape_json"),
-        X_NULL("flops_minimal"),
+        X_NULL("flops_minimal"), X_NULL("noise"), X_NULL("stop_reason"), X_NULL("timing"),
+        X_NULL("pct_bound"), X_NULL("pct_compute"), X_NULL("pct_bandwidth"), X_NULL("bound"),
+        X_NULL("roof_flops"), X_NULL("roof_bytes_s"), X_NULL("flops_executed"),
+        X_NULL("worst_rel_err"), X_NULL("worst_row"), X_NULL("worst_head"), X_NULL("validate_s"),
+        X_NULL("recheck_rel_err"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
@@ -393,10 +411,27 @@ static void test_migration(void)
     CHECK(query_int(db, "SELECT count(*) FROM samples WHERE result_id = 1 AND ms = 2.5") == 1,
           "the old sample is intact");
     CHECK(query_int(db, "SELECT count(*) FROM runs WHERE run_uid = 'old'") == 1, "the old run is intact");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND timing = 'cpu'") == 1,
+          "schema 4: an old ok result without l2_flush reads as timed on the CPU");
+    CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys back on after the rebuild");
+    CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('samples') WHERE"
+                        " \"table\" = 'results'") == 1, "samples still reference results");
     int64_t run_id = 0;
     struct run_record r = { .peak_tflops = NAN, .peak_gbps = NAN };
     CHECK(store_begin_run(st, &r, &run_id, err, sizeof err) == 0 && run_id == 2,
           "the migrated database takes a new run: %s", err);
+    struct result_record few = skipped_result();
+    few.status = "ok: few samples (3 of 10)";
+    few.case_str = "few";
+    CHECK(store_insert_result(st, run_id, &few, NULL, 0, err, sizeof err) == 0,
+          "the migrated database takes an 'ok: ...' status: %s", err);
+    CHECK(sqlite3_exec(db, "DELETE FROM results WHERE id = 1", NULL, NULL, NULL) == SQLITE_OK &&
+          query_int(db, "SELECT count(*) FROM samples WHERE result_id = 1") == 0,
+          "deleting a migrated result still cascades to its samples");
+    struct result_record bogus = skipped_result();
+    bogus.status = "okay";
+    CHECK(store_insert_result(st, run_id, &bogus, NULL, 0, err, sizeof err) != 0,
+          "a status 'okay' is still refused");
     store_close(st);
 }
 
