@@ -43,7 +43,7 @@ CU_SRC        := $(wildcard ops/*/*.cu)
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
 CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
-LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcudart_static -lrt -lstdc++ \
+LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcudart_static -lrt -lstdc++ \
                -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
 CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
 else
@@ -71,11 +71,16 @@ found:
 	@echo "gnuplot: $(GNUPLOT_STATUS)"
 	@echo "openmp:  yes ($(CC) -fopenmp)"
 
-# The commit and flags baked into the binary; rewritten only when they change.
+# The commit, the compilers and their flags baked into the binary (stored
+# with every run: runs.build_flags, runs.nvcc_version); rewritten only when
+# they change. "Cuda compilation tools, release 13.0, V13.0.88" -> 13.0.88.
+NVCC_VERSION := $(if $(NVCC),$(shell $(NVCC) --version | sed -n 's/.*release .*, V\([0-9.]*\).*/\1/p'))
 build/version.h: FORCE
 	@mkdir -p build
 	@{ echo '#define SB_VERSION "0.1.0"'; echo '#define SB_GIT_COMMIT "$(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)"'; \
-	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC), nvcc archs $(CUDA_ARCHS))"'; } > $@.tmp
+	   echo '#define SB_NVCC_VERSION "$(NVCC_VERSION)"'; \
+	   echo '#define SB_NVCC_FLAGS "$(if $(NVCC),$(strip $(NVCCFLAGS) $(GENCODE)))"'; \
+	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC),; nvcc $(strip $(NVCCFLAGS) $(GENCODE)))"'; } > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 build/harness/session.o: build/version.h
 

@@ -11,16 +11,10 @@
 #include "table.h"
 
 /* Splits a comma list of implementation names into impls[]; -1 on an unknown one. */
-static int pick_impls(const struct family *f, const char *list, const struct impl **impls, int *n)
+static int parse_impls(const struct family *f, const char *list, const struct impl **impls, int *n)
 {
-    *n = 0;
-    if (!list) {                        /* default: everything but the reference */
-        for (int i = 0; i < f->n_impls; i++)
-            if (strcmp(f->impls[i].name, "ref") != 0)
-                impls[(*n)++] = &f->impls[i];
-        return 0;
-    }
     char buf[256];
+    *n = 0;
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         const struct impl *im = impl_find(f, t);
@@ -34,6 +28,38 @@ static int pick_impls(const struct family *f, const char *list, const struct imp
         }
         if (*n < 16)
             impls[(*n)++] = im;
+    }
+    return 0;
+}
+
+/* The implementations a run without --impl takes: those of its device but
+ * the reference, or the reference when the device has no other (softmax on
+ * the CPU). */
+static void default_impls(const struct family *f, const struct session *ses,
+                          const struct impl **impls, int *n)
+{
+    *n = 0;
+    for (int pass = 0; pass < 2 && !*n; pass++)
+        for (int i = 0; i < f->n_impls && *n < 16; i++)
+            if (session_runs_impl(ses, &f->impls[i]) && (pass || strcmp(f->impls[i].name, "ref") != 0))
+                impls[(*n)++] = &f->impls[i];
+}
+
+/* Named implementations must all run on the run's device; -1 after one
+ * line otherwise. */
+static int check_impls_device(const struct family *f, const struct session *ses,
+                              const struct impl *const *impls, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (session_runs_impl(ses, impls[i]))
+            continue;
+        if (ses->on_cpu)
+            cli_error("run: %s/%s runs on a GPU and this run's device is cpu (%s)", f->name,
+                      impls[i]->name, ses->no_gpu_reason);
+        else
+            cli_error("run: %s/%s runs on the CPU and this run's device is %s (--device cpu runs it)",
+                      f->name, impls[i]->name, ses->device);
+        return -1;
     }
     return 0;
 }
@@ -58,9 +84,9 @@ int cmd_run(int argc, char **argv)
     const char *named[SF_COUNT] = { 0 };
     double max_time = 2.0, target = 0.01;
     struct opt opts[32] = {
-        OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: all but ref)"),
+        OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: the device's, but ref); CPU ones alone imply --device cpu"),
         OPT("dtype", OPT_STRING, &dtype, "T", "fp32 or bf16 (default fp32)"),
-        OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
+        OPT("device", OPT_STRING, &device, "DEV", "cpu (CPU implementations) or cuda:N (GPU ones; default cuda:0 where there is a GPU, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
         OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
         OPT("dump", OPT_STRING, &dump_dir, "DIR", "write inputs, output, reference as .npy (DIR/IMPL with several impls)"),
@@ -174,22 +200,27 @@ int cmd_run(int argc, char **argv)
         return EXIT_USAGE;
     }
 
+    /* The implementations: those named (which imply the device when they
+     * are all CPU ones and --device is not given), else the device's. */
     const struct impl *impls[16];
-    int n_impls;
-    if (pick_impls(fam, impl_list ? impl_list : (load_dir && lc.impl[0] ? lc.impl : NULL), impls,
-                   &n_impls) != 0) {
-        if (load_dir)
-            loaded_case_free(&lc);
-        return EXIT_USAGE;
-    }
-
+    int n_impls = 0;
+    const char *list = impl_list ? impl_list : load_dir && lc.impl[0] ? lc.impl : NULL;
     struct session ses;
-    if ((rc = session_open(&ses, device, no_db ? NULL : db, NULL)) != EXIT_OK) {
+    rc = list && parse_impls(fam, list, impls, &n_impls) != 0 ? EXIT_USAGE : EXIT_OK;
+    if (rc == EXIT_OK)
+        rc = session_device(&ses, device ? device : session_implied_device(impls, n_impls));
+    if (rc == EXIT_OK && list && check_impls_device(fam, &ses, impls, n_impls) != 0)
+        rc = EXIT_USAGE;
+    if (rc == EXIT_OK && !list)
+        default_impls(fam, &ses, impls, &n_impls);
+    if (rc == EXIT_OK)
+        rc = session_start(&ses, no_db ? NULL : db, NULL);
+    if (rc != EXIT_OK) {
         if (load_dir)
             loaded_case_free(&lc);
         return rc;
     }
-    int failed = 0;
+    int failed = 0, n_ran = 0;
     table_header(stdout);
     for (int i = 0; i < n_impls; i++) {
         char dir[1024];
@@ -210,10 +241,12 @@ int cmd_run(int argc, char **argv)
         table_row(stdout, &r);
         fflush(stdout);
         failed |= status_failed(r.status) || table_store(&ses, &r) != 0;
+        n_ran += strncmp(r.status, "skipped", 7) != 0;
         case_result_free(&r);
     }
+    rc = failed ? EXIT_FAIL : session_gpu_ran(&ses, "run", n_impls, n_ran);
     session_close(&ses);
     if (load_dir)
         loaded_case_free(&lc);
-    return failed ? EXIT_FAIL : EXIT_OK;
+    return rc;
 }

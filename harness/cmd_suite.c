@@ -10,6 +10,12 @@
  * --shard I/N keeps the cases of one shard (shard.h) after --filter; the
  * budget, and so the prediction that skips cases, then applies to that
  * shard's cases alone: each CI job of a matrix gets the whole budget.
+ *
+ * The device picks the cases (session.h): on cpu those of CPU
+ * implementations, on cuda:N those of GPU implementations, before --filter
+ * and --shard. The markdown table goes beside the database, named after it
+ * (--db out/x.db -> out/x.md), so runs into different databases never
+ * overwrite each other's table; --md FILE names it; --no-db writes none.
  */
 #include <fnmatch.h>
 #include <signal.h>
@@ -69,6 +75,16 @@ static int case_matches(const char *pattern, const char *case_str)
     return strstr(case_str, pattern) != NULL;
 }
 
+/* The default table of a suite storing into db: db without a trailing
+ * ".db", plus ".md". */
+static void md_beside(const char *db, char *buf, size_t n)
+{
+    size_t len = strlen(db);
+    if (len > 3 && strcmp(db + len - 3, ".db") == 0)
+        len -= 3;
+    snprintf(buf, n, "%.*s.md", (int)len, db);
+}
+
 int cmd_suite(int argc, char **argv)
 {
     const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL, *shard = NULL;
@@ -76,7 +92,7 @@ int cmd_suite(int argc, char **argv)
     int64_t seed = 1;
     double budget = -1, max_time = 2.0;
     struct opt opts[] = {
-        OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
+        OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
         OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
         OPT("filter", OPT_STRING, &filter, "PATTERN", "only cases whose case string contains PATTERN (a glob if it has * ? [)"),
@@ -86,7 +102,7 @@ int cmd_suite(int argc, char **argv)
         OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         OPT("warm", OPT_FLAG, &warm, NULL, "GPU: keep L2 warm between samples (default: flushed)"),
-        OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default results/NAME.md)"),
+        OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -115,9 +131,14 @@ int cmd_suite(int argc, char **argv)
         cli_error("suite: %s", err);
         return EXIT_USAGE;
     }
-    /* The device decides which keys apply (cpu.*), so probe before expanding. */
-    struct gpu_info probe;
-    int on_cpu = device ? strcmp(device, "cpu") == 0 : gpu_probe(0, &probe) != 0;
+    /* The device decides which cases run and which keys apply (cpu.*), so
+     * it is picked before expanding. */
+    struct session ses;
+    if ((rc = session_device(&ses, device)) != EXIT_OK) {
+        suite_free(&su);
+        return rc;
+    }
+    const int on_cpu = ses.on_cpu;
     struct suite_case *cases;
     int n_cases;
     if (suite_expand(&su, on_cpu, &cases, &n_cases, err, sizeof err) != 0) {
@@ -125,14 +146,24 @@ int cmd_suite(int argc, char **argv)
         suite_free(&su);
         return EXIT_USAGE;
     }
-    int kept = 0;
+    int kept = 0, on_device = 0;
     for (int i = 0; i < n_cases; i++) {
         char cs[256];
+        if (!session_runs_impl(&ses, cases[i].impl))
+            continue;
+        on_device++;
         case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
         if (case_matches(filter, cs) && shard_of(cs, shard_n) == shard_i)
             cases[kept++] = cases[i];
     }
     n_cases = kept;
+    if (!on_device) {
+        cli_error("suite: no case of %s runs on %s (--device %s runs its cases)", su.name,
+                  ses.device, on_cpu ? "cuda:N" : "cpu");
+        free(cases);
+        suite_free(&su);
+        return EXIT_USAGE;
+    }
     if (list_only) {
         for (int i = 0; i < n_cases; i++) {
             char cs[256];
@@ -159,18 +190,18 @@ int cmd_suite(int argc, char **argv)
     if (budget < 0)
         budget = on_cpu && su.cpu_budget_s > 0 ? su.cpu_budget_s : su.budget_s;
 
-    char md_path[600];
-    snprintf(md_path, sizeof md_path, "%s", md ? md : "");
-    if (!md)
-        snprintf(md_path, sizeof md_path, "results/%s.md", su.name);
-    struct session ses;
-    if ((rc = session_open(&ses, device, no_db ? NULL : db, su.name)) != EXIT_OK) {
+    char md_path[600] = "";
+    if (md)
+        snprintf(md_path, sizeof md_path, "%s", md);
+    else if (!no_db)
+        md_beside(db, md_path, sizeof md_path);
+    if ((rc = session_start(&ses, no_db ? NULL : db, su.name)) != EXIT_OK) {
         free(cases);
         suite_free(&su);
         return rc;
     }
-    FILE *mdf = fopen(md_path, "w");
-    if (!mdf)
+    FILE *mdf = md_path[0] ? fopen(md_path, "w") : NULL;
+    if (md_path[0] && !mdf)
         fprintf(stderr, "bench: suite: cannot write %s; the table goes to stdout only\n", md_path);
     fprintf(stderr, "suite %s: %d cases on %s%s%s, budget %.0f s\n", su.name, n_cases, ses.device,
             ses.store ? ", storing in " : "", ses.store ? db : "", budget);
@@ -247,11 +278,12 @@ int cmd_suite(int argc, char **argv)
             mdf ? md_path : "");
     if (mdf)
         fclose(mdf);
+    rc = session_gpu_ran(&ses, "suite", done, done - n_skipped);
     session_close(&ses);
     free(rates);
     free(cases);
     suite_free(&su);
     if (interrupted && done < n_cases)
         return 130;
-    return failed ? EXIT_FAIL : EXIT_OK;
+    return failed ? EXIT_FAIL : rc;
 }

@@ -1,22 +1,85 @@
 /*
  * gpu.c — the CUDA device as the harness sees it; see gpu.h. Only the CUDA
  * runtime API (linked statically), never the driver library, so bench starts
- * on a machine with no driver and reports "no CUDA device".
+ * on a machine with no driver and reports "no CUDA device". cuBLAS (linked
+ * dynamically) is asked only for its version here.
  */
+#include <ctype.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gpu.h"
 
-#ifndef SB_HAVE_CUDA
+/* The build-specific halves of gpu_probe, defined below for each build. */
+static void library_versions(struct gpu_info *info);
+static int probe_device(int index, struct gpu_info *info);
 
-#define NO_CUDA "built without CUDA (nvcc not found at build time)"
+/* ---- what does not need CUDA ------------------------------------------------ */
+
+int gpu_driver_release(const char *path, char *buf, size_t n)
+{
+    char line[512];
+    FILE *f = fopen(path, "r");
+    buf[0] = 0;
+    while (f && !buf[0] && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "NVRM version:", 13) != 0)
+            continue;
+        for (char *save, *w = strtok_r(line + 13, " \t\n", &save); w && !buf[0];
+             w = strtok_r(NULL, " \t\n", &save)) {
+            size_t len = strspn(w, "0123456789.");
+            if (len == strlen(w) && isdigit((unsigned char)w[0]) && strchr(w, '.') && len < n)
+                snprintf(buf, n, "%s", w);
+        }
+    }
+    if (f)
+        fclose(f);
+    return buf[0] ? 0 : -1;
+}
+
+/* 1 when the NVIDIA driver made a device node (/dev/nvidia0, ...): a GPU is
+ * here even when the CUDA runtime cannot use it. A container without GPUs
+ * has none, even on a GPU host. */
+static int nvidia_device_nodes(void)
+{
+    glob_t g;
+    int found = glob("/dev/nvidia[0-9]*", 0, NULL, &g) == 0 && g.gl_pathc > 0;
+    globfree(&g);
+    return found;
+}
 
 int gpu_probe(int index, struct gpu_info *info)
 {
     memset(info, 0, sizeof *info);
     info->index = index;
+    gpu_driver_release(NVIDIA_VERSION_FILE, info->driver_release, sizeof info->driver_release);
+    info->host_has_gpu = nvidia_device_nodes();
+    library_versions(info);
+    const char *fault = getenv(GPU_FAULT_ENV);
+    if (fault && fault[0]) {
+        snprintf(info->why_absent, sizeof info->why_absent, "GPU setup failed: %.100s (%s)",
+                 fault, GPU_FAULT_ENV);
+        info->host_has_gpu = 1;
+        return -1;
+    }
+    if (probe_device(index, info) != 0)
+        return -1;
+    info->present = info->host_has_gpu = 1;
+    return 0;
+}
+
+#ifndef SB_HAVE_CUDA
+
+#define NO_CUDA "built without CUDA (nvcc not found at build time)"
+
+static void library_versions(struct gpu_info *info)
+{
+    (void)info;
+}
+static int probe_device(int index, struct gpu_info *info)
+{
+    (void)index;
     snprintf(info->why_absent, sizeof info->why_absent, NO_CUDA);
     return -1;
 }
@@ -93,6 +156,8 @@ double gpu_measure_bandwidth(struct gpu_ctx *g)
 
 #else /* SB_HAVE_CUDA */
 
+#include <cublasLt.h>
+#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 /* The L2 flush buffer: at least twice the L2, and never less than 256 MiB
@@ -159,12 +224,28 @@ static void cuda_error_text(char *err, size_t n, int dev, const char *call, cuda
         }                                                                                \
     } while (0)
 
-int gpu_probe(int index, struct gpu_info *info)
+/* The CUDA driver and runtime API versions and cuBLAS's: none needs a
+ * device (cuBLAS answers from the library alone). */
+static void library_versions(struct gpu_info *info)
 {
-    memset(info, 0, sizeof *info);
-    info->index = index;
+    int v[3] = { 0 };
     cudaDriverGetVersion(&info->driver_version);    /* 0 when no driver is installed */
     cudaRuntimeGetVersion(&info->runtime_version);
+    if (cublasGetProperty(MAJOR_VERSION, &v[0]) != CUBLAS_STATUS_SUCCESS ||
+        cublasGetProperty(MINOR_VERSION, &v[1]) != CUBLAS_STATUS_SUCCESS ||
+        cublasGetProperty(PATCH_LEVEL, &v[2]) != CUBLAS_STATUS_SUCCESS)
+        return;
+    char lt[24];
+    size_t l = cublasLtGetVersion();                /* 130100 for 13.1.0 */
+    snprintf(info->cublas_version, sizeof info->cublas_version, "%d.%d.%d", v[0], v[1], v[2]);
+    snprintf(lt, sizeof lt, "%zu.%zu.%zu", l / 10000, l / 100 % 100, l % 100);
+    if (strcmp(lt, info->cublas_version) != 0)      /* a cuBLASLt from another release */
+        snprintf(info->cublas_version + strlen(info->cublas_version),
+                 sizeof info->cublas_version - strlen(info->cublas_version), " (cuBLASLt %s)", lt);
+}
+
+static int probe_device(int index, struct gpu_info *info)
+{
     int count = 0;                                  /* left unmodified on error */
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice ||
@@ -216,7 +297,6 @@ int gpu_probe(int index, struct gpu_info *info)
             cudaGetLastError();
         }
     info->l2_bytes = l2;
-    info->present = 1;
     return 0;
 }
 

@@ -20,6 +20,8 @@ extern "C" {
 
 struct gpu_info {
     int present;                /* 1 when the device can be used */
+    int host_has_gpu;           /* 1 when this host has an NVIDIA GPU, usable or not: the
+                                   probe found one, /dev/nvidiaN exists, or the fault hook */
     int index;
     char why_absent[160];       /* "no CUDA device", "built without CUDA", ... */
     char name[256];
@@ -31,13 +33,32 @@ struct gpu_info {
     int clock_khz;              /* max SM clock (cudaDevAttrClockRate) */
     int mem_clock_khz;
     int mem_bus_bits;
-    int driver_version;         /* cudaDriverGetVersion, e.g. 13000 */
-    int runtime_version;        /* cudaRuntimeGetVersion */
+    int driver_version;         /* CUDA driver API version (cudaDriverGetVersion), 13000; 0 none */
+    int runtime_version;        /* CUDA runtime API version (cudaRuntimeGetVersion), 13000 */
+    char driver_release[32];    /* the kernel driver's release, "580.65.06"; "" unknown */
+    char cublas_version[48];    /* of the cuBLAS loaded, "13.1.0"; "" in a CPU-only build */
 };
 
-/* Fills *info for device `index`. Returns 0 when the device is usable,
- * -1 otherwise (info->why_absent says why). Never aborts. */
+/* Fills *info for device `index`, and the versions of the driver and
+ * libraries whether or not a device is usable. Returns 0 when the device is
+ * usable, -1 otherwise (info->why_absent says why). Never aborts. */
 int gpu_probe(int index, struct gpu_info *info);
+
+/* The fault hook: with SEQBENCH_GPU_FAULT=<why> in the environment every
+ * gpu_probe fails as on a host whose GPU cannot be set up (a driver fault):
+ * host_has_gpu = 1, present = 0, why_absent names <why> and the variable.
+ * It lets a test without a GPU drive the path a broken GPU host takes. */
+#define GPU_FAULT_ENV "SEQBENCH_GPU_FAULT"
+
+/* Where the NVIDIA kernel driver says its release. */
+#define NVIDIA_VERSION_FILE "/proc/driver/nvidia/version"
+/* The driver's release from a file in that format, whose first line is e.g.
+ *   NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.65.06  Sun Jul 27 ...
+ *   NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  580.65.06  Release ...
+ * (the first word of the NVRM line made of digits and dots, with a dot).
+ * Returns 0 with it in buf, or -1 (buf "") when the file is missing or
+ * holds none. */
+int gpu_driver_release(const char *path, char *buf, size_t n);
 
 /* Datasheet-style peak in FLOP/s for dtype on this device: SMs x FLOP per
  * clock per SM x max SM clock. tensor=1 for tensor-core rates. 0 if unknown. */

@@ -114,7 +114,7 @@ static int parse_device(const char *opt, int *index)
     return -1;
 }
 
-int session_open(struct session *s, const char *device_opt, const char *db_path, const char *suite)
+int session_device(struct session *s, const char *device_opt)
 {
     memset(s, 0, sizeof *s);
     int index = 0, want = device_opt ? parse_device(device_opt, &index) : -2;
@@ -123,27 +123,31 @@ int session_open(struct session *s, const char *device_opt, const char *db_path,
         return EXIT_USAGE;
     }
     int present = gpu_probe(index, &s->gpu) == 0;
-    if (want == 1 && !present) {
+    if (want == 1 && !s->gpu.host_has_gpu) {
         cli_error("--device %s: %s", device_opt, s->gpu.why_absent);
         return EXIT_USAGE;
     }
-    s->on_cpu = want == 0 || (want == -2 && !present);
+    s->on_cpu = want == 0 || (want == -2 && !s->gpu.host_has_gpu);
     if (s->on_cpu)
         snprintf(s->device, sizeof s->device, "cpu");
     else
         snprintf(s->device, sizeof s->device, "cuda:%d", index);
-
-    if (present && !s->on_cpu) {
-        char err[200];
-        s->gctx = gpu_open(index, err, sizeof err);
-        if (!s->gctx) {
-            cli_error("%s: %s", s->device, err);
-            return EXIT_FAIL;
-        }
-    } else {
+    if (!present || s->on_cpu)
         snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "%s",
                  present ? "device is cpu (--device cpu)" : s->gpu.why_absent);
+    return EXIT_OK;
+}
+
+int session_start(struct session *s, const char *db_path, const char *suite)
+{
+    if (!s->on_cpu && s->gpu.present) {
+        char err[160];
+        if (!(s->gctx = gpu_open(s->gpu.index, err, sizeof err)))
+            snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "GPU setup failed: %s", err);
     }
+    if (!s->on_cpu && !s->gctx)
+        fprintf(stderr, "bench: %s cannot be used (%s); its implementations are skipped\n",
+                s->device, s->no_gpu_reason);
     s->cpu_peak_flops = cpu_peak_flops();
 
     if (db_path) {
@@ -168,6 +172,34 @@ int session_open(struct session *s, const char *device_opt, const char *db_path,
         }
     }
     return EXIT_OK;
+}
+
+int session_open(struct session *s, const char *device_opt, const char *db_path, const char *suite)
+{
+    int rc = session_device(s, device_opt);
+    return rc != EXIT_OK ? rc : session_start(s, db_path, suite);
+}
+
+int session_runs_impl(const struct session *s, const struct impl *im)
+{
+    return (im->device == DEV_CPU) == (s->on_cpu != 0);
+}
+
+const char *session_implied_device(const struct impl *const *impls, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (impls[i]->device != DEV_CPU)
+            return NULL;
+    return n > 0 ? "cpu" : NULL;
+}
+
+int session_gpu_ran(const struct session *s, const char *cmd, int n_cases, int n_ran)
+{
+    if (s->on_cpu || n_cases == 0 || n_ran > 0)
+        return EXIT_OK;
+    cli_error("%s: no GPU implementation ran on %s: %s", cmd, s->device,
+              s->gctx ? "every case was skipped (the reasons are in the table)" : s->no_gpu_reason);
+    return EXIT_FAIL;
 }
 
 void session_close(struct session *s)
@@ -237,6 +269,9 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
     r->env_json = json;
     r->driver_version = s->gpu.driver_version;
     r->runtime_version = s->gpu.runtime_version;
+    r->driver_release = s->gpu.driver_release[0] ? s->gpu.driver_release : NULL;
+    r->cublas_version = s->gpu.cublas_version[0] ? s->gpu.cublas_version : NULL;
+    r->nvcc_version = SB_NVCC_VERSION[0] ? SB_NVCC_VERSION : NULL;
     r->input_version = SB_INPUT_VERSION;
     if (!s->on_cpu) {
         snprintf(cc, sizeof cc, "%d.%d", s->gpu.cc_major, s->gpu.cc_minor);
@@ -255,19 +290,43 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
     }
 }
 
+/* A CUDA API version as "13.0 (13000)"; "none" for 0. */
+static const char *cuda_version_text(int v, char *buf, size_t n)
+{
+    if (v <= 0)
+        snprintf(buf, n, "none");
+    else
+        snprintf(buf, n, "%d.%d (%d)", v / 1000, v % 1000 / 10, v);
+    return buf;
+}
+
+static const char *or_none(const char *s, const char *none)
+{
+    return s && s[0] ? s : none;
+}
+
 void env_print(const struct session *s)
 {
     struct run_record r;
+    char drv[32], rt[32];
     env_collect(s, NULL, &r);
     printf("| what | value |\n|---|---|\n");
     printf("| seqbench | %s (commit %s) |\n", r.seqbench_version, r.git_commit);
     printf("| build | %s |\n", r.build_flags);
+    printf("| nvcc | %s |\n", or_none(r.nvcc_version, "none (CPU-only build)"));
+    printf("| input version | %d (SB_INPUT_VERSION: the inputs() generators) |\n", r.input_version);
     printf("| host | %s |\n", r.hostname);
     printf("| cpu | %s, %d OpenMP threads |\n", r.cpu_model, r.cpu_threads);
     printf("| cpu fp32 peak (measured FMA loop) | %.1f GFLOP/s |\n", s->cpu_peak_flops / 1e9);
     printf("| cpu memory bandwidth (measured STREAM triad) | %.1f GB/s |\n",
            (s->cpu_stream_bw > 0 ? s->cpu_stream_bw : cpu_stream_bandwidth()) / 1e9);
     printf("| default device | %s |\n", s->device);
+    printf("| NVIDIA driver release | %s |\n",
+           or_none(r.driver_release, "unknown (no " NVIDIA_VERSION_FILE ")"));
+    printf("| CUDA driver API / runtime API | %s / %s |\n",
+           cuda_version_text(r.driver_version, drv, sizeof drv),
+           cuda_version_text(r.runtime_version, rt, sizeof rt));
+    printf("| cuBLAS | %s |\n", or_none(r.cublas_version, "none (CPU-only build)"));
     if (s->gpu.present) {
         printf("| gpu | %s (%s) |\n", s->gpu.name, s->gpu.uuid);
         printf("| compute capability | %d.%d, %d SMs, max SM clock %.0f MHz |\n", s->gpu.cc_major,
@@ -276,8 +335,7 @@ void env_print(const struct session *s)
                s->gpu.l2_bytes / 0x1p20, gpu_peak_bandwidth(&s->gpu) / 1e9);
         printf("| peak bf16 tensor / fp32 FMA | %.0f / %.1f TFLOP/s (datasheet rate x max clock) |\n",
                gpu_peak_flops(&s->gpu, DT_BF16, 1) / 1e12, gpu_peak_flops(&s->gpu, DT_FP32, 0) / 1e12);
-        printf("| driver / runtime | %d / %d |\n", s->gpu.driver_version, s->gpu.runtime_version);
     } else {
-        printf("| gpu | none: %s |\n", s->gpu.why_absent);
+        printf("| gpu | %s: %s |\n", s->gpu.host_has_gpu ? "unusable" : "none", s->gpu.why_absent);
     }
 }

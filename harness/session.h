@@ -13,10 +13,10 @@
 
 struct session {
     char device[32];            /* "cpu" or "cuda:N" */
-    int on_cpu;
+    int on_cpu;                 /* the device is cpu: only CPU implementations run */
     struct gpu_info gpu;        /* of cuda:N, or of cuda:0 when on the CPU */
     struct gpu_ctx *gctx;       /* NULL when no usable GPU */
-    char no_gpu_reason[200];
+    char no_gpu_reason[200];    /* why gctx is NULL */
     double cpu_peak_flops;      /* measured fp32 FMA peak of this host */
     double cpu_stream_bw;       /* measured STREAM triad bytes/s; 0 unmeasured */
     double gpu_copy_bw;         /* measured device-to-device copy bytes/s; 0 unmeasured */
@@ -24,11 +24,35 @@ struct session {
     int64_t run_id;
 };
 
-/* device_opt: NULL (cuda:0 when present, else cpu), "cpu", "cuda", "cuda:N".
- * An explicit cuda device that is absent is an error (exit 2). db_path NULL:
- * no store. Prints one line and returns EXIT_USAGE/EXIT_FAIL on failure. */
+/* The device decides which implementations run: on cpu the CPU ones, on
+ * cuda:N the GPU ones (each validated against the CPU reference); a run's
+ * rows are all of its device.
+ *
+ * session_device picks it, before anything is stored. device_opt: NULL
+ * (cuda:0 when this host has a GPU, gpu.host_has_gpu, else cpu), "cpu",
+ * "cuda", "cuda:N". A cuda device on a host with no GPU at all is an error
+ * (exit 2); on a host whose GPU cannot be used (a driver fault, a CPU-only
+ * build, the fault hook in gpu.h) the device is still cuda:N, with no
+ * context and the reason in no_gpu_reason, so its implementations are
+ * recorded as skipped and the command exits 1 (session_gpu_ran).
+ * session_start then sets up the GPU context, measures the host, opens the
+ * store (db_path NULL: none) and begins the run. session_open does both.
+ * Each prints one line and returns EXIT_USAGE/EXIT_FAIL on failure. */
+int session_device(struct session *s, const char *device_opt);
+int session_start(struct session *s, const char *db_path, const char *suite);
 int session_open(struct session *s, const char *device_opt, const char *db_path,
                  const char *suite);
+
+/* 1 when implementation im runs on the session's device. */
+int session_runs_impl(const struct session *s, const struct impl *im);
+/* The device that naming implementations with --impl implies when --device
+ * is not given: "cpu" when every one of impls[0..n) is a CPU implementation,
+ * else NULL (the default device). */
+const char *session_implied_device(const struct impl *const *impls, int n);
+/* The end of a command on a GPU device: when n_cases of its cases were GPU
+ * cases and none ran (every one skipped), one line naming why and
+ * EXIT_FAIL; else EXIT_OK. A cpu session is always EXIT_OK. */
+int session_gpu_ran(const struct session *s, const char *cmd, int n_cases, int n_ran);
 /* Marks the run finished and closes everything. */
 void session_close(struct session *s);
 
