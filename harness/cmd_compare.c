@@ -2,9 +2,16 @@
  * cmd_compare.c — `bench compare BASE.db NEW.db`: the latest result of each
  * case on both sides, matched by canonical case string, judged by the rule
  * in compare.h, printed as markdown (for a GitHub job summary or a PR
- * comment), CSV or JSON. Exit 0: no regression; 1: a case is slower past the
- * threshold or went from ok to mismatch/error; 2: bad usage or input. Both
- * databases are opened read-only.
+ * comment), CSV or JSON, with the two sides' environments side by side.
+ * Exit 0: no regression; 1: a case is slower past the threshold or went from
+ * ok to mismatch/error; 2: bad usage or input. Both databases are opened
+ * read-only.
+ *
+ * Results from two machines (host, CPU or GPU differ) are "A vs B": their
+ * ratios are speedups and none is a regression unless --across-machines
+ * asks for verdicts. Results made from two input generators
+ * (SB_INPUT_VERSION) timed different inputs: compare refuses them (exit 2)
+ * unless --across-inputs.
  */
 #include <math.h>
 #include <sqlite3.h>
@@ -69,20 +76,103 @@ static void md_num(FILE *f, const char *fmt, double x)
     }
 }
 
+/* 1 when every case on both sides pairs two machines and those verdicts do
+ * not count: the comparison is of two machines, "A vs B". */
+static int machines_only(const struct comparison *cmp)
+{
+    return cmp->n_pairs > 0 && cmp->n_across_machines == cmp->n_pairs &&
+           !cmp->judge_across_machines;
+}
+
 static void print_summary(FILE *f, const struct comparison *cmp, const char *base, const char *new)
 {
     const struct cmp_family *a = &cmp->fam[cmp->n_fam];
     const int *k = a->count;
-    fprintf(f, "**seqbench compare: %s** — %d slower, %d broken; %d faster, %d same, %d noisy; ",
-            comparison_regressed(cmp) ? "REGRESSION" : "no regression", k[V_SLOWER],
-            k[V_BROKEN], k[V_FASTER], k[V_SAME], k[V_NOISY]);
+    if (machines_only(cmp))
+        fputs("**seqbench compare: A vs B** — the machines differ (see Environment): the ratios "
+              "are speedups, not regressions (--across-machines judges them); ", f);
+    else
+        fprintf(f, "**seqbench compare: %s** — ",
+                comparison_regressed(cmp) ? "REGRESSION" : "no regression");
+    fprintf(f, "%d slower, %d broken; %d faster, %d same, %d noisy; ", k[V_SLOWER], k[V_BROKEN],
+            k[V_FASTER], k[V_SAME], k[V_NOISY]);
     if (a->n_ratios)
-        fprintf(f, "geomean new/base %.3f over %d cases", a->geomean, a->n_ratios);
+        fprintf(f, "geomean new/base %.3f over %d cases (new at %.3gx the speed of base)",
+                a->geomean, a->n_ratios, 1 / a->geomean);
     else
         fputs("no case ok on both sides", f);
-    fprintf(f, "; %d only in base, %d only in new; %d fixed, %d other status changes "
-            "(base `%s`, new `%s`)\n\n", k[V_ONLY_BASE], k[V_ONLY_NEW], k[V_FIXED], k[V_STATUS],
-            base, new);
+    fprintf(f, "; %d only in base, %d only in new; %d fixed, %d other status changes",
+            k[V_ONLY_BASE], k[V_ONLY_NEW], k[V_FIXED], k[V_STATUS]);
+    if (cmp->n_across_machines && !machines_only(cmp))
+        fprintf(f, "; %d cases from different machines%s", cmp->n_across_machines,
+                cmp->judge_across_machines ? ", judged as regressions (--across-machines)"
+                                           : ", not counted as regressions");
+    fprintf(f, " (base `%s`, new `%s`)\n\n", base, new);
+}
+
+/* ---- the environments -------------------------------------------------------- */
+
+/* One row per field of rs_env_fields, then the timing mode (a results column). */
+#define ENV_TIMING RS_ENV_COUNT
+#define ENV_ROWS (RS_ENV_COUNT + 1)
+
+static const char *env_label(int field)
+{
+    return field == ENV_TIMING ? "timing mode" : rs_env_fields[field].label;
+}
+
+/* The distinct values of one field over a side's runs (or its results, for
+ * the timing mode), in first-seen order, joined by ", "; "-" for none.
+ * Past MAX_VALUES distinct values the list ends with "...". */
+#define MAX_VALUES 16
+static void side_values(const struct resultset *rs, int field, char *buf, size_t n)
+{
+    const char *seen[MAX_VALUES];
+    int n_seen = 0, count = field == ENV_TIMING ? rs->n : rs->n_runs;
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < count && k < n; i++) {
+        const char *v = field == ENV_TIMING ? rs->r[i].timing : rs->runs[i].env[field];
+        int dup = !v;
+        for (int j = 0; j < n_seen && !dup; j++)
+            dup = strcmp(seen[j], v) == 0;
+        if (dup)
+            continue;
+        if (n_seen == MAX_VALUES) {
+            snprintf(buf + k, n - k, ", ...");
+            break;
+        }
+        seen[n_seen++] = v;
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ", " : "", v);
+    }
+    if (!buf[0])
+        snprintf(buf, n, "-");
+}
+
+static void print_environment(FILE *f, const struct resultset *base, const struct resultset *new)
+{
+    char b[512], w[512];
+    fprintf(f, "### Environment\n\n| | base | new | |\n|---|---|---|---|\n");
+    for (int field = 0; field < ENV_ROWS; field++) {
+        side_values(base, field, b, sizeof b);
+        side_values(new, field, w, sizeof w);
+        fprintf(f, "| %s | ", env_label(field));
+        md_cell(f, b);
+        fputs(" | ", f);
+        md_cell(f, w);
+        fprintf(f, " | %s |\n", strcmp(b, w) != 0 ? "**differs**" : "");
+    }
+    fputc('\n', f);
+}
+
+/* The verdict as a cell: a regression in bold, a case from two machines
+ * said to be one when the comparison is not of two machines throughout. */
+static void md_verdict(FILE *f, const struct comparison *cmp, const struct cmp_case *c)
+{
+    int counts = (c->v == V_SLOWER || c->v == V_BROKEN) &&
+                 (!c->across_machines || cmp->judge_across_machines);
+    fprintf(f, counts ? "| **%s**" : "| %s", verdict_names[c->v]);
+    fputs(c->across_machines && !machines_only(cmp) ? " (across machines) | " : " | ", f);
 }
 
 static void print_rule(FILE *f, const struct comparison *cmp)
@@ -93,7 +183,8 @@ static void print_rule(FILE *f, const struct comparison *cmp)
             "approximation with tie correction). **slower**: p < %g and ratio > %g; "
             "**faster**: p < %g and ratio < %g; **same**: |ratio - 1| <= %g; **noisy**: beyond "
             "the threshold but p >= %g. **broken**: ok in base, mismatch or error in new. "
-            "Exit 1 on any slower or broken case.\n\n",
+            "Exit 1 on any slower or broken case from the same machine (host, CPU and GPU; "
+            "from two machines too with --across-machines).\n\n",
             MWU_EXACT_MAX, al, 1 + t, al, 1 - t, t, al);
 }
 
@@ -154,7 +245,7 @@ static void print_timed(FILE *f, const struct comparison *cmp, const struct cmp_
             "| samples base/new |\n|---|---|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < k; i++) {
         const struct cmp_case *c = sel[i];
-        fprintf(f, c->v == V_SLOWER ? "| **%s** | " : "| %s | ", verdict_names[c->v]);
+        md_verdict(f, cmp, c);
         md_cell(f, c->case_str);
         fputs(" |", f);
         md_num(f, "%.4g", c->base->median_ms);
@@ -177,7 +268,7 @@ static void print_status_changes(FILE *f, const struct comparison *cmp, const st
         return;
     fprintf(f, "### Status changes\n\n| verdict | case | base | new |\n|---|---|---|---|\n");
     for (int i = 0; i < k; i++) {
-        fprintf(f, sel[i]->v == V_BROKEN ? "| **%s** | " : "| %s | ", verdict_names[sel[i]->v]);
+        md_verdict(f, cmp, sel[i]);
         md_cell(f, sel[i]->case_str);
         fputs(" | ", f);
         md_cell(f, sel[i]->base->status);
@@ -203,13 +294,15 @@ static void print_only(FILE *f, const struct comparison *cmp, enum verdict v, co
     fputc('\n', f);
 }
 
-static int print_md(FILE *f, const struct comparison *cmp, const char *base, const char *new)
+static int print_md(FILE *f, const struct comparison *cmp, const struct resultset *rb,
+                    const struct resultset *rn, const char *base, const char *new)
 {
     const struct cmp_case **sel = malloc(((size_t)cmp->n + 1) * sizeof *sel);
     if (!sel)
         return -1;
     print_summary(f, cmp, base, new);
     print_rule(f, cmp);
+    print_environment(f, rb, rn);
     print_families(f, cmp);
     print_status_changes(f, cmp, sel);     /* broken cases are regressions: first */
     print_timed(f, cmp, sel);
@@ -235,7 +328,7 @@ static void csv_num(FILE *f, double x)
 static void print_csv(FILE *f, const struct comparison *cmp)
 {
     fputs("verdict,case_str,family,base_status,new_status,base_ms,new_ms,ratio,p,"
-          "base_samples,new_samples\n", f);
+          "base_samples,new_samples,across_machines\n", f);
     for (int i = 0; i < cmp->n; i++) {
         const struct cmp_case *c = &cmp->c[i];
         emit_csv_field(f, verdict_names[c->v]);
@@ -251,7 +344,8 @@ static void print_csv(FILE *f, const struct comparison *cmp)
         csv_num(f, c->new ? c->new->median_ms : NAN);
         csv_num(f, c->ratio);
         csv_num(f, c->mwu.p);
-        fprintf(f, ",%d,%d\n", c->base ? c->base->n_samples : 0, c->new ? c->new->n_samples : 0);
+        fprintf(f, ",%d,%d,%d\n", c->base ? c->base->n_samples : 0,
+                c->new ? c->new->n_samples : 0, c->across_machines);
     }
 }
 
@@ -264,14 +358,32 @@ static void json_side(FILE *f, const char *key, const struct rs_result *r)
     fprintf(f, ", \"%s_samples\": %d", key, r ? r->n_samples : 0);
 }
 
-/* {"regression", "threshold", "alpha", "families": [...], "cases": [...]}. */
-static void print_json(FILE *f, const struct comparison *cmp)
+/* {"regression", "threshold", "alpha", "cases_across_machines",
+ *  "across_machines_judged", "environment": [...], "families": [...],
+ *  "cases": [...]}. */
+static void print_json(FILE *f, const struct comparison *cmp, const struct resultset *rb,
+                       const struct resultset *rn)
 {
+    char b[512], w[512];
     fprintf(f, "{\"regression\": %s, \"threshold\": ", comparison_regressed(cmp) ? "true" : "false");
     emit_json_number(f, cmp->threshold);
     fputs(", \"alpha\": ", f);
     emit_json_number(f, cmp->alpha);
-    fputs(",\n \"families\": [", f);
+    fprintf(f, ", \"cases_across_machines\": %d, \"across_machines_judged\": %s",
+            cmp->n_across_machines, cmp->judge_across_machines ? "true" : "false");
+    fputs(",\n \"environment\": [", f);
+    for (int field = 0; field < ENV_ROWS; field++) {
+        side_values(rb, field, b, sizeof b);
+        side_values(rn, field, w, sizeof w);
+        fprintf(f, "%s\n  {\"field\": ", field ? "," : "");
+        emit_json_string(f, env_label(field));
+        fputs(", \"base\": ", f);
+        emit_json_string(f, b);
+        fputs(", \"new\": ", f);
+        emit_json_string(f, w);
+        fprintf(f, ", \"differs\": %s}", strcmp(b, w) != 0 ? "true" : "false");
+    }
+    fputs("],\n \"families\": [", f);
     for (int i = 0; i <= cmp->n_fam; i++) {
         const struct cmp_family *m = &cmp->fam[i];
         fprintf(f, "%s\n  {\"family\": ", i ? "," : "");
@@ -300,7 +412,7 @@ static void print_json(FILE *f, const struct comparison *cmp)
         emit_json_number(f, c->ratio);
         fputs(", \"p\": ", f);
         emit_json_number(f, c->mwu.p);
-        fputc('}', f);
+        fprintf(f, ", \"across_machines\": %s}", c->across_machines ? "true" : "false");
     }
     fputs("]}\n", f);
 }
@@ -320,26 +432,51 @@ static int load_side(const char *path, struct resultset *rs)
 }
 
 /* Prints cmp in the chosen format. Returns 0, or -1 when out of memory. */
-static int print_comparison(enum format fmt, const struct comparison *cmp, const char *base,
-                            const char *new)
+static int print_comparison(enum format fmt, const struct comparison *cmp,
+                            const struct resultset *rb, const struct resultset *rn,
+                            const char *base, const char *new)
 {
     if (fmt == F_CSV)
         print_csv(stdout, cmp);
     else if (fmt == F_JSON)
-        print_json(stdout, cmp);
-    else if (print_md(stdout, cmp, base, new) != 0)
+        print_json(stdout, cmp, rb, rn);
+    else if (print_md(stdout, cmp, rb, rn, base, new) != 0)
         return -1;
+    if (fmt != F_MD && cmp->n_across_machines)     /* said in the markdown; in a log here */
+        fprintf(stderr, "compare: %d of %d cases on both sides ran on different machines; %s\n",
+                cmp->n_across_machines, cmp->n_pairs,
+                cmp->judge_across_machines ? "judged as regressions (--across-machines)"
+                                           : "not counted as regressions");
     return 0;
+}
+
+/* Refuses (one line, 1) when a case pairs results of two input versions:
+ * they timed different inputs. */
+static int refuse_across_inputs(const struct comparison *cmp, const struct resultset *rb,
+                                const struct resultset *rn, const char *base, const char *new)
+{
+    if (!cmp->n_across_inputs)
+        return 0;
+    char b[128], w[128];
+    side_values(rb, RS_INPUT_VERSION, b, sizeof b);
+    side_values(rn, RS_INPUT_VERSION, w, sizeof w);
+    cli_error("compare: %d cases pair results of different input versions (%s: %s, %s: %s), "
+              "made from different inputs, so their times do not compare; --across-inputs "
+              "compares them anyway", cmp->n_across_inputs, base, b, new, w);
+    return 1;
 }
 
 int cmd_compare(int argc, char **argv)
 {
     const char *threshold_s = "3%", *format_s = "md";
     double alpha = 0.05, threshold;
+    int across_machines = 0, across_inputs = 0;
     struct opt opts[] = {
         OPT("threshold", OPT_STRING, &threshold_s, "PCT", "smallest change that counts, e.g. 3% (default 3%)"),
         OPT("alpha", OPT_DOUBLE, &alpha, "P", "significance level of the Mann-Whitney U test (default 0.05)"),
         OPT("format", OPT_STRING, &format_s, "md|csv|json", "output format (default md: GitHub markdown)"),
+        OPT("across-machines", OPT_FLAG, &across_machines, NULL, "judge results from different machines (host, CPU, GPU) as regressions too"),
+        OPT("across-inputs", OPT_FLAG, &across_inputs, NULL, "compare results made from different input versions (refused otherwise)"),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -373,9 +510,11 @@ int cmd_compare(int argc, char **argv)
     }
     struct comparison cmp;
     rc = EXIT_USAGE;
-    if (compare_results(&base, &new, threshold, alpha, &cmp) != 0)
+    if (compare_results(&base, &new, threshold, alpha, across_machines, &cmp) != 0)
         cli_error("compare: out of memory");
-    else if (print_comparison(fmt, &cmp, pos[0], pos[1]) != 0)
+    else if (!across_inputs && refuse_across_inputs(&cmp, &base, &new, pos[0], pos[1]))
+        ;   /* rc stays EXIT_USAGE */
+    else if (print_comparison(fmt, &cmp, &base, &new, pos[0], pos[1]) != 0)
         cli_error("compare: out of memory");
     else
         rc = comparison_regressed(&cmp) ? EXIT_FAIL : EXIT_OK;

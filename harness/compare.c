@@ -187,6 +187,11 @@ static void summarise(struct comparison *cmp)
         const struct cmp_case *c = &cmp->c[i];
         struct cmp_family *f = family_slot(cmp, c->family);
         f->count[c->v]++, all.count[c->v]++;
+        cmp->n_pairs += c->base && c->new;
+        cmp->n_across_machines += c->across_machines;
+        cmp->n_across_inputs += c->across_inputs;
+        cmp->n_regressions += (c->v == V_SLOWER || c->v == V_BROKEN) &&
+                              (!c->across_machines || cmp->judge_across_machines);
         if (isfinite(c->ratio) && c->ratio > 0) {
             f->n_ratios++, all.n_ratios++;
             f->geomean += log(c->ratio), all.geomean += log(c->ratio);
@@ -200,10 +205,22 @@ static void summarise(struct comparison *cmp)
     qsort(cmp->fam, (size_t)cmp->n_fam, sizeof *cmp->fam, by_family);
 }
 
-int compare_results(const struct resultset *base, const struct resultset *new, double threshold,
-                    double alpha, struct comparison *cmp)
+/* Marks a case present on both sides that pairs two machines or two input
+ * generators. */
+static void mark_across(struct cmp_case *c, const struct resultset *base,
+                        const struct resultset *new)
 {
-    *cmp = (struct comparison){ .threshold = threshold, .alpha = alpha };
+    const struct rs_run *b = &base->runs[c->base->run], *w = &new->runs[c->new->run];
+    int vb = rs_input_version(b), vw = rs_input_version(w);
+    c->across_machines = !rs_same_machine(b, w);
+    c->across_inputs = vb > 0 && vw > 0 && vb != vw;
+}
+
+int compare_results(const struct resultset *base, const struct resultset *new, double threshold,
+                    double alpha, int across_machines, struct comparison *cmp)
+{
+    *cmp = (struct comparison){ .threshold = threshold, .alpha = alpha,
+                                .judge_across_machines = across_machines };
     size_t most = (size_t)base->n + (size_t)new->n;
     cmp->c = calloc(most + 1, sizeof *cmp->c);
     cmp->fam = calloc(most + 1, sizeof *cmp->fam);     /* the families, then "all" */
@@ -220,8 +237,11 @@ int compare_results(const struct resultset *base, const struct resultset *new, d
         c->ratio = NAN;
         c->mwu = (struct mwu_result){ .u = NAN, .p = NAN };
         c->v = !c->new ? V_ONLY_BASE : !c->base ? V_ONLY_NEW : V_NOT_OK;
-        if (c->base && c->new && judge_pair(c, threshold, alpha) != 0)
-            goto fail;
+        if (c->base && c->new) {
+            mark_across(c, base, new);
+            if (judge_pair(c, threshold, alpha) != 0)
+                goto fail;
+        }
     }
     summarise(cmp);
     return 0;
@@ -232,8 +252,7 @@ fail:
 
 int comparison_regressed(const struct comparison *cmp)
 {
-    const struct cmp_family *all = &cmp->fam[cmp->n_fam];
-    return all->count[V_SLOWER] + all->count[V_BROKEN] > 0;
+    return cmp->n_regressions > 0;
 }
 
 void comparison_free(struct comparison *cmp)

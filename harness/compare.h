@@ -12,6 +12,13 @@
  *   broken  ok in base, mismatch or error in new     (a regression)
  *   fixed   not ok in base, ok in new
  *   status  any other change of status class (ok -> skipped, oom, ...)
+ *
+ * Two results from different machines (rs_same_machine: host, CPU, GPU)
+ * compare two machines, not two versions: their verdicts are computed the
+ * same way but are not regressions unless the caller asks for that
+ * (across_machines), since a slower GPU is not a slower commit. Two
+ * results made from different input generators (SB_INPUT_VERSION) timed
+ * different inputs; compare counts such pairs so the caller can refuse.
  */
 #ifndef SEQBENCH_COMPARE_H
 #define SEQBENCH_COMPARE_H
@@ -53,6 +60,8 @@ struct cmp_case {
     double ratio;                           /* NAN unless both ok with medians */
     struct mwu_result mwu;
     enum verdict v;
+    int across_machines;                    /* both sides, from different machines */
+    int across_inputs;                      /* both sides, from different known input versions */
 };
 
 struct cmp_family {
@@ -64,6 +73,10 @@ struct cmp_family {
 
 struct comparison {
     double threshold, alpha;
+    int judge_across_machines;              /* cross-machine verdicts count as regressions */
+    int n_pairs;                            /* cases present on both sides */
+    int n_across_machines, n_across_inputs; /* of those pairs */
+    int n_regressions;                      /* slower or broken cases that count */
     struct cmp_case *c;                     /* in case_str order */
     int n;
     struct cmp_family *fam;                 /* in name order; fam[n_fam] is "all" */
@@ -71,11 +84,13 @@ struct comparison {
 };
 
 /* Matches base and new (each sorted by case_str, as rs_load_latest gives
- * them) and fills cmp, which points into both. Returns 0, or -1 when out of
- * memory. */
+ * them) and fills cmp, which points into both. across_machines: a slower or
+ * broken case from two machines is a regression too. Returns 0, or -1 when
+ * out of memory. */
 int compare_results(const struct resultset *base, const struct resultset *new, double threshold,
-                    double alpha, struct comparison *cmp);
-/* 1 when any case is slower or broken: the exit status of compare. */
+                    double alpha, int across_machines, struct comparison *cmp);
+/* 1 when any case that counts (see above) is slower or broken: the exit
+ * status of compare. */
 int comparison_regressed(const struct comparison *cmp);
 void comparison_free(struct comparison *cmp);
 

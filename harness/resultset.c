@@ -29,6 +29,39 @@ const char rs_latest_ids_sql[] =
     " ORDER BY u.started_at DESC, u.id DESC) AS k FROM results r JOIN runs u ON u.id = r.run_id)"
     " WHERE k = 1";
 
+const struct rs_env_field rs_env_fields[RS_ENV_COUNT] = {
+    [RS_HOST] = { "hostname", "host" },
+    [RS_CPU] = { "cpu_model", "CPU" },
+    [RS_GPU] = { "gpu_name", "GPU" },
+    [RS_GPU_UUID] = { "gpu_uuid", "GPU UUID" },
+    [RS_DRIVER_RELEASE] = { "driver_release", "NVIDIA driver" },
+    [RS_DRIVER_API] = { "driver_version", "CUDA driver API" },
+    [RS_RUNTIME_API] = { "runtime_version", "CUDA runtime API" },
+    [RS_CUBLAS] = { "cublas_version", "cuBLAS" },
+    [RS_NVCC] = { "nvcc_version", "nvcc" },
+    [RS_COMMIT] = { "git_commit", "commit" },
+    [RS_INPUT_VERSION] = { "input_version", "input version" },
+};
+
+static int same_text(const char *a, const char *b)
+{
+    return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+int rs_same_machine(const struct rs_run *a, const struct rs_run *b)
+{
+    for (int f = 0; f < RS_MACHINE_FIELDS; f++)
+        if (!same_text(a->env[f], b->env[f]))
+            return 0;
+    return 1;
+}
+
+int rs_input_version(const struct rs_run *r)
+{
+    const char *v = r->env[RS_INPUT_VERSION];
+    return v ? atoi(v) : 0;
+}
+
 int rs_user_version(sqlite3 *db)
 {
     sqlite3_stmt *s = NULL;
@@ -214,6 +247,65 @@ static int load_samples(sqlite3_stmt *smp, struct rs_result *r)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* A text column, or NULL when SQL NULL; *oom set when the copy fails. */
+static char *dup_or_null(sqlite3_stmt *s, int c, int *oom)
+{
+    const unsigned char *t = sqlite3_column_text(s, c);
+    char *d = t ? strdup((const char *)t) : NULL;
+    *oom |= t && !d;
+    return d;
+}
+
+/* The runs the loaded results come from (ordered by id), each column of
+ * rs_env_fields that the schema has; a column it lacks reads as NULL.
+ * Returns 0, or -1 when out of memory or the read fails. */
+static int load_runs(sqlite3 *db, struct resultset *rs)
+{
+    char sql[2048];
+    size_t k = (size_t)snprintf(sql, sizeof sql, "SELECT id");
+    for (int f = 0; f < RS_ENV_COUNT; f++)
+        k += (size_t)snprintf(sql + k, sizeof sql - k, ", %s",
+                              rs_has_column(db, "runs", rs_env_fields[f].column)
+                                  ? rs_env_fields[f].column : "NULL");
+    snprintf(sql + k, sizeof sql - k, " FROM runs WHERE id IN (SELECT run_id FROM results"
+             " WHERE id IN (%s)) ORDER BY id", rs_latest_ids_sql);
+    sqlite3_stmt *s = NULL;
+    int rc, cap = 0, oom = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && !oom) {
+        if (rs->n_runs == cap) {
+            cap = cap ? 2 * cap : 8;
+            struct rs_run *grown = realloc(rs->runs, (size_t)cap * sizeof *grown);
+            if (!grown)
+                break;
+            rs->runs = grown;
+        }
+        struct rs_run *r = &rs->runs[rs->n_runs++];
+        r->id = sqlite3_column_int64(s, 0);
+        for (int f = 0; f < RS_ENV_COUNT; f++)
+            r->env[f] = dup_or_null(s, 1 + f, &oom);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE && !oom ? 0 : -1;
+}
+
+/* Index into rs->runs of run id, or -1. */
+static int run_index(const struct resultset *rs, int64_t id)
+{
+    int lo = 0, hi = rs->n_runs - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (rs->runs[mid].id == id)
+            return mid;
+        if (rs->runs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
 /* Appends one row of the results query to rs, growing it as needed. */
 static int add_result(struct resultset *rs, int *cap, sqlite3_stmt *s)
 {
@@ -232,21 +324,25 @@ static int add_result(struct resultset *rs, int *cap, sqlite3_stmt *s)
         .family = dup_col(s, 3),
         .status = dup_col(s, 4),
         .median_ms = sqlite3_column_type(s, 5) == SQLITE_NULL ? NAN : sqlite3_column_double(s, 5),
+        .run = run_index(rs, sqlite3_column_int64(s, 6)),
     };
-    return r->run_uid && r->case_str && r->family && r->status ? 0 : -1;
+    int oom = 0;
+    r->timing = dup_or_null(s, 7, &oom);
+    return r->run_uid && r->case_str && r->family && r->status && r->run >= 0 && !oom ? 0 : -1;
 }
 
 int rs_load_latest(sqlite3 *db, const char *path, struct resultset *rs, char *err, size_t n)
 {
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "SELECT r.id, u.run_uid, r.case_str, r.family, r.status, r.median_ms"
+             "SELECT r.id, u.run_uid, r.case_str, r.family, r.status, r.median_ms, u.id, %s"
              " FROM results r JOIN runs u ON u.id = r.run_id WHERE r.id IN (%s)"
-             " ORDER BY r.case_str", rs_latest_ids_sql);
+             " ORDER BY r.case_str", rs_has_column(db, "results", "timing") ? "r.timing" : "NULL",
+             rs_latest_ids_sql);
     sqlite3_stmt *s = NULL, *smp = NULL;
     int cap = 0, rc = SQLITE_OK;
     *rs = (struct resultset){ 0 };
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+    if (load_runs(db, rs) != 0 || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT ms FROM samples WHERE result_id = ?1 ORDER BY idx", -1,
                            &smp, NULL) != SQLITE_OK)
         goto fail;
@@ -273,8 +369,13 @@ void rs_free(struct resultset *rs)
         free(rs->r[i].case_str);
         free(rs->r[i].family);
         free(rs->r[i].status);
+        free(rs->r[i].timing);
         free(rs->r[i].samples);
     }
+    for (int i = 0; i < rs->n_runs; i++)
+        for (int f = 0; f < RS_ENV_COUNT; f++)
+            free(rs->runs[i].env[f]);
+    free(rs->runs);
     free(rs->r);
     *rs = (struct resultset){ 0 };
 }

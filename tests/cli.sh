@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # cli.sh — bench as a user meets it: bad input gets one clear line and a
-# non-zero exit with any existing database left intact; the smoke suite
-# stores only ok or "skipped: no CUDA device" rows; --dump writes .npy files
-# and --load reads them back; --help exists for every command.
+# non-zero exit with any existing database left intact; the smoke suite on
+# --device cpu stores ok rows of CPU implementations only, and its table
+# beside its database; --dump writes .npy files and --load reads them back;
+# --help exists for every command; a GPU host whose GPU cannot be set up
+# (the SEQBENCH_GPU_FAULT hook) makes verify, run and suite exit 1 naming why.
 set -u
 source "$(dirname "$0")/lib.bash"
+BABS=$(cd "$(dirname "$B")" && pwd)/$(basename "$B")     # for commands run in another folder
 
 # A database with one run in it, to prove bad input never touches it.
 "$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/keep.db" --max-time 0.05 >/dev/null 2>&1
@@ -51,23 +54,57 @@ done
 check "bench --help" "$B" --help >/dev/null
 check "bench run --help lists the shape flags" grep -q -- "--Hkv" <("$B" run --help)
 
-# The smoke suite: every row ok, or skipped for want of a GPU.
-"$B" suite smoke --db "$t/smoke.db" --max-time 0.05 --md "$t/smoke.md" >"$t/out" 2>"$t/err"; rc=$?
+# The smoke suite on the CPU: every row ok, and no row for a GPU
+# implementation (the device picks the implementations).
+"$B" suite smoke --device cpu --db "$t/smoke.db" --max-time 0.05 --md "$t/smoke.md" >"$t/out" 2>"$t/err"; rc=$?
 check "smoke suite exits 0 (got $rc): $(tail -n 3 "$t/err")" [ $rc -eq 0 ]
 rows=$(sqlite3 "$t/smoke.db" 'SELECT count(*) FROM results')
 check "smoke suite stored rows ($rows)" [ "${rows:-0}" -gt 20 ]
-if "$B" env | grep -q '^| gpu | none'; then
-    odd=$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status <> 'ok' AND status NOT LIKE 'skipped: no CUDA device%' AND status NOT LIKE 'skipped: built without CUDA%'")
-    check "smoke rows are all ok or skipped: no CUDA device ($odd others)" [ "$odd" -eq 0 ]
-    check "GPU rows are skipped, never ok" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE device LIKE 'cuda%' AND status = 'ok'")" -eq 0 ]
-else
-    skip "a GPU is present: the no-GPU smoke expectations do not apply"
-fi
+check "smoke rows are all ok" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status <> 'ok'")" -eq 0 ]
+check "no row for a GPU implementation on --device cpu" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE device <> 'cpu' OR impl LIKE 'cuda%' OR impl = 'decode'")" -eq 0 ]
 check "every ok row has samples" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results r WHERE status='ok' AND n_samples <> (SELECT count(*) FROM samples s WHERE s.result_id = r.id)")" -eq 0 ]
 check "run row has environment" [ -n "$(sqlite3 "$t/smoke.db" "SELECT cpu_model FROM runs WHERE finished_at IS NOT NULL AND git_commit IS NOT NULL AND command LIKE '%suite smoke%'")" ]
+check "run row has the input version" [ "$(sqlite3 "$t/smoke.db" "SELECT input_version FROM runs")" = "$(sed -n 's/^#define SB_INPUT_VERSION \([0-9]*\).*/\1/p' harness/seqbench.h)" ]
 check "markdown table written" grep -q '^| flash/cpu' "$t/smoke.md"
-check "suite --list prints cases" [ "$("$B" suite smoke --list | wc -l)" -gt 20 ]
+check "suite --list prints cases" [ "$("$B" suite smoke --list --device cpu | wc -l)" -gt 20 ]
+check "suite --list on cpu lists no GPU implementation" [ -z "$("$B" suite smoke --list --device cpu | grep -E '^[a-z]+/(cuda|decode)')" ]
 check "suite --filter narrows" [ "$("$B" suite smoke --list --filter 'flash/cpu bf16*causal')" != "" ]
+
+# The table goes beside the database (X.db -> X.md), not to results/ of the
+# working directory; --no-db writes none. Run from an empty folder.
+printf 'name = tiny\n[flash]\nimpls = *\nB = 1\nH = 1\nD = 16\nN = 16\n' >"$t/tiny.suite"
+mkdir -p "$t/cwd" "$t/shards"
+(cd "$t/cwd" && "$BABS" suite "$t/tiny.suite" --device cpu --db "$t/shards/one.db" --max-time 0.05 >/dev/null 2>&1 &&
+                "$BABS" suite "$t/tiny.suite" --device cpu --db "$t/shards/two.db" --max-time 0.05 >/dev/null 2>&1)
+check "--db one.db: the table is one.md beside it" grep -q '^| flash/cpu' "$t/shards/one.md"
+check "--db two.db: two.md, the first kept" [ -s "$t/shards/two.md" ] && [ -s "$t/shards/one.md" ]
+(cd "$t/cwd" && "$BABS" suite "$t/tiny.suite" --device cpu --no-db --max-time 0.05 >"$t/out" 2>&1)
+check "--no-db prints the table" grep -q '^| flash/cpu' "$t/out"
+check "nothing written to the working directory" [ -z "$(ls -A "$t/cwd")" ]
+
+# A GPU host whose GPU cannot be set up, planted with the fault hook: the
+# default device stays cuda:0, every GPU implementation is skipped with the
+# reason, and the command exits 1 naming it; the CPU still works.
+export SEQBENCH_GPU_FAULT="planted driver fault"
+"$B" verify --family flash >"$t/out" 2>"$t/err"; rc=$?
+check "GPU fault: verify exits 1 (got $rc)" [ $rc -eq 1 ]
+check "GPU fault: verify says no GPU implementation ran, and why" grep -q 'verify: no GPU implementation ran on cuda:0: GPU setup failed: planted driver fault' "$t/err"
+check "GPU fault: the summary counts the skipped by reason" grep -qE '^verify: 0 ok, 0 failed, ([0-9]+) skipped \(\1 GPU setup failed: planted driver fault' "$t/err"
+check "GPU fault: every row is a GPU implementation, skipped with the reason" [ "$(grep -c '^| flash/' "$t/out")" -gt 0 ] && [ "$(grep '^| flash/' "$t/out" | grep -vc '^| flash/cuda.*| skipped: GPU setup failed: planted driver fault')" -eq 0 ]
+"$B" verify --family flash --device cpu >/dev/null 2>&1; rc=$?
+check "GPU fault: verify --device cpu exits 0 (got $rc)" [ $rc -eq 0 ]
+"$B" verify --family flash --impl cpu >/dev/null 2>&1; rc=$?
+check "GPU fault: verify --impl cpu runs on the CPU, exits 0 (got $rc)" [ $rc -eq 0 ]
+"$B" suite "$t/tiny.suite" --db "$t/fault.db" --max-time 0.05 >/dev/null 2>"$t/err"; rc=$?
+check "GPU fault: suite exits 1 (got $rc)" [ $rc -eq 1 ]
+check "GPU fault: suite says why" grep -q 'suite: no GPU implementation ran on cuda:0: GPU setup failed' "$t/err"
+check "GPU fault: the suite stored its GPU cases as skipped with the reason, and no CPU case" [ "$(sqlite3 "$t/fault.db" "SELECT count(*) FROM results WHERE device = 'cuda:0' AND status LIKE 'skipped: GPU setup failed: planted driver fault%'")" -gt 0 ] && [ "$(sqlite3 "$t/fault.db" "SELECT count(*) FROM results WHERE device <> 'cuda:0'")" -eq 0 ]
+"$B" run flash --N 16 --H 1 --D 16 --no-db >/dev/null 2>"$t/err"; rc=$?
+check "GPU fault: run exits 1 (got $rc)" [ $rc -eq 1 ] && grep -q 'run: no GPU implementation ran on cuda:0' "$t/err"
+bad 2 "runs on the CPU and this run's device is cuda:0" run flash --impl cpu --device cuda:0 --N 16 --no-db
+unset SEQBENCH_GPU_FAULT
+bad 2 "runs on a GPU and this run's device is cpu" run flash --impl cuda --device cpu --N 16 --no-db
+bad 2 "no implementation named cuda runs on cpu" verify --impl cuda --device cpu
 
 # Dump and load: files exist, load reproduces the case, NumPy agrees.
 "$B" run flash --impl cpu --N 77 --H 2 --Hkv 1 --D 64 --causal --dtype fp32 --dump "$t/d" --no-db --max-time 0.05 >"$t/out" 2>&1

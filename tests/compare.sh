@@ -179,6 +179,19 @@ check "a database against itself: nothing slower, faster or noisy" grep -q '0 sl
 check "compare a b exits 0 or 1 (got $rc)" [ $rc -le 1 ]
 check "compare left both databases byte for byte" [ "$(md5sum "$t/a.db" "$t/b.db" | cut -d' ' -f1)" = "$sums" ]
 check "and wrote no -wal or -shm beside them" [ -z "$(ls "$t"/a.db-* "$t"/b.db-* 2>/dev/null)" ]
+# Two machines: b.db as if run on another host with another CPU is "A vs B",
+# exit 0 whatever its times, with the environments side by side.
+cp "$t/b.db" "$t/elsewhere.db"
+sqlite3 "$t/elsewhere.db" "UPDATE runs SET hostname = 'elsewhere', cpu_model = 'Another CPU 9000';
+    UPDATE samples SET ms = ms * 2; UPDATE results SET median_ms = median_ms * 2"
+"$B" compare "$t/a.db" "$t/elsewhere.db" >"$t/out" 2>&1; rc=$?
+check "another host and CPU: exit 0 (got $rc)" [ $rc -eq 0 ]
+check "another host and CPU: says the machines differ" grep -q '^\*\*seqbench compare: A vs B\*\* — the machines differ' "$t/out"
+check "another host and CPU: the environment shows both" grep -q '^| host | [^|]* | elsewhere | \*\*differs\*\* |$' "$t/out"
+"$B" compare "$t/a.db" "$t/elsewhere.db" --across-machines >"$t/out" 2>&1; rc=$?
+check "--across-machines: twice as slow is a regression (exit $rc)" [ $rc -eq 1 ]
+sqlite3 "$t/elsewhere.db" "UPDATE runs SET input_version = input_version + 1"
+bad 2 "different input versions" compare "$t/a.db" "$t/elsewhere.db"
 bad 2 "no such file"     compare "$t/a.db" "$t/nope.db"
 bad 2 "newer"            compare "$t/newer.db" "$t/a.db"
 bad 2 "--threshold"      compare "$t/a.db" "$t/b.db" --threshold 3

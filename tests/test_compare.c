@@ -7,7 +7,9 @@
  *      exits 1, improvement 0, noise only 0 with verdict noisy, disjoint case
  *      sets 0 with "only in" lists, ok -> mismatch 1, the latest run wins,
  *      newer schema / non-seqbench / garbage / missing file / bad threshold
- *      exit 2, and the databases are never modified;
+ *      exit 2, and the databases are never modified; runs on another host,
+ *      CPU or GPU are "A vs B" (exit 0) unless --across-machines, other
+ *      input versions are refused (exit 2) unless --across-inputs;
  *   4. JSON and CSV escaping (emit.h);
  *   5. bench merge: idempotent, order-independent in content, run_uids
  *      unique, samples preserved, an old (v1) input read by column name, a
@@ -114,12 +116,22 @@ struct fake {
     int n;
 };
 
-/* One run started at `started` holding the fakes. */
-static void add_run(struct store *st, const char *started, const struct fake *f, int n_fakes)
+/* Where a run ran: NULL fields are stored as NULL, input_version 0 as 0
+ * (unknown), as a run from an older bench has them. */
+struct where {
+    const char *host, *cpu, *gpu;
+    int input_version;
+};
+
+/* One run started at `started` on machine w holding the fakes. */
+static void add_run_on(struct store *st, const char *started, struct where w, const struct fake *f,
+                       int n_fakes)
 {
     char err[512];
     int64_t run;
-    struct run_record run_rec = { .started_at = started, .command = "test_compare", .device = "cpu" };
+    struct run_record run_rec = { .started_at = started, .command = "test_compare", .device = "cpu",
+                                  .hostname = w.host, .cpu_model = w.cpu, .gpu_name = w.gpu,
+                                  .input_version = w.input_version };
     CHECK(store_begin_run(st, &run_rec, &run, err, sizeof err) == 0, "begin run: %s", err);
     for (int i = 0; i < n_fakes; i++) {
         char family[32];
@@ -140,14 +152,25 @@ static void add_run(struct store *st, const char *started, const struct fake *f,
     }
 }
 
-static void make_db(const char *name, const char *started, const struct fake *f, int n)
+static void add_run(struct store *st, const char *started, const struct fake *f, int n_fakes)
+{
+    add_run_on(st, started, (struct where){ 0 }, f, n_fakes);
+}
+
+static void make_db_on(const char *name, const char *started, struct where w, const struct fake *f,
+                       int n)
 {
     char err[512];
     struct store *st = store_open(path(name), err, sizeof err);
     CHECK(st != NULL, "store_open %s: %s", name, err);
     if (st)
-        add_run(st, started, f, n);
+        add_run_on(st, started, w, f, n);
     store_close(st);
+}
+
+static void make_db(const char *name, const char *started, const struct fake *f, int n)
+{
+    make_db_on(name, started, (struct where){ 0 }, f, n);
 }
 
 /* n samples around median m, spread +-rel, from a fixed seed. */
@@ -313,6 +336,67 @@ static void test_compare_verdicts(void)
     CHECK(compare("base.db", "history.db", "csv") == 0, "the latest run (by started_at) is used");
     CHECK(compare("base.db", "regress.db", "json") == 1, "json: exit 1");
     CHECK(strstr(out_text, "{\"regression\": true,"), "json says regression");
+}
+
+/* Another machine is not a regression: the same 10% slower case from a
+ * run whose host and CPU differ is "A vs B", exit 0, unless
+ * --across-machines; different input versions are refused (exit 2) unless
+ * --across-inputs. */
+static void test_compare_machines(void)
+{
+    const int n = 30;
+    double *a = around(1.0, 0.01, n, 21), *a_slow = around(1.10, 0.01, n, 22);
+    double *b = around(2.0, 0.01, n, 23), *b2 = around(2.0, 0.01, n, 24);
+    struct fake base[] = { { A, "ok", a, n }, { B, "ok", b, n } };
+    struct fake slow[] = { { A, "ok", a_slow, n }, { B, "ok", b2, n } };
+    const struct where here = { "hostA", "AMD EPYC 9654", "NVIDIA H100 80GB HBM3", 1 };
+    const struct where there = { "hostB", "Intel Xeon Platinum 8480+", "NVIDIA H100 80GB HBM3", 1 };
+    const struct where here_v2 = { "hostA", "AMD EPYC 9654", "NVIDIA H100 80GB HBM3", 2 };
+    const struct where other_gpu = { "hostA", "AMD EPYC 9654", "NVIDIA H200", 1 };
+    make_db_on("m_base.db", "2026-03-01T00:00:00Z", here, base, 2);
+    make_db_on("m_same.db", "2026-03-02T00:00:00Z", here, slow, 2);
+    make_db_on("m_other.db", "2026-03-02T00:00:00Z", there, slow, 2);
+    make_db_on("m_gpu.db", "2026-03-02T00:00:00Z", other_gpu, slow, 2);
+    make_db_on("m_v2.db", "2026-03-02T00:00:00Z", here_v2, slow, 2);
+
+    CHECK(compare("m_base.db", "m_same.db", "md") == 1, "same machine, 10%% slower: exit 1");
+    CHECK(strstr(out_text, "| host | hostA | hostA |  |"), "environment: the same host: %s", out_text);
+
+    CHECK(compare("m_base.db", "m_other.db", "md") == 0, "other host and CPU: exit 0");
+    CHECK(strncmp(out_text, "**seqbench compare: A vs B** — the machines differ", 50) == 0,
+          "says the machines differ: %.200s", out_text);
+    CHECK(!strstr(out_text, "REGRESSION"), "and no REGRESSION");
+    CHECK(strstr(out_text, "| host | hostA | hostB | **differs** |") &&
+          strstr(out_text, "| CPU | AMD EPYC 9654 | Intel Xeon Platinum 8480+ | **differs** |") &&
+          strstr(out_text, "| GPU | NVIDIA H100 80GB HBM3 | NVIDIA H100 80GB HBM3 |  |"),
+          "the environment table shows what differs: %s", out_text);
+    CHECK(strstr(out_text, "| slower | " A " |"), "A is still measured slower, not in bold");
+    CHECK(compare("m_base.db", "m_other.db", "csv") == 0 &&
+          strstr(out_text, "\nslower," A ",flash,ok,ok,") && strstr(out_text, ",1\n"),
+          "csv: slower, across_machines 1: %s", out_text);
+    CHECK(compare("m_base.db", "m_other.db", "json") == 0 &&
+          strstr(out_text, "{\"regression\": false,") &&
+          strstr(out_text, "\"cases_across_machines\": 2") &&
+          strstr(out_text, "{\"field\": \"host\", \"base\": \"hostA\", \"new\": \"hostB\", "
+                           "\"differs\": true}"), "json: no regression, the environment: %s", out_text);
+    char *am[] = { "compare", (char *)path("m_base.db"), (char *)path("m_other.db"),
+                   "--across-machines", NULL };
+    CHECK(run(cmd_compare, am) == 1 && strncmp(out_text, "**seqbench compare: REGRESSION**", 32) == 0,
+          "--across-machines: the regression verdict, exit 1: %.200s", out_text);
+    CHECK(compare("m_base.db", "m_gpu.db", "md") == 0 &&
+          strstr(out_text, "| GPU | NVIDIA H100 80GB HBM3 | NVIDIA H200 | **differs** |"),
+          "another GPU alone is another machine: %.300s", out_text);
+
+    CHECK(compare("m_base.db", "m_v2.db", "md") == 2 && one_error_line("different input versions"),
+          "different input versions: refused with one line, exit 2");
+    CHECK(one_error_line("--across-inputs"), "and the line names the way out");
+    char *ai[] = { "compare", (char *)path("m_base.db"), (char *)path("m_v2.db"), "--across-inputs",
+                   NULL };
+    CHECK(run(cmd_compare, ai) == 1 && strstr(out_text, "| input version | 1 | 2 | **differs** |"),
+          "--across-inputs compares them, the input versions shown: %s", out_text);
+    CHECK(compare("base.db", "m_v2.db", "csv") == 0,
+          "an unknown input version (0) is not refused (and no host is another machine)");
+    free(a), free(a_slow), free(b), free(b2);
 }
 
 static void test_compare_bad_input(void)
@@ -481,6 +565,8 @@ static void test_merge(void)
     CHECK(query_int("m4.db", "SELECT count(*) FROM results WHERE case_str = '" A "'"
                     " AND median_ms = 1.25 AND kernel_ms IS NULL") == 1, "its result, kernel_ms NULL");
     CHECK(COUNT("m4.db", "samples") == 2, "its samples");
+    CHECK(compare("v1.db", "m4.db", "md") == 0 && strstr(out_text, "| input version | - | - |  |"),
+          "compare reads a v1 database, its environment unknown: %s", out_text);
     CHECK(query_int("m4.db", "PRAGMA user_version") == STORE_SCHEMA_VERSION, "OUT has the current schema");
 
     char *m1 = content("m1.db");
@@ -510,6 +596,7 @@ int main(void)
     test_verdicts();
     build_compare_dbs();
     test_compare_verdicts();
+    test_compare_machines();
     test_compare_bad_input();
     test_escaping();
     test_merge();
