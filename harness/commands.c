@@ -10,15 +10,24 @@ const struct command commands[] = {
       "or the suites." },
     { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
-      "time it, print a markdown table and store each result." },
+      "time it, print a markdown table and store each result. The device picks the implementations:\n"
+      "on cpu the CPU ones, on cuda:N the GPU ones (default: cuda:0 where there is a GPU); --impl\n"
+      "naming only CPU ones runs on cpu. Exit 1 on a mismatch or error, or on cuda:N when no GPU\n"
+      "implementation ran (the GPU could not be set up)." },
     { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
       "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
-      "case in flight; everything finished is already stored." },
+      "case in flight; everything finished is already stored. The device picks the cases: on cpu\n"
+      "those of CPU implementations, on cuda:N those of GPU ones. The markdown table goes beside the\n"
+      "database (X.db -> X.md) unless --md names it; --no-db writes none. Exit 1 on a mismatch or\n"
+      "error, or on cuda:N when no GPU implementation ran." },
     { "verify", cmd_verify, "[--family A,B] [--impl NAME] [--device DEV]",
-      "Check every implementation against its reference over small edge-case shapes in every\n"
-      "dtype it supports. Exit 1 on any mismatch or error. Nothing is stored." },
-    { "compare", cmd_compare, "BASE.db NEW.db [--threshold 3%] [--alpha 0.05] [--format md|csv|json]",
+      "Check every implementation of the device against its reference over small edge-case shapes\n"
+      "in every dtype it supports: on cpu the CPU implementations, on cuda:N (the default where there\n"
+      "is a GPU) the GPU ones. Exit 1 on any mismatch or error, and on cuda:N when not one GPU\n"
+      "implementation ran (the GPU could not be set up; the reason is printed). The summary counts\n"
+      "the skipped by reason. Nothing is stored." },
+    { "compare", cmd_compare, "BASE.db NEW.db [--threshold 3%] [--alpha 0.05] [--format md|csv|json] [--across-machines] [--across-inputs]",
       "Compare two results databases case by case and exit 1 on a regression.\n"
       "Cases are matched by canonical case string (family/impl dtype shape). When a database holds\n"
       "several runs of a case, the latest run's result is used (latest started_at, then highest\n"
@@ -31,10 +40,17 @@ const struct command commands[] = {
       "  noisy    beyond the threshold but p >= alpha (or no samples)\n"
       "Status changes: broken = ok in base, mismatch or error in new (a regression); fixed = ok\n"
       "only in new; status = any other change (ok -> skipped or oom, ...). Also listed: cases only\n"
-      "in base, only in new, and the geometric mean of ratios per family and overall.\n"
+      "in base, only in new, and the geometric mean of ratios per family and overall, after the two\n"
+      "sides' environments (GPU, driver, CUDA, cuBLAS, nvcc, host, CPU, commit, input version,\n"
+      "timing mode).\n"
+      "Machines: a case whose two results ran on different machines (host, CPU model, GPU name or\n"
+      "UUID differ) compares machines, not versions: its verdict is shown but is no regression, and\n"
+      "when every case is so the output says \"A vs B\"; --across-machines judges them as regressions.\n"
+      "Inputs: results made from different input versions (runs.input_version, SB_INPUT_VERSION)\n"
+      "timed different inputs, so compare refuses them (exit 2) unless --across-inputs.\n"
       "Exit 0: no regression; 1: a slower or broken case; 2: bad usage, a missing or unreadable\n"
-      "file, not a seqbench database, or a schema newer than this bench. Both databases are\n"
-      "opened read-only." },
+      "file, not a seqbench database, a schema newer than this bench, or different input versions.\n"
+      "Both databases are opened read-only." },
     { "merge", cmd_merge, "A.db [B.db ...] -o OUT.db",
       "Merge the runs of several databases into OUT.db, keyed by run_uid. OUT.db is created\n"
       "with the current schema if missing; a run OUT already has is skipped, so merging again\n"
@@ -56,7 +72,9 @@ const struct command commands[] = {
       "per-family tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
       "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
     { "env", cmd_env, "[--device DEV]",
-      "Print what a run records about this machine: CPU, measured CPU peak, GPU, driver, build." },
+      "Print what a run records about this machine: CPU, measured CPU peak and bandwidth, GPU,\n"
+      "NVIDIA driver release, CUDA driver and runtime API versions, cuBLAS, nvcc and the build\n"
+      "flags, the input version." },
 };
 const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -233,7 +233,8 @@ void shape_json(const struct family *f, const struct shape *s, char *buf, size_t
 /* The version of every family's inputs(): bump it whenever any generator
  * changes what it produces (a distribution, a range, the stream's order),
  * so results from before and after are never compared as equals. Stored
- * with each run (runs.input_version). */
+ * with each run (runs.input_version); `bench compare` refuses to match
+ * results of two versions unless --across-inputs. */
 #define SB_INPUT_VERSION 1
 
 /* Deterministic random numbers (splitmix64): inputs are a pure function of
