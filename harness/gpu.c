@@ -261,6 +261,7 @@ static int probe_device(int index, struct gpu_info *info)
         cudaGetLastError();
         return -1;
     }
+    info->n_devices = count;
     if (index < 0 || index >= count) {
         snprintf(info->why_absent, sizeof info->why_absent, "no CUDA device cuda:%d (found %d)",
                  index, count);

@@ -23,6 +23,7 @@ struct gpu_info {
     int host_has_gpu;           /* 1 when this host has an NVIDIA GPU, usable or not: the
                                    probe found one, /dev/nvidiaN exists, or the fault hook */
     int index;
+    int n_devices;              /* devices the CUDA runtime found; 0 none or unknown */
     char why_absent[160];       /* "no CUDA device", "built without CUDA", ... */
     char name[256];
     char uuid[48];              /* "GPU-xxxxxxxx-xxxx-..." */

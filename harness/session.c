@@ -123,7 +123,10 @@ int session_device(struct session *s, const char *device_opt)
         return EXIT_USAGE;
     }
     int present = gpu_probe(index, &s->gpu) == 0;
-    if (want == 1 && !s->gpu.host_has_gpu) {
+    /* No GPU at all, or an index past the GPUs the runtime found: bad input.
+     * A GPU host whose GPU fails is not: its device stays (see session.h). */
+    int no_such = s->gpu.n_devices > 0 && index >= s->gpu.n_devices;
+    if (want == 1 && (!s->gpu.host_has_gpu || no_such)) {
         cli_error("--device %s: %s", device_opt, s->gpu.why_absent);
         return EXIT_USAGE;
     }
