@@ -8,7 +8,7 @@ const struct command commands[] = {
     { "list", cmd_list, "[families|impls|suites]",
       "List the operator families, their implementations (device, dtypes, verification status)\n"
       "or the suites." },
-    { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state] [options]",
+    { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state; ssm: --variant --Dm --P --Ds --G --z --skip] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
       "time it, print a markdown table and store each result. The device picks the implementations:\n"
       "on cpu the CPU ones, on cuda:N the GPU ones (default: cuda:0 where there is a GPU); --impl\n"

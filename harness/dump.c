@@ -416,7 +416,7 @@ static const struct case_key {
     [KEY_FAMILY] = CK("family", CK_STRING, family, 1),
     [KEY_IMPL]   = CK("impl", CK_STRING_OR_NULL, impl, 0),
     [KEY_DTYPE]  = CK("dtype", CK_STRING, dtype, 1),
-    [KEY_SCALE]  = CK("scale", CK_NUMBER, scale, 0),   /* default 1/sqrt(D) */
+    [KEY_SCALE]  = CK("scale", CK_NUMBER, scale, 0),   /* default shape_default_scale */
     [KEY_SEED]   = CK("seed", CK_UINT64, seed, 1),
 #undef CK
 };
@@ -596,7 +596,7 @@ static int case_resolve(const char *path, const struct case_keys *ck, struct loa
     snprintf(lc->family, sizeof lc->family, "%s", ck->family);
     snprintf(lc->impl, sizeof lc->impl, "%s", ck->impl);
     lc->seed = ck->seed;
-    lc->scale = ck->seen & CASE_KEY_BIT(KEY_SCALE) ? ck->scale : 1.0 / sqrt((double)lc->shape.D);
+    lc->scale = ck->seen & CASE_KEY_BIT(KEY_SCALE) ? ck->scale : shape_default_scale(&lc->shape);
     *fam = f;
     return 0;
 }
@@ -637,6 +637,11 @@ int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n)
         }
     }
     lc->n_in = io.n_in;
+    char msg[200];
+    if (f->check_inputs && f->check_inputs(&lc->shape, (const float *const *)lc->in, msg, sizeof msg)) {
+        loaded_case_free(lc);
+        return fail(err, n, "%s: %s", dir, msg);
+    }
     return 0;
 }
 

@@ -49,7 +49,9 @@ float bf16_round(float x)
 
 #define FIELD(nm, member, flag, vals, hlp) { nm, offsetof(struct shape, member), flag, vals, hlp }
 static const char *const gate_names[GATE_COUNT + 1] = { "none", "head", "key", NULL };
+static const char *const variant_names[] = { "s6", "ssd", "conv", NULL };   /* enum ssm_variant */
 const struct shape_field shape_fields[SF_COUNT] = {
+    [SF_VARIANT] = FIELD("variant", variant, 0, variant_names, "ssm: s6 (Mamba's selective scan), ssd (Mamba-2) or conv (long convolution)"),
     [SF_B]      = FIELD("B", B, 0, NULL, "batch size"),
     [SF_N]      = FIELD("N", N, 0, NULL, "query tokens (sequence length)"),
     [SF_NK]     = FIELD("Nk", Nk, 0, NULL, "key/value tokens (default N; decode: N=1, Nk=context)"),
@@ -57,10 +59,16 @@ const struct shape_field shape_fields[SF_COUNT] = {
     [SF_HKV]    = FIELD("Hkv", Hkv, 0, NULL, "key/value heads, divides H (default H; GQA/MQA)"),
     [SF_D]      = FIELD("D", D, 0, NULL, "query/key head dimension"),
     [SF_DV]     = FIELD("Dv", Dv, 0, NULL, "value head dimension (default D)"),
+    [SF_DM]     = FIELD("Dm", Dm, 0, NULL, "ssm s6: channels (d_inner, default 256)"),
+    [SF_P]      = FIELD("P", P, 0, NULL, "ssm ssd: head dimension (default 64)"),
+    [SF_DS]     = FIELD("Ds", Ds, 0, NULL, "ssm s6/ssd: state size (default 16 s6, 128 ssd)"),
+    [SF_G]      = FIELD("G", G, 0, NULL, "ssm s6/ssd: groups sharing B and C, divides Dm or H (default 1)"),
     [SF_CAUSAL] = FIELD("causal", causal, 1, NULL, "causal mask, bottom-right aligned when Nk > N"),
     [SF_HV]     = FIELD("Hv", Hv, 0, NULL, "value (and output) heads, a multiple of H (default H)"),
     [SF_CHUNK]  = FIELD("chunk", chunk, 0, NULL, "chunk length of the chunked algorithms (default 64)"),
     [SF_GATE]   = FIELD("gate", gate, 0, gate_names, "decay gate: none, head (scalar per head) or key (GLA)"),
+    [SF_Z]      = FIELD("z", z, 1, NULL, "ssm s6/ssd: output gate, y·silu(z)"),
+    [SF_SKIP]   = FIELD("skip", skip, 1, NULL, "ssm ssd: skip term D·x (s6 always has it)"),
     [SF_STATE]  = FIELD("state", state, 1, NULL, "initial state in and final state out"),
 };
 #undef FIELD
@@ -109,6 +117,24 @@ int64_t tensor_numel(const struct tensor_spec *t)
     return n;
 }
 
+void tensor_spec_set(struct tensor_spec *t, const char *name, int ndim, int64_t a, int64_t b,
+                     int64_t c, int64_t d)
+{
+    t->name = name;
+    t->ndim = ndim;
+    t->dims[0] = a, t->dims[1] = b, t->dims[2] = c, t->dims[3] = d;
+}
+
+unsigned family_fields(const struct family *f, const struct shape *s)
+{
+    return f->fields_of ? f->fields_of(s) : f->fields;
+}
+
+double shape_default_scale(const struct shape *s)
+{
+    return s->D > 0 ? 1.0 / sqrt((double)s->D) : 1.0;
+}
+
 int64_t family_out_rows(const struct io_specs *io)
 {
     return io->out.dims[0] * io->out.dims[1];
@@ -127,6 +153,7 @@ extern const struct family family_flash;    /* reference/flash.c */
 extern const struct family family_linear;   /* reference/linear.c */
 extern const struct family family_gated;    /* reference/gated.c */
 extern const struct family family_delta;    /* reference/delta.c */
+extern const struct family family_ssm;      /* reference/ssm.c */
 
 const struct family *const families[] = {
     &family_softmax,
@@ -134,6 +161,7 @@ const struct family *const families[] = {
     &family_linear,
     &family_gated,
     &family_delta,
+    &family_ssm,
 };
 const int n_families = (int)(sizeof families / sizeof families[0]);
 
@@ -184,10 +212,11 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
                  char *buf, size_t n)
 {
     size_t len = 0;
+    const unsigned fields = family_fields(f, s);
     len += (size_t)snprintf(buf, n, "%s%s%s %s", f->name, impl ? "/" : "", impl ? impl : "",
                             dtype_table[s->dtype].name);
     for (int i = 0; i < SF_COUNT && len < n; i++) {
-        if (!(f->fields & SF_BIT(i)))
+        if (!(fields & SF_BIT(i)))
             continue;
         int64_t v = shape_field_get(s, i);
         if (shape_fields[i].is_flag) {
@@ -204,8 +233,9 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
 void shape_json(const struct family *f, const struct shape *s, char *buf, size_t n)
 {
     size_t len = (size_t)snprintf(buf, n, "{");
+    const unsigned fields = family_fields(f, s);
     for (int i = 0; i < SF_COUNT && len < n; i++) {
-        if (!(f->fields & SF_BIT(i)))
+        if (!(fields & SF_BIT(i)))
             continue;
         char val[32];
         shape_field_format(i, shape_field_get(s, i), val, sizeof val);

@@ -182,7 +182,7 @@ int run_case(const struct case_req *q, struct case_result *res)
     int sampled = 0, rc = SB_OK, setup_done = 0;
     double *ref = NULL, *ref_final = NULL;
     struct op_ctx ctx = { .shape = s, .io = &io, .out = out, .final = final,
-                          .scale = 1.0 / sqrt((double)s->D),
+                          .scale = shape_default_scale(s),
                           .threads = omp_get_max_threads(),
                           .gpu = im->device == DEV_CUDA ? q->gpu : NULL };
     if (q->load)

@@ -64,12 +64,22 @@ struct shape {
     int64_t chunk;      /* chunk length of the chunked recurrent algorithms */
     int64_t gate;       /* enum gate_kind */
     int64_t state;      /* 0/1: initial state in, final state out */
+    int64_t variant;    /* ssm: enum ssm_variant (reference/ssm.h) */
+    int64_t Dm;         /* ssm s6: channels (Mamba's d_inner) */
+    int64_t P;          /* ssm ssd: head dim */
+    int64_t Ds;         /* ssm s6, ssd: state size per channel / head (d_state) */
+    int64_t G;          /* ssm s6, ssd: groups sharing B and C */
+    int64_t z;          /* ssm s6, ssd: 0/1, output gate y·silu(z) */
+    int64_t skip;       /* ssm ssd: 0/1, skip term D·x (s6 always has it) */
     enum dtype dtype;
 };
 
+/* The order is the order of the fields in case strings (new fields go
+ * where they read best: no family's string changes, since each prints
+ * only its own fields, in this order). */
 enum shape_field_id {
-    SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_HV, SF_D, SF_DV, SF_CAUSAL,
-    SF_CHUNK, SF_GATE, SF_STATE, SF_COUNT
+    SF_VARIANT, SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_HV, SF_D, SF_DV, SF_DM, SF_P, SF_DS, SF_G,
+    SF_CAUSAL, SF_CHUNK, SF_GATE, SF_Z, SF_SKIP, SF_STATE, SF_COUNT
 };
 #define SF_BIT(f) (1u << (f))
 
@@ -126,6 +136,9 @@ struct io_specs {
 };
 
 int64_t tensor_numel(const struct tensor_spec *t);
+/* *t = {name, ndim, {a, b, c, d}} (dims past ndim are ignored). */
+void tensor_spec_set(struct tensor_spec *t, const char *name, int ndim, int64_t a, int64_t b,
+                     int64_t c, int64_t d);
 
 /* ---- implementations ------------------------------------------------------ */
 
@@ -178,6 +191,10 @@ struct family {
     const char *name;
     const char *summary;
     unsigned fields;                                    /* SF_BIT() mask of fields it reads */
+    /* The fields a shape of the family reads where they depend on the shape
+     * (the ssm family's variants), a subset of fields: case strings and
+     * shape_json print these. NULL: fields. */
+    unsigned (*fields_of)(const struct shape *);
     void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
     int (*validate)(const struct shape *, char *msg, size_t n); /* 0 ok; msg names the field */
     double (*flops)(const struct shape *);
@@ -195,6 +212,11 @@ struct family {
                       const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
+    /* Rejects inputs outside the family's domain (an A that is not
+     * negative, a step size that is not positive), as an edited --load
+     * folder may hold: 0 when they are fine, else -1 and one line in msg
+     * naming the tensor and the element. NULL: any finite values do. */
+    int (*check_inputs)(const struct shape *, const float *const in[], char *msg, size_t n);
     const struct impl *impls;
     int n_impls;
     /* Small edge-case shapes `bench verify` and the tests run every
@@ -202,6 +224,13 @@ struct family {
      * left out take the family's defaults), NULL-terminated. */
     const char *const *edge_shapes;
 };
+
+/* The fields a shape of family f reads (f->fields_of or f->fields). */
+unsigned family_fields(const struct family *f, const struct shape *s);
+
+/* The attention scale a case runs with unless a dump says otherwise:
+ * 1/sqrt(D), or 1 for a family without a head dim D (ssm). */
+double shape_default_scale(const struct shape *s);
 
 /* Output rows and elements per row for the family's output tensor:
  * rows = dims[0]*dims[1] (B*N tokens), elems = the rest. */
@@ -258,6 +287,16 @@ static inline float sb_rng_uniform_at(uint64_t state0, int64_t i)
 {
     uint64_t state = state0 + (uint64_t)i * 0x9E3779B97F4A7C15ull;
     return sb_rng_uniform(&state);
+}
+
+/* The start of a tensor's own stream of a case's inputs, from the seed and
+ * the tensor's name, so each tensor is the same whatever the others are. */
+static inline uint64_t sb_rng_stream(uint64_t seed, const char *name)
+{
+    uint64_t name_hash = 0;
+    for (const char *c = name; *c; c++)
+        name_hash = name_hash * 131 + (unsigned char)*c;
+    return seed * 0x9E3779B97F4A7C15ull + name_hash * 0xD1B54A32D192ED03ull;
 }
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /*
  * cpu_kernel.h — what the CPU forms of the GPU kernels share (flash.c,
- * gla.c, delta.c): a fused multiply-add, a vectorisable exp, and the GCC
- * options their register-blocked micro-kernels need.
+ * gla.c, delta.c, ssm_*.c): a fused multiply-add, a vectorisable exp, the
+ * bf16 rounding of their outputs, and the GCC options their
+ * register-blocked micro-kernels need.
  *
  * Including it opens a region with those options; the file closes it with
  * CPU_KERNEL_END after its last kernel. Include it once, after the other
@@ -13,6 +14,8 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "../harness/seqbench.h"
 
 /* a·b + c. -std=c11 turns fp contraction off, so a plain a*b + c would be a
  * multiply and an add; fmaf is one instruction (and one rounding) where the
@@ -74,6 +77,31 @@ static inline float cpu_exp2(float x)
     float scale;
     memcpy(&scale, &bits, 4);
     return x < -126.0f ? 0.0f : p * scale;
+}
+
+/* bf16_round (harness/registry.c) inline and branch-free, so that the
+ * output loops vectorise (the call per element doubled a bf16 run's time):
+ * round to nearest even; a NaN stays a quiet NaN. */
+static inline float cpu_bf16(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
+    const uint32_t quiet = (u & 0xffff0000u) | 0x400000u;
+    u = (u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+/* dst[i] = src[i] rounded to the dtype. */
+static inline void cpu_store(enum dtype dt, float *restrict dst, const float *restrict src,
+                             int64_t n)
+{
+    if (dt == DT_BF16)
+        for (int64_t i = 0; i < n; i++)
+            dst[i] = cpu_bf16(src[i]);
+    else
+        memcpy(dst, src, (size_t)n * sizeof *dst);
 }
 
 /* e^x for x <= 0: 2^(x·log2 e), exactly 0 below e^(-126·ln 2). */

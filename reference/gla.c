@@ -29,37 +29,12 @@
 
 int64_t gla_cpu_macs;
 
-/* bf16_round (harness/registry.c) inline and branch-free, so that the
- * output loops vectorise (the call per element doubled a bf16 run's time):
- * round to nearest even; a NaN stays a quiet NaN. */
-static inline float gla_bf16(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, 4);
-    const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1)) & 0xffff0000u;
-    const uint32_t quiet = (u & 0xffff0000u) | 0x400000u;
-    u = (u & 0x7fffffffu) > 0x7f800000u ? quiet : rounded;
-    memcpy(&x, &u, 4);
-    return x;
-}
-
-/* dst[i] = src[i] rounded to the dtype. */
-static void gla_store(enum dtype dt, float *restrict dst, const float *restrict src, int64_t n)
-{
-    if (dt == DT_BF16)
-        for (int64_t i = 0; i < n; i++)
-            dst[i] = gla_bf16(src[i]);
-    else
-        memcpy(dst, src, (size_t)n * sizeof *dst);
-}
-
 /* ---- the micro-kernel ---------------------------------------------------------
  *
  * C[u][r] = init + Σ_{t<k} A[u·lda + t] · B[t·ldb + r], u < mr, r < nr, with
  * init 0 (GLA_ZERO), C (GLA_ADD) or C[u][r]·rs[u] (GLA_SCALE: the state's
  * decay folded into the load). Always inlined into fixed (mr, nr) versions
  * so that the sums stay in registers. */
-enum gla_init { GLA_ZERO, GLA_ADD, GLA_SCALE };
 #define GLA_LANES 16            /* fp32 lanes of a 512-bit vector */
 #define GLA_MR 6
 #define GLA_NR 64
@@ -131,11 +106,9 @@ GLA_KERNEL_ATTR static void gla_kernel_tail(int mr, int nr, int64_t k, const flo
     gla_kernel(mr, nr, k, A, lda, B, ldb, C, ldc, init, rs);
 }
 
-/* C (m × n, row stride ldc) = init + A (m × k) · B (k × n). lower: A is
- * lower triangular (zero past its diagonal, which the caller wrote), so row
- * block i0 stops its sum at column i0 + GLA_MR. Column panels outside, so a
- * panel of B (k × 64) stays in L1 while every row block of C passes it. */
-static void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
+/* Column panels outside, so a panel of B (k × 64) stays in L1 while every
+ * row block of C passes it. */
+void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
                      const float *B, int64_t ldb, float *C, int64_t ldc, enum gla_init init,
                      const float *rs, int lower)
 {
@@ -164,10 +137,10 @@ static void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t ld
     }
 }
 
-/* dst[c·ldd + r] = src[r·lds + c], r < rows, c < cols, in GLA_LANES-square
- * tiles: a tile's rows are read and its columns written within a few
- * cache lines (one element per line either way ran ~5x slower). */
-static void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+/* In GLA_LANES-square tiles: a tile's rows are read and its columns
+ * written within a few cache lines (one element per line either way ran
+ * ~5x slower). */
+void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                           int64_t ldd)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += GLA_LANES)
@@ -331,7 +304,7 @@ static int64_t gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct
     gla_gemm(D, Dv, c, w->kdt, C, w->v, Dv, w->S, Dv, GLA_SCALE, w->decay, 0); /* state */
 
     for (int64_t i = 0; i < c; i++)
-        gla_store(s->dtype, h->out + (t0 + i) * h->v_ld, w->o + i * Dv, Dv);
+        cpu_store(s->dtype, h->out + (t0 + i) * h->v_ld, w->o + i * Dv, Dv);
     return 2 * c * D * Dv + c * (c + 1) / 2 * (D + Dv);
 }
 
@@ -362,7 +335,7 @@ static int64_t gla_head_run(enum rec_kind kind, struct op_ctx *ctx, int64_t b, i
     for (int64_t t0 = 0; t0 < N; t0 += s->chunk)
         macs += gla_chunk(&h, t0, N - t0 < s->chunk ? N - t0 : s->chunk, w);
     if (ctx->final)
-        gla_store(s->dtype, ctx->final + (b * Hv + j) * D * Dv, w->S, D * Dv);
+        cpu_store(s->dtype, ctx->final + (b * Hv + j) * D * Dv, w->S, D * Dv);
     return macs;
 }
 

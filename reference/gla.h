@@ -59,6 +59,20 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx);
           SB_GPU_FNS(gla_decode) },                                                           \
     }
 
+/* The register-blocked products of gla.c, which the ssm family's chunked
+ * ssd form runs as well.
+ * gla_gemm: C (m × n, row stride ldc) = init + A (m × k) · B (k × n), init
+ * 0 (GLA_ZERO), C (GLA_ADD) or C[u][r]·rs[u] (GLA_SCALE: a decay per row
+ * folded into the load). lower: A is lower triangular (zero past its
+ * diagonal, which the caller wrote), so row block i0 stops its sum at
+ * column i0 + GLA_MR (6).
+ * gla_transpose: dst[c·ldd + r] = src[r·lds + c], r < rows, c < cols. */
+enum gla_init { GLA_ZERO, GLA_ADD, GLA_SCALE };
+void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, const float *B,
+              int64_t ldb, float *C, int64_t ldc, enum gla_init init, const float *rs, int lower);
+void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
+                   int64_t ldd);
+
 /* Multiply-adds the chunked algorithm needs, counted by gla_cpu_run as it
  * goes (tests): per chunk of c tokens 2·c·D·Dv (Q S, Kᵀ V) plus
  * c(c+1)/2·(D + Dv) for the scores and P V over the pairs j ≤ i, which

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "recurrent.h"
+#include "ref_run.h"
 
 int64_t rec_ref_macs;
 
@@ -155,35 +156,27 @@ double rec_min_bytes(enum rec_kind kind, const struct shape *s)
 
 /* ---- tensors ---------------------------------------------------------------- */
 
-static void spec(struct tensor_spec *t, const char *name, int ndim, int64_t a, int64_t b,
-                 int64_t c, int64_t d)
-{
-    t->name = name;
-    t->ndim = ndim;
-    t->dims[0] = a, t->dims[1] = b, t->dims[2] = c, t->dims[3] = d;
-}
-
 void rec_io(enum rec_kind kind, const struct shape *s, struct io_specs *io)
 {
     const struct rec_layout l = rec_layout(kind, s);
     memset(io, 0, sizeof *io);
     io->n_in = l.n_in;
-    spec(&io->in[l.q], "q", 4, s->B, s->N, s->H, s->D);
-    spec(&io->in[l.k], "k", 4, s->B, s->N, s->H, s->D);
-    spec(&io->in[l.v], "v", 4, s->B, s->N, s->Hv, s->Dv);
+    tensor_spec_set(&io->in[l.q], "q", 4, s->B, s->N, s->H, s->D);
+    tensor_spec_set(&io->in[l.k], "k", 4, s->B, s->N, s->H, s->D);
+    tensor_spec_set(&io->in[l.v], "v", 4, s->B, s->N, s->Hv, s->Dv);
     if (l.g >= 0) {
         if (rec_gate(kind, s) == GATE_KEY)
-            spec(&io->in[l.g], "g", 4, s->B, s->N, s->Hv, s->D);
+            tensor_spec_set(&io->in[l.g], "g", 4, s->B, s->N, s->Hv, s->D);
         else
-            spec(&io->in[l.g], "g", 3, s->B, s->N, s->Hv, 0);
+            tensor_spec_set(&io->in[l.g], "g", 3, s->B, s->N, s->Hv, 0);
     }
     if (l.beta >= 0)
-        spec(&io->in[l.beta], "beta", 3, s->B, s->N, s->Hv, 0);
+        tensor_spec_set(&io->in[l.beta], "beta", 3, s->B, s->N, s->Hv, 0);
     if (l.h0 >= 0)
-        spec(&io->in[l.h0], "h0", 4, s->B, s->Hv, s->D, s->Dv);
-    spec(&io->out, "out", 4, s->B, s->N, s->Hv, s->Dv);
+        tensor_spec_set(&io->in[l.h0], "h0", 4, s->B, s->Hv, s->D, s->Dv);
+    tensor_spec_set(&io->out, "out", 4, s->B, s->N, s->Hv, s->Dv);
     if (s->state)
-        spec(&io->final, "ht", 4, s->B, s->Hv, s->D, s->Dv);
+        tensor_spec_set(&io->final, "ht", 4, s->B, s->Hv, s->D, s->Dv);
 }
 
 static double log_sigmoid(double z)
@@ -225,10 +218,7 @@ void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float 
     const struct rec_layout l = rec_layout(kind, s);
     for (int t = 0; t < io.n_in; t++) {
         const int64_t n = tensor_numel(&io.in[t]);
-        uint64_t name_hash = 0;
-        for (const char *c = io.in[t].name; *c; c++)
-            name_hash = name_hash * 131 + (unsigned char)*c;
-        const uint64_t state = seed * 0x9E3779B97F4A7C15ull + name_hash * 0xD1B54A32D192ED03ull;
+        const uint64_t state = sb_rng_stream(seed, io.in[t].name);
         float *x = in[t];
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++) {
@@ -442,31 +432,21 @@ struct tolerance rec_tolerance(const struct shape *s)
     return (struct tolerance){ .rel_l2 = 1e-4, .row_rel_l2 = 1e-3 };
 }
 
-static float round_to(enum dtype dt, double x)
-{
-    return dt == DT_BF16 ? bf16_round((float)x) : (float)x;
-}
+/* rec_reference bound to each kind, for ref_run_all. */
+#define REC_REF_OF(p, kind)                                                                 \
+    static void rec_reference_##p(const struct shape *s, double scale, const float *const in[], \
+                                  const int64_t *rows, int64_t nrows, double *out, double *final) \
+    { rec_reference(kind, s, scale, in, rows, nrows, out, final); }
+REC_REF_OF(linear, REC_LINEAR)
+REC_REF_OF(gated, REC_GATED)
+REC_REF_OF(delta, REC_DELTA)
 
 int rec_ref_run(enum rec_kind kind, struct op_ctx *ctx)
 {
-    const struct shape *s = ctx->shape;
-    const int64_t rows = s->B * s->N, elems = s->Hv * s->Dv;
-    const int64_t fin = s->state ? s->B * s->Hv * s->D * s->Dv : 0;
-    double *buf = malloc((size_t)(rows * elems) * sizeof *buf);
-    double *fbuf = fin ? malloc((size_t)fin * sizeof *fbuf) : NULL;
-    int64_t *idx = malloc((size_t)rows * sizeof *idx);
-    if (!buf || !idx || (fin && !fbuf)) {
-        free(buf), free(fbuf), free(idx);
-        snprintf(ctx->err, sizeof ctx->err, "ref: out of host memory");
-        return SB_OOM;
+    switch (kind) {
+    case REC_LINEAR: return ref_run_all(rec_reference_linear, ctx);
+    case REC_GATED:  return ref_run_all(rec_reference_gated, ctx);
+    case REC_DELTA:  break;
     }
-    for (int64_t i = 0; i < rows; i++)
-        idx[i] = i;
-    rec_reference(kind, s, ctx->scale, ctx->in, idx, rows, buf, fbuf);
-    for (int64_t i = 0; i < rows * elems; i++)
-        ctx->out[i] = round_to(s->dtype, buf[i]);
-    for (int64_t i = 0; i < fin; i++)
-        ctx->final[i] = round_to(s->dtype, fbuf[i]);
-    free(buf), free(fbuf), free(idx);
-    return SB_OK;
+    return ref_run_all(rec_reference_delta, ctx);
 }
