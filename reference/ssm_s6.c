@@ -11,8 +11,9 @@
  *      product of its a, hl its end state from zero;
  *   2. carry propagation: the state entering chunk c+1 is
  *      h_in(c+1) = P_c ⊙ h_in(c) + hl_c, from h_in(0) = h0 (or 0);
- *   3. each chunk scanned again from its h_in, which gives every h_t and
- *      the outputs y_t = C_t·h_t + D u_t (· silu(z_t)).
+ *   3. each chunk scanned again from its h_in with the maps step 1 made,
+ *      which gives every h_t and the outputs y_t = C_t·h_t + D u_t
+ *      (· silu(z_t)).
  * On the GPU (ops/ssm/s6_scan.cu) a thread owns one chunk: step 1 in its
  * registers, step 2 as a warp and block scan of the summaries plus the
  * carry from the previous block of chunks, step 3 from the a and b it kept
@@ -102,13 +103,35 @@ void s6_reference(const struct shape *s, const float *const in[], const int64_t 
 
 /* ---- cpu: the chunked scan ------------------------------------------------------------ */
 
-/* Per-thread buffers, Ds floats each. */
+/* Per-thread buffers. */
 struct s6_scratch {
-    float *hin;     /* the state entering the chunk (step 2's carry) */
-    float *P, *hl;  /* the chunk's summary (step 1) */
-    float *h;       /* the state during step 3 */
-    float *part;    /* C_t ⊙ h_t, summed after the loop (vectorises) */
+    float *hin;     /* [Ds] the state entering the chunk (step 2's carry) */
+    float *P, *hl;  /* [Ds] the chunk's summary (step 1) */
+    float *h;       /* [Ds] the state during step 3 */
+    float *part;    /* [Ds] C_t ⊙ h_t, summed after the loop (vectorises) */
+    float *a, *b;   /* [chunk][Ds] each token's map, from step 1 to step 3 (the
+                     * GPU thread keeps them in registers) */
 };
+
+#define S6_LANES 16     /* fp32 lanes of a 512-bit vector */
+
+/* Σ x[0 .. n) in S6_LANES independent partial sums, then a tree: GCC
+ * vectorises neither a float reduction (without -ffast-math) nor its
+ * chain of n dependent adds, the inner loop's longest path per token. */
+static inline float s6_sum(const float *restrict x, int64_t n)
+{
+    float lane[S6_LANES] = { 0 }, tail = 0.0f;
+    int64_t i = 0;
+    for (; i + S6_LANES <= n; i += S6_LANES)
+        for (int l = 0; l < S6_LANES; l++)
+            lane[l] += x[i + l];
+    for (; i < n; i++)
+        tail += x[i];
+    for (int w = S6_LANES / 2; w > 0; w /= 2)
+        for (int l = 0; l < w; l++)
+            lane[l] += lane[l + w];
+    return lane[0] + tail;
+}
 
 /* One channel (b, d): steps 1-3 chunk by chunk; out rows and, with a final
  * state, ht written. BT, CT: B and C of every (batch, group) transposed to
@@ -121,7 +144,7 @@ static void s6_cpu_channel(struct op_ctx *ctx, const float *BT, const float *CT,
     const int64_t L = s->N, Ds = s->Ds, row = b * s->Dm + d, T = s->chunk;
     const float *u = ctx->in[l.x] + row * L, *dl = ctx->in[l.dt] + row * L;
     const float *z = l.z >= 0 ? ctx->in[l.z] + row * L : NULL;
-    const float *A = ctx->in[l.A] + d * Ds, Dd = ctx->in[l.D][d];
+    const float *restrict A = ctx->in[l.A] + d * Ds, Dd = ctx->in[l.D][d];
     const int64_t bc = s6_bc_offset(s, b, d);     /* [L][Ds] starts where [Ds][L] did */
     const float *Bt = BT + bc, *Ct = CT + bc;
     float *y = ctx->out + row * L;
@@ -131,33 +154,33 @@ static void s6_cpu_channel(struct op_ctx *ctx, const float *BT, const float *CT,
     for (int64_t n = 0; n < Ds; n++)
         hin[n] = l.h0 >= 0 ? ctx->in[l.h0][row * Ds + n] : 0.0f;
     for (int64_t t0 = 0; t0 < L; t0 += T) {
-        const int64_t t1 = t0 + T < L ? t0 + T : L;
+        const int64_t nt = t0 + T < L ? T : L - t0;
         for (int64_t n = 0; n < Ds; n++)                  /* 1. the local scan from 0 */
             P[n] = 1.0f, hl[n] = 0.0f;
-        for (int64_t t = t0; t < t1; t++) {
-            const float delta = dl[t], du = delta * u[t];
-            const float *Bn = Bt + t * Ds;
+        for (int64_t i = 0; i < nt; i++) {
+            const float delta = dl[t0 + i], du = delta * u[t0 + i];
+            const float *restrict Bn = Bt + (t0 + i) * Ds;
+            float *restrict a = w->a + i * Ds, *restrict bb = w->b + i * Ds;
             for (int64_t n = 0; n < Ds; n++) {
-                const float a = cpu_exp(delta * A[n]);
-                P[n] *= a;
-                hl[n] = cpu_fma(a, hl[n], du * Bn[n]);
+                a[n] = cpu_exp(delta * A[n]);
+                bb[n] = du * Bn[n];
+                P[n] *= a[n];
+                hl[n] = cpu_fma(a[n], hl[n], bb[n]);
             }
         }
         for (int64_t n = 0; n < Ds; n++)                  /* 3. the outputs from h_in */
             h[n] = hin[n];
-        for (int64_t t = t0; t < t1; t++) {
-            const float delta = dl[t], du = delta * u[t];
-            const float *Bn = Bt + t * Ds, *Cn = Ct + t * Ds;
+        for (int64_t i = 0; i < nt; i++) {
+            const float *restrict Cn = Ct + (t0 + i) * Ds;
+            const float *restrict a = w->a + i * Ds, *restrict bb = w->b + i * Ds;
             for (int64_t n = 0; n < Ds; n++) {
-                h[n] = cpu_fma(cpu_exp(delta * A[n]), h[n], du * Bn[n]);
+                h[n] = cpu_fma(a[n], h[n], bb[n]);
                 part[n] = Cn[n] * h[n];
             }
-            float acc = Dd * u[t];
-            for (int64_t n = 0; n < Ds; n++)
-                acc += part[n];
+            float acc = Dd * u[t0 + i] + s6_sum(part, Ds);
             if (z)
-                acc *= z[t] / (1.0f + expf(-z[t]));
-            y[t] = s->dtype == DT_BF16 ? cpu_bf16(acc) : acc;
+                acc *= z[t0 + i] / (1.0f + expf(-z[t0 + i]));
+            y[t0 + i] = s->dtype == DT_BF16 ? cpu_bf16(acc) : acc;
         }
         for (int64_t n = 0; n < Ds; n++)                  /* 2. the carry into the next chunk */
             hin[n] = cpu_fma(P[n], hin[n], hl[n]);
@@ -190,9 +213,10 @@ int s6_cpu_run(struct op_ctx *ctx)
     }
 #pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
     {
-        float *buf = malloc((size_t)(5 * s->Ds) * sizeof *buf);
-        const struct s6_scratch w = { buf, buf + s->Ds, buf + 2 * s->Ds, buf + 3 * s->Ds,
-                                      buf + 4 * s->Ds };
+        const int64_t Ds = s->Ds, ab = s->chunk * Ds;
+        float *buf = malloc((size_t)(5 * Ds + 2 * ab) * sizeof *buf);
+        const struct s6_scratch w = { buf, buf + Ds, buf + 2 * Ds, buf + 3 * Ds, buf + 4 * Ds,
+                                      buf + 5 * Ds, buf + 5 * Ds + ab };
         failed |= !buf;
 #pragma omp for collapse(2) schedule(dynamic, 4)
         for (int64_t b = 0; b < s->B; b++)
