@@ -10,7 +10,7 @@
 #                     output is always in build/ops/<family>/<file>.ptxas)
 #
 # nvcc is looked up in $(CUDA_HOME)/bin, then on PATH. The CUDA runtime is
-# linked statically and cuBLAS dynamically (rpath to the toolkit's lib);
+# linked statically, cuBLAS and cuFFT dynamically (rpath to the toolkit's lib);
 # never -lcuda, so the binary starts on machines with no driver and says so.
 
 CC        ?= gcc
@@ -43,7 +43,7 @@ CU_SRC        := $(wildcard ops/*/*.cu)
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
 CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
-LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcudart_static -lrt -lstdc++ \
+LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcufft -lcudart_static -lrt -lstdc++ \
                -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
 CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
 else

@@ -29,6 +29,10 @@ SB_DECLARE_GPU_IMPL(delta_decode)     /* ops/delta/delta_decode.cu */
 SB_DECLARE_GPU_IMPL(gla_cuda)         /* ops/gated/gla_fwd.cu */
 SB_DECLARE_GPU_IMPL(gla_cuda_opt)     /* ops/gated/gla_fwd_mma.cu */
 SB_DECLARE_GPU_IMPL(gla_decode)       /* ops/gated/gla_decode.cu */
+/* ops/ssm/: each variant's kernels (reference/ssm.c picks by the shape's variant) */
+SB_DECLARE_GPU_IMPL(s6_cuda)          /* ops/ssm/s6_scan.cu */
+SB_DECLARE_GPU_IMPL(s6_decode)        /* ops/ssm/s6_decode.cu */
+SB_DECLARE_GPU_IMPL(conv_cuda)        /* ops/ssm/conv_fft.cu */
 
 #ifdef __cplusplus
 }

@@ -100,7 +100,7 @@ static void ssm_defaults(struct shape *s)
     case SSM_S6:
         if (s->Dm < 0) s->Dm = 1024;
         if (s->Ds < 0) s->Ds = 16;
-        if (s->chunk < 0) s->chunk = 16;
+        if (s->chunk < 0) s->chunk = 8;
         break;
     case SSM_SSD:
         if (s->H < 0) s->H = 8;
@@ -469,6 +469,59 @@ static int ssm_cpu_run(struct op_ctx *ctx)
 
 #define SSM_DTYPES (DT_BIT(DT_FP32) | DT_BIT(DT_BF16))
 
+/* ---- GPU implementations ----------------------------------------------------------
+ *
+ * Each row of the table is one name for every variant: its entry points
+ * pick the variant's kernels (ops/ssm/) by the shape, and a variant that
+ * has none for the name is skipped, saying so. */
+#ifdef SB_HAVE_CUDA
+struct ssm_gpu {
+    int (*setup)(struct op_ctx *);
+    int (*run)(struct op_ctx *);
+    int (*fetch)(struct op_ctx *);
+    void (*teardown)(struct op_ctx *);
+    int64_t (*workspace_bytes)(const struct shape *);
+};
+#define SSM_GPU(p) { p##_setup, p##_run, p##_fetch, p##_teardown, p##_workspace_bytes }
+enum ssm_gpu_impl { SG_CUDA, SG_DECODE, SG_GPU_COUNT };
+static const struct ssm_gpu ssm_gpu[SG_GPU_COUNT][SSM_VARIANT_COUNT] = {
+    [SG_CUDA] = { [SSM_S6] = SSM_GPU(s6_cuda), [SSM_CONV] = SSM_GPU(conv_cuda) },
+    [SG_DECODE] = { [SSM_S6] = SSM_GPU(s6_decode) },
+};
+static const char *const ssm_gpu_name[SG_GPU_COUNT] = { [SG_CUDA] = "cuda", [SG_DECODE] = "decode" };
+
+static const struct ssm_gpu *ssm_gpu_of(enum ssm_gpu_impl which, const struct shape *s)
+{
+    return &ssm_gpu[which][ssm_variant_of(s)];
+}
+
+static int ssm_gpu_setup(enum ssm_gpu_impl which, struct op_ctx *ctx)
+{
+    const struct ssm_gpu *g = ssm_gpu_of(which, ctx->shape);
+    if (!g->setup) {
+        char v[16];
+        shape_field_format(SF_VARIANT, ctx->shape->variant, v, sizeof v);
+        snprintf(ctx->err, sizeof ctx->err, "%s: not built for variant %s", ssm_gpu_name[which], v);
+        return SB_UNSUPPORTED;
+    }
+    return g->setup(ctx);
+}
+
+/* The entry points of table row `which`. */
+#define SSM_GPU_FNS(p, which)                                                                \
+    static int p##_setup(struct op_ctx *c) { return ssm_gpu_setup(which, c); }             \
+    static int p##_run(struct op_ctx *c) { return ssm_gpu_of(which, c->shape)->run(c); }   \
+    static int p##_fetch(struct op_ctx *c) { return ssm_gpu_of(which, c->shape)->fetch(c); } \
+    static void p##_teardown(struct op_ctx *c) { ssm_gpu_of(which, c->shape)->teardown(c); } \
+    static int64_t p##_workspace_bytes(const struct shape *s)                               \
+    {                                                                                         \
+        const struct ssm_gpu *g = ssm_gpu_of(which, s);                                       \
+        return g->workspace_bytes ? g->workspace_bytes(s) : 0;                                \
+    }
+SSM_GPU_FNS(ssm_cuda, SG_CUDA)
+SSM_GPU_FNS(ssm_decode, SG_DECODE)
+#endif
+
 static const struct impl ssm_impls[] = {
     { .name = "ref", .device = DEV_CPU, .dtypes = SSM_DTYPES, .status = "verified",
       .summary = "the definition in float64: s6/ssd's recurrence token by token, conv's direct sum",
@@ -477,6 +530,16 @@ static const struct impl ssm_impls[] = {
       .summary = "the GPU decomposition in C, fp32, OpenMP: s6 chunk scans + carries, ssd chunks, "
                  "conv by FFT (KISS FFT)",
       .run = ssm_cpu_run },
+    { .name = "cuda", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
+      .status = "unverified: never run on a GPU",
+      .summary = "s6: a thread per chunk of 8/16 tokens, warp and block scans of the chunk maps, "
+                 "states in registers; conv: cuFFT",
+      SB_GPU_FNS(ssm_cuda) },
+    { .name = "decode", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
+      .status = "unverified: never run on a GPU",
+      .summary = "s6: N <= 16 new tokens on the state h0, a warp per channel; state read and "
+                 "written once",
+      SB_GPU_FNS(ssm_decode) },
 };
 
 /* Small shapes where bugs live: one token, L not a multiple of the chunk

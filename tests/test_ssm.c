@@ -398,13 +398,13 @@ static void test_inputs(void)
 static void test_case_strings(void)
 {
     static const struct { const char *words, *want, *json; } cases[] = {
-        { "variant=s6 N=300 Dm=64", "ssm/cpu fp32 variant=s6 B=1 N=300 Dm=64 Ds=16 G=1 chunk=16",
-          "{\"variant\":\"s6\",\"B\":1,\"N\":300,\"Dm\":64,\"Ds\":16,\"G\":1,\"chunk\":16,\"z\":0,\"state\":0}" },
+        { "variant=s6 N=300 Dm=64", "ssm/cpu fp32 variant=s6 B=1 N=300 Dm=64 Ds=16 G=1 chunk=8",
+          "{\"variant\":\"s6\",\"B\":1,\"N\":300,\"Dm\":64,\"Ds\":16,\"G\":1,\"chunk\":8,\"z\":0,\"state\":0}" },
         { "variant=ssd N=300 H=4 z skip state",
           "ssm/cpu fp32 variant=ssd B=1 N=300 H=4 P=64 Ds=128 G=1 chunk=256 z skip state", NULL },
         { "variant=conv B=2 N=300 H=16", "ssm/cpu fp32 variant=conv B=2 N=300 H=16",
           "{\"variant\":\"conv\",\"B\":2,\"N\":300,\"H\":16}" },
-        { "N=300", "ssm/cpu fp32 variant=s6 B=1 N=300 Dm=1024 Ds=16 G=1 chunk=16", NULL },
+        { "N=300", "ssm/cpu fp32 variant=s6 B=1 N=300 Dm=1024 Ds=16 G=1 chunk=8", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct shape s = parse(cases[i].words, DT_FP32);
