@@ -485,8 +485,9 @@ struct ssm_gpu {
 #define SSM_GPU(p) { p##_setup, p##_run, p##_fetch, p##_teardown, p##_workspace_bytes }
 enum ssm_gpu_impl { SG_CUDA, SG_DECODE, SG_GPU_COUNT };
 static const struct ssm_gpu ssm_gpu[SG_GPU_COUNT][SSM_VARIANT_COUNT] = {
-    [SG_CUDA] = { [SSM_S6] = SSM_GPU(s6_cuda), [SSM_CONV] = SSM_GPU(conv_cuda) },
-    [SG_DECODE] = { [SSM_S6] = SSM_GPU(s6_decode) },
+    [SG_CUDA] = { [SSM_S6] = SSM_GPU(s6_cuda), [SSM_SSD] = SSM_GPU(ssd_cuda),
+                  [SSM_CONV] = SSM_GPU(conv_cuda) },
+    [SG_DECODE] = { [SSM_S6] = SSM_GPU(s6_decode), [SSM_SSD] = SSM_GPU(ssd_decode) },
 };
 static const char *const ssm_gpu_name[SG_GPU_COUNT] = { [SG_CUDA] = "cuda", [SG_DECODE] = "decode" };
 
@@ -532,13 +533,13 @@ static const struct impl ssm_impls[] = {
       .run = ssm_cpu_run },
     { .name = "cuda", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
       .status = "unverified: never run on a GPU",
-      .summary = "s6: a thread per chunk of 8/16 tokens, warp and block scans of the chunk maps, "
-                 "states in registers; conv: cuFFT",
+      .summary = "fp32 FMA; s6: a thread per chunk of 8/16 tokens, warp and block scans of the "
+                 "chunk maps; ssd: chunk states, state passing, chunk outputs; conv: cuFFT",
       SB_GPU_FNS(ssm_cuda) },
     { .name = "decode", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
       .status = "unverified: never run on a GPU",
-      .summary = "s6: N <= 16 new tokens on the state h0, a warp per channel; state read and "
-                 "written once",
+      .summary = "s6, ssd: N <= 16 new tokens on the state h0 (a warp per s6 channel, a block "
+                 "per ssd head); the state read and written once",
       SB_GPU_FNS(ssm_decode) },
 };
 

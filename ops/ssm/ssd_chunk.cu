@@ -1,0 +1,415 @@
+/*
+ * ssd_chunk.cu — family "ssm", variant ssd, implementation "cuda": Mamba-2's
+ * chunked algorithm (reference/ssm_ssd.c) in three kernels, fp32 FMA, fp32
+ * or bf16 in memory. With x̃_j = dt_j x_j, Λ the decay dt·A summed inside a
+ * chunk:
+ *   ssd_chunk_state_kernel  a block per (chunk, head, batch): Λ by a block
+ *       scan (workspace lam), and the chunk's state from zero,
+ *       S_c = Σ_j (e^{Λ_last − Λ_j} x̃_j)ᵀ B_j   (P × Ds, workspace states)
+ *   ssd_state_pass_kernel   a thread per state element of (head, batch),
+ *       walking the chunks: states[c] becomes the state entering chunk c,
+ *       h ← e^{Λ_last(c)} h + S_c; the last h is ht
+ *   ssd_chunk_out_kernel    a block per (SSD_QT query rows, head, batch):
+ *       Y_i = e^{Λ_i} C_i h_in + Σ_{j ≤ i in the chunk} (C_i·B_j) e^{Λ_i − Λ_j} x̃_j,
+ *       key tiles of SSD_QT tokens through shared memory, then D·x and z.
+ * Only chunks are sequential (the state walk, P·Ds elements in parallel).
+ * Every exponent is ≤ 0.
+ *
+ * Threads: 256 as a 16 × 16 grid; a thread owns rows ty + 16a and columns
+ * tx + 16k of each output tile, so shared-memory rows read across tx are
+ * consecutive words (B tiles padded by one word per row).
+ *
+ * Shapes: P ∈ {32, 64, 128}, Ds ∈ {16, 32, 64, 128}, P·Ds ≤ 8192; chunk a
+ * multiple of 64 up to 256. Shared memory of the output kernel
+ * 4·(64·Ds + max(64·(Ds+1), Ds·P) + 64·65 + 64·P + 128) bytes: 97 KiB at
+ * P = 64, Ds = 128 (within sm_86/89's 99 KiB).
+ * Workspace: lam [B,H,L] and states [B,H,chunks,P,Ds], fp32.
+ *
+ * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_chunk.ptxas); never
+ * run on a GPU.
+ */
+#include <stdint.h>
+
+#include "ssm_dev.cuh"
+
+#define SSD_THREADS 256
+#define SSD_QT 64               /* query rows of an output block; key rows of its tiles */
+#define SSD_SUB 32              /* tokens per shared-memory tile of the state kernel */
+#define SSD_CMAX 256            /* chunk: the state kernel's block scans one token a thread */
+#define SSD_FULL 0xffffffffu
+
+template <typename T>
+struct ssd_args {
+    const T *x, *dt, *A, *B, *C, *D, *z, *h0;
+    T *out, *ht;
+    float *lam;                 /* [B,H,L] Λ inside each chunk */
+    float *states;              /* [B,H,chunks,P,Ds] */
+    int L, H, P, Ds, G, chunk, nch;
+};
+
+/* Inclusive sum over the block's threads (SSD_THREADS); warp_sums holds
+ * SSD_THREADS/32 floats. Every thread must call it. */
+static __device__ __forceinline__ float ssd_block_scan(float v, float *warp_sums)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+    for (int off = 1; off < 32; off *= 2) {
+        const float o = __shfl_up_sync(SSD_FULL, v, off);
+        if (lane >= off)
+            v += o;
+    }
+    if (lane == 31)
+        warp_sums[warp] = v;
+    __syncthreads();
+    for (int w = 0; w < warp; w++)
+        v += warp_sums[w];
+    return v;
+}
+
+/* Λ of the chunk into lam and s_lam; s_w[j] = e^{Λ_last − Λ_j} dt_j. */
+template <typename T>
+static __device__ void ssd_chunk_decay(const ssd_args<T> &p, int64_t bh, int64_t c0, int c,
+                                       float *s_lam, float *s_w, float *warp_sums)
+{
+    const int tid = threadIdx.x, h = (int)(bh % p.H);
+    const float A = sb_elem<T>::to_float(p.A[h]);
+    const int64_t tok = bh / p.H * p.L + c0 + tid;
+    const float dt = tid < c ? sb_elem<T>::to_float(p.dt[tok * p.H + h]) : 0.0f;
+    const float lam = ssd_block_scan(dt * A, warp_sums);
+    if (tid < c) {
+        s_lam[tid] = lam;
+        p.lam[bh * p.L + c0 + tid] = lam;
+    }
+    __syncthreads();
+    if (tid < c)
+        s_w[tid] = ssm_dev_exp(s_lam[c - 1] - lam) * dt;
+    __syncthreads();
+}
+
+template <typename T, int TP, int TN>
+__global__ void __launch_bounds__(SSD_THREADS)
+ssd_chunk_state_kernel(const ssd_args<T> p)
+{
+    constexpr int P = 16 * TP, Ds = 16 * TN;
+    __shared__ float s_lam[SSD_CMAX], s_w[SSD_CMAX], warp_sums[SSD_THREADS / 32];
+    __shared__ float sx[SSD_SUB][P], sb[SSD_SUB][Ds];
+    const int ci = blockIdx.x, h = blockIdx.y, b = blockIdx.z, g = h / (p.H / p.G);
+    const int64_t c0 = (int64_t)ci * p.chunk, bh = (int64_t)b * p.H + h;
+    const int c = (int)(p.L - c0 < p.chunk ? p.L - c0 : p.chunk);
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    ssd_chunk_decay(p, bh, c0, c, s_lam, s_w, warp_sums);
+
+    float acc[TP][TN] = {};
+    for (int j0 = 0; j0 < c; j0 += SSD_SUB) {
+        for (int e = tid; e < SSD_SUB * P; e += SSD_THREADS) {
+            const int j = e / P, q = e % P;
+            const int64_t tok = (int64_t)b * p.L + c0 + j0 + j;
+            sx[j][q] = j0 + j < c ? sb_elem<T>::to_float(p.x[(tok * p.H + h) * P + q]) * s_w[j0 + j] : 0.0f;
+        }
+        for (int e = tid; e < SSD_SUB * Ds; e += SSD_THREADS) {
+            const int j = e / Ds, n = e % Ds;
+            const int64_t tok = (int64_t)b * p.L + c0 + j0 + j;
+            sb[j][n] = j0 + j < c ? sb_elem<T>::to_float(p.B[(tok * p.G + g) * Ds + n]) : 0.0f;
+        }
+        __syncthreads();
+        for (int j = 0; j < SSD_SUB; j++) {
+#pragma unroll
+            for (int a = 0; a < TP; a++) {
+                const float xv = sx[j][ty + 16 * a];
+#pragma unroll
+                for (int k = 0; k < TN; k++)
+                    acc[a][k] = fmaf(xv, sb[j][tx + 16 * k], acc[a][k]);
+            }
+        }
+        __syncthreads();
+    }
+    float *S = p.states + (bh * p.nch + ci) * P * Ds;
+#pragma unroll
+    for (int a = 0; a < TP; a++)
+#pragma unroll
+        for (int k = 0; k < TN; k++)
+            S[(ty + 16 * a) * Ds + tx + 16 * k] = acc[a][k];
+}
+
+/* states[c] <- the state entering chunk c; ht <- the state after the last. */
+template <typename T>
+__global__ void __launch_bounds__(SSD_THREADS)
+ssd_state_pass_kernel(const ssd_args<T> p)
+{
+    const int h = blockIdx.y, b = blockIdx.z;
+    const int64_t e = (int64_t)blockIdx.x * SSD_THREADS + threadIdx.x, PD = (int64_t)p.P * p.Ds;
+    if (e >= PD)
+        return;
+    const int64_t bh = (int64_t)b * p.H + h;
+    float state = p.h0 ? sb_elem<T>::to_float(p.h0[bh * PD + e]) : 0.0f;
+    for (int ci = 0; ci < p.nch; ci++) {
+        const int64_t last = (int64_t)ci * p.chunk + p.chunk < p.L ? (int64_t)ci * p.chunk + p.chunk - 1
+                                                                   : p.L - 1;
+        float *S = p.states + (bh * p.nch + ci) * PD + e;
+        const float local = *S;
+        *S = state;
+        state = fmaf(ssm_dev_exp(p.lam[bh * p.L + last]), state, local);
+    }
+    if (p.ht)
+        p.ht[bh * PD + e] = sb_elem<T>::from_float(state);
+}
+
+/* Dynamic shared memory of ssd_chunk_out_kernel, in floats. */
+static __host__ __device__ int ssd_out_smem_floats(int P, int Ds)
+{
+    const int bh = SSD_QT * (Ds + 1) > Ds * P ? SSD_QT * (Ds + 1) : Ds * P;
+    return SSD_QT * Ds + bh + SSD_QT * (SSD_QT + 1) + SSD_QT * P + 2 * SSD_QT;
+}
+
+template <typename T, int TP>
+__global__ void __launch_bounds__(SSD_THREADS)
+ssd_chunk_out_kernel(const ssd_args<T> p)
+{
+    constexpr int P = 16 * TP, QA = SSD_QT / 16;   /* a thread's output rows */
+    extern __shared__ float ssd_smem[];
+    const int Ds = p.Ds, tiles = p.chunk / SSD_QT;
+    const int ci = blockIdx.x / tiles, h = blockIdx.y, b = blockIdx.z, g = h / (p.H / p.G);
+    const int64_t c0 = (int64_t)ci * p.chunk, i0 = c0 + (int64_t)(blockIdx.x % tiles) * SSD_QT;
+    if (i0 >= p.L)
+        return;                                     /* the whole block: no barrier waits */
+    const int64_t bh = (int64_t)b * p.H + h, tok0 = (int64_t)b * p.L;
+    const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+    float *sC = ssd_smem;                           /* [QT][Ds] */
+    float *sBH = sC + SSD_QT * Ds;                  /* h_in [Ds][P], then B tiles [QT][Ds+1] */
+    float *sM = sBH + (SSD_QT * (Ds + 1) > Ds * P ? SSD_QT * (Ds + 1) : Ds * P);  /* [QT][QT+1] */
+    float *sX = sM + SSD_QT * (SSD_QT + 1);         /* [QT][P] x̃ of a key tile */
+    float *s_lq = sX + SSD_QT * P, *s_lk = s_lq + SSD_QT;
+
+    /* The query rows' C and Λ, and the state entering the chunk. */
+    for (int e = tid; e < SSD_QT * Ds; e += SSD_THREADS) {
+        const int i = e / Ds, n = e % Ds;
+        sC[e] = i0 + i < p.L ? sb_elem<T>::to_float(p.C[((tok0 + i0 + i) * p.G + g) * Ds + n]) : 0.0f;
+    }
+    for (int i = tid; i < SSD_QT; i += SSD_THREADS)
+        s_lq[i] = i0 + i < p.L ? p.lam[bh * p.L + i0 + i] : 0.0f;
+    const float *hin = p.states + (bh * p.nch + ci) * P * Ds;
+    for (int e = tid; e < Ds * P; e += SSD_THREADS) {
+        const int q = e / Ds, n = e % Ds;           /* read along n, stored [n][q] */
+        sBH[n * P + q] = hin[e];
+    }
+    __syncthreads();
+
+    float acc[QA][TP];                              /* Y[ty + 16a][tx + 16k] */
+#pragma unroll
+    for (int a = 0; a < QA; a++) {
+        const int i = ty + 16 * a;
+        float part[TP] = {};
+        for (int n = 0; n < Ds; n++) {
+            const float cv = sC[i * Ds + n];
+#pragma unroll
+            for (int k = 0; k < TP; k++)
+                part[k] = fmaf(cv, sBH[n * P + tx + 16 * k], part[k]);
+        }
+        const float e = ssm_dev_exp(s_lq[i]);       /* inter: e^{Λ_i} C_i h_in */
+#pragma unroll
+        for (int k = 0; k < TP; k++)
+            acc[a][k] = part[k] * e;
+    }
+    __syncthreads();                                /* sBH is the B tiles' from here */
+
+    for (int64_t j0 = c0; j0 <= i0; j0 += SSD_QT) {
+        for (int e = tid; e < SSD_QT * Ds; e += SSD_THREADS) {
+            const int j = e / Ds, n = e % Ds;
+            sBH[j * (Ds + 1) + n] = j0 + j < p.L ? sb_elem<T>::to_float(p.B[((tok0 + j0 + j) * p.G + g) * Ds + n]) : 0.0f;
+        }
+        for (int e = tid; e < SSD_QT * P; e += SSD_THREADS) {
+            const int j = e / P, q = e % P;
+            const int64_t tok = tok0 + j0 + j;
+            sX[e] = j0 + j < p.L ? sb_elem<T>::to_float(p.x[(tok * p.H + h) * P + q]) *
+                                       sb_elem<T>::to_float(p.dt[tok * p.H + h])
+                                 : 0.0f;
+        }
+        for (int j = tid; j < SSD_QT; j += SSD_THREADS)
+            s_lk[j] = j0 + j < p.L ? p.lam[bh * p.L + j0 + j] : 0.0f;
+        __syncthreads();
+        /* scores M[i][j] = (C_i·B_j) e^{Λ_i − Λ_j}, j ≤ i (the mask's zeros included) */
+#pragma unroll
+        for (int a = 0; a < QA; a++) {
+            const int i = ty + 16 * a;
+            float dot[QA] = {};
+            for (int n = 0; n < Ds; n++) {
+                const float cv = sC[i * Ds + n];
+#pragma unroll
+                for (int k = 0; k < QA; k++)
+                    dot[k] = fmaf(cv, sBH[(tx + 16 * k) * (Ds + 1) + n], dot[k]);
+            }
+#pragma unroll
+            for (int k = 0; k < QA; k++) {
+                const int j = tx + 16 * k;
+                sM[i * (SSD_QT + 1) + j] =
+                    j0 + j <= i0 + i ? dot[k] * ssm_dev_exp(s_lq[i] - s_lk[j]) : 0.0f;
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int a = 0; a < QA; a++) {              /* intra: Y += M x̃ */
+            const int i = ty + 16 * a;
+            for (int j = 0; j < SSD_QT; j++) {
+                const float m = sM[i * (SSD_QT + 1) + j];
+#pragma unroll
+                for (int k = 0; k < TP; k++)
+                    acc[a][k] = fmaf(m, sX[j * P + tx + 16 * k], acc[a][k]);
+            }
+        }
+        __syncthreads();                            /* the tiles are reloaded */
+    }
+
+    const float Dh = p.D ? sb_elem<T>::to_float(p.D[h]) : 0.0f;
+#pragma unroll
+    for (int a = 0; a < QA; a++) {
+        const int64_t t = i0 + ty + 16 * a;
+        if (t >= p.L)
+            continue;
+        const int64_t o = ((tok0 + t) * p.H + h) * P;
+#pragma unroll
+        for (int k = 0; k < TP; k++) {
+            const int q = tx + 16 * k;
+            float y = fmaf(Dh, sb_elem<T>::to_float(p.x[o + q]), acc[a][k]);
+            if (p.z)
+                y *= ssm_dev_silu(sb_elem<T>::to_float(p.z[o + q]));
+            p.out[o + q] = sb_elem<T>::from_float(y);
+        }
+    }
+}
+
+/* ---- host ------------------------------------------------------------------------ */
+
+static int64_t ssd_chunks(const struct shape *s)
+{
+    return (s->N + s->chunk - 1) / s->chunk;
+}
+
+extern "C" int64_t ssd_cuda_workspace_bytes(const struct shape *s)
+{
+    return (s->B * s->H * s->N + s->B * s->H * ssd_chunks(s) * s->P * s->Ds) * (int64_t)sizeof(float);
+}
+
+template <typename T>
+static ssd_args<T> ssd_args_of(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const struct ssm_layout l = ssm_layout(s);
+    const struct ssm_dev *d = (const struct ssm_dev *)ctx->priv;
+    float *lam = (float *)d->work;
+    ssd_args<T> a = { (const T *)d->in[l.x], (const T *)d->in[l.dt], (const T *)d->in[l.A],
+                      (const T *)d->in[l.B], (const T *)d->in[l.C], (const T *)ssm_dev_in(d, l.D),
+                      (const T *)ssm_dev_in(d, l.z), (const T *)ssm_dev_in(d, l.h0),
+                      (T *)d->out, (T *)d->ht, lam, lam + s->B * s->H * s->N,
+                      (int)s->N, (int)s->H, (int)s->P, (int)s->Ds, (int)s->G, (int)s->chunk,
+                      (int)ssd_chunks(s) };
+    return a;
+}
+
+template <typename T, int TP, int TN>
+static int ssd_cuda_launch(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const ssd_args<T> a = ssd_args_of<T>(ctx);
+    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
+    int rc;
+    ssd_chunk_state_kernel<T, TP, TN><<<dim3((unsigned)a.nch, (unsigned)s->H, (unsigned)s->B),
+                                        SSD_THREADS, 0, stream>>>(a);
+    if ((rc = sb_gpu_check_launch(ctx, "ssd_chunk_state_kernel")) != SB_OK)
+        return rc;
+    const unsigned pass = (unsigned)((s->P * s->Ds + SSD_THREADS - 1) / SSD_THREADS);
+    ssd_state_pass_kernel<T><<<dim3(pass, (unsigned)s->H, (unsigned)s->B), SSD_THREADS, 0, stream>>>(a);
+    if ((rc = sb_gpu_check_launch(ctx, "ssd_state_pass_kernel")) != SB_OK)
+        return rc;
+    const size_t smem = (size_t)ssd_out_smem_floats(a.P, a.Ds) * sizeof(float);
+    ssd_chunk_out_kernel<T, TP><<<dim3((unsigned)(a.nch * (a.chunk / SSD_QT)), (unsigned)s->H,
+                                       (unsigned)s->B), SSD_THREADS, smem, stream>>>(a);
+    return sb_gpu_check_launch(ctx, "ssd_chunk_out_kernel");
+}
+
+/* The output kernel's dynamic shared memory, opted in (above 48 KiB). */
+template <typename T, int TP, int TN>
+static int ssd_cuda_prepare(struct op_ctx *ctx)
+{
+    const size_t smem = (size_t)ssd_out_smem_floats(16 * TP, 16 * TN) * sizeof(float);
+    int dev = 0, optin = 0;
+    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
+    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if (smem > (size_t)optin) {
+        snprintf(ctx->err, sizeof ctx->err,
+                 "cuda: P=%d Ds=%d needs %zu bytes of shared memory, cuda:%d allows %d", 16 * TP,
+                 16 * TN, smem, dev, optin);
+        return SB_UNSUPPORTED;
+    }
+    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(ssd_chunk_out_kernel<T, TP>,
+                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+    return SB_OK;
+}
+
+#define SSD_VARIANT(T, dt, P, Ds) \
+    { dt, P, Ds, ssd_cuda_prepare<T, P / 16, Ds / 16>, ssd_cuda_launch<T, P / 16, Ds / 16> }
+#define SSD_VARIANTS_OF(T, dt)                                                                 \
+    SSD_VARIANT(T, dt, 32, 16), SSD_VARIANT(T, dt, 32, 32), SSD_VARIANT(T, dt, 32, 64),        \
+    SSD_VARIANT(T, dt, 32, 128), SSD_VARIANT(T, dt, 64, 16), SSD_VARIANT(T, dt, 64, 32),       \
+    SSD_VARIANT(T, dt, 64, 64), SSD_VARIANT(T, dt, 64, 128), SSD_VARIANT(T, dt, 128, 16),      \
+    SSD_VARIANT(T, dt, 128, 32), SSD_VARIANT(T, dt, 128, 64)
+
+static const struct {
+    enum dtype dt;
+    int P, Ds;
+    int (*prepare)(struct op_ctx *);
+    int (*launch)(struct op_ctx *);
+} ssd_cuda_variants[] = {
+    SSD_VARIANTS_OF(float, DT_FP32),
+    SSD_VARIANTS_OF(__nv_bfloat16, DT_BF16),
+};
+
+static int ssd_cuda_variant(const struct shape *s)
+{
+    for (int i = 0; i < (int)(sizeof ssd_cuda_variants / sizeof ssd_cuda_variants[0]); i++)
+        if (ssd_cuda_variants[i].dt == s->dtype && ssd_cuda_variants[i].P == s->P &&
+            ssd_cuda_variants[i].Ds == s->Ds)
+            return i;
+    return -1;
+}
+
+extern "C" int ssd_cuda_setup(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const int v = ssd_cuda_variant(s);
+    if (v < 0) {
+        snprintf(ctx->err, sizeof ctx->err,
+                 "cuda: P=%lld Ds=%lld not supported (P 32/64/128, Ds 16/32/64/128, P·Ds <= 8192)",
+                 (long long)s->P, (long long)s->Ds);
+        return SB_UNSUPPORTED;
+    }
+    if (s->chunk % SSD_QT != 0 || s->chunk > SSD_CMAX) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: chunk=%lld not supported (64, 128, 192, 256)",
+                 (long long)s->chunk);
+        return SB_UNSUPPORTED;
+    }
+    if (s->B > 65535 || s->H > 65535 || s->N > INT32_MAX ||
+        ssd_chunks(s) * (s->chunk / SSD_QT) > INT32_MAX) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: B=%lld, H=%lld or N=%lld over the grid's limits",
+                 (long long)s->B, (long long)s->H, (long long)s->N);
+        return SB_UNSUPPORTED;
+    }
+    int rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_cuda_workspace_bytes(s), "cuda");
+    if (rc == SB_OK && (rc = ssd_cuda_variants[v].prepare(ctx)) != SB_OK)
+        ssm_dev_close(ctx);
+    return rc;
+}
+
+extern "C" int ssd_cuda_run(struct op_ctx *ctx)
+{
+    return ssd_cuda_variants[ssd_cuda_variant(ctx->shape)].launch(ctx);
+}
+
+extern "C" int ssd_cuda_fetch(struct op_ctx *ctx)
+{
+    return ssm_dev_fetch(ctx);
+}
+
+extern "C" void ssd_cuda_teardown(struct op_ctx *ctx)
+{
+    ssm_dev_close(ctx);
+}
