@@ -77,7 +77,7 @@ build/version.h: FORCE
 	@{ echo '#define SB_VERSION "0.1.0"'; echo '#define SB_GIT_COMMIT "$(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)"'; \
 	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC), nvcc archs $(CUDA_ARCHS))"'; } > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
-build/harness/session.o: build/version.h
+build/harness/session.o build/harness/ceilings.o: build/version.h
 
 # Objects are rebuilt when the flags change (nvcc found or not, CUDA_ARCHS).
 build/flags: FORCE
