@@ -4,7 +4,8 @@
 # the inputs of a few `bench run --dump` cases (partial chunks, Hv = 4·H,
 # D ≠ Dv, state, gate on/off, decode, fp32 and bf16: the tensor-core
 # kernels' fragments go through an m16n8k16 emulator) and must write every element and
-# match the float64 reference. Skipped without python3 + numpy.
+# match the float64 reference; the multiply-adds of its product statements
+# must equal the flops_executed bench stores. Skipped without python3 + numpy.
 set -u
 pass=0; fail=0
 if ! python3 -c 'import numpy' 2>/dev/null; then
