@@ -232,7 +232,7 @@ int cmd_run(int argc, char **argv)
                               .mopts = (struct measure_opts)MEASURE_DEFAULTS,
                               .dump_dir = dump_dir ? dir : NULL,
                               .load = load_dir ? &lc : NULL,
-                              .peak_flops = session_peak(&ses, impls[i], s.dtype) };
+                              .roof = session_roof(&ses, impls[i], s.dtype) };
         q.mopts.flush_l2 = !warm;
         q.mopts.max_seconds = max_time;
         q.mopts.target_rel = target;

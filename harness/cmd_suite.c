@@ -220,7 +220,7 @@ int cmd_suite(int argc, char **argv)
                               .seed = (uint64_t)seed, .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
                               .mopts = (struct measure_opts)MEASURE_DEFAULTS,
-                              .peak_flops = session_peak(&ses, c->impl, c->shape.dtype) };
+                              .roof = session_roof(&ses, c->impl, c->shape.dtype) };
         q.mopts.flush_l2 = !warm;
         q.mopts.max_seconds = max_time;
         struct case_result r;

@@ -83,16 +83,6 @@ static int probe_device(int index, struct gpu_info *info)
     snprintf(info->why_absent, sizeof info->why_absent, NO_CUDA);
     return -1;
 }
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor)
-{
-    (void)info, (void)dt, (void)tensor;
-    return 0;
-}
-double gpu_peak_bandwidth(const struct gpu_info *info)
-{
-    (void)info;
-    return 0;
-}
 struct gpu_ctx *gpu_open(int index, char *err, size_t n)
 {
     (void)index;
@@ -299,54 +289,6 @@ static int probe_device(int index, struct gpu_info *info)
         }
     info->l2_bytes = l2;
     return 0;
-}
-
-/* Dense FLOP per clock per SM (a multiply-add counts 2), from NVIDIA's
- * datasheet peaks divided by SMs x the clock those peaks assume:
- *   bf16 tensor, fp32 accumulate:
- *     8.0  A100 SXM   312 TFLOP/s = 108 SMs x 1.41 GHz x 2048
- *     8.6  A40        150 TFLOP/s =  84 SMs x 1.74 GHz x 1024 (A10, RTX A6000 alike)
- *     8.7  Orin       85 dense int8 TOP/s of 170 sparse = 16 SMs x 1.3 GHz x 4096
- *                     int8 -> 2048 bf16 (A100's tensor core)
- *     8.9  L40S       362 TFLOP/s = 142 SMs x 2.52 GHz x 1024 (L4 alike)
- *     9.0  H100 SXM   989 TFLOP/s = 132 SMs x 1.83 GHz x 4096
- *   GeForce parts of 8.6 and 8.9 run fp32-accumulate tensor ops at half
- *   rate (RTX 3090: 71 TFLOP/s = 82 x 1.70 GHz x 512; RTX 4090: 165 =
- *   128 x 2.52 GHz x 512), see GEFORCE_TENSOR_DIVISOR.
- *   fp32 FMA, no tensor cores: 64 FP32 lanes x 2 per SM on 8.0 (A100 19.5
- *   TFLOP/s = 108 x 1.41 GHz x 128); 128 lanes x 2 on 8.6, 8.7, 8.9 and 9.0
- *   (H100 SXM 67 TFLOP/s = 132 x 1.98 GHz x 256).
- * Multiplied by the max SM clock the runtime reports, which is at or above
- * the clock behind the tensor figures (1.98 vs 1.83 GHz on H100 SXM), so a
- * % of peak errs low rather than high. Unknown architectures give 0. */
-static const struct { int major, minor, tensor_bf16, fp32; } per_sm_clock[] = {
-    { 8, 0, 2048, 128 }, { 8, 6, 1024, 256 }, { 8, 7, 2048, 256 }, { 8, 9, 1024, 256 },
-    { 9, 0, 4096, 256 },
-};
-#define GEFORCE_TENSOR_DIVISOR 2
-
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor)
-{
-    for (size_t i = 0; i < sizeof per_sm_clock / sizeof per_sm_clock[0]; i++) {
-        if (per_sm_clock[i].major != info->cc_major || per_sm_clock[i].minor != info->cc_minor)
-            continue;
-        double per = per_sm_clock[i].fp32;
-        if (tensor && dt != DT_FP32) {
-            per = per_sm_clock[i].tensor_bf16;
-            if (info->cc_major == 8 && info->cc_minor != 0 && info->cc_minor != 7 &&
-                strstr(info->name, "GeForce"))
-                per /= GEFORCE_TENSOR_DIVISOR;
-        }
-        return per * info->sms * info->clock_khz * 1e3;
-    }
-    return 0;
-}
-
-/* DDR: two transfers per memory clock, bus_bits / 8 bytes each. (HBM3 on
- * H100 SXM: 2 x 2.619 GHz x 5120 / 8 = 3.35 TB/s, the datasheet's figure.) */
-double gpu_peak_bandwidth(const struct gpu_info *info)
-{
-    return 2.0 * info->mem_clock_khz * 1e3 * info->mem_bus_bits / 8.0;
 }
 
 struct gpu_ctx *gpu_open(int index, char *err, size_t n)

@@ -61,12 +61,6 @@ int gpu_probe(int index, struct gpu_info *info);
  * holds none. */
 int gpu_driver_release(const char *path, char *buf, size_t n);
 
-/* Datasheet-style peak in FLOP/s for dtype on this device: SMs x FLOP per
- * clock per SM x max SM clock. tensor=1 for tensor-core rates. 0 if unknown. */
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor);
-/* Peak DRAM bandwidth in bytes/s: 2 x mem clock x bus width / 8. */
-double gpu_peak_bandwidth(const struct gpu_info *info);
-
 /* One per process and device: a stream, the flush buffer, event pair. */
 struct gpu_ctx *gpu_open(int index, char *err, size_t n);
 void gpu_close(struct gpu_ctx *g);

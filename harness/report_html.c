@@ -242,7 +242,11 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     td_num(h, r->tflops, "%.3g");
     if (minimal)
         td_num(h, r->flops_minimal / r->median_ms / 1e9, "%.3g");
-    td_num(h, r->pct_peak, "%.1f");
+    td_num(h, r->flops_executed / r->flops, "%.3g");
+    td_num(h, r->pct_bound, "%.1f");
+    td_text(h, NULL, r->bound ? r->bound : "");
+    td_num(h, r->pct_compute, "%.1f");
+    td_num(h, r->pct_bandwidth, "%.1f");
     td_num(h, r->gbps, "%.4g");
     td_num(h, r->rel_err, "%.1e");
     sb_puts(h, "</tr>\n");
@@ -273,7 +277,10 @@ static void family_table(struct strbuf *h, const struct report *rp, const char *
         minimal |= strcmp(rp->res[i].family, fam) == 0 && isfinite(rp->res[i].flops_minimal);
     sb_printf(h, "<table class=\"data\"><thead><tr>%s<th>case</th><th>impl</th><th>dtype</th>"
                  "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>%s"
-                 "<th>%% of peak</th><th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
+                 "<th title=\"executed FLOPs over the algorithmic count\">executed ×</th>"
+                 "<th title=\"the time the work needs at the binding roof over the measured time\">"
+                 "%% of bound</th><th>bound</th><th>%% compute</th><th>%% bandwidth</th>"
+                 "<th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
               rp->n_runs > 1 ? "<th>run</th>" : "",
               minimal ? "<th title=\"by the minimal (recurrent) FLOP count\">minimal TFLOP/s</th>" : "");
     for (int i = 0; i < rp->n_res; i++)
@@ -362,12 +369,29 @@ static void page_head(struct strbuf *h, const struct report *rp)
     sb_puts(h, "</nav></header>\n");
 }
 
+/* What every number on the page counts, in one paragraph. */
+static const char conventions[] =
+    "<section id=\"conventions\"><h2>How the numbers are counted</h2>\n<p class=\"sub\">"
+    "<b>FLOPs</b> count a multiply-add as 2, by the algorithm: attention counts 2&middot;(D + Dv) "
+    "per (query, key) pair the mask leaves, exactly (FlashAttention's scripts halve N&middot;Nk "
+    "instead); the recurrent families count their chunked recurrence over each chunk's causal "
+    "pairs. TFLOP/s and % compute use this count, so implementations compare. What an "
+    "implementation's tiles execute beyond it (whole diagonal tiles, padded rows and chunks, "
+    "full GEMMs under a causal mask) is its executed count, shown as <i>executed &times;</i>. "
+    "<b>% of bound</b> is the time the result's FLOPs and compulsory bytes (each input read "
+    "once, each output written once) need at the binding roof, over the measured median; "
+    "% compute and % bandwidth are the same against each roof alone. Roofs: NVIDIA's "
+    "datasheet peaks on a GPU (bf16 on the tensor cores, fp32 on the FMA units, DRAM), the "
+    "measured FMA loop and STREAM triad on the CPU. A result above its roof is clamped to 100 "
+    "and says so.</p></section>\n";
+
 int report_html(const struct report *rp, const char *dir, char *err, size_t n)
 {
     struct strbuf h = { 0 };
     char path[4200];
     page_head(&h, rp);
     html_runs(&h, rp);
+    sb_puts(&h, conventions);
     for (int i = 0; i < rp->n_families; i++) {
         sb_printf(&h, "<section id=\"family-%d\" class=\"family\"><h2>", i + 1);
         sb_html(&h, rp->families[i]);
