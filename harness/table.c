@@ -9,7 +9,7 @@
 
 void table_header(FILE *f)
 {
-    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% peak | rel err | samples |\n");
+    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% peak | rel err | samples (noise) |\n");
     fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
 }
 
@@ -38,7 +38,11 @@ void table_row(FILE *f, const struct case_result *r)
     num(f, x->gbps, "%.4g");
     num(f, x->pct_peak, "%.1f");
     num(f, x->rel_err, "%.2e");
-    fprintf(f, " %d |\n", x->n_samples);
+    /* The noise is the median's 95% confidence half-width (measure.h). */
+    if (isnan(x->noise))
+        fprintf(f, " %d |\n", x->n_samples);
+    else
+        fprintf(f, " %d (±%.2g%%) |\n", x->n_samples, 100 * x->noise);
 }
 
 int table_store(struct session *s, const struct case_result *r)

@@ -7,7 +7,7 @@
 # it is not installed).
 set -u
 pass=0; fail=0; skip=0
-reports=$(find build/ops -name '*.ptxas' 2>/dev/null | sort)
+reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     echo "SKIP kernels.sh: no ptxas reports (built without nvcc)" >&2
     echo "0 passed, 0 failed, 1 skipped"; exit 0
