@@ -178,6 +178,12 @@ enum stop_reason measure_stop(const struct measure_opts *o, const struct sample_
     return STOP_NONE;
 }
 
+void noise_format(double noise, char *buf, size_t n)
+{
+    double pct = 100 * noise;
+    snprintf(buf, n, "%.*f%%", pct < 1 ? 2 : pct < 10 ? 1 : 0, pct);
+}
+
 void measure_status(const struct measure_opts *o, const struct measure_result *m, char *buf,
                     size_t n)
 {
@@ -185,8 +191,11 @@ void measure_status(const struct measure_opts *o, const struct measure_result *m
         snprintf(buf, n, "ok: few samples (%d of %d)", m->n, o->min_samples);
     else if (m->noise <= o->target_rel)
         snprintf(buf, n, "ok");
-    else if (isfinite(m->noise))
-        snprintf(buf, n, "ok: noisy (ci95 %.2g%% > %.2g%%)", 100 * m->noise, 100 * o->target_rel);
+    else if (isfinite(m->noise)) {
+        char v[32];
+        noise_format(m->noise, v, sizeof v);
+        snprintf(buf, n, "ok: noisy (ci95 %s > %.2g%%)", v, 100 * o->target_rel);
+    }
     else            /* --min-samples under CI_MIN_SAMPLES, or a median of 0 */
         snprintf(buf, n, "ok: noisy (ci95 undefined with %d samples)", m->n);
 }

@@ -115,6 +115,9 @@ int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure
 void measure_status(const struct measure_opts *o, const struct measure_result *m, char *buf,
                     size_t n);
 
+/* A noise as a percentage for people: "0.41%", "2.3%", "45%", "2600%". */
+void noise_format(double noise, char *buf, size_t n);
+
 /* Monotonic seconds. */
 double now_seconds(void);
 

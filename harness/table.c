@@ -39,10 +39,13 @@ void table_row(FILE *f, const struct case_result *r)
     num(f, x->pct_peak, "%.1f");
     num(f, x->rel_err, "%.2e");
     /* The noise is the median's 95% confidence half-width (measure.h). */
+    char noise[32];
     if (isnan(x->noise))
         fprintf(f, " %d |\n", x->n_samples);
-    else
-        fprintf(f, " %d (±%.2g%%) |\n", x->n_samples, 100 * x->noise);
+    else {
+        noise_format(x->noise, noise, sizeof noise);
+        fprintf(f, " %d (±%s) |\n", x->n_samples, noise);
+    }
 }
 
 int table_store(struct session *s, const struct case_result *r)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas), and a .cu
+# stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
+# build/harness/*.ptxas), and a .cu
 # file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
 # its sm_90a SASS (cuobjdump, from PyPI's nvidia-cuda-cuobjdump; skipped when
 # it is not installed).
