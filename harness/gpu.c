@@ -568,8 +568,8 @@ int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2,
     if (__atomic_load_n(&g->h_flags[FLAG_STRIDE], __ATOMIC_ACQUIRE) == gen) {
         snprintf(err, n, "cuda:%d: timing: the blocking kernel released itself after %g s while "
                  "the host took %.3g s to queue the sample: run() waits for the GPU (a "
-                 "synchronising call) or queues more launches than the stream holds; the sample "
-                 "is invalid", dev, GPU_BLOCK_TIMEOUT_S, queued_s);
+                 "synchronising call, or a kernel's module loaded lazily) or queues more launches "
+                 "than the stream holds; the sample is invalid", dev, GPU_BLOCK_TIMEOUT_S, queued_s);
         return -1;
     }
     CUDA_CHECK(cudaEventElapsedTime(&t, g->start, g->stop));

@@ -78,8 +78,9 @@ int sb_gpu_check_launch(struct op_ctx *ctx, const char *what);
  * behind it; then the host releases the kernel through a host-mapped flag.
  * The events so time fn's kernels back to back, not the host launching
  * them. The kernel releases itself after GPU_BLOCK_TIMEOUT_S: when the host
- * took that long to queue the sample (fn synchronised with the GPU, or
- * queued more launches than the stream holds), the sample is invalid and
+ * took that long to queue the sample (fn synchronised with the GPU, had a
+ * module loaded lazily, or queued more launches than the stream holds),
+ * the sample is invalid and
  * the call fails with err naming the cause. Returns 0, or -1 with err set
  * (fn's own failure: fn wrote err). Unverified: never run on a GPU. */
 int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2,

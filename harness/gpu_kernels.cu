@@ -18,11 +18,6 @@
 
 #include "gpu_kernels.h"
 
-/* Polling interval: the kernel reads the flag across PCIe; sleeping between
- * reads keeps that traffic negligible. The release latency this adds is not
- * timed: the start event is queued after the kernel. */
-#define BLOCK_POLL_NS 1000
-
 /* ---- device wrappers (PTX on the GPU, the CPU's own clock otherwise) ------- */
 
 /* Nanoseconds of the GPU's global timer (PTX ISA, special register
@@ -52,6 +47,11 @@ static __device__ __forceinline__ void sb_nanosleep(unsigned ns)
 }
 
 /* ---- kernels ------------------------------------------------------------- */
+
+/* Polling interval: the kernel reads the flag across PCIe; sleeping between
+ * reads keeps that traffic negligible. The release latency this adds is not
+ * timed: the start event is queued after the kernel. */
+#define BLOCK_POLL_NS 1000
 
 /* One thread. release and timed_out point at host-mapped memory. A volatile
  * load compiles to ld.volatile, which the PTX memory model treats as a

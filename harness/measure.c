@@ -265,6 +265,17 @@ int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure
      * warm-up. GPU warm-up samples are warm single launches, whatever the
      * mode: the graph's size comes from their best time. */
     const enum timing warm_mode = mode == TIMING_CPU ? TIMING_CPU : TIMING_WARM;
+    /* The first GPU run is not held behind the blocking kernel: with CUDA's
+     * lazy module loading, a kernel's first launch may wait for the device
+     * to go idle, which a spinning kernel prevents until its timeout. */
+    if (mode != TIMING_CPU) {
+        if ((rc = im->run(ctx)) != SB_OK)
+            goto done;
+        if (gpu_synchronize(ctx->gpu, ctx->err, sizeof ctx->err) != 0) {
+            rc = SB_ERROR;
+            goto done;
+        }
+    }
     do {
         if ((rc = sample(im, ctx, warm_mode, &ms)) != SB_OK)
             goto done;
