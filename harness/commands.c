@@ -10,7 +10,10 @@ const struct command commands[] = {
       "or the suites." },
     { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
-      "time it, print a markdown table and store each result." },
+      "time it, print a markdown table and store each result. Timing stops when the median's 95%\n"
+      "confidence interval is within --target of it after --min-samples samples, or at --max-time;\n"
+      "a result short of either is stored as 'ok: few samples (n of 10)' or 'ok: noisy (...)',\n"
+      "which does not change the exit code." },
     { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
       "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
@@ -29,6 +32,8 @@ const struct command commands[] = {
       "  faster   p < alpha and ratio < 1 - threshold\n"
       "  same     |ratio - 1| <= threshold\n"
       "  noisy    beyond the threshold but p >= alpha (or no samples)\n"
+      "  unreliable  either side stored as 'ok: few samples' or 'ok: noisy': shown, not judged,\n"
+      "           never a regression, not in the geometric means\n"
       "Status changes: broken = ok in base, mismatch or error in new (a regression); fixed = ok\n"
       "only in new; status = any other change (ok -> skipped or oom, ...). Also listed: cases only\n"
       "in base, only in new, and the geometric mean of ratios per family and overall.\n"
