@@ -1,6 +1,7 @@
 /*
  * report_figs.c — which figures a report holds, and their data; see
- * report.h. Every figure is made only from results with status ok and a
+ * report.h. Every figure is made only from results with status ok (or "ok: few
+ * samples ...", "ok: noisy ...": measured, marked in the tables) and a
  * median; a figure with no such points is not drawn and a one-line note
  * says why. Series are labelled by what varies inside the figure (impl
  * always; shape fields, dtype, family or run only when they differ).

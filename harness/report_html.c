@@ -15,6 +15,7 @@
 
 #include "plot.h"
 #include "report.h"
+#include "store.h"
 
 #define FIG_WIDE_PX 760         /* a figure wider than this gets a row of its own */
 
@@ -40,7 +41,7 @@ static const char page_css[] =
     "td.case,td.mono{font-family:'DejaVu Sans Mono',monospace;font-size:11.5px;white-space:nowrap}\n"
     "td.err{color:var(--muted);max-width:380px}\n"
     "tr:hover td{background:#fafbfc}\n"
-    ".st{font-weight:600}.st-none{color:var(--muted)}.st-ok{color:var(--ok)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
+    ".st{font-weight:600}.st-none{color:var(--muted)}.st-ok{color:var(--ok)}.st-unreliable{color:var(--warn)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
     ".st-skipped{color:var(--skip);font-weight:400}\n"
     "tr.skipped td{color:var(--skip)}\n"
     "table.env th{background:var(--head);width:150px}table.env td{max-width:520px;"
@@ -233,7 +234,8 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     td_text(h, "case", rp_short_case(r));
     td_text(h, "mono", r->impl);
     td_text(h, NULL, r->dtype);
-    sb_printf(h, "<td class=\"st st-%s\">", strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
+    sb_printf(h, "<td class=\"st st-%s\">", status_is_ok(r->status) && !status_is_reliable(r->status)
+              ? "unreliable" : strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
               strcmp(word, "skipped") == 0 || strcmp(word, "oom") == 0 ? word : "error");
     sb_html(h, word);
     sb_puts(h, "</td>");
@@ -252,19 +254,23 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     sb_puts(h, "</tr>\n");
 }
 
-/* "67 results: 42 ok, 0 failed, 25 skipped" for one family, or all (NULL). */
+/* "67 results: 42 ok, 3 few samples or noisy, 0 failed, 22 skipped" for
+ * one family, or all (NULL). */
 static void status_counts(struct strbuf *h, const struct report *rp, const char *fam)
 {
-    int counts[4] = { 0 };      /* ok, mismatch/error/oom, skipped, all */
+    int counts[5] = { 0 };      /* ok, mismatch/error/oom, skipped, all, ok but unreliable */
     for (int i = 0; i < rp->n_res; i++)
         if (!fam || strcmp(rp->res[i].family, fam) == 0) {
             const char *s = rp->res[i].status;
-            counts[strcmp(s, "ok") == 0 ? 0 : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
+            counts[status_is_reliable(s) ? 0 : status_is_ok(s) ? 4
+                   : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
             counts[3]++;
         }
     sb_printf(h, "<span>%d results:</span><span class=\"st st-ok\">%d ok</span>"
+              "<span class=\"st st-%s\">%d few samples or noisy</span>"
               "<span class=\"st st-%s\">%d failed</span><span class=\"st st-skipped\">%d skipped"
-              "</span>", counts[3], counts[0], counts[1] ? "mismatch" : "none", counts[1], counts[2]);
+              "</span>", counts[3], counts[0], counts[4] ? "unreliable" : "none", counts[4],
+              counts[1] ? "mismatch" : "none", counts[1], counts[2]);
 }
 
 static void family_table(struct strbuf *h, const struct report *rp, const char *fam)

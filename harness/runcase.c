@@ -20,12 +20,24 @@
 #define DEVICE_HEADROOM 0.95
 #define HOST_HEADROOM 0.80
 
+/* A GPU case timed other than cold says so at the end of its case string
+ * and key (" timing=graph"), so it never matches a cold result; cold, the
+ * default, adds nothing, so keys from before timing modes still match. */
+static void append_timing(const struct case_req *q, char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+    if (q->impl->device == DEV_CUDA && q->mopts.timing != TIMING_COLD && len < n)
+        snprintf(buf + len, n - len, " timing=%s", timing_names[q->mopts.timing]);
+}
+
 static void record_init(const struct case_req *q, struct case_result *res)
 {
     memset(res, 0, sizeof *res);
     const struct shape *s = &q->shape;
     case_string(q->family, q->impl->name, s, res->case_str, sizeof res->case_str);
     case_string(q->family, NULL, s, res->case_key, sizeof res->case_key);
+    append_timing(q, res->case_str, sizeof res->case_str);
+    append_timing(q, res->case_key, sizeof res->case_key);
     shape_json(q->family, s, res->shape_json, sizeof res->shape_json);
     struct result_record *r = &res->rec;
     r->case_str = res->case_str;
@@ -43,7 +55,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->median_ms = r->min_ms = r->p10_ms = r->p90_ms = r->mean_ms = r->stdev_ms = NAN;
     r->tflops = r->gbps = r->pct_peak = r->kernel_ms = NAN;
     r->footprint_bytes = -1;
-    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.flush_l2 : -1;
+    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.timing == TIMING_COLD : -1;
     r->seed = q->seed;
     r->flops = r->min_bytes = r->flops_minimal = NAN;
     r->noise = r->pct_bound = r->pct_compute = r->pct_bandwidth = NAN;
@@ -299,17 +311,23 @@ int run_case(const struct case_req *q, struct case_result *res)
         res->samples = malloc((size_t)q->mopts.max_samples * sizeof *res->samples);
         if (!res->samples)
             goto host_oom;
-        if ((rc = measure_case(im, &ctx, &q->mopts, res->samples, &res->rec.n_samples)) != SB_OK)
-            goto failed;
-        struct stats st;
-        stats_compute(res->samples, res->rec.n_samples, &st);
+        struct measure_result m;
         struct result_record *r = &res->rec;
+        rc = measure_case(im, &ctx, &q->mopts, res->samples, &m);
+        r->n_samples = m.n;
+        r->timing = timing_names[m.timing];
+        if (rc != SB_OK)
+            goto failed;
+        r->noise = isfinite(m.noise) ? m.noise : NAN;
+        r->stop_reason = stop_names[m.stop];
+        struct stats st;
+        stats_compute(res->samples, m.n, &st);
         r->median_ms = st.median, r->min_ms = st.min, r->p10_ms = st.p10, r->p90_ms = st.p90;
         r->mean_ms = st.mean, r->stdev_ms = st.stdev;
         r->tflops = r->flops / (st.median * 1e-3) / 1e12;
         r->gbps = r->min_bytes / (st.median * 1e-3) / 1e9;
         case_bound(q, res);
-        snprintf(res->status, sizeof res->status, "ok");
+        measure_status(&q->mopts, &m, res->status, sizeof res->status);
     }
     res->rec.footprint_bytes = ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
     goto done;

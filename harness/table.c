@@ -9,7 +9,7 @@
 
 void table_header(FILE *f)
 {
-    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% of bound | rel err | samples |\n");
+    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% of bound | rel err | samples (noise) |\n");
     fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
 }
 
@@ -41,7 +41,14 @@ void table_row(FILE *f, const struct case_result *r)
     else                                /* which roof binds: "87.1 bandwidth" */
         fprintf(f, " %.1f %s |", x->pct_bound, x->bound);
     num(f, x->rel_err, "%.2e");
-    fprintf(f, " %d |\n", x->n_samples);
+    /* The noise is the median's 95% confidence half-width (measure.h). */
+    char noise[32];
+    if (isnan(x->noise))
+        fprintf(f, " %d |\n", x->n_samples);
+    else {
+        noise_format(x->noise, noise, sizeof noise);
+        fprintf(f, " %d (±%s) |\n", x->n_samples, noise);
+    }
 }
 
 int table_store(struct session *s, const struct case_result *r)
