@@ -38,7 +38,7 @@ NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings \
 
 HARNESS_SRC   := $(wildcard harness/*.c)
 REFERENCE_SRC := $(wildcard reference/*.c)
-CU_SRC        := $(wildcard ops/*/*.cu)
+CU_SRC        := $(wildcard ops/*/*.cu harness/*.cu)
 
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
@@ -82,7 +82,7 @@ build/version.h: FORCE
 	   echo '#define SB_NVCC_FLAGS "$(if $(NVCC),$(strip $(NVCCFLAGS) $(GENCODE)))"'; \
 	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC),; nvcc $(strip $(NVCCFLAGS) $(GENCODE)))"'; } > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
-build/harness/session.o: build/version.h
+build/harness/session.o build/harness/ceilings.o: build/version.h
 
 # Objects are rebuilt when the flags change (nvcc found or not, CUDA_ARCHS).
 build/flags: FORCE

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "cli.h"
 
 void cli_error(const char *fmt, ...)
@@ -133,5 +135,19 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
         if (rc)
             return rc;
     }
+    return 0;
+}
+
+int make_parents(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+                return -1;
+            *p = '/';
+        }
     return 0;
 }

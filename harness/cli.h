@@ -46,6 +46,10 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Strict integer parse: the whole string, base 10. */
 int cli_parse_int(const char *s, int64_t *v);
 
+/* mkdir -p of the folder path lies in (path itself is not made). 0, or -1
+ * with errno set. */
+int make_parents(const char *path);
+
 /* The commands (harness/cmd_*.c), in the table in main.c. */
 int cmd_list(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "compare.h"
 #include "emit.h"
+#include "store.h"
 
 enum format { F_MD, F_CSV, F_JSON };
 
@@ -94,8 +95,8 @@ static void print_summary(FILE *f, const struct comparison *cmp, const char *bas
     else
         fprintf(f, "**seqbench compare: %s** — ",
                 comparison_regressed(cmp) ? "REGRESSION" : "no regression");
-    fprintf(f, "%d slower, %d broken; %d faster, %d same, %d noisy; ", k[V_SLOWER], k[V_BROKEN],
-            k[V_FASTER], k[V_SAME], k[V_NOISY]);
+    fprintf(f, "%d slower, %d broken; %d faster, %d same, %d noisy, %d unreliable; ", k[V_SLOWER],
+            k[V_BROKEN], k[V_FASTER], k[V_SAME], k[V_NOISY], k[V_UNRELIABLE]);
     if (a->n_ratios)
         fprintf(f, "geomean new/base %.3f over %d cases (new at %.3gx the speed of base)",
                 a->geomean, a->n_ratios, 1 / a->geomean);
@@ -165,6 +166,20 @@ static void print_environment(FILE *f, const struct resultset *base, const struc
     fputc('\n', f);
 }
 
+/* "(new: noisy (ci95 2.3% > 1%))": what each unreliable side's status says. */
+static void unreliable_why(FILE *f, const struct cmp_case *c)
+{
+    const struct rs_result *side[2] = { c->base, c->new };
+    const char *name[2] = { "base", "new" };
+    int k = 0;
+    for (int i = 0; i < 2; i++)
+        if (!status_is_reliable(side[i]->status)) {
+            fprintf(f, "%s%s: ", k++ ? "; " : "(", name[i]);
+            md_cell(f, side[i]->status + strlen("ok: "));
+        }
+    fputs(k ? ")" : "", f);
+}
+
 /* The verdict as a cell: a regression in bold, a case from two machines
  * said to be one when the comparison is not of two machines throughout. */
 static void md_verdict(FILE *f, const struct comparison *cmp, const struct cmp_case *c)
@@ -172,6 +187,10 @@ static void md_verdict(FILE *f, const struct comparison *cmp, const struct cmp_c
     int counts = (c->v == V_SLOWER || c->v == V_BROKEN) &&
                  (!c->across_machines || cmp->judge_across_machines);
     fprintf(f, counts ? "| **%s**" : "| %s", verdict_names[c->v]);
+    if (c->v == V_UNRELIABLE) {
+        fputc(' ', f);
+        unreliable_why(f, c);
+    }
     fputs(c->across_machines && !machines_only(cmp) ? " (across machines) | " : " | ", f);
 }
 
@@ -182,7 +201,9 @@ static void print_rule(FILE *f, const struct comparison *cmp)
             "stored samples (exact without ties when both sides have at most %d, else normal "
             "approximation with tie correction). **slower**: p < %g and ratio > %g; "
             "**faster**: p < %g and ratio < %g; **same**: |ratio - 1| <= %g; **noisy**: beyond "
-            "the threshold but p >= %g. **broken**: ok in base, mismatch or error in new. "
+            "the threshold but p >= %g. **unreliable**: either side stored as 'ok: few samples' "
+            "or 'ok: noisy' (under the sample floor or over the noise target): ratio shown, "
+            "not judged, not in the geomean. **broken**: ok in base, mismatch or error in new. "
             "Exit 1 on any slower or broken case from the same machine (host, CPU and GPU; "
             "from two machines too with --across-machines).\n\n",
             MWU_EXACT_MAX, al, 1 + t, al, 1 - t, t, al);
@@ -191,13 +212,13 @@ static void print_rule(FILE *f, const struct comparison *cmp)
 static void print_families(FILE *f, const struct comparison *cmp)
 {
     fprintf(f, "### By family\n\n| family | cases | geomean new/base | slower | faster | same "
-            "| noisy | broken |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            "| noisy | unreliable | broken |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i <= cmp->n_fam; i++) {
         const struct cmp_family *m = &cmp->fam[i];
         fprintf(f, i == cmp->n_fam ? "| **%s** | %d |" : "| %s | %d |", m->family, m->n_ratios);
         md_num(f, "%.3f", m->geomean);
-        fprintf(f, " %d | %d | %d | %d | %d |\n", m->count[V_SLOWER], m->count[V_FASTER],
-                m->count[V_SAME], m->count[V_NOISY], m->count[V_BROKEN]);
+        fprintf(f, " %d | %d | %d | %d | %d | %d |\n", m->count[V_SLOWER], m->count[V_FASTER],
+                m->count[V_SAME], m->count[V_NOISY], m->count[V_UNRELIABLE], m->count[V_BROKEN]);
     }
     fputc('\n', f);
 }
@@ -236,9 +257,10 @@ static int select_cases(const struct comparison *cmp, enum verdict lo, enum verd
     return k;
 }
 
+
 static void print_timed(FILE *f, const struct comparison *cmp, const struct cmp_case **sel)
 {
-    int k = select_cases(cmp, V_SLOWER, V_FASTER, by_regression_then_ratio, sel);
+    int k = select_cases(cmp, V_SLOWER, V_UNRELIABLE, by_regression_then_ratio, sel);
     if (!k)
         return;
     fprintf(f, "### Cases ok on both sides\n\n| verdict | case | base ms | new ms | new/base | p "

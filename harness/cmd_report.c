@@ -106,22 +106,6 @@ static int publish(const char *tmp, const char *out, char *err, size_t n)
     return 0;
 }
 
-/* mkdir -p of path's parent folder (the report folder itself is made by
- * renaming the finished tmp folder). */
-static int make_parents(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    for (char *p = dir + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-                return -1;
-            *p = '/';
-        }
-    return 0;
-}
-
 static int valid_run(const char *s)
 {
     int64_t id;

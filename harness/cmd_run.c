@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "dump.h"
+#include "measure_flags.h"
 #include "table.h"
 
 /* Splits a comma list of implementation names into impls[]; -1 on an unknown one. */
@@ -72,18 +73,19 @@ static void known_families(char *buf, size_t n)
 }
 
 /* The options before the shape fields, which follow in shape_fields[] order. */
-#define N_BASE_OPTS 11
+#define N_BASE_OPTS (8 + N_MEASURE_OPTS)
 
 int cmd_run(int argc, char **argv)
 {
     const char *impl_list = NULL, *dtype = "fp32", *device = NULL, *db = DEFAULT_DB;
     const char *dump_dir = NULL, *load_dir = NULL;
-    int no_db = 0, warm = 0;
+    int no_db = 0;
     int64_t seed = 1, field[SF_COUNT];
     int flag[SF_COUNT] = { 0 };
     const char *named[SF_COUNT] = { 0 };
-    double max_time = 2.0, target = 0.01;
-    struct opt opts[32] = {
+    struct measure_flags mf;
+    measure_flags_init(&mf);
+    struct opt opts[N_BASE_OPTS + SF_COUNT] = {
         OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: the device's, but ref); CPU ones alone imply --device cpu"),
         OPT("dtype", OPT_STRING, &dtype, "T", "fp32 or bf16 (default fp32)"),
         OPT("device", OPT_STRING, &device, "DEV", "cpu (CPU implementations) or cuda:N (GPU ones; default cuda:0 where there is a GPU, else cpu)"),
@@ -92,9 +94,7 @@ int cmd_run(int argc, char **argv)
         OPT("dump", OPT_STRING, &dump_dir, "DIR", "write inputs, output, reference as .npy (DIR/IMPL with several impls)"),
         OPT("load", OPT_STRING, &load_dir, "DIR", "run on the inputs of a --dump folder"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
-        OPT("warm", OPT_FLAG, &warm, NULL, "GPU: keep L2 warm between samples (default: flushed)"),
-        OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
-        OPT("target", OPT_DOUBLE, &target, "R", "stop when the median's relative std. error < R (default 0.01)"),
+        MEASURE_OPTS(mf),
     };
     int n_opts = N_BASE_OPTS;
     for (int f = 0; f < SF_COUNT; f++) {
@@ -116,6 +116,9 @@ int cmd_run(int argc, char **argv)
     if (rc == CLI_HELP)
         return EXIT_OK;
     if (rc)
+        return rc;
+    struct measure_opts mopts = MEASURE_DEFAULTS;
+    if ((rc = measure_flags_apply("run", &mf, &mopts)) != 0)
         return rc;
 
     struct loaded_case lc;
@@ -229,13 +232,10 @@ int cmd_run(int argc, char **argv)
         struct case_req q = { .family = fam, .impl = impls[i], .shape = s, .seed = (uint64_t)seed,
                               .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
-                              .mopts = (struct measure_opts)MEASURE_DEFAULTS,
+                              .mopts = mopts,
                               .dump_dir = dump_dir ? dir : NULL,
                               .load = load_dir ? &lc : NULL,
-                              .peak_flops = session_peak(&ses, impls[i], s.dtype) };
-        q.mopts.flush_l2 = !warm;
-        q.mopts.max_seconds = max_time;
-        q.mopts.target_rel = target;
+                              .roof = session_roof(&ses, impls[i], s.dtype) };
         struct case_result r;
         run_case(&q, &r);
         table_row(stdout, &r);

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "measure_flags.h"
 #include "shard.h"
 #include "suite.h"
 #include "table.h"
@@ -88,9 +89,11 @@ static void md_beside(const char *db, char *buf, size_t n)
 int cmd_suite(int argc, char **argv)
 {
     const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL, *shard = NULL;
-    int no_db = 0, warm = 0, list_only = 0;
+    int no_db = 0, list_only = 0;
     int64_t seed = 1;
-    double budget = -1, max_time = 2.0;
+    double budget = -1;
+    struct measure_flags mf;
+    measure_flags_init(&mf);
     struct opt opts[] = {
         OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
@@ -99,9 +102,8 @@ int cmd_suite(int argc, char **argv)
         OPT("shard", OPT_STRING, &shard, "I/N", "only shard I of N (by a hash of the case string; the budget is per shard)"),
         OPT("list", OPT_FLAG, &list_only, NULL, "print the cases and exit"),
         OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
-        OPT("max-time", OPT_DOUBLE, &max_time, "S", "seconds of samples per case at most (default 2)"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
-        OPT("warm", OPT_FLAG, &warm, NULL, "GPU: keep L2 warm between samples (default: flushed)"),
+        MEASURE_OPTS(mf),
         OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     const struct command *cmd = NULL;
@@ -114,6 +116,9 @@ int cmd_suite(int argc, char **argv)
     if (rc == CLI_HELP)
         return EXIT_OK;
     if (rc)
+        return rc;
+    struct measure_opts mopts = MEASURE_DEFAULTS;
+    if ((rc = measure_flags_apply("suite", &mf, &mopts)) != 0)
         return rc;
     if (!n_pos) {
         cli_error("suite: which suite? (bench list suites)");
@@ -207,7 +212,7 @@ int cmd_suite(int argc, char **argv)
             ses.store ? ", storing in " : "", ses.store ? db : "", budget);
 
     struct rate *rates = calloc((size_t)n_cases, sizeof *rates);
-    int n_rates = 0, failed = 0, n_ok = 0, n_skipped = 0, done = 0;
+    int n_rates = 0, failed = 0, n_ok = 0, n_unreliable = 0, n_skipped = 0, done = 0;
     double t_start = now_seconds();
     interrupted = 0;
     signal(SIGINT, on_sigint);
@@ -219,10 +224,8 @@ int cmd_suite(int argc, char **argv)
         struct case_req q = { .family = c->family, .impl = c->impl, .shape = c->shape,
                               .seed = (uint64_t)seed, .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
-                              .mopts = (struct measure_opts)MEASURE_DEFAULTS,
-                              .peak_flops = session_peak(&ses, c->impl, c->shape.dtype) };
-        q.mopts.flush_l2 = !warm;
-        q.mopts.max_seconds = max_time;
+                              .mopts = mopts,
+                              .roof = session_roof(&ses, c->impl, c->shape.dtype) };
         struct case_result r;
         char why[200];
         double flops = c->family->validate(&c->shape, why, sizeof why) == 0
@@ -243,7 +246,7 @@ int cmd_suite(int argc, char **argv)
             double t0 = now_seconds();
             run_case(&q, &r);
             double wall = now_seconds() - t0;
-            if (strcmp(r.status, "ok") == 0 && flops > 0) {
+            if (status_is_ok(r.status) && flops > 0) {
                 if (!rt) {
                     rt = &rates[n_rates++];
                     rt->impl = c->impl, rt->dtype = c->shape.dtype;
@@ -253,12 +256,13 @@ int cmd_suite(int argc, char **argv)
             }
         }
         done++;
-        n_ok += strcmp(r.status, "ok") == 0;
+        n_ok += status_is_ok(r.status);
+        n_unreliable += status_is_ok(r.status) && !status_is_reliable(r.status);
         n_skipped += strncmp(r.status, "skipped", 7) == 0;
         fprintf(stderr, "[%d/%d %4.0fs] %s: %s%s%s", i + 1, n_cases, now_seconds() - t_start,
                 r.case_str, r.status, r.rec.error ? ": " : "", r.rec.error ? r.rec.error : "");
-        if (strcmp(r.status, "ok") == 0)
-            fprintf(stderr, " (median %.4g ms)", r.rec.median_ms);
+        if (status_is_ok(r.status))
+            fprintf(stderr, " (median %.4g ms, %d samples)", r.rec.median_ms, r.rec.n_samples);
         fputc('\n', stderr);
         table_row(stdout, &r);
         fflush(stdout);
@@ -273,9 +277,9 @@ int cmd_suite(int argc, char **argv)
     if (interrupted && done < n_cases)
         fprintf(stderr, "suite %s: interrupted after %d of %d cases; those are stored\n", su.name,
                 done, n_cases);
-    fprintf(stderr, "suite %s: %d ok, %d skipped, %d other, %.0f s%s%s\n", su.name, n_ok, n_skipped,
-            done - n_ok - n_skipped, now_seconds() - t_start, mdf ? "; table in " : "",
-            mdf ? md_path : "");
+    fprintf(stderr, "suite %s: %d ok (%d of them few samples or noisy), %d skipped, %d other, "
+            "%.0f s%s%s\n", su.name, n_ok, n_unreliable, n_skipped, done - n_ok - n_skipped,
+            now_seconds() - t_start, mdf ? "; table in " : "", mdf ? md_path : "");
     if (mdf)
         fclose(mdf);
     rc = session_gpu_ran(&ses, "suite", done, done - n_skipped);

@@ -12,8 +12,10 @@ const struct command commands[] = {
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
       "time it, print a markdown table and store each result. The device picks the implementations:\n"
       "on cpu the CPU ones, on cuda:N the GPU ones (default: cuda:0 where there is a GPU); --impl\n"
-      "naming only CPU ones runs on cpu. Exit 1 on a mismatch or error, or on cuda:N when no GPU\n"
-      "implementation ran (the GPU could not be set up)." },
+      "naming only CPU ones runs on cpu. Timing stops when the median's 95% confidence interval is\n"
+      "within --target of it after --min-samples samples, or at --max-time; a result short of either\n"
+      "is stored as 'ok: few samples (n of 10)' or 'ok: noisy (...)', which does not change the exit\n"
+      "code. Exit 1 on a mismatch or error, or on cuda:N when no GPU implementation ran." },
     { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
       "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
@@ -38,6 +40,8 @@ const struct command commands[] = {
       "  faster   p < alpha and ratio < 1 - threshold\n"
       "  same     |ratio - 1| <= threshold\n"
       "  noisy    beyond the threshold but p >= alpha (or no samples)\n"
+      "  unreliable  either side stored as 'ok: few samples' or 'ok: noisy': shown, not judged,\n"
+      "           never a regression, not in the geometric means\n"
       "Status changes: broken = ok in base, mismatch or error in new (a regression); fixed = ok\n"
       "only in new; status = any other change (ok -> skipped or oom, ...). Also listed: cases only\n"
       "in base, only in new, and the geometric mean of ratios per family and overall, after the two\n"

@@ -8,10 +8,11 @@
 #include <string.h>
 
 #include "compare.h"
+#include "store.h"
 
 const char *const verdict_names[V_COUNT] = {
     [V_BROKEN] = "broken", [V_SLOWER] = "slower", [V_NOISY] = "noisy", [V_SAME] = "same",
-    [V_FASTER] = "faster", [V_FIXED] = "fixed", [V_STATUS] = "status", [V_NOT_OK] = "not ok",
+    [V_FASTER] = "faster", [V_UNRELIABLE] = "unreliable", [V_FIXED] = "fixed", [V_STATUS] = "status", [V_NOT_OK] = "not ok",
     [V_ONLY_BASE] = "only in base", [V_ONLY_NEW] = "only in new",
 };
 
@@ -129,9 +130,10 @@ static size_t status_class_len(const char *status)
     return colon ? (size_t)(colon - status) : strlen(status);
 }
 
+/* Matched and timed: "ok" or "ok: <why it is less reliable>". */
 static int is_ok(const struct rs_result *r)
 {
-    return strcmp(r->status, "ok") == 0;
+    return status_is_ok(r->status);
 }
 
 static int is_failure(const struct rs_result *r)
@@ -148,7 +150,8 @@ static int judge_pair(struct cmp_case *c, double threshold, double alpha)
         c->ratio = w->median_ms / b->median_ms;
         if (mwu_test(w->samples, w->n_samples, b->samples, b->n_samples, &c->mwu) != 0)
             return -1;
-        c->v = verdict_of(c->ratio, c->mwu.p, threshold, alpha);
+        c->v = status_is_reliable(b->status) && status_is_reliable(w->status)
+                   ? verdict_of(c->ratio, c->mwu.p, threshold, alpha) : V_UNRELIABLE;
     } else if (is_ok(b)) {
         c->v = is_failure(w) ? V_BROKEN : V_STATUS;
     } else if (is_ok(w)) {
@@ -192,7 +195,7 @@ static void summarise(struct comparison *cmp)
         cmp->n_across_inputs += c->across_inputs;
         cmp->n_regressions += (c->v == V_SLOWER || c->v == V_BROKEN) &&
                               (!c->across_machines || cmp->judge_across_machines);
-        if (isfinite(c->ratio) && c->ratio > 0) {
+        if (c->v != V_UNRELIABLE && isfinite(c->ratio) && c->ratio > 0) {
             f->n_ratios++, all.n_ratios++;
             f->geomean += log(c->ratio), all.geomean += log(c->ratio);
         }

@@ -8,6 +8,9 @@
  *   faster  p < alpha and ratio < 1 - threshold
  *   same    |ratio - 1| <= threshold, whatever p says
  *   noisy   beyond the threshold, but p >= alpha (or no samples to test)
+ * for two timed results of which one is "ok: few samples ..." or
+ * "ok: noisy ..." (measure.h), the ratio and p are shown but not judged:
+ *   unreliable                                         (never a regression)
  * and, for cases whose status differs:
  *   broken  ok in base, mismatch or error in new     (a regression)
  *   fixed   not ok in base, ok in new
@@ -44,7 +47,7 @@ struct mwu_result {
 int mwu_test(const double *x, int n1, const double *y, int n2, struct mwu_result *out);
 
 enum verdict {
-    V_BROKEN, V_SLOWER, V_NOISY, V_SAME, V_FASTER, V_FIXED, V_STATUS,
+    V_BROKEN, V_SLOWER, V_NOISY, V_SAME, V_FASTER, V_UNRELIABLE, V_FIXED, V_STATUS,
     V_NOT_OK,               /* neither side ok, same status class: not compared */
     V_ONLY_BASE, V_ONLY_NEW,
     V_COUNT
@@ -67,7 +70,7 @@ struct cmp_case {
 struct cmp_family {
     const char *family;
     int count[V_COUNT];
-    int n_ratios;                           /* cases in the geomean */
+    int n_ratios;                           /* cases in the geomean (judged ones only) */
     double geomean;                         /* of ratios; NAN when none */
 };
 

@@ -83,16 +83,6 @@ static int probe_device(int index, struct gpu_info *info)
     snprintf(info->why_absent, sizeof info->why_absent, NO_CUDA);
     return -1;
 }
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor)
-{
-    (void)info, (void)dt, (void)tensor;
-    return 0;
-}
-double gpu_peak_bandwidth(const struct gpu_info *info)
-{
-    (void)info;
-    return 0;
-}
 struct gpu_ctx *gpu_open(int index, char *err, size_t n)
 {
     (void)index;
@@ -148,6 +138,20 @@ int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n)
     snprintf(err, n, NO_CUDA);
     return -1;
 }
+int gpu_graph_capture(struct gpu_ctx *g, int (*fn)(void *), void *arg, int launches, char *err,
+                      size_t n)
+{
+    (void)g, (void)fn, (void)arg, (void)launches;
+    snprintf(err, n, NO_CUDA);
+    return SB_ERROR;
+}
+int gpu_graph_launch(struct gpu_ctx *g, char *err, size_t n)
+{
+    (void)g;
+    snprintf(err, n, NO_CUDA);
+    return SB_ERROR;
+}
+void gpu_graph_release(struct gpu_ctx *g) { (void)g; }
 double gpu_measure_bandwidth(struct gpu_ctx *g)
 {
     (void)g;
@@ -159,6 +163,9 @@ double gpu_measure_bandwidth(struct gpu_ctx *g)
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
+
+#include "gpu_kernels.h"
+#include "measure.h"
 
 /* The L2 flush buffer: at least twice the L2, and never less than 256 MiB
  * (what Triton's do_bench clears), so no line of the previous sample stays. */
@@ -181,10 +188,18 @@ struct gpu_ctx {
     void *flush;                    /* max(2 x L2, FLUSH_MIN_BYTES), untracked */
     size_t flush_bytes;
     unsigned flush_value;           /* rotates so no two flushes write the same byte */
+    unsigned *h_flags;              /* host-mapped: [0] release, [FLAG_STRIDE] timed out */
+    unsigned *d_release, *d_timed_out;  /* their device addresses */
+    unsigned block_gen;             /* the generation of the last blocking kernel */
+    cudaGraphExec_t graph;          /* the graph mode's instantiated graph, or NULL */
     struct gpu_alloc *allocs;       /* this case's tracked buffers */
     int n_allocs, cap_allocs;
     int64_t current, peak;          /* tracked bytes now / highest since gpu_reset_peak */
 };
+
+/* The two host-mapped words sit a cache line apart: the host writes one, the
+ * blocking kernel the other. */
+#define FLAG_STRIDE (128 / sizeof(unsigned))
 
 /* Errors after which the context is unusable (every later call returns the
  * same error until the process exits): an illegal address, a trap, an
@@ -301,54 +316,6 @@ static int probe_device(int index, struct gpu_info *info)
     return 0;
 }
 
-/* Dense FLOP per clock per SM (a multiply-add counts 2), from NVIDIA's
- * datasheet peaks divided by SMs x the clock those peaks assume:
- *   bf16 tensor, fp32 accumulate:
- *     8.0  A100 SXM   312 TFLOP/s = 108 SMs x 1.41 GHz x 2048
- *     8.6  A40        150 TFLOP/s =  84 SMs x 1.74 GHz x 1024 (A10, RTX A6000 alike)
- *     8.7  Orin       85 dense int8 TOP/s of 170 sparse = 16 SMs x 1.3 GHz x 4096
- *                     int8 -> 2048 bf16 (A100's tensor core)
- *     8.9  L40S       362 TFLOP/s = 142 SMs x 2.52 GHz x 1024 (L4 alike)
- *     9.0  H100 SXM   989 TFLOP/s = 132 SMs x 1.83 GHz x 4096
- *   GeForce parts of 8.6 and 8.9 run fp32-accumulate tensor ops at half
- *   rate (RTX 3090: 71 TFLOP/s = 82 x 1.70 GHz x 512; RTX 4090: 165 =
- *   128 x 2.52 GHz x 512), see GEFORCE_TENSOR_DIVISOR.
- *   fp32 FMA, no tensor cores: 64 FP32 lanes x 2 per SM on 8.0 (A100 19.5
- *   TFLOP/s = 108 x 1.41 GHz x 128); 128 lanes x 2 on 8.6, 8.7, 8.9 and 9.0
- *   (H100 SXM 67 TFLOP/s = 132 x 1.98 GHz x 256).
- * Multiplied by the max SM clock the runtime reports, which is at or above
- * the clock behind the tensor figures (1.98 vs 1.83 GHz on H100 SXM), so a
- * % of peak errs low rather than high. Unknown architectures give 0. */
-static const struct { int major, minor, tensor_bf16, fp32; } per_sm_clock[] = {
-    { 8, 0, 2048, 128 }, { 8, 6, 1024, 256 }, { 8, 7, 2048, 256 }, { 8, 9, 1024, 256 },
-    { 9, 0, 4096, 256 },
-};
-#define GEFORCE_TENSOR_DIVISOR 2
-
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor)
-{
-    for (size_t i = 0; i < sizeof per_sm_clock / sizeof per_sm_clock[0]; i++) {
-        if (per_sm_clock[i].major != info->cc_major || per_sm_clock[i].minor != info->cc_minor)
-            continue;
-        double per = per_sm_clock[i].fp32;
-        if (tensor && dt != DT_FP32) {
-            per = per_sm_clock[i].tensor_bf16;
-            if (info->cc_major == 8 && info->cc_minor != 0 && info->cc_minor != 7 &&
-                strstr(info->name, "GeForce"))
-                per /= GEFORCE_TENSOR_DIVISOR;
-        }
-        return per * info->sms * info->clock_khz * 1e3;
-    }
-    return 0;
-}
-
-/* DDR: two transfers per memory clock, bus_bits / 8 bytes each. (HBM3 on
- * H100 SXM: 2 x 2.619 GHz x 5120 / 8 = 3.35 TB/s, the datasheet's figure.) */
-double gpu_peak_bandwidth(const struct gpu_info *info)
-{
-    return 2.0 * info->mem_clock_khz * 1e3 * info->mem_bus_bits / 8.0;
-}
-
 struct gpu_ctx *gpu_open(int index, char *err, size_t n)
 {
     const int dev = index;
@@ -366,6 +333,13 @@ struct gpu_ctx *gpu_open(int index, char *err, size_t n)
     CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, index));
     g->flush_bytes = 2 * (size_t)l2 > FLUSH_MIN_BYTES ? 2 * (size_t)l2 : FLUSH_MIN_BYTES;
     CUDA_CHECK(cudaMalloc(&g->flush, g->flush_bytes));
+    /* Cached (not write-combined) pinned memory: the host's store reaches
+     * the device by coherent reads, and the host reads the kernel's. */
+    CUDA_CHECK(cudaHostAlloc((void **)&g->h_flags, 2 * FLAG_STRIDE * sizeof(unsigned),
+                             cudaHostAllocMapped | cudaHostAllocPortable));
+    memset(g->h_flags, 0, 2 * FLAG_STRIDE * sizeof(unsigned));
+    CUDA_CHECK(cudaHostGetDevicePointer((void **)&g->d_release, g->h_flags, 0));
+    g->d_timed_out = g->d_release + FLAG_STRIDE;
     return g;
 fail:
     cudaGetLastError();
@@ -380,6 +354,9 @@ void gpu_close(struct gpu_ctx *g)
     if (g->stream)
         gpu_free_case(g);
     free(g->allocs);
+    gpu_graph_release(g);
+    if (g->h_flags)
+        cudaFreeHost(g->h_flags);
     if (g->flush)
         cudaFree(g->flush);
     if (g->start)
@@ -567,28 +544,141 @@ int sb_gpu_check_launch(struct op_ctx *ctx, const char *what)
     return SB_ERROR;
 }
 
+/* Lets the blocking kernel of generation gen go. The sequentially
+ * consistent store drains the CPU's store buffer at once (mfence on x86). */
+static void block_release(struct gpu_ctx *g, unsigned gen)
+{
+    __atomic_store_n(&g->h_flags[0], gen, __ATOMIC_SEQ_CST);
+}
+
 int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2, double *ms,
                   char *err, size_t n)
 {
     const int dev = g->index;
     float t = 0;
+    int rc;
     if (flush_l2) {
         /* A new value each time, so no flush is a no-op rewrite of the last. */
         g->flush_value = (g->flush_value + 1) & 0xFF;
         CUDA_CHECK(cudaMemsetAsync(g->flush, (int)g->flush_value, g->flush_bytes, g->stream));
     }
-    CUDA_CHECK(cudaEventRecord(g->start, g->stream));
-    if (fn(arg) != SB_OK)
-        return -1;                          /* fn wrote its own message into err */
-    CUDA_CHECK(cudaEventRecord(g->stop, g->stream));
+    /* The stream is idle before the blocking kernel starts its clock, so its
+     * timeout measures the host's queueing alone. */
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    if (++g->block_gen == 0)            /* 0 is the flag's initial value */
+        g->block_gen = 1;
+    const unsigned gen = g->block_gen;
+    const double t_queue = now_seconds();
+    CUDA_CHECK((cudaError_t)sb_gpu_block_stream(g->stream, g->d_release, gen, g->d_timed_out,
+                                                (uint64_t)(GPU_BLOCK_TIMEOUT_S * 1e9)));
+    /* From here on the kernel must be released on every path. */
+    cudaError_t e = cudaEventRecord(g->start, g->stream);
+    rc = e == cudaSuccess ? fn(arg) : SB_ERROR;
+    if (rc == SB_OK)
+        e = cudaEventRecord(g->stop, g->stream);
+    block_release(g, gen);
+    const double queued_s = now_seconds() - t_queue;
+    if (rc != SB_OK) {
+        if (e != cudaSuccess)
+            cuda_error_text(err, n, dev, "cudaEventRecord(start)", e, __FILE__, __LINE__);
+        cudaStreamSynchronize(g->stream);   /* fn wrote err; let the blocking kernel finish */
+        cudaGetLastError();
+        return -1;
+    }
+    CUDA_CHECK(e);
     /* A kernel's asynchronous fault (illegal address, trap) surfaces here. */
     CUDA_CHECK(cudaEventSynchronize(g->stop));
+    if (__atomic_load_n(&g->h_flags[FLAG_STRIDE], __ATOMIC_ACQUIRE) == gen) {
+        snprintf(err, n, "cuda:%d: timing: the blocking kernel released itself after %g s while "
+                 "the host took %.3g s to queue the sample: run() waits for the GPU (a "
+                 "synchronising call, or a kernel's module loaded lazily) or queues more launches "
+                 "than the stream holds; the sample is invalid", dev, GPU_BLOCK_TIMEOUT_S, queued_s);
+        return -1;
+    }
     CUDA_CHECK(cudaEventElapsedTime(&t, g->start, g->stop));
     *ms = t;
     return 0;
 fail:
     cudaGetLastError();
     return -1;
+}
+
+/* Capture errors: fn did something a graph cannot hold. */
+static int capture_error(cudaError_t e)
+{
+    switch (e) {
+    case cudaErrorStreamCaptureUnsupported: case cudaErrorStreamCaptureInvalidated:
+    case cudaErrorStreamCaptureMerge: case cudaErrorStreamCaptureUnmatched:
+    case cudaErrorStreamCaptureUnjoined: case cudaErrorStreamCaptureIsolation:
+    case cudaErrorStreamCaptureImplicit: case cudaErrorCapturedEvent:
+    case cudaErrorStreamCaptureWrongThread:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int gpu_graph_capture(struct gpu_ctx *g, int (*fn)(void *), void *arg, int launches, char *err,
+                      size_t n)
+{
+    const int dev = g->index;
+    cudaGraph_t graph = NULL;
+    int rc = SB_OK;
+    gpu_graph_release(g);
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+    /* Thread-local: another thread's unsafe call (none today) cannot
+     * invalidate the capture, while fn's own are still refused. */
+    CUDA_CHECK(cudaStreamBeginCapture(g->stream, cudaStreamCaptureModeThreadLocal));
+    for (int i = 0; i < launches && rc == SB_OK; i++)
+        rc = fn(arg);
+    cudaError_t e = cudaStreamEndCapture(g->stream, &graph);   /* always ends the capture */
+    cudaError_t last = cudaGetLastError();
+    if (capture_error(e) || capture_error(last) || (rc == SB_OK && e != cudaSuccess)) {
+        char why[200];
+        snprintf(why, sizeof why, "%s", rc != SB_OK ? err : cudaGetErrorName(e));
+        snprintf(err, n, "timing=graph: run() cannot be captured into a CUDA graph (%s)", why);
+        rc = capture_error(e) || capture_error(last) ? SB_UNSUPPORTED : SB_ERROR;
+        goto out;
+    }
+    if (rc != SB_OK)
+        goto out;                           /* fn's own failure; fn wrote err */
+    CUDA_CHECK(cudaGraphInstantiate(&g->graph, graph, 0));
+    CUDA_CHECK(cudaGraphUpload(g->graph, g->stream));
+    CUDA_CHECK(cudaStreamSynchronize(g->stream));
+out:
+    if (graph)
+        cudaGraphDestroy(graph);
+    return rc;
+fail:
+    cudaGetLastError();
+    if (graph)
+        cudaGraphDestroy(graph);
+    gpu_graph_release(g);
+    return SB_ERROR;
+}
+
+int gpu_graph_launch(struct gpu_ctx *g, char *err, size_t n)
+{
+    const int dev = g->index;
+    if (!g->graph) {
+        snprintf(err, n, "cuda:%d: gpu_graph_launch: no graph captured", dev);
+        return SB_ERROR;
+    }
+    CUDA_CHECK(cudaGraphLaunch(g->graph, g->stream));
+    return SB_OK;
+fail:
+    cudaGetLastError();
+    return SB_ERROR;
+}
+
+void gpu_graph_release(struct gpu_ctx *g)
+{
+    if (g && g->graph) {
+        cudaStreamSynchronize(g->stream);
+        cudaGraphExecDestroy(g->graph);
+        cudaGetLastError();
+        g->graph = NULL;
+    }
 }
 
 int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n)

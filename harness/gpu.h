@@ -61,13 +61,8 @@ int gpu_probe(int index, struct gpu_info *info);
  * holds none. */
 int gpu_driver_release(const char *path, char *buf, size_t n);
 
-/* Datasheet-style peak in FLOP/s for dtype on this device: SMs x FLOP per
- * clock per SM x max SM clock. tensor=1 for tensor-core rates. 0 if unknown. */
-double gpu_peak_flops(const struct gpu_info *info, enum dtype dt, int tensor);
-/* Peak DRAM bandwidth in bytes/s: 2 x mem clock x bus width / 8. */
-double gpu_peak_bandwidth(const struct gpu_info *info);
-
-/* One per process and device: a stream, the flush buffer, event pair. */
+/* One per process and device: a stream, the flush buffer, the event pair,
+ * the blocking kernel's host-mapped flags, the graph of the graph mode. */
 struct gpu_ctx *gpu_open(int index, char *err, size_t n);
 void gpu_close(struct gpu_ctx *g);
 int64_t gpu_free_bytes(struct gpu_ctx *g);
@@ -92,10 +87,33 @@ int sb_gpu_poison(struct op_ctx *ctx, void *d, size_t bytes);
 /* After a launch: turns cudaGetLastError() into SB_ERROR with the kernel name. */
 int sb_gpu_check_launch(struct op_ctx *ctx, const char *what);
 
-/* Times fn(arg) once with CUDA events on the stream. flush_l2 clears L2 first
- * (a memset of max(2 x L2, 256 MiB), outside the timed region). */
+/* One sample of fn(arg) with CUDA events on the stream, in ms (nvbench's
+ * cold measurement): the L2 flush (flush_l2: a memset of max(2 x L2,
+ * 256 MiB)) and a stream synchronisation; then a blocking kernel that holds
+ * the stream, the start event, fn's launches, the stop event, all queued
+ * behind it; then the host releases the kernel through a host-mapped flag.
+ * The events so time fn's kernels back to back, not the host launching
+ * them. The kernel releases itself after GPU_BLOCK_TIMEOUT_S: when the host
+ * took that long to queue the sample (fn synchronised with the GPU, had a
+ * module loaded lazily, or queued more launches than the stream holds),
+ * the sample is invalid and
+ * the call fails with err naming the cause. Returns 0, or -1 with err set
+ * (fn's own failure: fn wrote err). Unverified: never run on a GPU. */
 int gpu_time_once(struct gpu_ctx *g, int (*fn)(void *), void *arg, int flush_l2,
                   double *ms, char *err, size_t n);
+#define GPU_BLOCK_TIMEOUT_S 2.0
+
+/* The graph timing mode: fn(arg) called `launches` times under stream
+ * capture, instantiated and uploaded. Returns SB_OK; SB_UNSUPPORTED when fn
+ * cannot be captured (it synchronises, allocates, ...: err says so);
+ * SB_ERROR otherwise. gpu_graph_launch queues one replay on the stream (SB_OK
+ * or SB_ERROR); gpu_graph_release destroys the graph (safe to repeat).
+ * Unverified: never run on a GPU. */
+int gpu_graph_capture(struct gpu_ctx *g, int (*fn)(void *), void *arg, int launches,
+                      char *err, size_t n);
+int gpu_graph_launch(struct gpu_ctx *g, char *err, size_t n);
+void gpu_graph_release(struct gpu_ctx *g);
+
 int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n);
 /* Measured device-to-device copy bandwidth in bytes/s (read + write); 0 when
  * it could not be measured (or without CUDA). */

@@ -1,13 +1,42 @@
 /*
- * measure.c — see measure.h.
+ * measure.c — see measure.h. The statistics first (the sorted sample set,
+ * the median's confidence interval), then the stopping rule, then the loop
+ * that takes samples in each timing mode.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "gpu.h"
 #include "measure.h"
+
+const char *const timing_names[TIMING_COUNT] = {
+    [TIMING_COLD] = "cold", [TIMING_WARM] = "warm", [TIMING_GRAPH] = "graph", [TIMING_CPU] = "cpu",
+};
+const char *const stop_names[STOP_COUNT] = {
+    [STOP_NONE] = NULL, [STOP_TARGET] = "target", [STOP_MAX_SAMPLES] = "max_samples",
+    [STOP_MAX_TIME] = "max_time",
+};
+
+/* The confidence of the median's interval, and its two-sided tail. */
+#define CI_TAIL 0.025
+
+/* graph: launches per replay so that one replay lasts about this long
+ * (event resolution ~0.5 us is then under 0.1% of a sample), within
+ * [1, GRAPH_MAX_LAUNCHES] (a graph of 1000 captured runs instantiates in
+ * milliseconds). */
+#define GRAPH_TARGET_MS 1.0
+#define GRAPH_MAX_LAUNCHES 1000
+
+int timing_parse(const char *s)
+{
+    for (int t = 0; t < TIMING_COUNT; t++)
+        if (t != TIMING_CPU && strcmp(s, timing_names[t]) == 0)
+            return t;
+    return -1;
+}
 
 double now_seconds(void)
 {
@@ -16,10 +45,40 @@ double now_seconds(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b)
+/* ---- the sample set ------------------------------------------------------- */
+
+int sample_set_init(struct sample_set *s, int cap)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    memset(s, 0, sizeof *s);
+    s->sorted = malloc((size_t)(cap > 0 ? cap : 1) * sizeof *s->sorted);
+    s->cap = cap;
+    return s->sorted ? 0 : -1;
+}
+
+void sample_set_free(struct sample_set *s)
+{
+    free(s->sorted);
+    memset(s, 0, sizeof *s);
+}
+
+void sample_set_add(struct sample_set *s, double x)
+{
+    if (s->n >= s->cap)
+        return;
+    int lo = 0, hi = s->n;                  /* first element > x: equal values keep arrival order */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (s->sorted[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    memmove(s->sorted + lo + 1, s->sorted + lo, (size_t)(s->n - lo) * sizeof *s->sorted);
+    s->sorted[lo] = x;
+    s->n++;
+    double d = x - s->mean;
+    s->mean += d / s->n;
+    s->m2 += d * (x - s->mean);
 }
 
 /* Linear interpolation between order statistics (NumPy's default). */
@@ -32,39 +91,116 @@ static double quantile(const double *sorted, int n, double q)
     return sorted[i] + (pos - i) * (sorted[i + 1] - sorted[i]);
 }
 
-void stats_compute(const double *samples, int n, struct stats *st)
+/* The 1-based index j of the median's interval [x_(j), x_(n+1-j)], or 0
+ * when n is too small for one. The count of samples below the median is
+ * Binomial(n, 1/2) whatever the distribution, so the interval misses the
+ * median with probability 2·P(B <= j-1): j is the largest index for which
+ * that is at most 2·CI_TAIL. The binomial terms are stepped in logs
+ * (P(B = k+1) = P(B = k)·(n-k)/(k+1)), so no 2^-n underflows a sum that
+ * matters. */
+static int ci_index(int n)
+{
+    double log_pmf = -n * M_LN2, cdf = 0;
+    int j = 0;
+    for (int k = 0; 2 * k < n; k++) {
+        cdf += exp(log_pmf);
+        if (cdf > CI_TAIL)
+            break;
+        j = k + 1;
+        log_pmf += log((double)(n - k) / (k + 1));
+    }
+    return j;
+}
+
+int sample_set_ci(const struct sample_set *s, double *lo, double *hi)
+{
+    int j = s->n >= CI_MIN_SAMPLES ? ci_index(s->n) : 0;
+    if (j == 0)
+        return -1;
+    *lo = s->sorted[j - 1];
+    *hi = s->sorted[s->n - j];
+    return 0;
+}
+
+double sample_set_noise(const struct sample_set *s)
+{
+    double lo, hi, median = s->n ? quantile(s->sorted, s->n, 0.5) : NAN;
+    if (sample_set_ci(s, &lo, &hi) != 0 || !(median > 0))
+        return INFINITY;
+    return (hi - lo) / (2 * median);
+}
+
+void sample_set_stats(const struct sample_set *s, struct stats *st)
 {
     memset(st, 0, sizeof *st);
-    st->n = n;
-    if (n <= 0) {
+    st->n = s->n;
+    st->noise = sample_set_noise(s);
+    if (s->n <= 0) {
         st->median = st->min = st->max = st->p10 = st->p90 = st->mean = st->stdev = NAN;
-        st->rel_se = INFINITY;
         return;
     }
-    double *s = malloc((size_t)n * sizeof *s);
-    if (!s) {
-        st->rel_se = INFINITY;
-        return;
-    }
-    memcpy(s, samples, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_double);
-    double sum = 0, ss = 0;
-    for (int i = 0; i < n; i++)
-        sum += s[i];
-    st->mean = sum / n;
-    for (int i = 0; i < n; i++)
-        ss += (s[i] - st->mean) * (s[i] - st->mean);
-    st->stdev = n > 1 ? sqrt(ss / (n - 1)) : 0;
-    st->min = s[0];
-    st->max = s[n - 1];
-    st->median = quantile(s, n, 0.5);
-    st->p10 = quantile(s, n, 0.1);
-    st->p90 = quantile(s, n, 0.9);
-    /* Standard error of the median for a near-normal sample: sqrt(pi/2)·σ/√n. */
-    st->rel_se = n > 1 && st->median > 0 ? 1.2533 * st->stdev / sqrt((double)n) / st->median
-                                          : INFINITY;
-    free(s);
+    const double *x = s->sorted;
+    st->min = x[0];
+    st->max = x[s->n - 1];
+    st->median = quantile(x, s->n, 0.5);
+    st->p10 = quantile(x, s->n, 0.1);
+    st->p90 = quantile(x, s->n, 0.9);
+    st->mean = s->mean;
+    st->stdev = s->n > 1 ? sqrt(s->m2 / (s->n - 1)) : 0;
 }
+
+void stats_compute(const double *samples, int n, struct stats *st)
+{
+    struct sample_set s;
+    if (sample_set_init(&s, n) != 0) {
+        memset(st, 0, sizeof *st);
+        st->median = st->min = st->max = st->p10 = st->p90 = st->mean = st->stdev = NAN;
+        st->noise = INFINITY;
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        sample_set_add(&s, samples[i]);
+    sample_set_stats(&s, st);
+    sample_set_free(&s);
+}
+
+/* ---- the stopping rule ------------------------------------------------------ */
+
+enum stop_reason measure_stop(const struct measure_opts *o, const struct sample_set *s,
+                              double elapsed_s)
+{
+    if (s->n >= o->min_samples && sample_set_noise(s) <= o->target_rel)
+        return STOP_TARGET;
+    if (s->n >= o->max_samples)
+        return STOP_MAX_SAMPLES;
+    if (elapsed_s >= o->max_seconds)
+        return STOP_MAX_TIME;
+    return STOP_NONE;
+}
+
+void noise_format(double noise, char *buf, size_t n)
+{
+    double pct = 100 * noise;
+    snprintf(buf, n, "%.*f%%", pct < 1 ? 2 : pct < 10 ? 1 : 0, pct);
+}
+
+void measure_status(const struct measure_opts *o, const struct measure_result *m, char *buf,
+                    size_t n)
+{
+    if (m->n < o->min_samples)
+        snprintf(buf, n, "ok: few samples (%d of %d)", m->n, o->min_samples);
+    else if (m->noise <= o->target_rel)
+        snprintf(buf, n, "ok");
+    else if (isfinite(m->noise)) {
+        char v[32];
+        noise_format(m->noise, v, sizeof v);
+        snprintf(buf, n, "ok: noisy (ci95 %s > %.2g%%)", v, 100 * o->target_rel);
+    }
+    else            /* --min-samples under CI_MIN_SAMPLES, or a median of 0 */
+        snprintf(buf, n, "ok: noisy (ci95 undefined with %d samples)", m->n);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
 
 struct run_arg {
     const struct impl *im;
@@ -77,50 +213,93 @@ static int run_once(void *p)
     return a->im->run(a->ctx);
 }
 
-/* One sample in milliseconds on the implementation's device. */
-static int sample(const struct impl *im, struct op_ctx *ctx, int flush, double *ms)
+static int graph_once(void *p)
+{
+    struct op_ctx *ctx = p;
+    return gpu_graph_launch(ctx->gpu, ctx->err, sizeof ctx->err);
+}
+
+/* One sample in milliseconds per run() (the whole replay for a graph). */
+static int sample(const struct impl *im, struct op_ctx *ctx, enum timing t, double *ms)
 {
     struct run_arg a = { im, ctx };
-    if (im->device == DEV_CUDA)
-        return gpu_time_once(ctx->gpu, run_once, &a, flush, ms, ctx->err, sizeof ctx->err)
-                   ? SB_ERROR : SB_OK;
-    double t0 = now_seconds();
-    int rc = im->run(ctx);
-    *ms = 1e3 * (now_seconds() - t0);
-    return rc;
+    switch (t) {
+    case TIMING_CPU: {
+        double t0 = now_seconds();
+        int rc = im->run(ctx);
+        *ms = 1e3 * (now_seconds() - t0);
+        return rc;
+    }
+    case TIMING_GRAPH:
+        return gpu_time_once(ctx->gpu, graph_once, ctx, 0, ms, ctx->err, sizeof ctx->err);
+    default:
+        return gpu_time_once(ctx->gpu, run_once, &a, t == TIMING_COLD, ms, ctx->err,
+                             sizeof ctx->err);
+    }
+}
+
+/* Captures run() into the graph mode's graph, sized from the fastest
+ * warm-up sample best_ms. Returns SB_OK, SB_UNSUPPORTED or SB_ERROR. */
+static int graph_setup(const struct impl *im, struct op_ctx *ctx, double best_ms, int *launches)
+{
+    double want = best_ms > 0 ? ceil(GRAPH_TARGET_MS / best_ms) : GRAPH_MAX_LAUNCHES;
+    *launches = want < 1 ? 1 : want > GRAPH_MAX_LAUNCHES ? GRAPH_MAX_LAUNCHES : (int)want;
+    struct run_arg a = { im, ctx };
+    return gpu_graph_capture(ctx->gpu, run_once, &a, *launches, ctx->err, sizeof ctx->err);
 }
 
 int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure_opts *o,
-                 double *samples, int *n_samples)
+                 double *samples, struct measure_result *out)
 {
-    double ms, t0 = now_seconds();
-    int rc;
-    *n_samples = 0;
-    /* Warm-up: caches, page faults, clocks, library heuristics. A run longer
-     * than the whole warm-up budget is its own warm-up. */
-    do {
-        if ((rc = sample(im, ctx, 0, &ms)) != SB_OK)
-            return rc;
-    } while (now_seconds() - t0 < o->warmup_seconds);
-
-    struct stats st;
-    t0 = now_seconds();
-    for (int n = 0; n < o->max_samples;) {
-        if ((rc = sample(im, ctx, o->flush_l2, &samples[n])) != SB_OK)
-            return rc;
-        *n_samples = ++n;
-        double elapsed = now_seconds() - t0;
-        if (elapsed >= o->max_seconds && n >= 1)
-            break;
-        if (n >= o->min_samples) {
-            stats_compute(samples, n, &st);
-            if (st.rel_se < o->target_rel)
-                break;
-        }
-        /* Too slow for min_samples within the cap: stop at 3 samples rather
-         * than spend minutes per case; the spread is stored with the result. */
-        if (n >= 3 && elapsed / n * o->min_samples > 4 * o->max_seconds)
-            break;
+    const enum timing mode = im->device == DEV_CUDA ? o->timing : TIMING_CPU;
+    *out = (struct measure_result){ .noise = INFINITY, .timing = mode, .graph_launches = 1 };
+    struct sample_set set;
+    if (sample_set_init(&set, o->max_samples) != 0) {
+        snprintf(ctx->err, sizeof ctx->err, "out of host memory for %d samples", o->max_samples);
+        return SB_OOM;
     }
-    return SB_OK;
+    double ms, best = INFINITY, t0 = now_seconds();
+    int rc;
+    /* Warm-up: caches, page faults, clocks, library heuristics, module
+     * loading. A run longer than the whole warm-up budget is its own
+     * warm-up. GPU warm-up samples are warm single launches, whatever the
+     * mode: the graph's size comes from their best time. */
+    const enum timing warm_mode = mode == TIMING_CPU ? TIMING_CPU : TIMING_WARM;
+    /* The first GPU run is not held behind the blocking kernel: with CUDA's
+     * lazy module loading, a kernel's first launch may wait for the device
+     * to go idle, which a spinning kernel prevents until its timeout. */
+    if (mode != TIMING_CPU) {
+        if ((rc = im->run(ctx)) != SB_OK)
+            goto done;
+        if (gpu_synchronize(ctx->gpu, ctx->err, sizeof ctx->err) != 0) {
+            rc = SB_ERROR;
+            goto done;
+        }
+    }
+    do {
+        if ((rc = sample(im, ctx, warm_mode, &ms)) != SB_OK)
+            goto done;
+        best = fmin(best, ms);
+    } while (now_seconds() - t0 < o->warmup_seconds);
+    if (mode == TIMING_GRAPH) {
+        if ((rc = graph_setup(im, ctx, best, &out->graph_launches)) != SB_OK)
+            goto done;
+        if ((rc = sample(im, ctx, mode, &ms)) != SB_OK)     /* the first replay is not timed */
+            goto done;
+    }
+
+    t0 = now_seconds();
+    while (out->stop == STOP_NONE) {
+        if ((rc = sample(im, ctx, mode, &ms)) != SB_OK)
+            break;
+        samples[out->n++] = ms / out->graph_launches;
+        sample_set_add(&set, ms / out->graph_launches);
+        out->stop = measure_stop(o, &set, now_seconds() - t0);
+    }
+done:
+    out->noise = sample_set_noise(&set);
+    if (mode == TIMING_GRAPH)
+        gpu_graph_release(ctx->gpu);
+    sample_set_free(&set);
+    return rc;
 }

@@ -3,7 +3,7 @@
  *
  * A database is opened SQLITE_OPEN_READONLY, so no check below can change
  * it. In order: the file exists; SQLite can read it (else "not a SQLite
- * database"); PRAGMA user_version is one this report knows (1..3); the runs
+ * database"); PRAGMA user_version is one this report knows (1..STORE_SCHEMA_VERSION); the runs
  * and results tables exist. Columns are selected by name from
  * pragma_table_info, so a column an older schema lacks (or an optional one
  * a newer schema adds) reads as NULL. The only SQL built with printf is the
@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "report.h"
+#include "store.h"
 
 /* Columns read from runs, in the order of struct rp_run's fields below. */
 enum { RC_STARTED, RC_FINISHED, RC_SUITE, RC_COMMAND, RC_VERSION, RC_COMMIT, RC_FLAGS, RC_HOST,
@@ -30,14 +31,16 @@ static const char *const run_cols[RC_N] = {
 };
 
 /* Columns read from results; the first four are required. */
-enum { XC_CASE, XC_FAMILY, XC_IMPL, XC_STATUS, XC_KEY, XC_DEVICE, XC_DTYPE, XC_ERROR, XC_B, XC_N,
-       XC_NK, XC_H, XC_HKV, XC_D, XC_DV, XC_CAUSAL, XC_REL, XC_FLOPS, XC_FLOPS_MIN, XC_BYTES,
-       XC_FOOT, XC_MEDIAN, XC_TFLOPS, XC_GBPS, XC_PCT, XC_SHAPE, XC_N_COLS };
+enum { XC_CASE, XC_FAMILY, XC_IMPL, XC_STATUS, XC_KEY, XC_DEVICE, XC_DTYPE, XC_ERROR, XC_BOUND,
+       XC_B, XC_N, XC_NK, XC_H, XC_HKV, XC_D, XC_DV, XC_CAUSAL, XC_REL, XC_FLOPS, XC_FLOPS_MIN,
+       XC_BYTES, XC_FOOT, XC_MEDIAN, XC_TFLOPS, XC_GBPS, XC_PCT, XC_PCT_BOUND, XC_PCT_COMPUTE,
+       XC_PCT_BW, XC_ROOF_FLOPS, XC_ROOF_BW, XC_FLOPS_EXEC, XC_SHAPE, XC_N_COLS };
 #define XC_REQUIRED 4
 static const char *const result_cols[XC_N_COLS] = {
-    "case_str", "family", "impl", "status", "case_key", "device", "dtype", "error", "B", "N",
-    "Nk", "H", "Hkv", "D", "Dv", "causal", "rel_err", "flops", "flops_minimal", "min_bytes",
-    "footprint_bytes", "median_ms", "tflops", "gbps", "pct_peak", "shape_json",
+    "case_str", "family", "impl", "status", "case_key", "device", "dtype", "error", "bound", "B",
+    "N", "Nk", "H", "Hkv", "D", "Dv", "causal", "rel_err", "flops", "flops_minimal", "min_bytes",
+    "footprint_bytes", "median_ms", "tflops", "gbps", "pct_peak", "pct_bound", "pct_compute",
+    "pct_bandwidth", "roof_flops", "roof_bytes_s", "flops_executed", "shape_json",
 };
 /* The row order of every table and figure: stable, and groups a family's
  * sweep by dtype, mask and shape with N ascending. */
@@ -195,19 +198,34 @@ static void read_result(sqlite3_stmt *s, int run, struct rp_result *r)
 {
     r->run = run;
     char **text[] = { &r->case_str, &r->family, &r->impl, &r->status, &r->case_key,
-                      &r->device, &r->dtype, &r->error };
-    for (int i = 0; i <= XC_ERROR; i++)
+                      &r->device, &r->dtype, &r->error, &r->bound };
+    for (int i = 0; i <= XC_BOUND; i++)
         *text[i] = col_text(s, i);
     int64_t *ints[] = { &r->B, &r->N, &r->Nk, &r->H, &r->Hkv, &r->D, &r->Dv, &r->causal };
     for (int i = XC_B; i <= XC_CAUSAL; i++)
         *ints[i - XC_B] = col_int(s, i);
     double *reals[] = { &r->rel_err, &r->flops, &r->flops_minimal, &r->min_bytes, &r->footprint,
-                        &r->median_ms, &r->tflops, &r->gbps, &r->pct_peak };
-    for (int i = XC_REL; i <= XC_PCT; i++)
+                        &r->median_ms, &r->tflops, &r->gbps, &r->pct_peak, &r->pct_bound,
+                        &r->pct_compute, &r->pct_bandwidth, &r->roof_flops, &r->roof_bytes_s,
+                        &r->flops_executed };
+    for (int i = XC_REL; i <= XC_FLOPS_EXEC; i++)
         *reals[i - XC_REL] = col_real(s, i);
+    /* Before schema 4 the only % was of the compute roof (pct_peak). */
+    if (isnan(r->pct_compute))
+        r->pct_compute = r->pct_peak;
     char *shape = col_text(s, XC_SHAPE);
     r->variant = shape_variant(shape, &r->causal);
     free(shape);
+    /* A GPU case timed warm or as a graph ends its case string with
+     * " timing=MODE" (runcase.c): a series of its own, never a point on
+     * the cold curve. */
+    const char *timing = strstr(r->case_str, " timing=");
+    if (timing) {
+        struct strbuf v = { 0 };
+        sb_printf(&v, "%s%s%s", r->variant, *r->variant ? " " : "", timing + 1);
+        free(r->variant);
+        r->variant = sb_take(&v);
+    }
     if (!r->case_key)
         r->case_key = strdup(r->case_str);
     if (!r->dtype)
@@ -397,7 +415,7 @@ void report_free(struct report *rp)
     for (int i = 0; i < rp->n_res; i++) {
         struct rp_result *r = &rp->res[i];
         char *text[] = { r->case_str, r->case_key, r->family, r->impl, r->device, r->dtype,
-                         r->status, r->error, r->variant };
+                         r->status, r->error, r->bound, r->variant };
         for (size_t k = 0; k < sizeof text / sizeof text[0]; k++)
             free(text[k]);
     }
@@ -417,9 +435,11 @@ void report_free(struct report *rp)
 
 /* ---- helpers shared with the figures and the page ----------------------- */
 
+/* "ok: few samples ..." and "ok: noisy ..." are drawn too: their medians
+ * are measured, and the tables say how far to trust them. */
 int rp_ok(const struct rp_result *r)
 {
-    return strcmp(r->status, "ok") == 0 && r->median_ms > 0;
+    return status_is_ok(r->status) && r->median_ms > 0;
 }
 
 int rp_is_decode(const struct rp_result *r)

@@ -3,7 +3,7 @@
  * folder out.
  *
  *   report_load     reads runs and results from one or more databases, each
- *                   opened read-only (schema versions 1..3, columns chosen by
+ *                   opened read-only (schema versions 1..STORE_SCHEMA_VERSION, columns chosen by
  *                   name so optional ones may be absent);
  *   report_figures  writes .dat + .gp for every figure the data supports
  *                   and runs gnuplot on each (PNG and SVG);
@@ -43,10 +43,14 @@ struct rp_run {
 struct rp_result {
     int run;                    /* index into report.runs */
     char *case_str, *case_key, *family, *impl, *device, *dtype, *status, *error;
+    char *bound;                /* "compute" or "bandwidth": the roof that binds (schema 4) */
     char *variant;              /* shape fields beyond the columns: "Hv=64 gate=head state" */
     int64_t B, N, Nk, H, Hkv, D, Dv, causal;
     double rel_err, flops, flops_minimal, min_bytes, footprint, median_ms, tflops, gbps,
            pct_peak;
+    /* Schema 4: % of the bound and of each roof, the roofs, the executed
+     * FLOPs. pct_compute falls back to pct_peak for older databases. */
+    double pct_bound, pct_compute, pct_bandwidth, roof_flops, roof_bytes_s, flops_executed;
 };
 
 /* A figure or table produced for the page, in the order it was made.

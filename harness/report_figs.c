@@ -1,14 +1,15 @@
 /*
  * report_figs.c — which figures a report holds, and their data; see
- * report.h. Every figure is made only from results with status ok and a
+ * report.h. Every figure is made only from results with status ok (or "ok: few
+ * samples ...", "ok: noisy ...": measured, marked in the tables) and a
  * median; a figure with no such points is not drawn and a one-line note
  * says why. Series are labelled by what varies inside the figure (impl
  * always; shape fields, dtype, family or run only when they differ).
  *
- * Figures, per family: latency vs N and TFLOP/s + % of peak vs N (per
+ * Figures, per family: latency vs N and TFLOP/s + % of bound vs N (per
  * dtype x mask), decode latency vs context Nk, speedup bars between the
  * implementations of each case. Across families: memory footprint vs N,
- * a roofline, flash-vs-linear-time crossovers. Across runs: per-case latency
+ * a roofline (one roof per device and dtype), flash-vs-linear-time crossovers. Across runs: per-case latency
  * ratio bars against the first run, with geometric means.
  */
 #include <math.h>
@@ -216,7 +217,8 @@ static int emit(struct figctx *c, struct fig *f, const char *section, const char
 
 #define SERIES_FIELDS (F_RUN | F_IMPL | F_H | F_HKV | F_D | F_DV | F_VARIANT)
 
-/* Latency vs N, and TFLOP/s + % of peak vs N, for one family/dtype/mask. */
+/* Latency vs N, and TFLOP/s + % of bound vs N (% of the compute roof for
+ * databases from before the bound), for one family/dtype/mask. */
 static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int64_t causal)
 {
     struct pick p = { fam, dtype, causal, -1, rp_is_sweep };
@@ -241,12 +243,12 @@ static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int6
     thr.n_panels = 2, thr.logx = 2;
     thr.xlabel = "sequence length N (tokens, log2 scale)";
     thr.ylabel[0] = "TFLOP/s";
-    thr.ylabel[1] = "% of the device's peak";
+    thr.ylabel[1] = "% of bound (binding roof)";
     for (int i = 0; i < s.n; i++)
         if (isfinite(s.r[i]->tflops)) {
             series_label(c->rp, s.r[i], 0, vary, label, sizeof label);
             fig_point(&thr, fig_series(&thr, label), (double)s.r[i]->N, s.r[i]->tflops,
-                      s.r[i]->pct_peak);
+                      isfinite(s.r[i]->pct_bound) ? s.r[i]->pct_bound : s.r[i]->pct_peak);
         }
     snprintf(label, sizeof label, "No throughput figure for %s %s %s: no TFLOP/s stored.", fam,
              dtype, mask_name(causal));
@@ -454,21 +456,89 @@ static int has_intensity(const struct rp_result *r)
     return r->flops > 0 && r->min_bytes > 0 && r->tflops > 0;
 }
 
+/* One roof of the roofline: a compute roof of some dtypes on one device,
+ * bent down by that device's bandwidth roof. */
+struct roof_line {
+    const char *device;         /* the GPU's name or the CPU's model */
+    int gpu;                    /* 1: datasheet roofs (bf16 tensor, fp32 FMA); 0: the CPU's FMA loop */
+    char dtypes[32];            /* "bf16", "fp32" or "bf16, fp32" (one roof for both) */
+    double tflops;              /* compute roof; NAN unknown */
+    double tbps;                /* the device's bandwidth roof, TB/s; NAN unknown */
+};
+
+/* The device a result ran on, as a roof's label names it. */
+static const char *result_device(const struct report *rp, const struct rp_result *r)
+{
+    const struct rp_run *run = &rp->runs[r->run];
+    if (r->device && strncmp(r->device, "cuda", 4) == 0)
+        return run->gpu_name && *run->gpu_name ? run->gpu_name : r->device;
+    return run->cpu_model && *run->cpu_model ? run->cpu_model : "cpu";
+}
+
+/* A result's roofs in TFLOP/s and TB/s. Before schema 4 only the %
+ * of the compute roof was stored: its roof is tflops / pct, and the
+ * bandwidth roof is the run's. */
+static void result_roofs(const struct report *rp, const struct rp_result *r, double *tf, double *tb)
+{
+    *tf = r->roof_flops > 0 ? r->roof_flops / 1e12
+        : r->pct_peak > 0 ? r->tflops * 100 / r->pct_peak : NAN;
+    *tb = r->roof_bytes_s > 0 ? r->roof_bytes_s / 1e12 : rp->runs[r->run].peak_gbps / 1e3;
+}
+
+/* The roofs of the selected results: one per device and dtype, the
+ * highest seen (a CPU's measured roofs rise when re-measured), dtypes of
+ * one device sharing a value merged (a CPU computes both in fp32). */
+static int roof_lines(const struct report *rp, const struct sel *s, struct roof_line *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++) {
+        const struct rp_result *r = s->r[i];
+        const char *dev = result_device(rp, r);
+        double tf, tb;
+        result_roofs(rp, r, &tf, &tb);
+        if (!isfinite(tf) && !isfinite(tb))
+            continue;
+        int k = 0;
+        while (k < n && !(strcmp(out[k].device, dev) == 0 && strcmp(out[k].dtypes, r->dtype) == 0))
+            k++;
+        if (k == max)
+            continue;
+        if (k == n) {
+            out[n++] = (struct roof_line){ .device = dev, .tflops = NAN, .tbps = NAN,
+                                           .gpu = r->device && strncmp(r->device, "cuda", 4) == 0 };
+            snprintf(out[k].dtypes, sizeof out[k].dtypes, "%s", r->dtype);
+        }
+        out[k].tflops = fmax(out[k].tflops, tf);    /* fmax: a NAN side gives the other */
+        out[k].tbps = fmax(out[k].tbps, tb);
+    }
+    for (int k = 0; k < n; k++)             /* one bandwidth roof per device */
+        for (int j = 0; j < n; j++)
+            if (strcmp(out[k].device, out[j].device) == 0)
+                out[k].tbps = fmax(out[k].tbps, out[j].tbps);
+    for (int k = 0; k < n; k++)
+        for (int j = k + 1; j < n; j++)
+            if (strcmp(out[k].device, out[j].device) == 0 && out[k].tflops == out[j].tflops) {
+                size_t len = strlen(out[k].dtypes);
+                snprintf(out[k].dtypes + len, sizeof out[k].dtypes - len, ", %s", out[j].dtypes);
+                out[j--] = out[--n];
+            }
+    return n;
+}
+
 /* Axis ranges that hold the points, every compute roof and every ridge
  * point (where the bandwidth roof meets the compute roof), with room. */
-static void roof_ranges(struct figctx *c, struct fig *f, const struct sel *s)
+static void roof_ranges(struct fig *f, const struct sel *s, const struct roof_line *L, int n)
 {
     double x0 = INFINITY, x1 = 0, y0 = INFINITY, y1 = 0;
     for (int i = 0; i < s->n; i++) {
         double x = s->r[i]->flops / s->r[i]->min_bytes, y = s->r[i]->tflops;
         x0 = fmin(x0, x), x1 = fmax(x1, x), y0 = fmin(y0, y), y1 = fmax(y1, y);
     }
-    for (int k = 0; k < c->rp->n_runs; k++) {
-        const struct rp_run *r = &c->rp->runs[k];
-        if (isfinite(r->peak_tflops))
-            y1 = fmax(y1, r->peak_tflops);
-        if (isfinite(r->peak_tflops) && isfinite(r->peak_gbps)) {
-            double ridge = r->peak_tflops * 1000 / r->peak_gbps;
+    for (int k = 0; k < n; k++) {
+        if (isfinite(L[k].tflops))
+            y1 = fmax(y1, L[k].tflops);
+        if (isfinite(L[k].tflops) && isfinite(L[k].tbps)) {
+            double ridge = L[k].tflops / L[k].tbps;
             x0 = fmin(x0, ridge), x1 = fmax(x1, ridge);
         }
     }
@@ -476,41 +546,59 @@ static void roof_ranges(struct figctx *c, struct fig *f, const struct sel *s)
               y1 * 4);
 }
 
-/* The runs' roofs as gnuplot constants, plot items and labels at their
- * right end: the compute roof (peak_tflops), the bandwidth roof
- * (peak_gbps) and, when both are known, their minimum. */
+#define ROOF_LINES_MAX 16
+
+/* The roofs as gnuplot constants, plot items and labels: one line per
+ * device and dtype (the compute roof, min'd with the device's bandwidth
+ * roof), one bandwidth label per device. Labels name the device when the
+ * figure holds more than one. */
 static void roofs(struct figctx *c, struct fig *f, const struct sel *s)
 {
-    roof_ranges(c, f, s);
-    for (int k = 0; k < c->rp->n_runs; k++) {
-        const struct rp_run *r = &c->rp->runs[k];
-        char text[160];
-        int tf = isfinite(r->peak_tflops), gb = isfinite(r->peak_gbps), m = k + 1;
-        if (!tf && !gb)
-            continue;
-        sb_printf(&f->pre, "peak%d = %.6e\nbw%d = %.6e\n", m, tf ? r->peak_tflops : 0.0, m,
-                  gb ? r->peak_gbps / 1000 : 0.0);
-        if (tf && gb)
+    struct roof_line L[ROOF_LINES_MAX];
+    const int n = roof_lines(c->rp, s, L, ROOF_LINES_MAX);
+    int devices = 0, labelled_bw = 0;
+    for (int k = 0; k < n; k++) {
+        int first = 1;
+        for (int j = 0; j < k; j++)
+            first &= strcmp(L[j].device, L[k].device) != 0;
+        devices += first;
+    }
+    roof_ranges(f, s, L, n);
+    for (int k = 0; k < n; k++) {
+        char text[300], dev[160] = "";
+        const int tf = isfinite(L[k].tflops), tb = isfinite(L[k].tbps), m = k + 1;
+        if (devices > 1)
+            snprintf(dev, sizeof dev, "%.100s: ", L[k].device);
+        sb_printf(&f->pre, "peak%d = %.6e\nbw%d = %.6e\n", m, tf ? L[k].tflops : 0.0, m,
+                  tb ? L[k].tbps : 0.0);
+        if (tf && tb)
             sb_printf(&f->items, ", \\\n         (x * bw%d < peak%d ? x * bw%d : peak%d)", m, m, m, m);
         else
             sb_printf(&f->items, ", \\\n         %s%d", tf ? "peak" : "x * bw", m);
         sb_printf(&f->items, " with lines dt %d lw 1.5 lc rgb '#444444' notitle", k + 2);
         if (tf) {
-            snprintf(text, sizeof text, "%s%scompute roof %.3g TFLOP/s", c->rp->n_runs > 1 ? r->label : "",
-                     c->rp->n_runs > 1 ? ": " : "", r->peak_tflops);
+            if (L[k].gpu)           /* bf16 against the tensor cores, fp32 the FMA units */
+                snprintf(text, sizeof text, "%s%s %s roof %.4g TFLOP/s", dev, L[k].dtypes,
+                         strcmp(L[k].dtypes, "fp32") == 0 ? "FMA" : "tensor", L[k].tflops);
+            else
+                snprintf(text, sizeof text, "%sFMA loop roof (%s) %.4g TFLOP/s", dev, L[k].dtypes,
+                         L[k].tflops);
             sb_puts(&f->pre, "set label ");
             gp_quote(&f->pre, text);
             /* at the flat roof's far end; at the near end when there is no
              * bandwidth roof, the side where the fewest points sit */
             sb_printf(&f->pre, " at graph %s, first peak%d %s offset 0,0.8 tc rgb '#444444'\n",
-                      gb ? "0.98" : "0.02", m, gb ? "right" : "left");
+                      tb ? "0.98" : "0.02", m, tb ? "right" : "left");
         }
-        if (gb) {
-            snprintf(text, sizeof text, "%s%sbandwidth roof %.4g GB/s", c->rp->n_runs > 1 ? r->label : "",
-                     c->rp->n_runs > 1 ? ": " : "", r->peak_gbps);
+        int first = 1;
+        for (int j = 0; j < k; j++)
+            first &= strcmp(L[j].device, L[k].device) != 0;
+        if (tb && first) {
+            snprintf(text, sizeof text, "%smemory roof %.4g GB/s", dev, L[k].tbps * 1e3);
             sb_puts(&f->pre, "set label ");
             gp_quote(&f->pre, text);
-            sb_printf(&f->pre, " at graph 0.02, graph %.2f left tc rgb '#444444'\n", 0.95 - 0.05 * k);
+            sb_printf(&f->pre, " at graph 0.02, graph %.2f left tc rgb '#444444'\n",
+                      0.95 - 0.05 * labelled_bw++);
         }
     }
 }

@@ -15,6 +15,7 @@
 
 #include "plot.h"
 #include "report.h"
+#include "store.h"
 
 #define FIG_WIDE_PX 760         /* a figure wider than this gets a row of its own */
 
@@ -40,7 +41,7 @@ static const char page_css[] =
     "td.case,td.mono{font-family:'DejaVu Sans Mono',monospace;font-size:11.5px;white-space:nowrap}\n"
     "td.err{color:var(--muted);max-width:380px}\n"
     "tr:hover td{background:#fafbfc}\n"
-    ".st{font-weight:600}.st-none{color:var(--muted)}.st-ok{color:var(--ok)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
+    ".st{font-weight:600}.st-none{color:var(--muted)}.st-ok{color:var(--ok)}.st-unreliable{color:var(--warn)}.st-mismatch,.st-error,.st-oom{color:var(--bad)}"
     ".st-skipped{color:var(--skip);font-weight:400}\n"
     "tr.skipped td{color:var(--skip)}\n"
     "table.env th{background:var(--head);width:150px}table.env td{max-width:520px;"
@@ -233,7 +234,8 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     td_text(h, "case", rp_short_case(r));
     td_text(h, "mono", r->impl);
     td_text(h, NULL, r->dtype);
-    sb_printf(h, "<td class=\"st st-%s\">", strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
+    sb_printf(h, "<td class=\"st st-%s\">", status_is_ok(r->status) && !status_is_reliable(r->status)
+              ? "unreliable" : strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
               strcmp(word, "skipped") == 0 || strcmp(word, "oom") == 0 ? word : "error");
     sb_html(h, word);
     sb_puts(h, "</td>");
@@ -242,25 +244,33 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
     td_num(h, r->tflops, "%.3g");
     if (minimal)
         td_num(h, r->flops_minimal / r->median_ms / 1e9, "%.3g");
-    td_num(h, r->pct_peak, "%.1f");
+    td_num(h, r->flops_executed / r->flops, "%.3g");
+    td_num(h, r->pct_bound, "%.1f");
+    td_text(h, NULL, r->bound ? r->bound : "");
+    td_num(h, r->pct_compute, "%.1f");
+    td_num(h, r->pct_bandwidth, "%.1f");
     td_num(h, r->gbps, "%.4g");
     td_num(h, r->rel_err, "%.1e");
     sb_puts(h, "</tr>\n");
 }
 
-/* "67 results: 42 ok, 0 failed, 25 skipped" for one family, or all (NULL). */
+/* "67 results: 42 ok, 3 few samples or noisy, 0 failed, 22 skipped" for
+ * one family, or all (NULL). */
 static void status_counts(struct strbuf *h, const struct report *rp, const char *fam)
 {
-    int counts[4] = { 0 };      /* ok, mismatch/error/oom, skipped, all */
+    int counts[5] = { 0 };      /* ok, mismatch/error/oom, skipped, all, ok but unreliable */
     for (int i = 0; i < rp->n_res; i++)
         if (!fam || strcmp(rp->res[i].family, fam) == 0) {
             const char *s = rp->res[i].status;
-            counts[strcmp(s, "ok") == 0 ? 0 : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
+            counts[status_is_reliable(s) ? 0 : status_is_ok(s) ? 4
+                   : strncmp(s, "skipped", 7) == 0 ? 2 : 1]++;
             counts[3]++;
         }
     sb_printf(h, "<span>%d results:</span><span class=\"st st-ok\">%d ok</span>"
+              "<span class=\"st st-%s\">%d few samples or noisy</span>"
               "<span class=\"st st-%s\">%d failed</span><span class=\"st st-skipped\">%d skipped"
-              "</span>", counts[3], counts[0], counts[1] ? "mismatch" : "none", counts[1], counts[2]);
+              "</span>", counts[3], counts[0], counts[4] ? "unreliable" : "none", counts[4],
+              counts[1] ? "mismatch" : "none", counts[1], counts[2]);
 }
 
 static void family_table(struct strbuf *h, const struct report *rp, const char *fam)
@@ -273,7 +283,10 @@ static void family_table(struct strbuf *h, const struct report *rp, const char *
         minimal |= strcmp(rp->res[i].family, fam) == 0 && isfinite(rp->res[i].flops_minimal);
     sb_printf(h, "<table class=\"data\"><thead><tr>%s<th>case</th><th>impl</th><th>dtype</th>"
                  "<th>status</th><th>error / reason</th><th>median ms</th><th>TFLOP/s</th>%s"
-                 "<th>%% of peak</th><th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
+                 "<th title=\"executed FLOPs over the algorithmic count\">executed ×</th>"
+                 "<th title=\"the time the work needs at the binding roof over the measured time\">"
+                 "%% of bound</th><th>bound</th><th>%% compute</th><th>%% bandwidth</th>"
+                 "<th>GB/s</th><th>rel err</th></tr></thead><tbody>\n",
               rp->n_runs > 1 ? "<th>run</th>" : "",
               minimal ? "<th title=\"by the minimal (recurrent) FLOP count\">minimal TFLOP/s</th>" : "");
     for (int i = 0; i < rp->n_res; i++)
@@ -362,12 +375,29 @@ static void page_head(struct strbuf *h, const struct report *rp)
     sb_puts(h, "</nav></header>\n");
 }
 
+/* What every number on the page counts, in one paragraph. */
+static const char conventions[] =
+    "<section id=\"conventions\"><h2>How the numbers are counted</h2>\n<p class=\"sub\">"
+    "<b>FLOPs</b> count a multiply-add as 2, by the algorithm: attention counts 2&middot;(D + Dv) "
+    "per (query, key) pair the mask leaves, exactly (FlashAttention's scripts halve N&middot;Nk "
+    "instead); the recurrent families count their chunked recurrence over each chunk's causal "
+    "pairs. TFLOP/s and % compute use this count, so implementations compare. What an "
+    "implementation's tiles execute beyond it (whole diagonal tiles, padded rows and chunks, "
+    "full GEMMs under a causal mask) is its executed count, shown as <i>executed &times;</i>. "
+    "<b>% of bound</b> is the time the result's FLOPs and compulsory bytes (each input read "
+    "once, each output written once) need at the binding roof, over the measured median; "
+    "% compute and % bandwidth are the same against each roof alone. Roofs: NVIDIA's "
+    "datasheet peaks on a GPU (bf16 on the tensor cores, fp32 on the FMA units, DRAM), the "
+    "measured FMA loop and STREAM triad on the CPU. A result above its roof is clamped to 100 "
+    "and says so.</p></section>\n";
+
 int report_html(const struct report *rp, const char *dir, char *err, size_t n)
 {
     struct strbuf h = { 0 };
     char path[4200];
     page_head(&h, rp);
     html_runs(&h, rp);
+    sb_puts(&h, conventions);
     for (int i = 0; i < rp->n_families; i++) {
         sb_printf(&h, "<section id=\"family-%d\" class=\"family\"><h2>", i + 1);
         sb_html(&h, rp->families[i]);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ceilings.h"
 #include "dump.h"
 #include "gpu.h"
 #include "runcase.h"
@@ -19,12 +20,24 @@
 #define DEVICE_HEADROOM 0.95
 #define HOST_HEADROOM 0.80
 
+/* A GPU case timed other than cold says so at the end of its case string
+ * and key (" timing=graph"), so it never matches a cold result; cold, the
+ * default, adds nothing, so keys from before timing modes still match. */
+static void append_timing(const struct case_req *q, char *buf, size_t n)
+{
+    size_t len = strlen(buf);
+    if (q->impl->device == DEV_CUDA && q->mopts.timing != TIMING_COLD && len < n)
+        snprintf(buf + len, n - len, " timing=%s", timing_names[q->mopts.timing]);
+}
+
 static void record_init(const struct case_req *q, struct case_result *res)
 {
     memset(res, 0, sizeof *res);
     const struct shape *s = &q->shape;
     case_string(q->family, q->impl->name, s, res->case_str, sizeof res->case_str);
     case_string(q->family, NULL, s, res->case_key, sizeof res->case_key);
+    append_timing(q, res->case_str, sizeof res->case_str);
+    append_timing(q, res->case_key, sizeof res->case_key);
     shape_json(q->family, s, res->shape_json, sizeof res->shape_json);
     struct result_record *r = &res->rec;
     r->case_str = res->case_str;
@@ -42,7 +55,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->median_ms = r->min_ms = r->p10_ms = r->p90_ms = r->mean_ms = r->stdev_ms = NAN;
     r->tflops = r->gbps = r->pct_peak = r->kernel_ms = NAN;
     r->footprint_bytes = -1;
-    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.flush_l2 : -1;
+    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.timing == TIMING_COLD : -1;
     r->seed = q->seed;
     r->flops = r->min_bytes = r->flops_minimal = NAN;
     r->noise = r->pct_bound = r->pct_compute = r->pct_bandwidth = NAN;
@@ -55,6 +68,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
         r->flops = q->family->flops(s);
         r->flops_minimal = q->family->flops_minimal ? q->family->flops_minimal(s) : r->flops;
         r->min_bytes = q->family->min_bytes(s);
+        r->flops_executed = q->impl->flops_executed ? q->impl->flops_executed(s) : r->flops;
     }
 }
 
@@ -159,6 +173,65 @@ static void set_status_error(struct case_result *res, int rc, const char *err)
     }
 }
 
+/* % of each roof and of the bound, from the algorithmic FLOPs, the
+ * compulsory bytes and the median: the time the work needs at a roof over
+ * the time it took. The binding roof is the one that needs longer. A roof
+ * that is unknown leaves its % (and the bound) NULL. */
+static void bound_set(struct result_record *r, const struct roof *roof)
+{
+    const double t = r->median_ms * 1e-3;
+    r->roof_flops = roof->flops > 0 ? roof->flops : NAN;
+    r->roof_bytes_s = roof->bytes_s > 0 ? roof->bytes_s : NAN;
+    r->pct_compute = 100.0 * r->flops / r->roof_flops / t;
+    r->pct_bandwidth = 100.0 * r->min_bytes / r->roof_bytes_s / t;
+    r->pct_peak = r->pct_compute;       /* the legacy column keeps its meaning */
+    r->bound = NULL;
+    r->pct_bound = NAN;
+    if (isfinite(r->pct_compute) && isfinite(r->pct_bandwidth)) {
+        const int bw = r->pct_bandwidth > r->pct_compute;
+        r->bound = bw ? "bandwidth" : "compute";
+        r->pct_bound = bw ? r->pct_bandwidth : r->pct_compute;
+    }
+}
+
+static int bound_beaten(const struct result_record *r)
+{
+    return r->pct_compute > 100 || r->pct_bandwidth > 100;
+}
+
+/* A result faster than a roof allows says the roof was measured low (a CPU
+ * ceiling taken while the machine was busier), or the roof or a count is
+ * wrong. A measured roof is measured again (once per run: the ceilings keep
+ * the best value ever seen). What still beats its roof keeps its status —
+ * its time is as good as any — but its % are clamped to 100 and a note in
+ * the error column says by how much and against which roof, so no stored
+ * % ever exceeds 100 and none is silently wrong. */
+static void case_bound(const struct case_req *q, struct case_result *res)
+{
+    struct result_record *r = &res->rec;
+    struct roof roof = q->roof;
+    bound_set(r, &roof);
+    if (bound_beaten(r) && roof.cpu && ceilings_remeasure(roof.cpu)) {
+        roof.flops = roof.cpu->flops;
+        roof.bytes_s = roof.cpu->bytes_s;
+        bound_set(r, &roof);
+    }
+    if (!bound_beaten(r))
+        return;
+    const int compute = r->pct_compute > 100;
+    snprintf(res->error, sizeof res->error,
+             "above its roof: %.1f %% of the %s roof (%.4g %s, %s); %% clamped to 100",
+             compute ? r->pct_compute : r->pct_bandwidth, compute ? "compute" : "bandwidth",
+             compute ? r->roof_flops / 1e9 : r->roof_bytes_s / 1e9, compute ? "GFLOP/s" : "GB/s",
+             roof.cpu ? "measured ceiling, re-measured this run" : "datasheet");
+    r->error = res->error;
+    double *pct[] = { &r->pct_compute, &r->pct_bandwidth, &r->pct_bound };
+    for (size_t i = 0; i < sizeof pct / sizeof pct[0]; i++)
+        if (*pct[i] > 100)              /* (not fmin: a NULL % stays NULL) */
+            *pct[i] = 100;
+    r->pct_peak = r->pct_compute;
+}
+
 int run_case(const struct case_req *q, struct case_result *res)
 {
     const struct family *f = q->family;
@@ -238,18 +311,23 @@ int run_case(const struct case_req *q, struct case_result *res)
         res->samples = malloc((size_t)q->mopts.max_samples * sizeof *res->samples);
         if (!res->samples)
             goto host_oom;
-        if ((rc = measure_case(im, &ctx, &q->mopts, res->samples, &res->rec.n_samples)) != SB_OK)
-            goto failed;
-        struct stats st;
-        stats_compute(res->samples, res->rec.n_samples, &st);
+        struct measure_result m;
         struct result_record *r = &res->rec;
+        rc = measure_case(im, &ctx, &q->mopts, res->samples, &m);
+        r->n_samples = m.n;
+        r->timing = timing_names[m.timing];
+        if (rc != SB_OK)
+            goto failed;
+        r->noise = isfinite(m.noise) ? m.noise : NAN;
+        r->stop_reason = stop_names[m.stop];
+        struct stats st;
+        stats_compute(res->samples, m.n, &st);
         r->median_ms = st.median, r->min_ms = st.min, r->p10_ms = st.p10, r->p90_ms = st.p90;
         r->mean_ms = st.mean, r->stdev_ms = st.stdev;
         r->tflops = r->flops / (st.median * 1e-3) / 1e12;
         r->gbps = r->min_bytes / (st.median * 1e-3) / 1e9;
-        if (q->peak_flops > 0)
-            r->pct_peak = 100.0 * r->tflops * 1e12 / q->peak_flops;
-        snprintf(res->status, sizeof res->status, "ok");
+        case_bound(q, res);
+        measure_status(&q->mopts, &m, res->status, sizeof res->status);
     }
     res->rec.footprint_bytes = ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
     goto done;

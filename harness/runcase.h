@@ -14,6 +14,16 @@
 struct dump_case;
 struct loaded_case;
 struct gpu_ctx;
+struct cpu_ceilings;
+
+/* The roofs a result is measured against (the roofline's two lines): the
+ * compute roof of its dtype on its device and the memory bandwidth. */
+struct roof {
+    double flops;                   /* FLOP/s; 0 unknown */
+    double bytes_s;                 /* bytes/s; 0 unknown */
+    struct cpu_ceilings *cpu;       /* the measured ceilings behind them (CPU), re-measured
+                                       once when a result beats them; NULL: datasheet (GPU) */
+};
 
 struct case_req {
     const struct family *family;
@@ -27,7 +37,7 @@ struct case_req {
     int verify_only;                /* validate, do not time */
     const char *dump_dir;           /* --dump DIR, or NULL */
     const struct loaded_case *load; /* --load DIR inputs, or NULL */
-    double peak_flops;              /* for % of peak; 0 unknown */
+    struct roof roof;               /* for % of bound; zeros: unknown */
 };
 
 struct case_result {

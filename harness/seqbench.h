@@ -178,6 +178,10 @@ struct impl {
     int (*fetch)(struct op_ctx *);      /* device -> ctx->out; NULL for CPU */
     void (*teardown)(struct op_ctx *);  /* may be NULL */
     int64_t (*workspace_bytes)(const struct shape *);  /* device bytes beyond in/out; may be NULL */
+    /* FLOPs the implementation executes where its tiles compute more than
+     * the family's algorithmic count (whole diagonal tiles, padded rows,
+     * full GEMMs under a causal mask); NULL: the family's flops. */
+    double (*flops_executed)(const struct shape *);
 };
 
 /* ---- families ------------------------------------------------------------- */
@@ -197,6 +201,11 @@ struct family {
     unsigned (*fields_of)(const struct shape *);
     void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
     int (*validate)(const struct shape *, char *msg, size_t n); /* 0 ok; msg names the field */
+    /* The algorithmic count (a multiply-add is 2): attention's exact
+     * unmasked (query, key) pairs, the recurrent families' chunked
+     * recurrence over the causal pairs of each chunk. TFLOP/s and % of
+     * bound use it, so implementations compare (impl.flops_executed says
+     * what each one's tiles really compute). */
     double (*flops)(const struct shape *);
     /* The minimal count where the implementations do more than the
      * definition needs (the recurrent families' recurrent count against the

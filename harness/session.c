@@ -17,87 +17,6 @@
 #include "session.h"
 #include "version.h"
 
-/* 16 independent accumulators of 16 floats: enough FMAs in flight to cover
- * the FMA latency on any x86 core with AVX-512 or AVX2, so the loop runs at
- * the FMA ports' throughput. */
-#define PEAK_CHAINS 16
-#define PEAK_WIDTH 16
-#define PEAK_SECONDS 0.1
-
-/* GCC prefers 256-bit vectors on AVX-512 parts; the peak loop must use the
- * widest FMAs the core has, as flash/cpu does, or % of peak exceeds 100;
- * -std=c11 turns FMA contraction off, so it is switched on here. */
-#ifdef __AVX512F__
-#define PEAK_TARGET __attribute__((target("prefer-vector-width=512"), optimize("fp-contract=fast"), noinline))
-#else
-#define PEAK_TARGET __attribute__((optimize("fp-contract=fast"), noinline))
-#endif
-
-/* One thread's FMA loop: returns FLOP/s. */
-PEAK_TARGET static double peak_one_thread(void)
-{
-    float acc[PEAK_CHAINS][PEAK_WIDTH];
-    for (int i = 0; i < PEAK_CHAINS; i++)
-        for (int j = 0; j < PEAK_WIDTH; j++)
-            acc[i][j] = (float)(i + j) * 1e-3f;
-    const float a = 0.999999f, b = 1e-7f;
-    long iters = 0;
-    double t0 = now_seconds(), t;
-    do {
-        for (int r = 0; r < 1000; r++)
-            for (int i = 0; i < PEAK_CHAINS; i++)
-                for (int j = 0; j < PEAK_WIDTH; j++)
-                    acc[i][j] = acc[i][j] * a + b;
-        iters += 1000;
-        t = now_seconds() - t0;
-    } while (t < PEAK_SECONDS);
-    float sink = 0;
-    for (int i = 0; i < PEAK_CHAINS; i++)
-        for (int j = 0; j < PEAK_WIDTH; j++)
-            sink += acc[i][j];
-    __asm__ volatile("" : : "g"(sink));     /* keep the loop alive */
-    return 2.0 * PEAK_CHAINS * PEAK_WIDTH * (double)iters / t;
-}
-
-double cpu_peak_flops(void)
-{
-    double total = 0;
-#pragma omp parallel reduction(+ : total)
-    total = peak_one_thread();
-    return total;
-}
-
-/* STREAM's triad a = b + s·c over three arrays far larger than any last-level
- * cache, OpenMP-parallel with the same static split for the first touch and
- * the timed passes (so pages sit on the threads' NUMA nodes): bytes read and
- * written (3 per element, STREAM's convention) over the best of five passes.
- * The bandwidth roof of a CPU run. 0 when the arrays cannot be allocated. */
-#define STREAM_ELEMS ((int64_t)48 << 20)   /* 192 MiB per array */
-double cpu_stream_bandwidth(void)
-{
-    float *a = malloc(STREAM_ELEMS * sizeof *a), *b = malloc(STREAM_ELEMS * sizeof *b);
-    float *c = malloc(STREAM_ELEMS * sizeof *c);
-    double best = 0;
-    if (a && b && c) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < STREAM_ELEMS; i++)
-            a[i] = 0, b[i] = 1, c[i] = 2;
-        for (int pass = 0; pass < 5; pass++) {
-            const float k = 0.5f + (float)pass;
-            double t0 = now_seconds();
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < STREAM_ELEMS; i++)
-                a[i] = b[i] + k * c[i];
-            double t = now_seconds() - t0;
-            __asm__ volatile("" : : "g"(a[pass]) : "memory");
-            if (t > 0 && (best == 0 || t < best))
-                best = t;
-        }
-    }
-    free(a), free(b), free(c);
-    return best > 0 ? 3.0 * sizeof(float) * (double)STREAM_ELEMS / best : 0;
-}
-
 static int parse_device(const char *opt, int *index)
 {
     int64_t v;
@@ -151,12 +70,12 @@ int session_start(struct session *s, const char *db_path, const char *suite)
     if (!s->on_cpu && !s->gctx)
         fprintf(stderr, "bench: %s cannot be used (%s); its implementations are skipped\n",
                 s->device, s->no_gpu_reason);
-    s->cpu_peak_flops = cpu_peak_flops();
 
     if (db_path) {
-        /* The measured ceilings a report's roofline draws: of the CPU always
-         * (its only bandwidth roof), of the GPU beside its datasheet peak. */
-        s->cpu_stream_bw = cpu_stream_bandwidth();
+        /* The run row records the CPU's roofs whatever the device (a CPU
+         * implementation may run beside the GPU ones) and, on a GPU, a
+         * measured copy bandwidth beside the datasheet's. */
+        ceilings_load(&s->cpu, omp_get_max_threads());
         if (s->gctx)
             s->gpu_copy_bw = gpu_measure_bandwidth(s->gctx);
         char err[300];
@@ -219,31 +138,22 @@ void session_close(struct session *s)
     s->gctx = NULL;
 }
 
-double session_peak(const struct session *s, const struct impl *im, enum dtype dt)
+struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt)
 {
-    if (im->device == DEV_CPU)
-        return s->cpu_peak_flops;
-    /* bf16 implementations are compared with the tensor-core peak they could
-     * reach; fp32 ones with the FMA peak. */
-    return gpu_peak_flops(&s->gpu, dt, dt != DT_FP32);
-}
-
-static void cpu_model(char *buf, size_t n)
-{
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[512];
-    snprintf(buf, n, "unknown");
-    while (f && fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            colon += 2;
-            colon[strcspn(colon, "\n")] = 0;
-            snprintf(buf, n, "%s", colon);
-            break;
-        }
+    struct roof r = { 0 };
+    if (im->device == DEV_CPU) {
+        /* The CPU implementations compute in fp32 whatever the dtype: the
+         * FMA loop is the compute roof of both. */
+        if (!s->cpu.loaded)
+            ceilings_load(&s->cpu, omp_get_max_threads());
+        r.flops = s->cpu.flops;
+        r.bytes_s = s->cpu.bytes_s;
+        r.cpu = &s->cpu;
+    } else {
+        r.flops = gpu_peak_flops(&s->gpu, dt);
+        r.bytes_s = gpu_peak_bandwidth(&s->gpu);
     }
-    if (f)
-        fclose(f);
+    return r;
 }
 
 void env_collect(const struct session *s, const char *suite, struct run_record *r)
@@ -252,14 +162,14 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
     struct utsname u;
     memset(r, 0, sizeof *r);
     gethostname(host, sizeof host - 1);
-    cpu_model(cpu, sizeof cpu);
+    host_cpu_model(cpu, sizeof cpu);
     uname(&u);
     snprintf(json, sizeof json,
              "{\"kernel\": \"%s %s\", \"compiler\": \"gcc %s\", \"sqlite\": \"%s\", "
              "\"omp_threads\": %d, \"cpu_peak_gflops\": %.1f, \"cpu_stream_gbps\": %.1f, "
              "\"gpu_copy_gbps\": %.1f}",
              u.sysname, u.release, __VERSION__, sqlite3_libversion(), omp_get_max_threads(),
-             s->cpu_peak_flops / 1e9, s->cpu_stream_bw / 1e9, s->gpu_copy_bw / 1e9);
+             s->cpu.flops / 1e9, s->cpu.bytes_s / 1e9, s->gpu_copy_bw / 1e9);
     r->suite = suite;
     r->command = sb_command_line;
     r->seqbench_version = SB_VERSION;
@@ -285,11 +195,11 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
         r->gpu_mem_bytes = s->gpu.mem_bytes;
         r->gpu_l2_bytes = s->gpu.l2_bytes;
         r->gpu_clock_khz = s->gpu.clock_khz;
-        r->peak_tflops = gpu_peak_flops(&s->gpu, DT_BF16, 1) / 1e12;
+        r->peak_tflops = gpu_peak_flops(&s->gpu, DT_BF16) / 1e12;     /* 0: unknown peak */
         r->peak_gbps = gpu_peak_bandwidth(&s->gpu) / 1e9;
     } else {
-        r->peak_tflops = s->cpu_peak_flops / 1e12;
-        r->peak_gbps = s->cpu_stream_bw > 0 ? s->cpu_stream_bw / 1e9 : NAN;
+        r->peak_tflops = s->cpu.flops / 1e12;
+        r->peak_gbps = s->cpu.bytes_s > 0 ? s->cpu.bytes_s / 1e9 : NAN;
     }
 }
 
@@ -308,10 +218,12 @@ static const char *or_none(const char *s, const char *none)
     return s && s[0] ? s : none;
 }
 
-void env_print(const struct session *s)
+void env_print(struct session *s)
 {
     struct run_record r;
-    char drv[32], rt[32];
+    char drv[32], rt[32], peaks[400];
+    if (!s->cpu.loaded)
+        ceilings_load(&s->cpu, omp_get_max_threads());
     env_collect(s, NULL, &r);
     printf("| what | value |\n|---|---|\n");
     printf("| seqbench | %s (commit %s) |\n", r.seqbench_version, r.git_commit);
@@ -320,9 +232,11 @@ void env_print(const struct session *s)
     printf("| input version | %d (SB_INPUT_VERSION: the inputs() generators) |\n", r.input_version);
     printf("| host | %s |\n", r.hostname);
     printf("| cpu | %s, %d OpenMP threads |\n", r.cpu_model, r.cpu_threads);
-    printf("| cpu fp32 peak (measured FMA loop) | %.1f GFLOP/s |\n", s->cpu_peak_flops / 1e9);
-    printf("| cpu memory bandwidth (measured STREAM triad) | %.1f GB/s |\n",
-           (s->cpu_stream_bw > 0 ? s->cpu_stream_bw : cpu_stream_bandwidth()) / 1e9);
+    printf("| cpu compute roof (fp32 FMA loop, best of trials, %s) | %.1f GFLOP/s |\n",
+           s->cpu.origin, s->cpu.flops / 1e9);
+    printf("| cpu bandwidth roof (STREAM triad, best of passes, %s) | %.1f GB/s |\n",
+           s->cpu.origin, s->cpu.bytes_s / 1e9);
+    printf("| cpu roofs cache | %s |\n", s->cpu.path[0] ? s->cpu.path : "none (no cache directory)");
     printf("| default device | %s |\n", s->device);
     printf("| NVIDIA driver release | %s |\n",
            or_none(r.driver_release, "unknown (no " NVIDIA_VERSION_FILE ")"));
@@ -334,10 +248,10 @@ void env_print(const struct session *s)
         printf("| gpu | %s (%s) |\n", s->gpu.name, s->gpu.uuid);
         printf("| compute capability | %d.%d, %d SMs, max SM clock %.0f MHz |\n", s->gpu.cc_major,
                s->gpu.cc_minor, s->gpu.sms, s->gpu.clock_khz / 1e3);
-        printf("| memory | %.1f GiB, L2 %.1f MiB, peak %.0f GB/s |\n", s->gpu.mem_bytes / 0x1p30,
-               s->gpu.l2_bytes / 0x1p20, gpu_peak_bandwidth(&s->gpu) / 1e9);
-        printf("| peak bf16 tensor / fp32 FMA | %.0f / %.1f TFLOP/s (datasheet rate x max clock) |\n",
-               gpu_peak_flops(&s->gpu, DT_BF16, 1) / 1e12, gpu_peak_flops(&s->gpu, DT_FP32, 0) / 1e12);
+        printf("| memory | %.1f GiB, L2 %.1f MiB |\n", s->gpu.mem_bytes / 0x1p30,
+               s->gpu.l2_bytes / 0x1p20);
+        gpu_peak_describe(&s->gpu, peaks, sizeof peaks);
+        printf("| gpu roofs | %s |\n", peaks);
     } else {
         printf("| gpu | %s: %s |\n", s->gpu.host_has_gpu ? "unusable" : "none", s->gpu.why_absent);
     }

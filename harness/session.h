@@ -5,7 +5,10 @@
 #ifndef SEQBENCH_SESSION_H
 #define SEQBENCH_SESSION_H
 
+#include "ceilings.h"
 #include "gpu.h"
+#include "peaks.h"
+#include "runcase.h"
 #include "seqbench.h"
 #include "store.h"
 
@@ -17,8 +20,7 @@ struct session {
     struct gpu_info gpu;        /* of cuda:N, or of cuda:0 when on the CPU */
     struct gpu_ctx *gctx;       /* NULL when no usable GPU */
     char no_gpu_reason[200];    /* why gctx is NULL */
-    double cpu_peak_flops;      /* measured fp32 FMA peak of this host */
-    double cpu_stream_bw;       /* measured STREAM triad bytes/s; 0 unmeasured */
+    struct cpu_ceilings cpu;    /* the CPU's measured roofs; loaded on first use */
     double gpu_copy_bw;         /* measured device-to-device copy bytes/s; 0 unmeasured */
     struct store *store;        /* NULL with --no-db */
     int64_t run_id;
@@ -56,17 +58,14 @@ int session_gpu_ran(const struct session *s, const char *cmd, int n_cases, int n
 /* Marks the run finished and closes everything. */
 void session_close(struct session *s);
 
-/* STREAM triad bandwidth of this host in bytes/s (0 when it cannot run). */
-double cpu_stream_bandwidth(void);
-
-/* Peak FLOP/s that % of peak is taken against, for an implementation. */
-double session_peak(const struct session *s, const struct impl *im, enum dtype dt);
+/* The roofs a result of implementation im in dtype dt is measured against:
+ * the CPU's measured ceilings (loaded on first use) for a CPU
+ * implementation, the GPU's datasheet peaks (0: unknown) for a GPU one. */
+struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt);
 
 /* Fills r from this host, the GPU and the build; strings live in statics. */
 void env_collect(const struct session *s, const char *suite, struct run_record *r);
-/* Prints the environment (bench env). */
-void env_print(const struct session *s);
-/* Measured fp32 FMA throughput of all OpenMP threads, FLOP/s. */
-double cpu_peak_flops(void);
+/* Prints the environment (bench env), the roofs included. */
+void env_print(struct session *s);
 
 #endif

@@ -9,7 +9,7 @@
 
 void table_header(FILE *f)
 {
-    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% peak | rel err | samples |\n");
+    fprintf(f, "| case | status | median ms | p10-p90 ms | TFLOP/s | GB/s | %% of bound | rel err | samples (noise) |\n");
     fprintf(f, "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
 }
 
@@ -36,9 +36,19 @@ void table_row(FILE *f, const struct case_result *r)
         fprintf(f, " %.4g-%.4g |", x->p10_ms, x->p90_ms);
     num(f, x->tflops, "%.3g");
     num(f, x->gbps, "%.4g");
-    num(f, x->pct_peak, "%.1f");
+    if (isnan(x->pct_bound))
+        fputs(" - |", f);
+    else                                /* which roof binds: "87.1 bandwidth" */
+        fprintf(f, " %.1f %s |", x->pct_bound, x->bound);
     num(f, x->rel_err, "%.2e");
-    fprintf(f, " %d |\n", x->n_samples);
+    /* The noise is the median's 95% confidence half-width (measure.h). */
+    char noise[32];
+    if (isnan(x->noise))
+        fprintf(f, " %d |\n", x->n_samples);
+    else {
+        noise_format(x->noise, noise, sizeof noise);
+        fprintf(f, " %d (±%s) |\n", x->n_samples, noise);
+    }
 }
 
 int table_store(struct session *s, const struct case_result *r)

@@ -19,6 +19,14 @@
 #include "../harness/gpu.h"
 #include "../harness/seqbench.h"
 
+/* SB_COUNT_MACS(n): the n multiply-adds of the product statements beside
+ * it, done by this thread. Nothing on the GPU; a CPU run of a kernel's
+ * source (tests/cuda_on_cpu.cpp) defines it to count what the kernel
+ * executes, which the implementation's flops_executed must equal. */
+#ifndef SB_COUNT_MACS
+#define SB_COUNT_MACS(n) ((void)0)
+#endif
+
 /* SB_CUDA_CHECK(ctx, call): on failure, the call as written, the error's
  * text and name and file:line into ctx->err; return SB_ERROR. (The harness's
  * own CUDA_CHECK in harness/gpu.c does the same with a goto: C, not C++.) */

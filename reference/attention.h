@@ -37,6 +37,9 @@ static inline int64_t attn_kv_end(const struct shape *s, int64_t n)
 /* Multiply-adds the reference has executed since the counter was last
  * cleared; tests compare it with the FLOP formula. */
 extern int64_t attn_ref_macs;
+/* Multiply-adds flash/cpu's micro-kernels executed (tests compare them with
+ * its flops_executed). */
+extern int64_t flash_cpu_macs;
 
 /* The `ref` implementation: every row through attn_reference. */
 int attn_ref_run(struct op_ctx *ctx);

@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "recurrent.h"
+#include "../ops/delta/delta_chunk.h"
 #include "../ops/ops.h"
 #include "cpu_kernel.h"
 
@@ -129,6 +130,40 @@ enum delta_tri {
                        others are left unwritten */
 };
 
+/* One row block of delta_gemm: from row i0 of m, its kernel (index into
+ * delta_kernels), its reduction length *nn and its columns *ncc. */
+static size_t delta_block(int64_t m, int64_t nc, int64_t n, enum delta_tri tri, int64_t i0,
+                          int64_t *nn, int64_t *ncc)
+{
+    size_t r = 0;
+    while (delta_kernels[r].rows > m - i0)
+        r++;
+    const int mr = delta_kernels[r].rows;
+    *nn = tri == DELTA_TRI_K && i0 + mr < n ? i0 + mr : n;
+    *ncc = nc;
+    if (tri == DELTA_TRI_N) {
+        const int64_t need = (i0 + mr + DELTA_VL - 1) / DELTA_VL * DELTA_VL;
+        *ncc = need < nc ? need : nc;
+    }
+    return r;
+}
+
+/* Multiply-adds delta_gemm executes (its blocks, padding columns included). */
+static int64_t delta_gemm_macs(int64_t m, int64_t nc, int64_t n, enum delta_tri tri)
+{
+    int64_t macs = 0, nn, ncc;
+    for (int64_t i0 = 0; i0 < m;) {
+        const int mr = delta_kernels[delta_block(m, nc, n, tri, i0, &nn, &ncc)].rows;
+        macs += mr * nn * ncc;
+        i0 += mr;
+    }
+    return macs;
+}
+
+/* Multiply-adds counted as the products run (tests), per thread. */
+static _Thread_local int64_t delta_tl_macs;
+int64_t delta_cpu_macs;
+
 /* C[i][0..nc) (+)= Σ_{t<n} A(i, t) · B[t][0..nc) for i < m, A(i, t) =
  * a[i·a_rs + t·a_ks]; nc a multiple of DELTA_VL; c_rs, b_rs too. */
 static void delta_gemm(int64_t m, int64_t nc, int64_t n, const float *a, int64_t a_rs,
@@ -136,16 +171,10 @@ static void delta_gemm(int64_t m, int64_t nc, int64_t n, const float *a, int64_t
                        int acc, enum delta_tri tri)
 {
     for (int64_t i0 = 0; i0 < m;) {
-        size_t r = 0;
-        while (delta_kernels[r].rows > m - i0)
-            r++;
+        int64_t nn, ncc;
+        const size_t r = delta_block(m, nc, n, tri, i0, &nn, &ncc);
         const int mr = delta_kernels[r].rows;
-        const int64_t nn = tri == DELTA_TRI_K && i0 + mr < n ? i0 + mr : n;
-        int64_t ncc = nc;
-        if (tri == DELTA_TRI_N) {
-            const int64_t need = (i0 + mr + DELTA_VL - 1) / DELTA_VL * DELTA_VL;
-            ncc = need < nc ? need : nc;
-        }
+        delta_tl_macs += mr * nn * ncc;
         for (int64_t e0 = 0; e0 < ncc;) {
             const int64_t left = ncc - e0;
             const int w = left >= 64 ? 0 : left >= 32 ? 1 : 2;
@@ -294,6 +323,7 @@ static void delta_chunk(const struct shape *s, double scale, const float *const 
             const int64_t len = delta_pad(m + 1);
             for (int64_t n = 0; n < len; n++)
                 ti[n] = cpu_fma(-x, tm[n], ti[n]);
+            delta_tl_macs += len;
         }
         ti[i] = 1.0f;
     }
@@ -373,10 +403,12 @@ static int delta_cpu_run(struct op_ctx *ctx)
     const struct shape *s = ctx->shape;
     const struct rec_layout l = rec_layout(REC_DELTA, s);
     int failed = 0;
-#pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
+    int64_t macs = 0;
+#pragma omp parallel num_threads(ctx->threads) reduction(| : failed) reduction(+ : macs)
     {
         struct delta_scratch w = { 0 };
         failed = !delta_scratch_init(&w, s);
+        delta_tl_macs = 0;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t b = 0; b < s->B; b++)
             for (int64_t j = 0; j < s->Hv; j++)
@@ -384,12 +416,57 @@ static int delta_cpu_run(struct op_ctx *ctx)
                     delta_head(s, ctx->scale, ctx->in, &l, b, j, ctx->out,
                                s->state ? ctx->final : NULL, &w);
         delta_scratch_free(&w);
+        macs = delta_tl_macs;
     }
+    delta_cpu_macs += macs;
     if (failed) {
         snprintf(ctx->err, sizeof ctx->err, "cpu: out of host memory for chunk scratch");
         return SB_OOM;
     }
     return SB_OK;
+}
+
+/* ---- executed counts ---------------------------------------------------------- */
+
+/* cpu: delta_chunk's products as its blocks run them (widths padded to
+ * DELTA_VL, triangles by row block), the forward substitution by padded
+ * rows of T. */
+static double delta_cpu_chunk_macs(const struct shape *s, double rd)
+{
+    const int64_t r = (int64_t)rd, pD = delta_pad(s->D), pDv = delta_pad(s->Dv);
+    const int64_t pc = delta_pad(s->chunk);
+    int64_t macs = 2 * delta_gemm_macs(r, pc, pD, DELTA_TRI_N)          /* Q Kᵀ, K Kᵀ */
+                 + delta_gemm_macs(r, pD, r, DELTA_TRI_K)               /* W */
+                 + 2 * delta_gemm_macs(r, pDv, r, DELTA_TRI_K)          /* U, P V' */
+                 + delta_gemm_macs(2 * r, pDv, pD, DELTA_FULL)          /* [W; Q] S */
+                 + delta_gemm_macs(pD, pDv, r, DELTA_FULL);             /* Kᵀ V' */
+    for (int64_t i = 0; i < r; i++)
+        for (int64_t m = 0; m < i; m++)
+            macs += delta_pad(m + 1);
+    return (double)macs;
+}
+
+static double delta_cpu_flops_executed(const struct shape *s)
+{
+    return 2 * rec_sum_chunks(s, s->chunk, delta_cpu_chunk_macs);
+}
+
+/* cuda, cuda-opt (ops/delta/delta_chunk*.cu): every chunk as
+ * DELTA_GPU_CHUNK tokens (a partial last one padded with zeros), its
+ * products whole: K Kᵀ and Q Kᵀ, W = T βK and U = T βV over all columns
+ * of T, W S and Q S, P V', Kᵀ V'; only T's forward substitution runs over
+ * its exact triangle ((c³ − c)/6). The same work on FMA units or on the
+ * tensor cores. */
+static double delta_gpu_chunk_macs(const struct shape *s, double r)
+{
+    (void)r;
+    const double c = DELTA_GPU_CHUNK, D = (double)s->D, Dv = (double)s->Dv;
+    return 3 * c * c * D + 2 * c * c * Dv + (c * c * c - c) / 6 + 3 * c * D * Dv;
+}
+
+static double delta_gpu_flops_executed(const struct shape *s)
+{
+    return 2 * rec_sum_chunks(s, DELTA_GPU_CHUNK, delta_gpu_chunk_macs);
 }
 
 CPU_KERNEL_END
@@ -399,31 +476,31 @@ static const struct impl delta_impls[] = {
         .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "verified",
         .summary = "the recurrence, float64 state, OpenMP over (batch, head)",
-        .run = delta_ref_run,
+        .run = delta_ref_run, .flops_executed = rec_flops_delta_recurrent,
     },
     {
         .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "verified",
         .summary = "the CUDA kernels' chunked WY/UT algorithm in C, fp32, OpenMP",
-        .run = delta_cpu_run,
+        .run = delta_cpu_run, .flops_executed = delta_cpu_flops_executed,
     },
     {
         .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "chunked WY/UT: per-chunk A, T, W, U kernel + sequential state kernel, FMA",
-        SB_GPU_FNS(delta_cuda),
+        .flops_executed = delta_gpu_flops_executed, SB_GPU_FNS(delta_cuda),
     },
     {
         .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "the two chunked kernels with mma.sync m16n8k16 bf16 tensor cores, fp32 state",
-        SB_GPU_FNS(delta_cuda_opt),
+        .flops_executed = delta_gpu_flops_executed, SB_GPU_FNS(delta_cuda_opt),
     },
     {
         .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "N <= 16 tokens: the recurrence on a carried state, read and written once",
-        SB_GPU_FNS(delta_decode),
+        .flops_executed = rec_flops_delta_recurrent, SB_GPU_FNS(delta_decode),
     },
 };
 

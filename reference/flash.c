@@ -133,12 +133,17 @@ static const struct {
     { 1, { flash_kernel_1_64, flash_kernel_1_16 } },
 };
 
+/* Multiply-adds counted as the micro-kernels run (tests), per thread. */
+static _Thread_local int64_t flash_tl_macs;
+int64_t flash_cpu_macs;
+
 /* flash_kernel over m columns (column u at x + u·xu, out + u·FLASH_BR). */
 static void flash_panel(int lanes, int64_t m, int64_t n, const float *x, int64_t xu,
                         int64_t xt, const float *restrict rows, const float *restrict scale,
                         float *restrict out)
 {
     const int narrow = lanes == FLASH_VL;
+    flash_tl_macs += lanes * m * n;
     for (int64_t u = 0; u < m;) {
         size_t i = 0;
         while (flash_kernels[i].cols > m - u)
@@ -198,6 +203,12 @@ static void flash_softmax(int nc, int64_t hide_below, float *restrict s, struct 
     }
 }
 
+/* The lanes a query tile of nr rows computes. */
+static int flash_lanes(int64_t nr)
+{
+    return nr <= FLASH_VL ? FLASH_VL : FLASH_BR;
+}
+
 /* Where a split's partial results go: for output row (b, n, h) — index
  * row = (b·N + n)·H + h — and split sp < max, the unnormalised output
  * o[(row·max + sp)·Dv + e] and ml[(row·max + sp)·2 + {0: m, 1: l}]
@@ -218,7 +229,7 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
     const int64_t N = s->N, Nk = s->Nk, H = s->H, Hkv = s->Hkv, D = s->D, Dv = s->Dv;
     const int64_t g = h / (H / Hkv), shift = Nk - N;   /* causal: key j visible iff j <= i + shift */
     const int nr = (int)(N - i0 < FLASH_BR ? N - i0 : FLASH_BR);
-    w->lanes = nr <= FLASH_VL ? FLASH_VL : FLASH_BR;
+    w->lanes = flash_lanes(nr);
     const float *k = in[1] + (b * Nk * Hkv + g) * D;
     const float *v = in[2] + (b * Nk * Hkv + g) * Dv;
 
@@ -340,9 +351,11 @@ static int flash_cpu_run(struct op_ctx *ctx)
         }
     }
     int failed = 0;
-#pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
+    int64_t macs = 0;
+#pragma omp parallel num_threads(ctx->threads) reduction(| : failed) reduction(+ : macs)
     {
         struct flash_scratch w;
+        flash_tl_macs = 0;
         w.qt = flash_alloc(s->D, FLASH_BR);
         w.st = flash_alloc(FLASH_BC, FLASH_BR);
         w.acc = flash_alloc(s->Dv, FLASH_BR);
@@ -367,6 +380,7 @@ static int flash_cpu_run(struct op_ctx *ctx)
                                count > 1 ? &part : NULL, sp, &w);
                 }
         free(w.qt), free(w.st), free(w.acc), free(w.v);
+        macs = flash_tl_macs;
         /* The second pass (after the loop's barrier): rows of split tiles,
          * the kernel's combine. */
         if (plan.max > 1) {
@@ -382,11 +396,56 @@ static int flash_cpu_run(struct op_ctx *ctx)
         }
     }
     free(part.o), free(part.ml);
+    flash_cpu_macs += macs;
     if (failed) {
         snprintf(ctx->err, sizeof ctx->err, "cpu: out of host memory for tile scratch");
         return SB_OOM;
     }
     return SB_OK;
+}
+
+/* ---- executed counts ----------------------------------------------------------
+ *
+ * Both products, Q Kᵀ and P V, per query tile (rows i0 .. i0+nr-1 of each
+ * batch and head) over the keys [0, kv_end) its splits cover together
+ * (flash_tiles.h: every split but the last holds a whole number of key
+ * tiles). The combine of the splits and the softmax are not counted, as
+ * in the algorithmic count. */
+static double flash_tiles_sum(const struct shape *s, double (*tile)(int64_t nr, int64_t kv_end))
+{
+    double sum = 0;
+    for (int64_t i0 = 0; i0 < s->N; i0 += FLASH_BR) {
+        const int64_t nr = s->N - i0 < FLASH_BR ? s->N - i0 : FLASH_BR;
+        sum += tile(nr, flash_kv_end(s->N, s->Nk, s->causal, i0));
+    }
+    return 2.0 * s->B * s->H * (double)(s->D + s->Dv) * sum;
+}
+
+/* cpu: every key of the range, flash_lanes(nr) lanes (the whole tile, or
+ * one vector's worth for a decode tile), key tiles skipped past the
+ * diagonal but the diagonal tiles whole. */
+static double flash_cpu_tile(int64_t nr, int64_t kv_end)
+{
+    return (double)flash_lanes(nr) * (double)kv_end;
+}
+
+static double flash_cpu_flops_executed(const struct shape *s)
+{
+    return flash_tiles_sum(s, flash_cpu_tile);
+}
+
+/* cuda (ops/flash/flash_fwd.cu): each block computes all FLASH_BR rows
+ * (rows past N padded) against whole key tiles of FLASH_BC (keys past the
+ * range loaded as zeros). */
+static double flash_cuda_tile(int64_t nr, int64_t kv_end)
+{
+    (void)nr;
+    return (double)FLASH_BR * FLASH_BC * (double)((kv_end + FLASH_BC - 1) / FLASH_BC);
+}
+
+static double flash_cuda_flops_executed(const struct shape *s)
+{
+    return flash_tiles_sum(s, flash_cuda_tile);
 }
 
 CPU_KERNEL_END
@@ -402,13 +461,13 @@ static const struct impl flash_impls[] = {
         .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "verified",
         .summary = "the CUDA kernel's tiled online-softmax algorithm in C, OpenMP",
-        .run = flash_cpu_run,
+        .run = flash_cpu_run, .flops_executed = flash_cpu_flops_executed,
     },
     {
         .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "first fused kernel: a query tile per block, online softmax, FMA",
-        SB_GPU_FNS(flash_cuda),
+        .flops_executed = flash_cuda_flops_executed, SB_GPU_FNS(flash_cuda),
     },
 };
 

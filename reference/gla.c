@@ -26,6 +26,7 @@
 
 #include "gla.h"
 #include "cpu_kernel.h"
+#include "../ops/gated/gla_tiles.h"
 
 int64_t gla_cpu_macs;
 
@@ -88,6 +89,40 @@ _Static_assert(GLA_MR == 6 && GLA_NR == 64, "the kernel table is written for the
 static const int gla_rows[] = { 6, 4, 2, 1 };
 #define GLA_NROWS 4
 
+/* The row block gla_gemm takes with `left` rows to go: an index into
+ * gla_rows, the most rows that fit. */
+static int gla_row_block(int64_t left)
+{
+    int ri = 0;
+    while (gla_rows[ri] > left)
+        ri++;
+    return ri;
+}
+
+/* The reduction length of row block i0 (mr rows) of a product of k terms:
+ * all k, or for a lower-triangular A only up to its last row's diagonal. */
+static int64_t gla_block_k(int lower, int64_t i0, int mr, int64_t k)
+{
+    return lower && i0 + mr < k ? i0 + mr : k;
+}
+
+/* Multiply-adds gla_gemm does for m × n × k (what the micro-kernels
+ * compute: a lower-triangular A's row blocks run to their last row's
+ * diagonal). */
+static int64_t gla_gemm_macs(int64_t m, int64_t n, int64_t k, int lower)
+{
+    int64_t macs = 0;
+    for (int64_t i0 = 0; i0 < m;) {
+        const int mr = gla_rows[gla_row_block(m - i0)];
+        macs += mr * gla_block_k(lower, i0, mr, k);
+        i0 += mr;
+    }
+    return macs * n;
+}
+
+/* Multiply-adds counted as the micro-kernels run (tests), per thread. */
+static _Thread_local int64_t gla_tl_macs;
+
 static const struct {
     int nr;
     gla_kernel_fn *fn[GLA_NROWS];   /* by gla_rows[] */
@@ -109,8 +144,8 @@ GLA_KERNEL_ATTR static void gla_kernel_tail(int mr, int nr, int64_t k, const flo
 /* Column panels outside, so a panel of B (k × 64) stays in L1 while every
  * row block of C passes it. */
 void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
-                     const float *B, int64_t ldb, float *C, int64_t ldc, enum gla_init init,
-                     const float *rs, int lower)
+              const float *B, int64_t ldb, float *C, int64_t ldc, enum gla_init init,
+              const float *rs, int lower)
 {
     for (int64_t c0 = 0; c0 < n;) {
         size_t w = 0;
@@ -119,11 +154,10 @@ void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
         const int nr = w < sizeof gla_kernels / sizeof gla_kernels[0] ? gla_kernels[w].nr
                                                                       : (int)(n - c0);
         for (int64_t i0 = 0; i0 < m;) {
-            int ri = 0;
-            while (gla_rows[ri] > m - i0)
-                ri++;
+            const int ri = gla_row_block(m - i0);
             const int mr = gla_rows[ri];
-            int64_t kk = lower && i0 + mr < k ? i0 + mr : k;
+            const int64_t kk = gla_block_k(lower, i0, mr, k);
+            gla_tl_macs += mr * nr * kk;
             const float *a = A + i0 * lda;
             float *c = C + i0 * ldc + c0;
             const float *r = rs ? rs + i0 : NULL;
@@ -141,7 +175,7 @@ void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda,
  * written within a few cache lines (one element per line either way ran
  * ~5x slower). */
 void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
-                          int64_t ldd)
+                   int64_t ldd)
 {
     for (int64_t r0 = 0; r0 < rows; r0 += GLA_LANES)
         for (int64_t c0 = 0; c0 < cols; c0 += GLA_LANES) {
@@ -230,6 +264,7 @@ static void gla_scores_key(const struct gla_head *h, int64_t t0, int64_t c, int6
                 for (int l = 0; l < GLA_LANES; l++)
                     sum += part[l];
                 w->A[i * C + j] = h->scale * sum;
+                gla_tl_macs += D;
             }
         }
     }
@@ -247,9 +282,8 @@ static void gla_scores_head(const struct gla_head *h, int64_t t0, int64_t c, int
             w->A[i * C + j] *= h->scale * (h->gate == GATE_HEAD ? cpu_exp(w->G[i] - w->G[j]) : 1.0f);
 }
 
-/* One chunk of tokens t0 .. t0+c-1: out rows written, w->S moved past it.
- * Returns the multiply-adds of the algorithm (gla.h). */
-static int64_t gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct gla_scratch *w)
+/* One chunk of tokens t0 .. t0+c-1: out rows written, w->S moved past it. */
+static void gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct gla_scratch *w)
 {
     const struct shape *s = h->s;
     const int64_t D = s->D, Dv = s->Dv, C = s->chunk, Dg = h->Dg;
@@ -305,11 +339,10 @@ static int64_t gla_chunk(const struct gla_head *h, int64_t t0, int64_t c, struct
 
     for (int64_t i = 0; i < c; i++)
         cpu_store(s->dtype, h->out + (t0 + i) * h->v_ld, w->o + i * Dv, Dv);
-    return 2 * c * D * Dv + c * (c + 1) / 2 * (D + Dv);
 }
 
 /* One (batch b, value head j): h0 in, every chunk, ht out. */
-static int64_t gla_head_run(enum rec_kind kind, struct op_ctx *ctx, int64_t b, int64_t j,
+static void gla_head_run(enum rec_kind kind, struct op_ctx *ctx, int64_t b, int64_t j,
                             struct gla_scratch *w)
 {
     const struct shape *s = ctx->shape;
@@ -331,12 +364,77 @@ static int64_t gla_head_run(enum rec_kind kind, struct op_ctx *ctx, int64_t b, i
         memcpy(w->S, ctx->in[l.h0] + (b * Hv + j) * D * Dv, (size_t)(D * Dv) * sizeof(float));
     else
         memset(w->S, 0, (size_t)(D * Dv) * sizeof(float));
-    int64_t macs = 0;
     for (int64_t t0 = 0; t0 < N; t0 += s->chunk)
-        macs += gla_chunk(&h, t0, N - t0 < s->chunk ? N - t0 : s->chunk, w);
+        gla_chunk(&h, t0, N - t0 < s->chunk ? N - t0 : s->chunk, w);
     if (ctx->final)
         cpu_store(s->dtype, ctx->final + (b * Hv + j) * D * Dv, w->S, D * Dv);
-    return macs;
+}
+
+/* ---- executed counts -------------------------------------------------------------
+ *
+ * Multiply-adds each implementation's products execute per chunk of c
+ * tokens (C = the case's chunk), beside the algorithmic count of
+ * recurrent.c (which takes only the pairs j ≤ i of the score tile). */
+
+/* cpu (this file): the score tile whole (gate none/head) or by sub-chunk
+ * (key: the products of the earlier sub-chunks, then the diagonal block's
+ * pairs j ≤ i), Q S, the lower-triangular A V by row blocks, Kᵀ V. */
+static double gla_cpu_chunk_macs(const struct shape *s, double cd)
+{
+    const int64_t c = (int64_t)cd, D = s->D, Dv = s->Dv;
+    int64_t macs = 0;
+    if (s->gate == GATE_KEY) {
+        for (int64_t i0 = 0; i0 < c; i0 += GLA_SUB) {
+            const int64_t i1 = i0 + GLA_SUB < c ? i0 + GLA_SUB : c;
+            macs += gla_gemm_macs(i1 - i0, i0, D, 0) + (i1 - i0) * (i1 - i0 + 1) / 2 * D;
+        }
+    } else {
+        macs += gla_gemm_macs(c, c, D, 0);
+    }
+    macs += gla_gemm_macs(c, Dv, D, 0) + gla_gemm_macs(c, Dv, c, 1) + gla_gemm_macs(D, Dv, c, 0);
+    return (double)macs;
+}
+
+/* cuda (ops/gated/gla_fwd.cu): the scores over the pairs j ≤ i < c; the
+ * chunk walk's threads cover GLA_GPU_CMAX rows in the readout Q S and in
+ * A V (rows past the chunk multiply zeros; A V over all j < c, A's upper
+ * triangle being zeros), the state update over the c tokens. */
+static double gla_cuda_chunk_macs(const struct shape *s, double c)
+{
+    const double D = (double)s->D, Dv = (double)s->Dv;
+    return c * (c + 1) / 2 * D + GLA_GPU_CMAX * D * Dv + c * D * Dv + GLA_GPU_CMAX * c * Dv;
+}
+
+/* cuda-opt (ops/gated/gla_fwd_mma.cu): every chunk as C tokens (a partial
+ * last chunk padded with zeros), in sub-chunks of GLA_SUB rows, one warp
+ * each. Warp w's scores take the columns j < GLA_SUB·(w + 1) on the tensor
+ * cores (gate none/head), or j < GLA_SUB·w and the diagonal block's pairs
+ * in fp32 (key); Q S and Kᵀ V whole, A V over the sub-chunks at or before
+ * the warp's. */
+static double gla_cuda_opt_chunk_macs(const struct shape *s, double c)
+{
+    (void)c;
+    const double D = (double)s->D, Dv = (double)s->Dv, C = (double)s->chunk;
+    const double nsub = C / GLA_SUB, blk = GLA_SUB * GLA_SUB, upto = nsub * (nsub + 1) / 2;
+    const double scores = s->gate == GATE_KEY
+                              ? blk * (upto - nsub) * D + nsub * GLA_SUB * (GLA_SUB + 1) / 2 * D
+                              : blk * upto * D;
+    return scores + 2 * C * D * Dv + blk * upto * Dv;
+}
+
+double gla_cpu_flops_executed(const struct shape *s)
+{
+    return 2 * rec_sum_chunks(s, s->chunk, gla_cpu_chunk_macs);
+}
+
+double gla_cuda_flops_executed(const struct shape *s)
+{
+    return 2 * rec_sum_chunks(s, s->chunk, gla_cuda_chunk_macs);
+}
+
+double gla_cuda_opt_flops_executed(const struct shape *s)
+{
+    return 2 * rec_sum_chunks(s, s->chunk, gla_cuda_opt_chunk_macs);
 }
 
 #define GLA_ALIGN 64
@@ -364,11 +462,13 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx)
         };
         failed = !w.S || !w.G || !w.qg || !w.kdt || !w.kt || !w.qs || !w.tmp || !w.A || !w.v || !w.o ||
                  !w.decay;
+        gla_tl_macs = 0;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t b = 0; b < s->B; b++)
             for (int64_t j = 0; j < s->Hv; j++)
                 if (!failed)
-                    macs += gla_head_run(kind, ctx, b, j, &w);
+                    gla_head_run(kind, ctx, b, j, &w);
+        macs = gla_tl_macs;
         free(w.S), free(w.G), free(w.qg), free(w.kdt), free(w.kt), free(w.qs), free(w.tmp);
         free(w.A), free(w.v), free(w.o), free(w.decay);
     }

@@ -40,23 +40,23 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx);
         { .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),      \
           .status = "verified",                                                               \
           .summary = "the recurrence, float64 state, OpenMP over (batch, head)",              \
-          .run = p##_ref_run },                                                               \
+          .run = p##_ref_run, .flops_executed = rec_flops_recurrent },                        \
         { .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),      \
           .status = "verified",                                                               \
           .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP", \
-          .run = p##_cpu_run },                                                               \
+          .run = p##_cpu_run, .flops_executed = gla_cpu_flops_executed },                     \
         { .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),    \
           .status = "unverified: never run on a GPU",                                         \
           .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",   \
-          SB_GPU_FNS(gla_cuda) },                                                             \
+          .flops_executed = gla_cuda_flops_executed, SB_GPU_FNS(gla_cuda) },                  \
         { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),                  \
           .status = "unverified: never run on a GPU",                                         \
           .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)", \
-          SB_GPU_FNS(gla_cuda_opt) },                                                         \
+          .flops_executed = gla_cuda_opt_flops_executed, SB_GPU_FNS(gla_cuda_opt) },          \
         { .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),  \
           .status = "unverified: never run on a GPU",                                         \
           .summary = "N <= 16 new tokens from the state h0: state read and written once",     \
-          SB_GPU_FNS(gla_decode) },                                                           \
+          .flops_executed = rec_flops_recurrent, SB_GPU_FNS(gla_decode) },                    \
     }
 
 /* The register-blocked products of gla.c, which the ssm family's chunked
@@ -73,10 +73,14 @@ void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, cons
 void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                    int64_t ldd);
 
-/* Multiply-adds the chunked algorithm needs, counted by gla_cpu_run as it
- * goes (tests): per chunk of c tokens 2·c·D·Dv (Q S, Kᵀ V) plus
- * c(c+1)/2·(D + Dv) for the scores and P V over the pairs j ≤ i, which
- * rec_flops_chunked counts as whole c×c tiles. */
+/* Multiply-adds gla_cpu_run's products executed, counted by its
+ * micro-kernels as they run (tests compare them with
+ * gla_cpu_flops_executed). */
 extern int64_t gla_cpu_macs;
+
+/* FLOPs each implementation executes (impl.flops_executed; gla.c). */
+double gla_cpu_flops_executed(const struct shape *s);
+double gla_cuda_flops_executed(const struct shape *s);
+double gla_cuda_opt_flops_executed(const struct shape *s);
 
 #endif

@@ -102,38 +102,64 @@ int rec_validate(enum rec_kind kind, const struct shape *s, char *msg, size_t n)
  * (FlashInfer's and FlashQLA's TFLOP/s figures) counts 4·D·Dv for it as well,
  * so figures compare.
  *
- * Chunked count: what the chunked kernels execute, per value head and chunk
- * of c tokens (the last one may be shorter; intra-chunk products are counted
- * in full, c×c, as the kernels compute whole tiles):
- *   linear, gated:  Q Kᵀ (2c²D) + P V (2c²Dv) + Q S (2cDDv) + Kᵀ V (2cDDv)
- *                   = 2c²(D + Dv) + 4cDDv
- *   delta (WY/UT):  A = β K Kᵀ (2c²D), T = (I + A)⁻¹, the inverse of a unit
- *                   lower-triangular matrix by forward substitution (c³/6
- *                   multiply-adds: c³/3), W = T βK (2c²D), U = T βV
- *                   (2c²Dv), U − W S (2cDDv), Q S + mask(Q Kᵀ)(U − W S)
- *                   (2cDDv + 2c²D + 2c²Dv), S += Kᵀ(U − W S) (2cDDv)
- *                   = 6c²D + 4c²Dv + c³/3 + 6cDDv
+ * Chunked (algorithmic) count: the chunked algorithm over the causal pairs
+ * of each chunk, per value head and chunk of c tokens (the last one may be
+ * shorter), in multiply-adds — the convention attention's exact count
+ * follows. What an implementation's tiles compute beyond it (the upper
+ * triangle of a score tile, sub-blocks past the diagonal, padded rows) is
+ * its executed count (impl.flops_executed; rec_macs_* below):
+ *   linear, gated:  Q S (cDDv) + Kᵀ V (cDDv) + the pairs j ≤ i of Q Kᵀ
+ *                   and of P V: c(c+1)/2·(D + Dv)
+ *   delta (WY/UT):  A = β K Kᵀ over the pairs m < i (c(c−1)/2·D), T =
+ *                   (I + A)⁻¹ by forward substitution (row i, column n < i
+ *                   sums m in [n, i): (c³ − c)/6), W = T βK and U = T βV
+ *                   with T lower triangular (c(c+1)/2·(D + Dv)), W S, Q S
+ *                   and Kᵀ V' (3cDDv), Q Kᵀ over m ≤ i (c(c+1)/2·D), P V'
+ *                   (c(c+1)/2·Dv)
  */
-static double rec_chunk_flops(enum rec_kind kind, const struct shape *s, double c)
+static double rec_chunk_macs(enum rec_kind kind, const struct shape *s, double c)
 {
-    const double D = (double)s->D, Dv = (double)s->Dv;
+    const double D = (double)s->D, Dv = (double)s->Dv, tri = c * (c + 1) / 2;
     if (kind == REC_DELTA)
-        return 6 * c * c * D + 4 * c * c * Dv + c * c * c / 3 + 6 * c * D * Dv;
-    return 2 * c * c * (D + Dv) + 4 * c * D * Dv;
+        return (c * (c - 1) / 2 + 2 * tri) * D + 2 * tri * Dv + (c * c * c - c) / 6 +
+               3 * c * D * Dv;
+    return tri * (D + Dv) + 2 * c * D * Dv;
+}
+
+double rec_sum_chunks(const struct shape *s, int64_t chunk,
+                      double (*per_chunk)(const struct shape *, double))
+{
+    const int64_t full = s->N / chunk, rest = s->N % chunk;
+    double per_head = (double)full * per_chunk(s, (double)chunk);
+    if (rest)
+        per_head += per_chunk(s, (double)rest);
+    return (double)s->B * s->Hv * per_head;
+}
+
+static double rec_chunk_macs_lin(const struct shape *s, double c)
+{
+    return rec_chunk_macs(REC_LINEAR, s, c);
+}
+
+static double rec_chunk_macs_delta(const struct shape *s, double c)
+{
+    return rec_chunk_macs(REC_DELTA, s, c);
 }
 
 double rec_flops_chunked(enum rec_kind kind, const struct shape *s)
 {
-    const int64_t full = s->N / s->chunk, rest = s->N % s->chunk;
-    double per_head = (double)full * rec_chunk_flops(kind, s, (double)s->chunk);
-    if (rest)
-        per_head += rec_chunk_flops(kind, s, (double)rest);
-    return (double)s->B * s->Hv * per_head;
+    return 2 * rec_sum_chunks(s, s->chunk, kind == REC_DELTA ? rec_chunk_macs_delta
+                                                             : rec_chunk_macs_lin);
 }
 
 double rec_flops_recurrent(const struct shape *s)
 {
     return 4.0 * s->B * s->Hv * s->N * (double)s->D * s->Dv;
+}
+
+double rec_flops_delta_recurrent(const struct shape *s)
+{
+    return 1.5 * rec_flops_recurrent(s);
 }
 
 /* Every input read once, the output (and final state) written once. */

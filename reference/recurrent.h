@@ -52,10 +52,20 @@ static inline enum gate_kind rec_gate(enum rec_kind kind, const struct shape *s)
 
 void rec_defaults(enum rec_kind kind, struct shape *s);
 int rec_validate(enum rec_kind kind, const struct shape *s, char *msg, size_t n);
-/* FLOPs of the chunked algorithm (what flops stores; see recurrent.c) and of
- * the recurrence, 4·B·Hv·N·D·Dv (flops_minimal). */
+/* FLOPs of the chunked algorithm over each chunk's causal pairs (the
+ * algorithmic count flops stores; see recurrent.c) and of the recurrence,
+ * 4·B·Hv·N·D·Dv (flops_minimal; what `ref` and the decode kernels execute
+ * for linear and gated). */
 double rec_flops_chunked(enum rec_kind kind, const struct shape *s);
 double rec_flops_recurrent(const struct shape *s);
+/* The delta rule's recurrence as executed (the reference, decode): k S',
+ * the update and the readout, 6·B·Hv·N·D·Dv. */
+double rec_flops_delta_recurrent(const struct shape *s);
+/* Σ over the chunks of each (batch, value head) of per_chunk(s, c): chunks
+ * of `chunk` tokens and a shorter last one; times B·Hv. The executed
+ * counts of the chunked implementations sum their per-chunk work with it. */
+double rec_sum_chunks(const struct shape *s, int64_t chunk,
+                      double (*per_chunk)(const struct shape *, double));
 double rec_min_bytes(enum rec_kind kind, const struct shape *s);
 void rec_io(enum rec_kind kind, const struct shape *s, struct io_specs *io);
 void rec_inputs(enum rec_kind kind, const struct shape *s, uint64_t seed, float *const in[]);
@@ -71,6 +81,9 @@ int rec_ref_run(enum rec_kind kind, struct op_ctx *ctx);
 
 /* Multiply-adds the reference has executed since last cleared (tests). */
 extern int64_t rec_ref_macs;
+/* Multiply-adds delta/cpu's products executed, counted as they run (tests
+ * compare them with its flops_executed). */
+extern int64_t delta_cpu_macs;
 
 /* One family's callbacks bound to its kind: REC_FAMILY_FNS(linear, REC_LINEAR)
  * defines linear_defaults, linear_validate, ... for its struct family. */

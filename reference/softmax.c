@@ -14,6 +14,13 @@
 #include "attention.h"
 #include "../ops/ops.h"
 
+/* cuda-cublas: both GEMMs whole, N × Nk per (batch, head), the causal
+ * mask applied between them (ops/softmax/softmax_cublas.cu). */
+static double softmax_gemm_flops(const struct shape *s)
+{
+    return 2.0 * s->B * s->H * (double)s->N * (double)s->Nk * (double)(s->D + s->Dv);
+}
+
 static const struct impl softmax_impls[] = {
     {
         .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
@@ -25,7 +32,7 @@ static const struct impl softmax_impls[] = {
         .name = "cuda-cublas", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
         .status = "unverified: never run on a GPU",
         .summary = "cuBLAS batched GEMMs + masked softmax kernel, scores in memory",
-        SB_GPU_FNS(softmax_cublas),
+        .flops_executed = softmax_gemm_flops, SB_GPU_FNS(softmax_cublas),
     },
 };
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # cli.sh — bench as a user meets it: bad input gets one clear line and a
 # non-zero exit with any existing database left intact; the smoke suite on
-# --device cpu stores ok rows of CPU implementations only, and its table
-# beside its database; --dump writes .npy files and --load reads them back;
-# --help exists for every command; a GPU host whose GPU cannot be set up
-# (the SEQBENCH_GPU_FAULT hook) makes verify, run and suite exit 1 naming why.
+# --device cpu stores ok rows (plain or "ok: few samples/noisy") of CPU
+# implementations only, and its table beside its database; the stopping
+# rule's statuses and the timing flags; --dump writes .npy files and --load
+# reads them back; --help exists for every command; a GPU host whose GPU
+# cannot be set up (the SEQBENCH_GPU_FAULT hook) makes verify, run and suite
+# exit 1 naming why.
 set -u
 source "$(dirname "$0")/lib.bash"
 BABS=$(cd "$(dirname "$B")" && pwd)/$(basename "$B")     # for commands run in another folder
@@ -28,6 +30,12 @@ bad 2 "needs a value"                run flash --N
 bad 2 "unknown command 'runn'"       runn flash
 bad 2 "suite 'nosuch' not found"     suite nosuch --db "$t/keep.db"
 bad 2 "expected cpu, cuda or cuda:N" run flash --device tpu:0 --db "$t/keep.db"
+bad 2 "expected cold, warm or graph" run flash --timing hot --db "$t/keep.db"
+bad 2 "expected cold, warm or graph" suite smoke --timing kernel --db "$t/keep.db"
+bad 2 "contradicts --timing graph"   run flash --warm --timing graph --db "$t/keep.db"
+bad 2 "--min-samples 0: expected 1 to" run flash --min-samples 0 --db "$t/keep.db"
+bad 2 "--max-time 0: expected a positive" suite smoke --max-time 0 --db "$t/keep.db"
+bad 2 "--target -1: expected a fraction" run flash --target -1 --db "$t/keep.db"
 check "bad input left the database byte for byte" [ "$(md5sum <"$t/keep.db")" = "$sum_before" ]
 
 printf 'name = broken\n[flash]\nN = 12x\n' >"$t/broken.suite"
@@ -53,6 +61,45 @@ for c in list run suite verify env; do
 done
 check "bench --help" "$B" --help >/dev/null
 check "bench run --help lists the shape flags" grep -q -- "--Hkv" <("$B" run --help)
+for c in run suite; do
+    for f in "--timing MODE .*cold.*warm.*graph" "--warm .*--timing warm" "--min-samples N" \
+             "--max-time S .*ok: few samples" "--target R .*95% confidence"; do
+        check "bench $c --help: $f" grep -q -- "$f" <("$B" $c --help)
+    done
+done
+
+# The stopping rule's statuses, and what is stored with them. One OpenMP
+# thread: a tiny case then takes microseconds even on a loaded machine.
+export OMP_NUM_THREADS=1
+q() { sqlite3 "$t/stop.db" "$1"; }
+"$B" run flash --impl cpu --N 256 --H 2 --D 64 --db "$t/stop.db" --max-time 0.0001 >"$t/out" 2>&1; rc=$?
+check "a cap shorter than the floor still exits 0 (got $rc)" [ $rc -eq 0 ]
+check "the table says few samples" grep -qE '\| ok: few samples \(1 of 10\)( \||: )' "$t/out"
+check "stored: few samples, 1 sample, stopped on time, cpu timing, no noise" \
+    [ "$(q "SELECT status, n_samples, stop_reason, timing, noise IS NULL FROM results ORDER BY id DESC LIMIT 1")" = "ok: few samples (1 of 10)|1|max_time|cpu|1" ]
+"$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/stop.db" --max-time 10 --target 0.9 >"$t/out" 2>&1
+check "a loose target: plain ok from 10 samples, on the target" \
+    [ "$(q "SELECT status, n_samples, stop_reason, noise <= 0.9 FROM results ORDER BY id DESC LIMIT 1")" = "ok|10|target|1" ]
+"$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/stop.db" --max-time 0.2 --target 0 --min-samples 12 >"$t/out" 2>&1
+# Target 0 is met only by a zero-width interval (the clock's quantum made
+# the middle samples equal); otherwise the case is noisy, with its value.
+check "target 0: noisy, said with its value (or a zero-width interval)" \
+    [ "$(q "SELECT (status GLOB 'ok: noisy (ci95 *% > 0%)' AND noise > 0 AND stop_reason IN ('max_time', 'max_samples')) OR (status = 'ok' AND noise = 0 AND stop_reason = 'target') FROM results WHERE n_samples >= 12 ORDER BY id DESC LIMIT 1")" = 1 ]
+"$B" run flash --impl cpu --N 256 --H 4 --D 64 --db "$t/stop.db" --max-time 0.0001 --min-samples 1 >"$t/out" 2>&1
+check "--min-samples 1: one sample meets the floor, but no interval: noisy" \
+    [ "$(q "SELECT status GLOB 'ok: noisy (ci95 undefined with [1-5] samples)' FROM results ORDER BY id DESC LIMIT 1")" = 1 ]
+"$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/stop.db" --timing graph --max-time 0.01 >"$t/out" 2>&1
+check "--timing graph: a CPU implementation is timed as cpu, its case string unchanged" \
+    [ "$(q "SELECT timing FROM results WHERE case_str = 'flash/cpu fp32 B=1 N=16 Nk=16 H=1 Hkv=1 D=64 Dv=64' ORDER BY id DESC LIMIT 1")" = cpu ]
+# A GPU case without a GPU: the fault hook keeps the device cuda:0, so the
+# (skipped) row carries the mode in its case string and key.
+SEQBENCH_GPU_FAULT="test fault" "$B" run flash --impl cuda --N 16 --H 1 --D 64 --db "$t/stop.db" --timing graph --max-time 0.01 >"$t/out" 2>&1
+check "--timing graph: a GPU case says so in its case string and key" \
+    [ "$(q "SELECT count(*) FROM results WHERE case_str = 'flash/cuda fp32 B=1 N=16 Nk=16 H=1 Hkv=1 D=64 Dv=64 timing=graph' AND case_key LIKE '% timing=graph'")" = 1 ]
+SEQBENCH_GPU_FAULT="test fault" "$B" run flash --impl cuda --N 16 --H 1 --D 64 --db "$t/stop.db" --warm --max-time 0.01 >"$t/out" 2>&1
+check "--warm is --timing warm" \
+    [ "$(q "SELECT count(*) FROM results WHERE case_str LIKE 'flash/cuda % timing=warm'")" = 1 ]
+unset OMP_NUM_THREADS
 
 # The smoke suite on the CPU: every row ok, and no row for a GPU
 # implementation (the device picks the implementations).
@@ -60,9 +107,11 @@ check "bench run --help lists the shape flags" grep -q -- "--Hkv" <("$B" run --h
 check "smoke suite exits 0 (got $rc): $(tail -n 3 "$t/err")" [ $rc -eq 0 ]
 rows=$(sqlite3 "$t/smoke.db" 'SELECT count(*) FROM results')
 check "smoke suite stored rows ($rows)" [ "${rows:-0}" -gt 20 ]
-check "smoke rows are all ok" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status <> 'ok'")" -eq 0 ]
+check "smoke rows are all ok or 'ok: ...'" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status <> 'ok' AND status NOT GLOB 'ok: *'")" -eq 0 ]
 check "no row for a GPU implementation on --device cpu" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE device <> 'cpu' OR impl LIKE 'cuda%' OR impl = 'decode'")" -eq 0 ]
-check "every ok row has samples" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results r WHERE status='ok' AND n_samples <> (SELECT count(*) FROM samples s WHERE s.result_id = r.id)")" -eq 0 ]
+check "every ok row has samples" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results r WHERE status GLOB 'ok*' AND (n_samples < 1 OR n_samples <> (SELECT count(*) FROM samples s WHERE s.result_id = r.id))")" -eq 0 ]
+check "every ok row says its timing and why sampling stopped" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status GLOB 'ok*' AND (timing IS NULL OR stop_reason IS NULL)")" -eq 0 ]
+check "a plain ok had its floor and its target" [ "$(sqlite3 "$t/smoke.db" "SELECT count(*) FROM results WHERE status = 'ok' AND (n_samples < 10 OR stop_reason <> 'target' OR noise > 0.01)")" -eq 0 ]
 check "run row has environment" [ -n "$(sqlite3 "$t/smoke.db" "SELECT cpu_model FROM runs WHERE finished_at IS NOT NULL AND git_commit IS NOT NULL AND command LIKE '%suite smoke%'")" ]
 check "run row has the input version" [ "$(sqlite3 "$t/smoke.db" "SELECT input_version FROM runs")" = "$(sed -n 's/^#define SB_INPUT_VERSION \([0-9]*\).*/\1/p' harness/seqbench.h)" ]
 check "markdown table written" grep -q '^| flash/cpu' "$t/smoke.md"
@@ -133,7 +182,7 @@ fi
 printf 'budget = 0.3\n[flash]\nimpls = cpu\nB = 1\nH = 4\nD = 64\nN = 1024 2048\n' >"$t/budget.suite"
 "$B" suite "$t/budget.suite" --device cpu --db "$t/budget.db" --max-time 0.25 >/dev/null 2>&1
 check "a case predicted over the budget is skipped, saying so" [ "$(sqlite3 "$t/budget.db" "SELECT count(*) FROM results WHERE N = 2048 AND status LIKE 'skipped: predicted % over the % left of the suite''s budget'")" = 1 ]
-check "the first case of the suite ran" [ "$(sqlite3 "$t/budget.db" "SELECT status FROM results WHERE N = 1024")" = ok ]
+check "the first case of the suite ran" [ "$(sqlite3 "$t/budget.db" "SELECT status GLOB 'ok*' FROM results WHERE N = 1024")" = 1 ]
 
 # verify: CPU implementations pass; GPU ones are skipped here, never passed.
 "$B" verify --family flash --impl cpu >"$t/out" 2>"$t/err"; rc=$?

@@ -54,12 +54,15 @@ PYEOF
     check "the workflow parses and has shard and compare jobs" [ -n "$(ls "$t/steps"/shard.* "$t/steps"/compare.* 2>/dev/null)" ]
     workdir() { mkdir -p "$1/results/baselines"; ln -s "$ROOT/bin" "$1/bin"; ln -s "$ROOT/suites" "$1/suites"; }
     # The shell GitHub Actions uses for run: (bash -e -o pipefail), with the
-    # workflow's parameters set for a CPU: a tiny suite over 3 shards.
+    # workflow's parameters set for a CPU: a tiny suite over 3 shards, one
+    # OpenMP thread (on a loaded machine, threads waiting on each other make
+    # microsecond cases noisy, and a planted regression needs a case that
+    # is a plain "ok" on both sides: compare calls the others unreliable).
     printf '%s\n' 'name = ci-tiny' 'budget = 60' '[flash]' 'impls = *' 'dtype = fp32' 'B = 1' \
         'N = 16 32 48' 'H = 1' 'D = 16 32' 'causal = 0 1' '[softmax]' 'impls = *' 'dtype = fp32' \
         'B = 1' 'N = 16 32' 'H = 1' 'D = 16' 'causal = 0 1' >"$t/ci.suite"
     step() {    # dir, script
-        (cd "$1" && SUITE="$t/ci.suite" SHARDS=3 GPU=test-gpu GITHUB_STEP_SUMMARY="$t/summary.md" \
+        (cd "$1" && SUITE="$t/ci.suite" SHARDS=3 GPU=test-gpu GITHUB_STEP_SUMMARY="$t/summary.md" OMP_NUM_THREADS=1 \
             bash --noprofile --norc -eo pipefail "$2") >"$t/step.out" 2>"$t/step.err"
     }
     have_report=0
@@ -90,6 +93,7 @@ PYEOF
     check "the compare step ran" [ -n "$compare_step" ]
     check "the summary leads with the verdict" grep -q '^\*\*seqbench compare: no regression\*\*' "$t/summary.md"
     check "the summary: no case only on one side" grep -q '0 only in base, 0 only in new' "$t/summary.md"
+    check "merged.db has a plain ok case to plant a regression on" [ "$(sqlite3 "$t/wf/merged.db" "SELECT count(*) FROM results WHERE status = 'ok'")" -gt 0 ]
     # A baseline in which one ok case was twice as fast: the step must fail.
     sqlite3 "$t/wf/results/baselines/test-gpu.db" \
         "UPDATE samples SET ms = ms / 2 WHERE result_id = (SELECT min(id) FROM results WHERE status = 'ok');
@@ -98,6 +102,15 @@ PYEOF
     step "$t/wf" "$compare_step"; rc=$?
     check "a planted regression fails the compare step (exit $rc)" [ $rc -eq 1 ]
     check "and the summary says REGRESSION" grep -q '^\*\*seqbench compare: REGRESSION\*\* — 1 slower' "$t/summary.md"
+    # The same regression, but the new result had too few samples: unreliable, not a failure.
+    cp "$t/wf/merged.db" "$t/wf/merged.keep"
+    sqlite3 "$t/wf/merged.db" "UPDATE results SET status = 'ok: few samples (3 of 10)' WHERE case_str = (SELECT case_str FROM results WHERE id = (SELECT min(id) FROM results WHERE status = 'ok'))"
+    : >"$t/summary.md"
+    step "$t/wf" "$compare_step"; rc=$?
+    check "the same case with few samples passes the step (exit $rc)" [ $rc -eq 0 ]
+    check "and the summary calls it unreliable" grep -q '^\*\*seqbench compare: no regression\*\* — 0 slower, .* 1 unreliable;' "$t/summary.md"
+    check "and names why" grep -q '| unreliable (new: few samples (3 of 10)) |' "$t/summary.md"
+    mv "$t/wf/merged.keep" "$t/wf/merged.db"
     rm "$t/wf/results/baselines/test-gpu.db"; : >"$t/summary.md"
     step "$t/wf" "$compare_step"; rc=$?
     check "no baseline: the step passes (exit $rc) and says why" [ $rc -eq 0 ]
@@ -179,19 +192,24 @@ check "a database against itself: nothing slower, faster or noisy" grep -q '0 sl
 check "compare a b exits 0 or 1 (got $rc)" [ $rc -le 1 ]
 check "compare left both databases byte for byte" [ "$(md5sum "$t/a.db" "$t/b.db" | cut -d' ' -f1)" = "$sums" ]
 check "and wrote no -wal or -shm beside them" [ -z "$(ls "$t"/a.db-* "$t"/b.db-* 2>/dev/null)" ]
-# Two machines: b.db as if run on another host with another CPU is "A vs B",
-# exit 0 whatever its times, with the environments side by side.
-cp "$t/b.db" "$t/elsewhere.db"
+# Two machines: a run as if made on another host with another CPU, every
+# sample twice as slow, is "A vs B", exit 0, with the environments side by
+# side. The run is a tiny case with one thread and many samples, so it is a
+# plain ok that Mann-Whitney can judge (a loaded machine's smoke run is
+# mostly 'ok: few samples', which compare never judges).
+OMP_NUM_THREADS=1 "$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/here.db" --max-time 1 --min-samples 20 >/dev/null 2>&1
+check "the two-machine case is a plain ok" [ "$(sqlite3 "$t/here.db" "SELECT status FROM results")" = ok ]
+cp "$t/here.db" "$t/elsewhere.db"
 sqlite3 "$t/elsewhere.db" "UPDATE runs SET hostname = 'elsewhere', cpu_model = 'Another CPU 9000';
     UPDATE samples SET ms = ms * 2; UPDATE results SET median_ms = median_ms * 2"
-"$B" compare "$t/a.db" "$t/elsewhere.db" >"$t/out" 2>&1; rc=$?
+"$B" compare "$t/here.db" "$t/elsewhere.db" >"$t/out" 2>&1; rc=$?
 check "another host and CPU: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "another host and CPU: says the machines differ" grep -q '^\*\*seqbench compare: A vs B\*\* — the machines differ' "$t/out"
 check "another host and CPU: the environment shows both" grep -q '^| host | [^|]* | elsewhere | \*\*differs\*\* |$' "$t/out"
-"$B" compare "$t/a.db" "$t/elsewhere.db" --across-machines >"$t/out" 2>&1; rc=$?
+"$B" compare "$t/here.db" "$t/elsewhere.db" --across-machines >"$t/out" 2>&1; rc=$?
 check "--across-machines: twice as slow is a regression (exit $rc)" [ $rc -eq 1 ]
 sqlite3 "$t/elsewhere.db" "UPDATE runs SET input_version = input_version + 1"
-bad 2 "different input versions" compare "$t/a.db" "$t/elsewhere.db"
+bad 2 "different input versions" compare "$t/here.db" "$t/elsewhere.db"
 bad 2 "no such file"     compare "$t/a.db" "$t/nope.db"
 bad 2 "newer"            compare "$t/newer.db" "$t/a.db"
 bad 2 "--threshold"      compare "$t/a.db" "$t/b.db" --threshold 3

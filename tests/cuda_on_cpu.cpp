@@ -20,6 +20,12 @@
 #include <cstring>
 #include <cstdint>
 #include <random>
+#include <atomic>
+/* What the kernels' product statements execute (SB_COUNT_MACS, ops/common.cuh):
+ * per emulated thread, summed when it ends. */
+static thread_local long long t_macs;
+static std::atomic<long long> g_macs;
+#define SB_COUNT_MACS(n) (t_macs += (n))
 #include "ops/common.cuh"
 #undef __global__
 #undef __device__
@@ -70,7 +76,11 @@ template <class F> static void launch(dim3 grid, int threads, size_t smem, F bod
                 g_bar = &bar;
                 std::vector<std::thread> ts;
                 for (int t = 0; t < threads; t++)
-                    ts.emplace_back([=] { threadIdx = dim3(t); blockIdx = dim3(x, y, z); body(); });
+                    ts.emplace_back([=] {
+                        threadIdx = dim3(t), blockIdx = dim3(x, y, z), t_macs = 0;
+                        body();
+                        g_macs += t_macs;
+                    });
                 for (auto &t : ts) t.join();
                 for (int w = 0; w < (threads + 31) / 32; w++) delete g_wbar[w];
                 free(g_smem);
@@ -105,6 +115,7 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
     double scale = 1 / sqrt((double)D);
     float qscale = (float)(scale * SB_LOG2E);
     dim3 grid((unsigned)((N + FLASH_BR - 1) / FLASH_BR * plan.max), H, B);
+    g_macs = 0;
     launch(grid, FLASH_THREADS, flash_smem<D>::bytes, [&] {
         flash_fwd_kernel<T, D>(q, k, v, out, ws, ws_ml, N, Nk, H, Hkv, causal, qscale, plan);
     });
@@ -144,9 +155,11 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
     double rel = sqrt(num / den);
     double tol = sizeof(T) == 2 ? 1e-2 : 1e-5;
     int ok = bad == 0 && rel < tol;
-    fprintf(ok ? stdout : stderr, "%s %s D=%d B=%d N=%d Nk=%d H=%d Hkv=%d causal=%d sms=%d plan(len=%lld,max=%lld): rel %.3g max %.3g nonfinite %d\n",
+    /* The executed multiply-adds close the line: cuda_on_cpu.sh compares
+     * them with what bench stores as flash/cuda's flops_executed. */
+    fprintf(ok ? stdout : stderr, "%s %s D=%d B=%d N=%d Nk=%d H=%d Hkv=%d causal=%d sms=%d plan(len=%lld,max=%lld): rel %.3g max %.3g nonfinite %d macs %lld\n",
            ok ? "ok  " : "FAIL cuda_on_cpu.sh:", sizeof(T) == 2 ? "bf16" : "fp32", D, B, N, Nk, H, Hkv, causal, sms,
-           (long long)plan.len, (long long)plan.max, rel, maxerr, bad);
+           (long long)plan.len, (long long)plan.max, rel, maxerr, bad, g_macs.load());
     free(q), free(k), free(v), free(out), free(ws);
     return ok;
 }

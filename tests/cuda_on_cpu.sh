@@ -34,6 +34,7 @@ for san in address,undefined thread; do
     arg=; [ $san = thread ] && arg=quick
     UBSAN_OPTIONS=halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 "$tmp/run" $arg >"$tmp/out" 2>"$tmp/err"; rc=$?
     last=$(tail -n 1 "$tmp/out")
+    cp "$tmp/out" "$tmp/out.$san"
     if [ $rc -ne 0 ] && grep -qE 'FATAL: ThreadSanitizer|unexpected memory mapping|Shadow memory range|ReserveShadowMemoryRange' "$tmp/err"; then
         echo "SKIP cuda_on_cpu.sh: -fsanitize=$san cannot run here: $(grep -m1 -E 'FATAL|unexpected|Shadow' "$tmp/err")" >&2
         skipped=$((skipped + 1)); continue
@@ -46,5 +47,29 @@ for san in address,undefined thread; do
         grep -E '^FAIL|ERROR|WARNING|SUMMARY' "$tmp/err" | head -10 >&2
     fi
 done
+# flash/cuda's executed FLOPs as bench stores them (flops_executed: a run
+# without a GPU stores it too, beside "skipped") against twice the
+# multiply-adds the kernel's product statements counted as they ran here.
+if [ -x bin/bench ] && command -v sqlite3 >/dev/null && ls "$tmp"/out.* >/dev/null 2>&1; then
+    re='^ok +(bf16|fp32) D=([0-9]+) B=([0-9]+) N=([0-9]+) Nk=([0-9]+) H=([0-9]+) Hkv=([0-9]+) causal=([01]) .* macs ([0-9]+)$'
+    while read -r line; do
+        [[ $line =~ $re ]] || continue
+        m=("${BASH_REMATCH[@]}")
+        causal=; [ "${m[8]}" = 1 ] && causal=--causal
+        rm -f "$tmp/x.db"
+        bin/bench run flash --impl cuda --dtype "${m[1]}" --D "${m[2]}" --B "${m[3]}" --N "${m[4]}" \
+            --Nk "${m[5]}" --H "${m[6]}" --Hkv "${m[7]}" $causal --db "$tmp/x.db" --max-time 0.05 >/dev/null 2>&1
+        got=$(sqlite3 "$tmp/x.db" 'SELECT printf("%.0f", flops_executed) FROM results' 2>/dev/null)
+        if [ -n "$got" ] && [ "$got" = "$((2 * m[9]))" ]; then
+            pass=$((pass + 1))
+        else
+            fail=$((fail + 1))
+            echo "FAIL cuda_on_cpu.sh: flash/cuda flops_executed ${got:-none} != 2 x ${m[9]} counted: $line" >&2
+        fi
+    done < <(sort -u "$tmp"/out.*)
+else
+    echo "SKIP cuda_on_cpu.sh: no bin/bench or sqlite3: flash/cuda's executed count not compared" >&2
+    skipped=$((skipped + 1))
+fi
 if [ $skipped -gt 0 ]; then echo "$pass passed, $fail failed, $skipped skipped"; else echo "$pass passed, $fail failed"; fi
 [ $fail -eq 0 ]

@@ -4,7 +4,8 @@
 # the inputs of a few `bench run --dump` cases (partial chunks, Hv = 4·H,
 # D ≠ Dv, state, gate on/off, decode, fp32 and bf16: the tensor-core
 # kernels' fragments go through an m16n8k16 emulator) and must write every element and
-# match the float64 reference. Skipped without python3 + numpy.
+# match the float64 reference; the multiply-adds of its product statements
+# must equal the flops_executed bench stores. Skipped without python3 + numpy.
 set -u
 pass=0; fail=0
 if ! python3 -c 'import numpy' 2>/dev/null; then
@@ -65,12 +66,28 @@ np.save(d + '/g.npy', g.astype(np.float32)); np.save(d + '/beta.npy', b.astype(n
 done
 python3 tests/delta_kernels.py "${dirs[@]}" >"$tmp/out" 2>&1
 rc=$?
-cat "$tmp/out" >&2
+grep -v '^macs ' "$tmp/out" >&2
 n_ok=$(grep -c '^ok' "$tmp/out"); n_bad=$(grep -c '^FAIL' "$tmp/out")
 pass=$((pass + n_ok)); fail=$((fail + n_bad))
 if [ $rc -ne 0 ] && [ "$n_bad" -eq 0 ]; then
     fail=$((fail + 1)); echo "FAIL delta.sh: delta_kernels.py exited $rc" >&2; tail -5 "$tmp/out" >&2
 fi
 grep '^FAIL' "$tmp/out" | sed 's/^/FAIL delta.sh: /' >&2
+# Each kernel's executed FLOPs as bench stores them for the case
+# (flops_executed: a run without a GPU stores it beside "skipped") against
+# twice the multiply-adds its transcription's product statements counted.
+if command -v sqlite3 >/dev/null; then
+    while read -r _ kname dir _ macs; do
+        rm -f "$tmp/m.db"
+        bin/bench run delta --impl "$kname" --load "$dir" --db "$tmp/m.db" --max-time 0.05 >/dev/null 2>&1
+        got=$(sqlite3 "$tmp/m.db" 'SELECT printf("%.0f", flops_executed) FROM results' 2>/dev/null)
+        if [ -n "$got" ] && [ "$got" = "$((2 * macs))" ]; then pass=$((pass + 1)); else
+            fail=$((fail + 1))
+            echo "FAIL delta.sh: delta/$kname on $dir: flops_executed ${got:-none} != 2 x $macs counted" >&2
+        fi
+    done < <(grep '^macs ' "$tmp/out")
+else
+    echo "SKIP delta.sh: no sqlite3: executed counts not compared" >&2
+fi
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -31,6 +31,18 @@ def load(d):
 
 # ---- delta_chunk.cu -----------------------------------------------------------
 
+# Multiply-adds the kernels' product statements execute, counted where they
+# stand: mac(x) counts the elements of the product x it returns (one per
+# thread and lane-vector element), mma() 16·8·16. main() prints the total per
+# kernel and case; delta.sh compares it with the flops_executed bench stores.
+MACS = [0]
+
+
+def mac(x):
+    MACS[0] += x.size
+    return x
+
+
 def solve(sA, lanes):
     """T = (I + A)^-1 as the kernels do, column by column: column n,
     x_i = -sum_{n<=m<i} A[i][m] x_m with x_n = 1, rows in order, the sum
@@ -48,6 +60,7 @@ def solve(sA, lanes):
         for i in range(n_first + 1, DC):
             # the lanes' partial sums cover m = n .. i-1 between them
             mask = (m >= n) & (m < i)
+            MACS[0] += int(mask.sum())
             acc = np.where(mask, sA[i][:, None] * np.where(mask, sT[:, n[0]], 0), 0).sum(0, dtype=f32)
             sT[i, n[0]] = np.where(i > n[0], -acc, sT[i, n[0]])
     return sT
@@ -95,8 +108,8 @@ def k1(c, t, ws):
                         sY[ii[ok], dd[ok]] = q[qb + ii[ok] * qk_rs + d0 + dd[ok]]
                     for a in range(4):
                         for bb in range(4):
-                            kk[:, a, bb] += (sX[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
-                            qk[:, a, bb] += (sY[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
+                            kk[:, a, bb] += mac(sX[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
+                            qk[:, a, bb] += mac(sY[ty + 16 * a] * sX[tx + 16 * bb]).sum(1)
                 sA = bounded(np.full((DC, DC), np.nan, f32))
                 for a in range(4):
                     for bb in range(4):
@@ -123,7 +136,7 @@ def k1(c, t, ws):
                                 sX[ii[ok], dd[ok]] = sB[ii[ok]] * v[vb + ii[ok] * Hv * Dv + d0 + dd[ok]]
                         acc = np.zeros((256, 4), f32)
                         for m in range(DC):
-                            acc += sT[wi, m][:, None] * sX[m, wc[:, None] + np.arange(4)]
+                            acc += mac(sT[wi, m][:, None] * sX[m, wc[:, None] + np.arange(4)])
                         for e in range(4):
                             dst[base + wi * width + d0 + wc + e] = acc[:, e]
 
@@ -173,8 +186,8 @@ def k2(c, t, ws, out, ht):
                             for a in range(2):
                                 w = sW[(ti + 32 * a) * 17 + dd]
                                 x = sQ[(ti + 32 * a) * 17 + dd]
-                                av[:, a] += w[:, None] * sv
-                                ao[:, a] += x[:, None] * sv
+                                av[:, a] += mac(w[:, None] * sv)
+                                ao[:, a] += mac(x[:, None] * sv)
                     sV = bounded(np.full(DC * E, np.nan, f32))
                     for a in range(2):
                         i = ti + 32 * a
@@ -187,7 +200,7 @@ def k2(c, t, ws, out, ht):
                         v4 = sV[m * E + tc[:, None] + np.arange(4)]
                         for a in range(2):
                             p = sP[(ti + 32 * a) * 65 + m]
-                            ao[:, a] += p[:, None] * v4
+                            ao[:, a] += mac(p[:, None] * v4)
                     for a in range(2):
                         i = ti + 32 * a
                         ok = i < r
@@ -205,7 +218,7 @@ def k2(c, t, ws, out, ht):
                         sp = (d0 + dr)[:, None] * E + tc[:, None] + np.arange(4)
                         s4 = sS[sp] * el
                         for m in range(DC):
-                            s4 += sK[m * 33 + dr][:, None] * sV[m * E + tc[:, None] + np.arange(4)]
+                            s4 += mac(sK[m * 33 + dr][:, None] * sV[m * E + tc[:, None] + np.arange(4)])
                         sS[sp] = s4
                 if ht is not None:
                     f = np.arange(D * E)
@@ -256,12 +269,12 @@ def run_decode(c, t):
                     bt = beta[tok * Hv + j]
                     vt = v[(tok * Hv + j) * Dv + e]
                     s = s * decay
-                    part = (sk[rows] * s).sum(1)
+                    part = mac(sk[rows] * s).sum(1)
                     red_k = part.reshape(W, 32)
                     ks = red_k[:, lane].sum(0)
                     u = bt * (vt - ks)
-                    s = s + sk[rows] * u[:, None]
-                    red_q = (sq[rows] * s).sum(1).reshape(W, 32)
+                    s = s + mac(sk[rows] * u[:, None])
+                    red_q = mac(sq[rows] * s).sum(1).reshape(W, 32)
                     w0 = w == 0
                     o = red_q[:, lane[w0]].sum(0)
                     out[(tok * Hv + j) * Dv + e[w0]] = scale * o
@@ -315,6 +328,7 @@ C_ROW, C_COL = _L // 4 + 8 * (_Q >> 1), 2 * (_L % 4) + (_Q & 1)
 
 
 def mma(c, a, b):
+    MACS[0] += 16 * 8 * 16
     A = np.zeros((16, 16))
     Bm = np.zeros((16, 8))
     A[A_ROW, A_COL] = a
@@ -554,6 +568,7 @@ def main():
         kernels = (["decode"] if c["N"] <= 16 else []) + ["cuda"]
         kernels += ["cuda-opt"] if c["dtype"] == "bf16" else []
         for kname in kernels:
+            MACS[0] = 0
             try:
                 out, ht = KERNELS[kname](c, t)
             except IndexError as e:     # an access outside its buffer (emu_bounds)
@@ -573,6 +588,7 @@ def main():
             ok = not any("MISMATCH" in e or "unwritten" in e for e in errs)
             bad += not ok
             print(f"{'ok  ' if ok else 'FAIL'} {kname:7s} {c['case']}: {', '.join(errs)}")
+            print(f"macs {kname} {d} = {MACS[0]}")
     sys.exit(1 if bad else 0)
 
 

@@ -58,8 +58,15 @@ def recurrence(q, k, v, g, h0, gate, scale):
 
 # ---- mma.m16n8k16 as the PTX ISA describes its fragments --------------------------------
 
+# Multiply-adds the kernels' product statements execute, counted where they
+# stand (one mma.m16n8k16 is 16·8·16); case() prints them for gla.sh, which
+# compares them with the flops_executed bench stores.
+MACS = [0]
+
+
 def mma(d, a, b):
     """d[lane][4] += A·B; a[lane] = 4 pairs, b[lane] = 2 pairs (lo, hi)."""
+    MACS[0] += 16 * 8 * 16
     Am = np.zeros((16, 16))
     Bm = np.zeros((16, 8))
     for lane in range(32):
@@ -171,6 +178,7 @@ def mma_scores(q, k, g, gate, C, scale, Gc, A):
                                     jj = dj0 + u
                                     if jj <= di:
                                         s = diag[w, lane, u]
+                                        MACS[0] += DT
                                         for dd in range(DT):
                                             s = np.float32(s + np.float32(smq[di, dd] * smk[jj, dd]) *
                                                            ex(smG[di, dd] - smG[jj, dd]))
@@ -351,6 +359,7 @@ def fma_scores(q, k, g, gate, C, scale, Gc, A):
                             for bb in range(4):
                                 i, jj = ty + 16 * a, tx + 16 * bb
                                 if a < nb and bb < nb and jj <= i and i < c:
+                                    MACS[0] += 32
                                     if gate == GATE_KEY:
                                         acc[tid, a, bb] += np.sum(sQ[i, :32] * sK[jj, :32] *
                                                                   ex(sG[i, :32] - sG[jj, :32]))
@@ -424,6 +433,7 @@ def fma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
                                 for a in range(4):
                                     xq = sQ[(ty + 16 * a) * 33 + dd] if a < nb else 0
                                     o[tid, a] += xq * s4
+                                    MACS[0] += 4
                         newS = sS.copy()
                         for tid in range(128):
                             ty, tx = tid // 8, tid % 8
@@ -433,6 +443,7 @@ def fma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
                                 s4 = sS[(d0 + dd) * VS + e: (d0 + dd) * VS + e + 4] * sDecay[d0 + dd]
                                 for i in range(c):
                                     s4 = s4 + sK[i * 33 + dd] * sV[i * VS + e: i * VS + e + 4]
+                                    MACS[0] += 4
                                 newS[(d0 + dd) * VS + e: (d0 + dd) * VS + e + 4] = s4
                         sS = newS
                     for tid in range(128):
@@ -443,6 +454,7 @@ def fma_chunk(q, k, v, h0, Gc, A, gate, C, scale, out, ht):
                             for a in range(4):
                                 xa = sA[(ty + 16 * a) * 65 + jj] if a < nb else 0
                                 o[tid, a] += xa * v4
+                                MACS[0] += 4
                         for a in range(4):
                             i = ty + 16 * a
                             if a < nb and i < c:
@@ -485,6 +497,7 @@ def decode(q, k, v, g, h0, gate, scale, out, ht):
                             d = rg + 4 * r
                             S[tid, r] = sk[d] * sv[x] + S[tid, r] * sdecay[d]
                             o += sq[d] * S[tid, r]
+                            MACS[0] += 2
                         red[rg, x] = o
                     for x in range(64):
                         out[(tok * Hv + j) * Dv + e0 + x] = ROUND(red[:, x].sum())
@@ -537,6 +550,7 @@ def case(impl, B, N, H, Hv, D, Dv, C, gate, state, dtype, gval=None, seed=1):
     name = '%s %s B=%d N=%d H=%d Hv=%d D=%d Dv=%d C=%d gate=%s%s%s' % (
         impl, dtype, B, N, H, Hv, D, Dv, C, ('none', 'head', 'key')[gate], ' state' if state else '',
         '' if gval is None else ' g=%g' % gval)
+    MACS[0] = 0
     try:
         if impl == 'cuda-opt':
             mma_scores(fl[0], fl[1], fl[3], gate, C, scale, Gc, A)
@@ -553,6 +567,11 @@ def case(impl, B, N, H, Hv, D, Dv, C, gate, state, dtype, gval=None, seed=1):
     check(name, out, want, tol)
     if state:
         check(name + ' ht', ht, want_ht, tol)
+    # The case as bench's flags, then the count (tests/gla.sh).
+    print('macs %s %s %s --B %d --N %d --H %d --Hv %d --D %d --Dv %d --chunk %d%s%s = %d' % (
+        'linear' if gate == GATE_NONE else 'gated', impl, dtype, B, N, H, Hv, D, Dv, C,
+        '' if gate == GATE_NONE else ' --gate ' + ('none', 'head', 'key')[gate],
+        ' --state' if state else '', MACS[0]))
 
 
 def main():

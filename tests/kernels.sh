@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas), and a .cu
+# stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
+# build/harness/*.ptxas), and a .cu
 # file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
 # its sm_90a SASS (cuobjdump, from PyPI's nvidia-cuda-cuobjdump; skipped when
 # it is not installed).
 set -u
 pass=0; fail=0; skip=0
-reports=$(find build/ops -name '*.ptxas' 2>/dev/null | sort)
+reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     echo "SKIP kernels.sh: no ptxas reports (built without nvcc)" >&2
     echo "0 passed, 0 failed, 1 skipped"; exit 0

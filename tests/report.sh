@@ -75,6 +75,15 @@ check "latency, throughput, decode, speedup, footprint, roofline figures" \
     bash -c "ls '$t/r1' | grep -q latency && ls '$t/r1' | grep -q throughput && ls '$t/r1' | grep -q decode && ls '$t/r1' | grep -q speedup && ls '$t/r1' | grep -q footprint && ls '$t/r1' | grep -q roofline"
 check "no crossover figure without a linear-time family, and a note says so" grep -q 'No crossover figure' "$t/r1/index.html"
 check "a leftover tmp folder is not left" [ -z "$(ls -d "$t"/r1.* 2>/dev/null)" ]
+# Results short of the sample floor or the noise target: drawn, marked, counted.
+cp "$t/a.db" "$t/u.db"
+sqlite3 "$t/u.db" "UPDATE results SET status = 'ok: few samples (3 of 10)' WHERE id = (SELECT min(id) FROM results WHERE status GLOB 'ok*' AND family = 'flash');
+    UPDATE results SET status = 'ok: noisy (ci95 2.3% > 1%)' WHERE id = (SELECT max(id) FROM results WHERE status GLOB 'ok*' AND family = 'flash')"
+"$B" report --db "$t/u.db" --out "$t/u" >/dev/null 2>&1
+check "an unreliable ok is marked in its table" grep -q '<td class="st st-unreliable">ok</td><td class="err">few samples (3 of 10)</td>' "$t/u/index.html"
+check "a noisy ok says its noise" grep -q '<td class="st st-unreliable">ok</td><td class="err">noisy (ci95 2.3% &gt; 1%)</td>' "$t/u/index.html"
+check "the counts say how many" grep -q '<span class="st st-unreliable">[1-9][0-9]* few samples or noisy</span>' "$t/u/index.html"
+check "they are still drawn: the same figures as the plain run" [ "$(ls "$t"/u/*.svg | wc -l)" -eq "$(ls "$t"/r1/*.svg | wc -l)" ]
 "$B" report --db "$t/a.db" --out "$t/new/dir/r2" 2>/dev/null
 check "same database, byte-identical report (parent folders made)" diff -r "$t/r1" "$t/new/dir/r2"
 cp -r "$t/r1" "$t/r1.keep"
@@ -186,7 +195,7 @@ b_sum=$(md5sum <"$t/b.db")
 check "two-database report exits 0 (got $rc: $(head -c 300 "$t/err"))" [ $rc -eq 0 ]
 check "two-database report complete" complete "$t/m"
 check "both databases untouched" bash -c "[ \"\$(md5sum <'$t/a.db')\" = '$a_sum' ] && [ \"\$(md5sum <'$t/b.db')\" = '$b_sum' ]"
-fams=$(sqlite3 "$t/a.db" "SELECT count(DISTINCT family) FROM results WHERE status = 'ok'")
+fams=$(sqlite3 "$t/a.db" "SELECT count(DISTINCT family) FROM results WHERE status GLOB 'ok*'")  # ok: few samples/noisy are drawn too
 check "ratio bars per family ($fams)" [ "$(ls "$t"/m/*-ratio-*.png | wc -l)" -eq "$fams" ]
 check "runs compared section" grep -q 'id="compare"' "$t/m/index.html"
 check "geomean table: run 2 is 2.000x run 1" grep -q 'data-v="2">2.000</td>' "$t/m/index.html"

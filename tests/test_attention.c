@@ -207,6 +207,57 @@ static void test_flops(void)
     CHECK(attn_min_bytes(&s) == 4.0 * 4 * (2 * 16 * 4 * 8), "min bytes: 4 tensors of fp32");
 }
 
+/* flash/cpu's executed count is the multiply-adds its micro-kernels count
+ * as they run: every key range of every query tile, 16 or 64 lanes, split
+ * decode included; at least the algorithmic count, and what run_case
+ * stores beside it (the reference, which computes exactly the visible
+ * pairs, stores the algorithmic count for both). */
+static void test_flops_executed(void)
+{
+    const struct family *f = family_find("flash");
+    const struct impl *cpu = impl_find(f, "cpu");
+    const struct shape shapes[] = {
+        mk(2, 1, 4099, 8, 2, 16, 1, DT_FP32),      /* decode: split keys, 16 lanes */
+        mk(2, 77, 77, 2, 2, 16, 1, DT_FP32),       /* causal, a partial tile of 13 rows */
+        mk(1, 200, 333, 4, 2, 16, 1, DT_FP32),     /* Nk > N causal, GQA */
+        mk(1, 130, 130, 3, 3, 8, 0, DT_FP32),      /* two tiles and 2 rows (16 lanes) */
+        mk(1, 16, 40, 2, 1, 8, 0, DT_FP32),        /* one narrow tile */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct shape s = shapes[i];
+        s.Dv = s.D + 8;
+        struct io_specs io;
+        attn_io(&s, &io);
+        float *in[3], *out = malloc((size_t)tensor_numel(&io.out) * sizeof *out);
+        for (int t = 0; t < 3; t++)
+            in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
+        attn_inputs(&s, 1, in);
+        struct op_ctx ctx = { .shape = &s, .io = &io, .in = (const float *const *)in, .out = out,
+                              .scale = 0.25, .threads = 2 };
+        flash_cpu_macs = 0;
+        CHECK(cpu->run(&ctx) == SB_OK, "flash/cpu runs");
+        const double exec = cpu->flops_executed(&s);
+        CHECK(2.0 * flash_cpu_macs == exec, "shape %zu: executed %.0f vs 2 x %lld counted", i,
+              exec, (long long)flash_cpu_macs);
+        CHECK(exec >= f->flops(&s), "shape %zu: executed %.0f >= algorithmic %.0f", i, exec,
+              f->flops(&s));
+        for (int t = 0; t < 3; t++)
+            free(in[t]);
+        free(out);
+        const char *impls[] = { "ref", "cpu" };
+        for (int k = 0; k < 2; k++) {
+            struct case_req q = req_for("flash", impls[k], s);
+            struct case_result r;
+            run_case(&q, &r);
+            const double want = k ? exec : f->flops(&s);
+            CHECK(r.rec.flops == f->flops(&s) && r.rec.flops_executed == want,
+                  "%s stores flops %.0f, executed %.0f (want %.0f)", r.case_str, r.rec.flops,
+                  r.rec.flops_executed, want);
+            case_result_free(&r);
+        }
+    }
+}
+
 /* A long case is checked on sampled rows, with the first and last rows in. */
 static void test_sampling(void)
 {
@@ -358,6 +409,7 @@ int main(void)
     test_split_decode();
     test_dv_differs();
     test_flops();
+    test_flops_executed();
     test_sampling();
     test_planted();
     test_validate();

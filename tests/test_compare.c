@@ -5,7 +5,8 @@
  *   2. the verdict rule at its edges;
  *   3. bench compare on databases built through the store API: regression
  *      exits 1, improvement 0, noise only 0 with verdict noisy, disjoint case
- *      sets 0 with "only in" lists, ok -> mismatch 1, the latest run wins,
+ *      sets 0 with "only in" lists, ok -> mismatch 1, a 50% slower case
+ *      with few samples or a noisy one "unreliable" and 0, the latest run wins,
  *      newer schema / non-seqbench / garbage / missing file / bad threshold
  *      exit 2, and the databases are never modified; runs on another host,
  *      CPU or GPU are "A vs B" (exit 0) unless --across-machines, other
@@ -285,6 +286,7 @@ static void build_compare_dbs(void)
     double *a_slow = around(1.10, 0.01, n, 4), *a_fast = around(0.90, 0.01, n, 5);
     double *b2 = around(2.0, 0.01, n, 6), *c2 = around(0.5, 0.01, n, 7), *a2 = around(1.0, 0.01, n, 8);
     double *a_old = around(1.5, 0.01, n, 9);
+    double *a_few = around(1.5, 0.01, 3, 10), *b_slow = around(2.2, 0.01, n, 11);
     struct fake base[] = { { A, "ok", a, n }, { B, "ok", b, n }, { C, "ok", c, n } };
     struct fake regress[] = { { A, "ok", a_slow, n }, { B, "ok", b2, n }, { C, "ok", c2, n } };
     struct fake improve[] = { { A, "ok", a_fast, n }, { B, "ok", b2, n }, { C, "ok", c2, n } };
@@ -294,6 +296,8 @@ static void build_compare_dbs(void)
     struct fake oom[] = { { A, "oom", NULL, 0 }, { B, "ok", b2, n }, { C, "ok", c2, n } };
     struct fake later[] = { { A, "ok", a2, n }, { B, "ok", b2, n }, { C, "ok", c2, n } };
     struct fake earlier[] = { { A, "ok", a_old, n } };
+    struct fake unreliable[] = { { A, "ok: few samples (3 of 10)", a_few, 3 },
+                                 { B, "ok: noisy (ci95 2.3% > 1%)", b_slow, n }, { C, "ok", c2, n } };
     make_db("base.db", "2026-01-01T00:00:00Z", base, 3);
     make_db("regress.db", "2026-01-02T00:00:00Z", regress, 3);
     make_db("improve.db", "2026-01-03T00:00:00Z", improve, 3);
@@ -302,6 +306,7 @@ static void build_compare_dbs(void)
     make_db("disjoint.db", "2026-01-02T00:00:00Z", disjoint, 2);
     make_db("broken.db", "2026-01-02T00:00:00Z", broken, 3);
     make_db("oom.db", "2026-01-02T00:00:00Z", oom, 3);
+    make_db("unreliable.db", "2026-01-02T00:00:00Z", unreliable, 3);
     /* The later run inserted first: "latest" must go by started_at, not id. */
     char err[512];
     struct store *st = store_open(path("history.db"), err, sizeof err);
@@ -312,6 +317,7 @@ static void build_compare_dbs(void)
     }
     store_close(st);
     free(a), free(b), free(c), free(a_slow), free(a_fast), free(b2), free(c2), free(a2), free(a_old);
+    free(a_few), free(b_slow);
 }
 
 static void test_compare_verdicts(void)
@@ -333,6 +339,21 @@ static void test_compare_verdicts(void)
     CHECK(strstr(out_text, "\nbroken," A ",flash,ok,mismatch,"), "A is broken: %s", out_text);
     CHECK(compare("base.db", "oom.db", "csv") == 0, "ok -> oom is a status change, not a failure");
     CHECK(strstr(out_text, "\nstatus," A ",flash,ok,oom,"), "A changed status");
+    CHECK(compare("base.db", "unreliable.db", "csv") == 0,
+          "50%% slower with few samples, 10%% slower but noisy: not a regression");
+    CHECK(strstr(out_text, "\nunreliable," A ",flash,ok,ok: few samples (3 of 10),"),
+          "A is unreliable: %s", out_text);
+    CHECK(strstr(out_text, "\nunreliable," B ",flash,ok,ok: noisy (ci95 2.3% > 1%),"),
+          "B is unreliable");
+    CHECK(compare("base.db", "unreliable.db", "md") == 0, "md: exit 0");
+    CHECK(strstr(out_text, "**seqbench compare: no regression** — 0 slower, 0 broken; 0 faster, "
+                           "1 same, 0 noisy, 2 unreliable;"), "md summary counts them: %s", out_text);
+    CHECK(strstr(out_text, "| unreliable (new: few samples (3 of 10)) | " A " |"),
+          "md: the table says which side and why");
+    CHECK(strstr(out_text, "| **all** | 1 |"), "md: unreliable ratios stay out of the geomean");
+    CHECK(compare("unreliable.db", "regress.db", "md") == 0 &&
+          strstr(out_text, "| unreliable (base: noisy (ci95 2.3% > 1%)) | " B " |"),
+          "an unreliable base: unreliable too, exit 0");
     CHECK(compare("base.db", "history.db", "csv") == 0, "the latest run (by started_at) is used");
     CHECK(compare("base.db", "regress.db", "json") == 1, "json: exit 1");
     CHECK(strstr(out_text, "{\"regression\": true,"), "json says regression");

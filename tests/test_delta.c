@@ -138,14 +138,111 @@ static void test_extreme_inputs(void)
     }
 }
 
-/* Counting: the reference's multiply-adds with all rows computed are
- * 3·D·Dv per token and value head (k S', the update, the readout), so
- * 2·macs = 1.5 × the recurrent count 4·B·Hv·N·D·Dv; and the chunked
- * count, term by term for a tiny shape (recurrent.c's list). */
+/* The WY/UT chunked algorithm (delta.c's header) over each chunk's causal
+ * pairs only, in double, every multiply-add of its products through mac():
+ * what it counts is the algorithmic count, its output the reference's. The
+ * decays and β are elementwise factors, not counted (recurrent.c). */
+static int64_t n_macs;
+
+static double mac(double acc, double a, double b)
+{
+    n_macs++;
+    return acc + a * b;
+}
+
+static void chunked_counted(const struct shape *s, double scale, float *const in[], double *out)
+{
+    const struct rec_layout l = rec_layout(REC_DELTA, s);
+    const int64_t N = s->N, H = s->H, Hv = s->Hv, D = s->D, Dv = s->Dv, C = s->chunk;
+    double *S = malloc((size_t)(D * Dv) * sizeof *S), *G = malloc((size_t)C * sizeof *G);
+    double *A = malloc((size_t)(C * C) * sizeof *A), *T = malloc((size_t)(C * C) * sizeof *T);
+    double *W = malloc((size_t)(C * D) * sizeof *W), *U = malloc((size_t)(C * Dv) * sizeof *U);
+    for (int64_t b = 0; b < s->B; b++)
+        for (int64_t j = 0; j < Hv; j++) {
+            const int64_t hq = j / (Hv / H);
+#define K_(m, d) in[l.k][((b * N + t0 + (m)) * H + hq) * D + (d)]
+#define Q_(m, d) in[l.q][((b * N + t0 + (m)) * H + hq) * D + (d)]
+#define V_(m, e) in[l.v][((b * N + t0 + (m)) * Hv + j) * Dv + (e)]
+#define BETA(m) ((double)in[l.beta][(b * N + t0 + (m)) * Hv + j])
+            for (int64_t x = 0; x < D * Dv; x++)
+                S[x] = l.h0 >= 0 ? in[l.h0][(b * Hv + j) * D * Dv + x] : 0;
+            for (int64_t t0 = 0; t0 < N; t0 += C) {
+                const int64_t c = N - t0 < C ? N - t0 : C;
+                for (int64_t i = 0; i < c; i++)
+                    G[i] = (i ? G[i - 1] : 0) + (l.g >= 0 ? in[l.g][(b * N + t0 + i) * Hv + j] : 0);
+                for (int64_t i = 0; i < c; i++)         /* A: the pairs m < i */
+                    for (int64_t m = 0; m < i; m++) {
+                        double x = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            x = mac(x, K_(i, d), K_(m, d));
+                        A[i * C + m] = BETA(i) * exp(G[i] - G[m]) * x;
+                    }
+                for (int64_t i = 0; i < c; i++) {       /* T = (I + A)⁻¹, row by row */
+                    for (int64_t n = 0; n < c; n++)
+                        T[i * C + n] = n == i;
+                    for (int64_t m = 0; m < i; m++)
+                        for (int64_t n = 0; n <= m; n++)
+                            T[i * C + n] = mac(T[i * C + n], -A[i * C + m], T[m * C + n]);
+                }
+                for (int64_t i = 0; i < c; i++) {       /* W = T βe^G K, U = T βV: m <= i */
+                    for (int64_t d = 0; d < D; d++) {
+                        W[i * D + d] = 0;
+                        for (int64_t m = 0; m <= i; m++)
+                            W[i * D + d] = mac(W[i * D + d], T[i * C + m], BETA(m) * exp(G[m]) * K_(m, d));
+                    }
+                    for (int64_t e = 0; e < Dv; e++) {
+                        U[i * Dv + e] = 0;
+                        for (int64_t m = 0; m <= i; m++)
+                            U[i * Dv + e] = mac(U[i * Dv + e], T[i * C + m], BETA(m) * V_(m, e));
+                    }
+                }
+                for (int64_t i = 0; i < c; i++)         /* V' = U − W S, into U */
+                    for (int64_t e = 0; e < Dv; e++)
+                        for (int64_t d = 0; d < D; d++)
+                            U[i * Dv + e] = mac(U[i * Dv + e], -W[i * D + d], S[d * Dv + e]);
+                for (int64_t i = 0; i < c; i++) {       /* O = e^G Q S + (Q Kᵀ)_{m<=i} V' */
+                    double *o = out + ((b * N + t0 + i) * Hv + j) * Dv;
+                    for (int64_t e = 0; e < Dv; e++) {
+                        o[e] = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            o[e] = mac(o[e], scale * exp(G[i]) * Q_(i, d), S[d * Dv + e]);
+                    }
+                    for (int64_t m = 0; m <= i; m++) {
+                        double p = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            p = mac(p, Q_(i, d), K_(m, d));
+                        for (int64_t e = 0; e < Dv; e++)
+                            o[e] = mac(o[e], scale * exp(G[i] - G[m]) * p, U[m * Dv + e]);
+                    }
+                }
+                for (int64_t d = 0; d < D; d++)         /* S = e^{G_last} S + Kdᵀ V' */
+                    for (int64_t e = 0; e < Dv; e++) {
+                        double x = exp(G[c - 1]) * S[d * Dv + e];
+                        for (int64_t m = 0; m < c; m++)
+                            x = mac(x, exp(G[c - 1] - G[m]) * K_(m, d), U[m * Dv + e]);
+                        S[d * Dv + e] = x;
+                    }
+            }
+#undef K_
+#undef Q_
+#undef V_
+#undef BETA
+        }
+    free(S), free(G), free(A), free(T), free(W), free(U);
+}
+
+/* Counting, on tiny shapes, for every count the delta family stores: the
+ * reference's multiply-adds are 3·D·Dv per token and value head (k S', the
+ * update, the readout): ref's executed count, 1.5 × the recurrent count
+ * 4·B·Hv·N·D·Dv (flops_minimal: the field's convention counts 4·D·Dv);
+ * the algorithmic count (flops) is what the counted chunked algorithm
+ * above does; cpu's executed count is what its products count as they run
+ * (padded widths, row blocks past the diagonal, padded rows of T). */
 static void test_flops(void)
 {
     const char *shapes[] = { "B=2 N=5 H=1 Hv=3 D=4 Dv=3 chunk=2 gate=head",
-                             "B=1 N=7 H=2 D=3 Dv=5 chunk=4 state" };
+                             "B=1 N=7 H=2 D=3 Dv=5 chunk=4 state",
+                             "B=1 N=45 H=1 D=17 Dv=9 chunk=20 gate=head" };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         struct shape s = mk(shapes[i]);
         struct io_specs io;
@@ -154,9 +251,9 @@ static void test_flops(void)
         for (int t = 0; t < io.n_in; t++)
             in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
         rec_inputs(REC_DELTA, &s, 1, in);
-        const int64_t rows = s.B * s.N;
+        const int64_t rows = s.B * s.N, on = rows * s.Hv * s.Dv;
         int64_t *idx = malloc((size_t)rows * sizeof *idx);
-        double *out = malloc((size_t)(rows * s.Hv * s.Dv) * sizeof *out);
+        double *out = malloc((size_t)on * sizeof *out), *mine = malloc((size_t)on * sizeof *mine);
         double *fin = malloc((size_t)(s.B * s.Hv * s.D * s.Dv) * sizeof *fin);
         for (int64_t r = 0; r < rows; r++)
             idx[r] = r;
@@ -166,31 +263,59 @@ static void test_flops(void)
         CHECK(2.0 * rec_ref_macs == 1.5 * rec_flops_recurrent(&s),
               "%s: 2 x %lld reference MACs vs 1.5 x recurrent %.0f", shapes[i],
               (long long)rec_ref_macs, rec_flops_recurrent(&s));
+        CHECK(2.0 * rec_ref_macs == impl_find(delta(), "ref")->flops_executed(&s),
+              "%s: ref executes the recurrence", shapes[i]);
         double cost = 0;
         for (int64_t r = 0; r < rows; r++)
             cost += rec_row_cost(REC_DELTA, &s, r);
         CHECK(2.0 * cost == 1.5 * rec_flops_recurrent(&s), "%s: row costs sum to the count",
               shapes[i]);
+        n_macs = 0;
+        chunked_counted(&s, 0.5, in, mine);
+        CHECK(2.0 * n_macs == delta()->flops(&s), "%s: algorithmic %.0f vs 2 x %lld counted",
+              shapes[i], delta()->flops(&s), (long long)n_macs);
+        double num = 0, den = 0;
+        for (int64_t x = 0; x < on; x++)
+            num += (mine[x] - out[x]) * (mine[x] - out[x]), den += out[x] * out[x];
+        CHECK(sqrt(num / den) < 1e-10, "%s: the counted algorithm is the reference's (rel err %.2g)",
+              shapes[i], sqrt(num / den));
+        float *o32 = malloc((size_t)on * sizeof *o32), *f32 = malloc((size_t)(s.B * s.Hv * s.D * s.Dv) * sizeof *f32);
+        struct op_ctx ctx = { .shape = &s, .io = &io, .in = (const float *const *)in, .out = o32,
+                              .final = s.state ? f32 : NULL, .scale = 0.5, .threads = 2 };
+        delta_cpu_macs = 0;
+        const struct impl *cpu = impl_find(delta(), "cpu");
+        CHECK(cpu->run(&ctx) == SB_OK, "%s: cpu runs", shapes[i]);
+        CHECK(2.0 * delta_cpu_macs == cpu->flops_executed(&s), "%s: cpu executed %.0f vs 2 x %lld",
+              shapes[i], cpu->flops_executed(&s), (long long)delta_cpu_macs);
+        CHECK(cpu->flops_executed(&s) >= delta()->flops(&s), "%s: executed >= algorithmic", shapes[i]);
         for (int t = 0; t < io.n_in; t++)
             free(in[t]);
-        free(idx), free(out), free(fin);
+        free(idx), free(out), free(mine), free(fin), free(o32), free(f32);
     }
 
-    /* B=2 Hv=3 N=5 chunk=2 D=4 Dv=3: chunks of 2, 2, 1 tokens. Per chunk of
-     * c: K Kᵀ c²D, T c³/6 (a unit lower-triangular inverse), T·βK c²D, T·βV c²Dv, W·S cDDv, Q·S cDDv,
-     * Q Kᵀ c²D, P·V' c²Dv, Kᵀ·V' cDDv multiply-adds, times 2. */
+    /* By hand, B=2 Hv=3 N=5 chunk=2 D=4 Dv=3: chunks of 2, 2, 1 tokens. Per
+     * chunk of c, multiply-adds: A c(c−1)/2·D, T (c³ − c)/6, W and U
+     * c(c+1)/2·(D + Dv), W S, Q S, Kᵀ V' 3cDDv, Q Kᵀ c(c+1)/2·D, P V'
+     * c(c+1)/2·Dv: c = 2 gives 4 + 1 + 21 + 72 + 12 + 9 = 119, c = 1 gives
+     * 0 + 0 + 7 + 36 + 4 + 3 = 50; 288 per head, times B·Hv·2. */
     struct shape s = mk("B=2 N=5 H=1 Hv=3 D=4 Dv=3 chunk=2 gate=head");
-    double macs = 0;
-    const double cs[] = { 2, 2, 1 }, D = 4, Dv = 3;
-    for (int i = 0; i < 3; i++) {
-        const double c = cs[i];
-        macs += c * c * D + c * c * c / 6 + c * c * D + c * c * Dv + c * D * Dv + c * D * Dv +
-                c * c * D + c * c * Dv + c * D * Dv;
-    }
-    const double want = 2 * 3 * 2 * macs;     /* B · Hv · 2 FLOP per MAC */
-    CHECK(fabs(delta()->flops(&s) - want) < 1e-9 * want, "chunked flops %.3f, by hand %.3f",
-          delta()->flops(&s), want);
+    CHECK(delta()->flops(&s) == 2 * 3 * 2 * 288.0, "chunked flops %.3f, by hand %.0f",
+          delta()->flops(&s), 2 * 3 * 2 * 288.0);
     CHECK(delta()->flops_minimal(&s) == 4.0 * 2 * 3 * 5 * 4 * 3, "recurrent count");
+    /* cuda, cuda-opt: chunks padded to 64, every product whole but T's
+     * triangle (3·64²·D + 2·64²·Dv + (64³ − 64)/6 + 3·64·D·Dv each): N = 70
+     * D = Dv = 64 is two such chunks per head. */
+    s = mk("B=1 N=70 H=1 D=64 Dv=64 gate=head");
+    s.dtype = DT_BF16;
+    const double chunk = 3.0 * 4096 * 64 + 2.0 * 4096 * 64 + (262144.0 - 64) / 6 + 3.0 * 64 * 4096;
+    for (const char *const *im = (const char *const[]){ "cuda", "cuda-opt", NULL }; *im; im++) {
+        CHECK(impl_find(delta(), *im)->flops_executed(&s) == 2 * 2 * chunk, "%s: %.0f vs %.0f",
+              *im, impl_find(delta(), *im)->flops_executed(&s), 4 * chunk);
+        CHECK(impl_find(delta(), *im)->flops_executed(&s) >= delta()->flops(&s),
+              "%s: executed >= algorithmic", *im);
+    }
+    CHECK(impl_find(delta(), "decode")->flops_executed(&s) == 1.5 * rec_flops_recurrent(&s),
+          "decode executes the recurrence, k S' included");
 }
 
 /* Shapes the validator must refuse, each naming the field. */

@@ -199,21 +199,93 @@ static void test_chunk_invariance(void)
     free(first);
 }
 
-/* Counting: the reference's multiply-adds are the recurrent count; the
- * chunked algorithm's, counted as it runs, are the chunked formula less
- * the score/PV pairs above the diagonal that the formula counts (whole
- * c×c tiles, as the GPU kernels compute them); and the formula by hand. */
+/* The chunked algorithm of gla.h over each chunk's causal pairs only, in
+ * double, every multiply-add of its products through mac(): what it counts
+ * is the algorithmic count, and its output is the reference's. The gates'
+ * factors are elementwise multiplies, not counted (recurrent.c). */
+static int64_t n_macs;
+
+static double mac(double acc, double a, double b)
+{
+    n_macs++;
+    return acc + a * b;
+}
+
+static void chunked_counted(enum rec_kind kind, const struct shape *s, double scale,
+                            float *const in[], double *out)
+{
+    const struct rec_layout l = rec_layout(kind, s);
+    const enum gate_kind gk = rec_gate(kind, s);
+    const int64_t N = s->N, H = s->H, Hv = s->Hv, D = s->D, Dv = s->Dv, C = s->chunk;
+    double *S = malloc((size_t)(D * Dv) * sizeof *S), *G = malloc((size_t)(C * D) * sizeof *G);
+    for (int64_t b = 0; b < s->B; b++)
+        for (int64_t j = 0; j < Hv; j++) {
+            const int64_t hq = j / (Hv / H);
+            for (int64_t x = 0; x < D * Dv; x++)
+                S[x] = l.h0 >= 0 ? in[l.h0][(b * Hv + j) * D * Dv + x] : 0;
+            for (int64_t t0 = 0; t0 < N; t0 += C) {
+                const int64_t c = N - t0 < C ? N - t0 : C;
+                for (int64_t i = 0; i < c; i++)
+                    for (int64_t d = 0; d < D; d++) {
+                        const int64_t tok = b * N + t0 + i;
+                        const double g = gk == GATE_KEY ? in[l.g][(tok * Hv + j) * D + d]
+                                       : gk == GATE_HEAD ? in[l.g][tok * Hv + j] : 0;
+                        G[i * D + d] = (i ? G[(i - 1) * D + d] : 0) + g;
+                    }
+                for (int64_t i = 0; i < c; i++) {
+                    const float *q = in[l.q] + ((b * N + t0 + i) * H + hq) * D;
+                    double *o = out + ((b * N + t0 + i) * Hv + j) * Dv;
+                    for (int64_t e = 0; e < Dv; e++) {          /* inter: q S */
+                        o[e] = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            o[e] = mac(o[e], scale * q[d] * exp(G[i * D + d]), S[d * Dv + e]);
+                    }
+                    for (int64_t m = 0; m <= i; m++) {          /* intra: the pairs m <= i */
+                        const float *k = in[l.k] + ((b * N + t0 + m) * H + hq) * D;
+                        const float *v = in[l.v] + ((b * N + t0 + m) * Hv + j) * Dv;
+                        double a = 0;
+                        for (int64_t d = 0; d < D; d++)
+                            a = mac(a, q[d] * exp(G[i * D + d] - G[m * D + d]), k[d]);
+                        for (int64_t e = 0; e < Dv; e++)
+                            o[e] = mac(o[e], scale * a, v[e]);
+                    }
+                }
+                const double *Gl = G + (c - 1) * D;
+                for (int64_t d = 0; d < D; d++)                 /* state: decay, Kᵀ V */
+                    for (int64_t e = 0; e < Dv; e++) {
+                        double x = exp(Gl[d]) * S[d * Dv + e];
+                        for (int64_t m = 0; m < c; m++) {
+                            const int64_t tok = b * N + t0 + m;
+                            x = mac(x, in[l.k][(tok * H + hq) * D + d] * exp(Gl[d] - G[m * D + d]),
+                                    in[l.v][(tok * Hv + j) * Dv + e]);
+                        }
+                        S[d * Dv + e] = x;
+                    }
+            }
+        }
+    free(S), free(G);
+}
+
+/* Counting, on tiny shapes, for every count the linear and gated families
+ * store: the algorithmic count (flops) is what the counted chunked
+ * algorithm above does; the reference's multiply-adds are the recurrent
+ * count (flops_minimal, and ref's executed count); cpu's executed count is
+ * what its micro-kernels count as they run (whole score tiles or sub-blocks,
+ * row blocks past the diagonal); the formula by hand. */
 static void test_flops(void)
 {
     static const char *const shapes[] = {
         "B=2 N=5 H=1 Hv=2 D=3 Dv=4 chunk=2", "B=1 N=9 H=2 D=5 Dv=2 chunk=4 state",
         "B=1 N=3 H=1 D=2 Dv=3 chunk=8", "B=3 N=16 H=1 D=4 Dv=4 chunk=16",
+        "B=1 N=70 H=1 D=5 Dv=3 chunk=48",           /* key: 3 sub-chunks, a partial one */
     };
-    for (int fam = 0; fam < 2; fam++)
+    static const char *const gates[] = { "", " gate=head", " gate=key" };
+    for (int g = 0; g < 3; g++)
         for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-            const struct family *f = family_find(fam ? "gated" : "linear");
+            const struct family *f = family_find(g ? "gated" : "linear");
+            const enum rec_kind kind = g ? REC_GATED : REC_LINEAR;
             char words[120];
-            snprintf(words, sizeof words, "%s%s", shapes[i], fam ? " gate=key" : "");
+            snprintf(words, sizeof words, "%s%s", shapes[i], gates[g]);
             struct shape s = parse(f, words, DT_FP32);
             struct io_specs io;
             float *in[SB_MAX_TENSORS];
@@ -221,7 +293,7 @@ static void test_flops(void)
             const int64_t rows = s.B * s.N, on = tensor_numel(&io.out);
             const int64_t fn = io.final.ndim ? tensor_numel(&io.final) : 0;
             int64_t *idx = malloc((size_t)rows * sizeof *idx);
-            double *ref = malloc((size_t)on * sizeof *ref);
+            double *ref = malloc((size_t)on * sizeof *ref), *mine = malloc((size_t)on * sizeof *mine);
             double *rfin = fn ? malloc((size_t)fn * sizeof *rfin) : NULL;
             float *out = malloc((size_t)on * sizeof *out), *fin = fn ? malloc((size_t)fn * sizeof *fin) : NULL;
             for (int64_t r = 0; r < rows; r++)
@@ -230,28 +302,65 @@ static void test_flops(void)
             f->reference(&s, 0.5, (const float *const *)in, idx, rows, ref, rfin);
             CHECK(2.0 * rec_ref_macs == f->flops_minimal(&s), "%s: recurrent %.0f vs 2 x %lld",
                   words, f->flops_minimal(&s), (long long)rec_ref_macs);
+            CHECK(2.0 * rec_ref_macs == impl_find(f, "ref")->flops_executed(&s),
+                  "%s: ref executes the recurrence", words);
+            n_macs = 0;
+            chunked_counted(kind, &s, 0.5, in, mine);
+            CHECK(2.0 * n_macs == f->flops(&s), "%s: algorithmic %.0f vs 2 x %lld counted", words,
+                  f->flops(&s), (long long)n_macs);
+            double num = 0, den = 0;
+            for (int64_t x = 0; x < on; x++)
+                num += (mine[x] - ref[x]) * (mine[x] - ref[x]), den += ref[x] * ref[x];
+            CHECK(sqrt(num / den) < 1e-12, "%s: the counted algorithm is the reference's "
+                  "(rel err %.2g)", words, sqrt(num / den));
             gla_cpu_macs = 0;
             struct op_ctx ctx = { .shape = &s, .io = &io, .in = (const float *const *)in,
                                   .out = out, .final = fin, .scale = 0.5, .threads = 2 };
             CHECK(impl_find(f, "cpu")->run(&ctx) == SB_OK, "%s runs", words);
-            double upper = 0;       /* pairs j > i of each chunk, times D + Dv */
-            for (int64_t t0 = 0; t0 < s.N; t0 += s.chunk) {
-                const int64_t c = s.N - t0 < s.chunk ? s.N - t0 : s.chunk;
-                upper += (double)(c * c - c * (c + 1) / 2) * (s.D + s.Dv);
-            }
-            upper *= (double)s.B * s.Hv;
-            CHECK(2.0 * gla_cpu_macs == f->flops(&s) - 2 * upper,
-                  "%s: chunked %.0f = 2 x %lld counted + 2 x %.0f upper-triangle pairs", words,
-                  f->flops(&s), (long long)gla_cpu_macs, upper);
+            const double exec = impl_find(f, "cpu")->flops_executed(&s);
+            CHECK(2.0 * gla_cpu_macs == exec, "%s: cpu executed %.0f vs 2 x %lld counted", words,
+                  exec, (long long)gla_cpu_macs);
+            CHECK(exec >= f->flops(&s), "%s: executed >= algorithmic", words);
             for (int t = 0; t < io.n_in; t++)
                 free(in[t]);
-            free(idx), free(ref), free(rfin), free(out), free(fin);
+            free(idx), free(ref), free(mine), free(rfin), free(out), free(fin);
         }
     /* By hand, B=1 Hv=2 N=5 chunk=2 D=3 Dv=4: chunks of 2, 2, 1 tokens, each
-     * 2c²(D + Dv) + 4cDDv: 152, 152, 62 -> 366 per head, 732 in all. */
+     * c(c+1)/2·(D + Dv) + 2cDDv multiply-adds: 21 + 48, 21 + 48, 7 + 24 ->
+     * 169 per head, 2 x 2 x 169 = 676 FLOPs. */
     struct shape s = parse(family_find("linear"), "B=1 N=5 H=1 Hv=2 D=3 Dv=4 chunk=2", DT_FP32);
-    CHECK(family_find("linear")->flops(&s) == 732, "by hand: %.0f", family_find("linear")->flops(&s));
+    CHECK(family_find("linear")->flops(&s) == 676, "by hand: %.0f", family_find("linear")->flops(&s));
     CHECK(family_find("linear")->flops_minimal(&s) == 4.0 * 2 * 5 * 3 * 4, "recurrent by hand");
+}
+
+/* The GPU implementations' executed counts (never run here: checked by
+ * hand against what their kernels do, ops/gated/ header comments). B=1
+ * Hv=1 N=70 chunk=64 D=Dv=64: chunks of 64 and 6 tokens.
+ *   cuda: pairs c(c+1)/2·D, 64 rows of Q S and of A V (GLA_GPU_CMAX), Kᵀ V
+ *         over c: 2080·64 + 64·4096 + 64·4096 + 64·64·64 for c = 64;
+ *         21·64 + 64·4096 + 6·4096 + 64·6·64 for c = 6.
+ *   cuda-opt: both chunks as 64 tokens, 4 sub-chunks: scores 256·10·64
+ *         (none/head) or 256·6·64 + 4·136·64 (key); 2·64·4096; A V 256·10·64. */
+static void test_flops_gpu(void)
+{
+    const struct family *f = family_find("gated");
+    struct shape s = parse(f, "B=1 N=70 H=1 D=64 Dv=64 chunk=64 gate=head", DT_BF16);
+    const double c64 = 2080.0 * 64 + 64 * 4096 + 64 * 4096 + 64 * 64 * 64;
+    const double c6 = 21.0 * 64 + 64 * 4096 + 6 * 4096 + 64 * 6 * 64;
+    CHECK(impl_find(f, "cuda")->flops_executed(&s) == 2 * (c64 + c6), "cuda: %.0f vs %.0f",
+          impl_find(f, "cuda")->flops_executed(&s), 2 * (c64 + c6));
+    const double opt = 256.0 * 10 * 64 + 2 * 64 * 4096 + 256.0 * 10 * 64;
+    CHECK(impl_find(f, "cuda-opt")->flops_executed(&s) == 2 * 2 * opt, "cuda-opt head: %.0f",
+          impl_find(f, "cuda-opt")->flops_executed(&s));
+    s.gate = GATE_KEY;
+    const double opt_key = 256.0 * 6 * 64 + 4 * 136 * 64 + 2 * 64 * 4096 + 256.0 * 10 * 64;
+    CHECK(impl_find(f, "cuda-opt")->flops_executed(&s) == 2 * 2 * opt_key, "cuda-opt key: %.0f",
+          impl_find(f, "cuda-opt")->flops_executed(&s));
+    CHECK(impl_find(f, "decode")->flops_executed(&s) == f->flops_minimal(&s),
+          "decode executes the recurrence");
+    for (const char *const *im = (const char *const[]){ "cuda", "cuda-opt", NULL }; *im; im++)
+        CHECK(impl_find(f, *im)->flops_executed(&s) >= f->flops(&s), "%s: executed >= algorithmic",
+              *im);
 }
 
 /* Shapes the validator must refuse, naming the field. */
@@ -361,6 +470,7 @@ int main(void)
     test_extreme_gates();
     test_chunk_invariance();
     test_flops();
+    test_flops_gpu();
     test_validate();
     test_gpu_skip();
     return check_done();

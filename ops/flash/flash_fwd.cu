@@ -230,6 +230,7 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                     s[i][c] = fmaf(qf[i].y, kf[c].y, s[i][c]);
                     s[i][c] = fmaf(qf[i].z, kf[c].z, s[i][c]);
                     s[i][c] = fmaf(qf[i].w, kf[c].w, s[i][c]);
+                    SB_COUNT_MACS(4);
                 }
         }
 
@@ -301,6 +302,7 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                         o[i][gi][1] = fmaf(p, vf[gi].y, o[i][gi][1]);
                         o[i][gi][2] = fmaf(p, vf[gi].z, o[i][gi][2]);
                         o[i][gi][3] = fmaf(p, vf[gi].w, o[i][gi][3]);
+                        SB_COUNT_MACS(4);
                     }
                 }
             }

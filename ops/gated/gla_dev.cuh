@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "../common.cuh"
+#include "gla_tiles.h"
 #include "../ops.h"
 
 extern "C" {

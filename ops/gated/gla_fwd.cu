@@ -41,7 +41,7 @@
 #include "gla_dev.cuh"
 
 #define GLA_DT 32               /* d-tile: head dims per shared-memory tile */
-#define GLA_CMAX 64             /* largest chunk */
+#define GLA_CMAX GLA_GPU_CMAX   /* largest chunk (gla_tiles.h) */
 #define GLA_SC_THREADS 256      /* gla_scores_kernel: a 16 × 16 grid */
 #define GLA_CH_THREADS 128      /* gla_chunk_kernel: a 16 × 8 grid */
 #define GLA_DVS 32              /* Dv columns per gla_chunk_kernel block */

@@ -52,7 +52,7 @@
 #include "gla_dev.cuh"
 
 #define GLA_M_THREADS 128       /* 4 warps */
-#define GLA_M_CMAX 64           /* largest chunk: 4 sub-chunks of 16, one per warp */
+#define GLA_M_CMAX GLA_GPU_CMAX /* largest chunk: 4 sub-chunks of 16, one per warp (gla_tiles.h) */
 #define GLA_M_DT 32             /* scores kernel: head dims per shared-memory tile */
 #define GLA_M_DVS 32            /* chunk walk: Dv columns per block (4 n-tiles) */
 #define GLA_M_PAD 8             /* bf16 elements after each operand row */
