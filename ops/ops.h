@@ -34,6 +34,7 @@ SB_DECLARE_GPU_IMPL(s6_cuda)          /* ops/ssm/s6_scan.cu */
 SB_DECLARE_GPU_IMPL(s6_decode)        /* ops/ssm/s6_decode.cu */
 SB_DECLARE_GPU_IMPL(conv_cuda)        /* ops/ssm/conv_fft.cu */
 SB_DECLARE_GPU_IMPL(ssd_cuda)         /* ops/ssm/ssd_chunk.cu */
+SB_DECLARE_GPU_IMPL(ssd_cuda_opt)     /* ops/ssm/ssd_chunk_mma.cu */
 SB_DECLARE_GPU_IMPL(ssd_decode)       /* ops/ssm/ssd_decode.cu */
 
 #ifdef __cplusplus

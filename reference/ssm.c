@@ -483,13 +483,16 @@ struct ssm_gpu {
     int64_t (*workspace_bytes)(const struct shape *);
 };
 #define SSM_GPU(p) { p##_setup, p##_run, p##_fetch, p##_teardown, p##_workspace_bytes }
-enum ssm_gpu_impl { SG_CUDA, SG_DECODE, SG_GPU_COUNT };
+enum ssm_gpu_impl { SG_CUDA, SG_CUDA_OPT, SG_DECODE, SG_GPU_COUNT };
 static const struct ssm_gpu ssm_gpu[SG_GPU_COUNT][SSM_VARIANT_COUNT] = {
     [SG_CUDA] = { [SSM_S6] = SSM_GPU(s6_cuda), [SSM_SSD] = SSM_GPU(ssd_cuda),
                   [SSM_CONV] = SSM_GPU(conv_cuda) },
+    [SG_CUDA_OPT] = { [SSM_SSD] = SSM_GPU(ssd_cuda_opt) },
     [SG_DECODE] = { [SSM_S6] = SSM_GPU(s6_decode), [SSM_SSD] = SSM_GPU(ssd_decode) },
 };
-static const char *const ssm_gpu_name[SG_GPU_COUNT] = { [SG_CUDA] = "cuda", [SG_DECODE] = "decode" };
+static const char *const ssm_gpu_name[SG_GPU_COUNT] = {
+    [SG_CUDA] = "cuda", [SG_CUDA_OPT] = "cuda-opt", [SG_DECODE] = "decode",
+};
 
 static const struct ssm_gpu *ssm_gpu_of(enum ssm_gpu_impl which, const struct shape *s)
 {
@@ -520,6 +523,7 @@ static int ssm_gpu_setup(enum ssm_gpu_impl which, struct op_ctx *ctx)
         return g->workspace_bytes ? g->workspace_bytes(s) : 0;                                \
     }
 SSM_GPU_FNS(ssm_cuda, SG_CUDA)
+SSM_GPU_FNS(ssm_cuda_opt, SG_CUDA_OPT)
 SSM_GPU_FNS(ssm_decode, SG_DECODE)
 #endif
 
@@ -536,6 +540,10 @@ static const struct impl ssm_impls[] = {
       .summary = "fp32 FMA; s6: a thread per chunk of 8/16 tokens, warp and block scans of the "
                  "chunk maps; ssd: chunk states, state passing, chunk outputs; conv: cuFFT",
       SB_GPU_FNS(ssm_cuda) },
+    { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
+      .status = "unverified: never run on a GPU",
+      .summary = "ssd on tensor cores (mma.sync m16n8k16 bf16, fp32 chunk states)",
+      SB_GPU_FNS(ssm_cuda_opt) },
     { .name = "decode", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
       .status = "unverified: never run on a GPU",
       .summary = "s6, ssd: N <= 16 new tokens on the state h0 (a warp per s6 channel, a block "

@@ -30,61 +30,10 @@
  */
 #include <stdint.h>
 
-#include "ssm_dev.cuh"
+#include "ssd_dev.cuh"
 
-#define SSD_THREADS 256
 #define SSD_QT 64               /* query rows of an output block; key rows of its tiles */
 #define SSD_SUB 32              /* tokens per shared-memory tile of the state kernel */
-#define SSD_CMAX 256            /* chunk: the state kernel's block scans one token a thread */
-#define SSD_FULL 0xffffffffu
-
-template <typename T>
-struct ssd_args {
-    const T *x, *dt, *A, *B, *C, *D, *z, *h0;
-    T *out, *ht;
-    float *lam;                 /* [B,H,L] Λ inside each chunk */
-    float *states;              /* [B,H,chunks,P,Ds] */
-    int L, H, P, Ds, G, chunk, nch;
-};
-
-/* Inclusive sum over the block's threads (SSD_THREADS); warp_sums holds
- * SSD_THREADS/32 floats. Every thread must call it. */
-static __device__ __forceinline__ float ssd_block_scan(float v, float *warp_sums)
-{
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-#pragma unroll
-    for (int off = 1; off < 32; off *= 2) {
-        const float o = __shfl_up_sync(SSD_FULL, v, off);
-        if (lane >= off)
-            v += o;
-    }
-    if (lane == 31)
-        warp_sums[warp] = v;
-    __syncthreads();
-    for (int w = 0; w < warp; w++)
-        v += warp_sums[w];
-    return v;
-}
-
-/* Λ of the chunk into lam and s_lam; s_w[j] = e^{Λ_last − Λ_j} dt_j. */
-template <typename T>
-static __device__ void ssd_chunk_decay(const ssd_args<T> &p, int64_t bh, int64_t c0, int c,
-                                       float *s_lam, float *s_w, float *warp_sums)
-{
-    const int tid = threadIdx.x, h = (int)(bh % p.H);
-    const float A = sb_elem<T>::to_float(p.A[h]);
-    const int64_t tok = bh / p.H * p.L + c0 + tid;
-    const float dt = tid < c ? sb_elem<T>::to_float(p.dt[tok * p.H + h]) : 0.0f;
-    const float lam = ssd_block_scan(dt * A, warp_sums);
-    if (tid < c) {
-        s_lam[tid] = lam;
-        p.lam[bh * p.L + c0 + tid] = lam;
-    }
-    __syncthreads();
-    if (tid < c)
-        s_w[tid] = ssm_dev_exp(s_lam[c - 1] - lam) * dt;
-    __syncthreads();
-}
 
 template <typename T, int TP, int TN>
 __global__ void __launch_bounds__(SSD_THREADS)
@@ -129,29 +78,6 @@ ssd_chunk_state_kernel(const ssd_args<T> p)
 #pragma unroll
         for (int k = 0; k < TN; k++)
             S[(ty + 16 * a) * Ds + tx + 16 * k] = acc[a][k];
-}
-
-/* states[c] <- the state entering chunk c; ht <- the state after the last. */
-template <typename T>
-__global__ void __launch_bounds__(SSD_THREADS)
-ssd_state_pass_kernel(const ssd_args<T> p)
-{
-    const int h = blockIdx.y, b = blockIdx.z;
-    const int64_t e = (int64_t)blockIdx.x * SSD_THREADS + threadIdx.x, PD = (int64_t)p.P * p.Ds;
-    if (e >= PD)
-        return;
-    const int64_t bh = (int64_t)b * p.H + h;
-    float state = p.h0 ? sb_elem<T>::to_float(p.h0[bh * PD + e]) : 0.0f;
-    for (int ci = 0; ci < p.nch; ci++) {
-        const int64_t last = (int64_t)ci * p.chunk + p.chunk < p.L ? (int64_t)ci * p.chunk + p.chunk - 1
-                                                                   : p.L - 1;
-        float *S = p.states + (bh * p.nch + ci) * PD + e;
-        const float local = *S;
-        *S = state;
-        state = fmaf(ssm_dev_exp(p.lam[bh * p.L + last]), state, local);
-    }
-    if (p.ht)
-        p.ht[bh * PD + e] = sb_elem<T>::from_float(state);
 }
 
 /* Dynamic shared memory of ssd_chunk_out_kernel, in floats. */
@@ -265,45 +191,13 @@ ssd_chunk_out_kernel(const ssd_args<T> p)
         const int64_t t = i0 + ty + 16 * a;
         if (t >= p.L)
             continue;
-        const int64_t o = ((tok0 + t) * p.H + h) * P;
 #pragma unroll
-        for (int k = 0; k < TP; k++) {
-            const int q = tx + 16 * k;
-            float y = fmaf(Dh, sb_elem<T>::to_float(p.x[o + q]), acc[a][k]);
-            if (p.z)
-                y *= ssm_dev_silu(sb_elem<T>::to_float(p.z[o + q]));
-            p.out[o + q] = sb_elem<T>::from_float(y);
-        }
+        for (int k = 0; k < TP; k++)
+            ssd_store_out(p, tok0 + t, h, tx + 16 * k, acc[a][k], Dh);
     }
 }
 
 /* ---- host ------------------------------------------------------------------------ */
-
-static int64_t ssd_chunks(const struct shape *s)
-{
-    return (s->N + s->chunk - 1) / s->chunk;
-}
-
-extern "C" int64_t ssd_cuda_workspace_bytes(const struct shape *s)
-{
-    return (s->B * s->H * s->N + s->B * s->H * ssd_chunks(s) * s->P * s->Ds) * (int64_t)sizeof(float);
-}
-
-template <typename T>
-static ssd_args<T> ssd_args_of(struct op_ctx *ctx)
-{
-    const struct shape *s = ctx->shape;
-    const struct ssm_layout l = ssm_layout(s);
-    const struct ssm_dev *d = (const struct ssm_dev *)ctx->priv;
-    float *lam = (float *)d->work;
-    ssd_args<T> a = { (const T *)d->in[l.x], (const T *)d->in[l.dt], (const T *)d->in[l.A],
-                      (const T *)d->in[l.B], (const T *)d->in[l.C], (const T *)ssm_dev_in(d, l.D),
-                      (const T *)ssm_dev_in(d, l.z), (const T *)ssm_dev_in(d, l.h0),
-                      (T *)d->out, (T *)d->ht, lam, lam + s->B * s->H * s->N,
-                      (int)s->N, (int)s->H, (int)s->P, (int)s->Ds, (int)s->G, (int)s->chunk,
-                      (int)ssd_chunks(s) };
-    return a;
-}
 
 template <typename T, int TP, int TN>
 static int ssd_cuda_launch(struct op_ctx *ctx)
@@ -372,6 +266,11 @@ static int ssd_cuda_variant(const struct shape *s)
     return -1;
 }
 
+extern "C" int64_t ssd_cuda_workspace_bytes(const struct shape *s)
+{
+    return ssd_workspace_bytes(s);
+}
+
 extern "C" int ssd_cuda_setup(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
@@ -393,7 +292,7 @@ extern "C" int ssd_cuda_setup(struct op_ctx *ctx)
                  (long long)s->B, (long long)s->H, (long long)s->N);
         return SB_UNSUPPORTED;
     }
-    int rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_cuda_workspace_bytes(s), "cuda");
+    int rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda");
     if (rc == SB_OK && (rc = ssd_cuda_variants[v].prepare(ctx)) != SB_OK)
         ssm_dev_close(ctx);
     return rc;
