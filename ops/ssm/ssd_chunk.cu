@@ -281,18 +281,10 @@ extern "C" int ssd_cuda_setup(struct op_ctx *ctx)
                  (long long)s->P, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    if (s->chunk % SSD_QT != 0 || s->chunk > SSD_CMAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: chunk=%lld not supported (64, 128, 192, 256)",
-                 (long long)s->chunk);
-        return SB_UNSUPPORTED;
-    }
-    if (s->B > 65535 || s->H > 65535 || s->N > INT32_MAX ||
-        ssd_chunks(s) * (s->chunk / SSD_QT) > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: B=%lld, H=%lld or N=%lld over the grid's limits",
-                 (long long)s->B, (long long)s->H, (long long)s->N);
-        return SB_UNSUPPORTED;
-    }
-    int rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda");
+    int rc = ssd_check_chunk(ctx, "cuda", SSD_QT);
+    if (rc != SB_OK)
+        return rc;
+    rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda");
     if (rc == SB_OK && (rc = ssd_cuda_variants[v].prepare(ctx)) != SB_OK)
         ssm_dev_close(ctx);
     return rc;

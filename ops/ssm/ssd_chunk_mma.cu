@@ -331,18 +331,10 @@ extern "C" int ssd_cuda_opt_setup(struct op_ctx *ctx)
                  "P·Ds <= 8192)", dtype_table[s->dtype].name, (long long)s->P, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    if (s->chunk % SSD_MQT != 0 || s->chunk > SSD_CMAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda-opt: chunk=%lld not supported (64, 128, 192, 256)",
-                 (long long)s->chunk);
-        return SB_UNSUPPORTED;
-    }
-    if (s->B > 65535 || s->H > 65535 || s->N > INT32_MAX ||
-        ssd_chunks(s) * (s->chunk / SSD_MQT) > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda-opt: B=%lld, H=%lld or N=%lld over the grid's limits",
-                 (long long)s->B, (long long)s->H, (long long)s->N);
-        return SB_UNSUPPORTED;
-    }
-    int rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda-opt");
+    int rc = ssd_check_chunk(ctx, "cuda-opt", SSD_MQT);
+    if (rc != SB_OK)
+        return rc;
+    rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda-opt");
     if (rc == SB_OK && (rc = ssd_mma_variants[v].prepare(ctx)) != SB_OK)
         ssm_dev_close(ctx);
     return rc;

@@ -115,6 +115,24 @@ static ssd_args<T> ssd_args_of(struct op_ctx *ctx)
     return a;
 }
 
+/* The chunk and grid limits both implementations share (qt: the output
+ * kernel's query rows per block): SB_OK, or SB_UNSUPPORTED naming why. */
+static inline int ssd_check_chunk(struct op_ctx *ctx, const char *who, int qt)
+{
+    const struct shape *s = ctx->shape;
+    if (s->chunk % qt != 0 || s->chunk > SSD_CMAX) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: chunk=%lld not supported (a multiple of %d up to %d)",
+                 who, (long long)s->chunk, qt, SSD_CMAX);
+        return SB_UNSUPPORTED;
+    }
+    if (s->B > 65535 || s->H > 65535 || s->N > INT32_MAX || ssd_chunks(s) * (s->chunk / qt) > INT32_MAX) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: B=%lld, H=%lld or N=%lld over the grid's limits", who,
+                 (long long)s->B, (long long)s->H, (long long)s->N);
+        return SB_UNSUPPORTED;
+    }
+    return SB_OK;
+}
+
 /* The output element (token t of the batch, head h, column q) from its
  * chunk sum v: y = v + D_h x (skip), times silu(z) (z), in T. */
 template <typename T>
