@@ -109,7 +109,7 @@ static int64_t gla_block_k(int lower, int64_t i0, int mr, int64_t k)
 /* Multiply-adds gla_gemm does for m × n × k (what the micro-kernels
  * compute: a lower-triangular A's row blocks run to their last row's
  * diagonal). */
-static int64_t gla_gemm_macs(int64_t m, int64_t n, int64_t k, int lower)
+int64_t gla_gemm_macs(int64_t m, int64_t n, int64_t k, int lower)
 {
     int64_t macs = 0;
     for (int64_t i0 = 0; i0 < m;) {
@@ -122,6 +122,13 @@ static int64_t gla_gemm_macs(int64_t m, int64_t n, int64_t k, int lower)
 
 /* Multiply-adds counted as the micro-kernels run (tests), per thread. */
 static _Thread_local int64_t gla_tl_macs;
+
+int64_t gla_gemm_macs_take(void)
+{
+    const int64_t m = gla_tl_macs;
+    gla_tl_macs = 0;
+    return m;
+}
 
 static const struct {
     int nr;

@@ -72,6 +72,11 @@ void gla_gemm(int64_t m, int64_t n, int64_t k, const float *A, int64_t lda, cons
               int64_t ldb, float *C, int64_t ldc, enum gla_init init, const float *rs, int lower);
 void gla_transpose(const float *src, int64_t lds, int64_t rows, int64_t cols, float *dst,
                    int64_t ldd);
+/* The multiply-adds gla_gemm executes for these sizes (a lower-triangular
+ * A's row blocks stop at their last row's diagonal), and this thread's
+ * count of those it did since the last call (tests). */
+int64_t gla_gemm_macs(int64_t m, int64_t n, int64_t k, int lower);
+int64_t gla_gemm_macs_take(void);
 
 /* Multiply-adds gla_cpu_run's products executed, counted by its
  * micro-kernels as they run (tests compare them with

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gla.h"
 #include "ref_run.h"
 #include "ssm.h"
 #include "../ops/ops.h"
@@ -224,6 +225,75 @@ static double ssm_flops_minimal(const struct shape *s)
     if (s->variant == SSM_SSD)
         return 4.0 * s->B * s->H * s->N * (double)s->P * s->Ds + ssm_extra_flops(s);
     return ssm_flops(s);
+}
+
+/* ---- executed counts ----------------------------------------------------------------
+ *
+ * What each implementation's products compute (impl.flops_executed), where
+ * it differs from the algorithmic count: the references run the
+ * definition; the ssd forms whole score tiles, per head (C·Bᵀ is the same
+ * for the heads of a group), padded tiles. s6 and conv count by their
+ * conventions whatever the form. */
+
+/* The multiply-adds of a per-chunk count summed over a (batch, head)'s
+ * chunks, times B·H, as FLOPs, plus the elementwise extras. */
+static double ssd_sum_chunks(const struct shape *s, double (*chunk_macs)(const struct shape *, int64_t))
+{
+    double macs = 0;
+    for (int64_t t0 = 0; t0 < s->N; t0 += s->chunk)
+        macs += chunk_macs(s, s->N - t0 < s->chunk ? s->N - t0 : s->chunk);
+    return 2 * macs * (double)s->B * s->H + ssm_extra_flops(s);
+}
+
+/* cpu (ssm_ssd.c): C·Bᵀ whole (c × c), e^Λ C S, the lower-triangular M x̃
+ * by gla.c's row blocks, the state update. */
+static double ssd_cpu_chunk_macs(const struct shape *s, int64_t c)
+{
+    return (double)(gla_gemm_macs(c, c, s->Ds, 0) + gla_gemm_macs(c, s->P, s->Ds, 0) +
+                    gla_gemm_macs(c, s->P, c, 1) + gla_gemm_macs(s->Ds, s->P, c, 0));
+}
+
+/* cuda, cuda-opt (ops/ssm/ssd_chunk*.cu): the chunk state over the chunk's
+ * tokens in stages of `stage` (the last one padded); per query tile of
+ * SSD_GPU_QT rows, e^Λ C h_in for all its rows and, for every key tile up
+ * to its own, the whole QT × QT scores and their product with x̃. */
+static double ssd_gpu_chunk_macs(const struct shape *s, int64_t c, int64_t stage)
+{
+    const double P = (double)s->P, Ds = (double)s->Ds, qt = SSD_GPU_QT;
+    const int64_t tiles = (c + SSD_GPU_QT - 1) / SSD_GPU_QT;
+    double macs = P * Ds * (double)((c + stage - 1) / stage * stage);
+    for (int64_t q = 0; q < tiles; q++)
+        macs += qt * Ds * P + (double)(q + 1) * qt * qt * (Ds + P);
+    return macs;
+}
+static double ssd_cuda_chunk_macs(const struct shape *s, int64_t c)
+{
+    return ssd_gpu_chunk_macs(s, c, SSD_GPU_SUB);
+}
+static double ssd_mma_chunk_macs(const struct shape *s, int64_t c)
+{
+    return ssd_gpu_chunk_macs(s, c, SSD_GPU_MKT);
+}
+
+/* ref: s6 its convention, ssd the recurrence (flops_minimal), conv the
+ * direct sum of B·H·L(L+1)/2 products. */
+static double ssm_ref_flops_executed(const struct shape *s)
+{
+    if (s->variant == SSM_CONV)
+        return (double)s->B * s->H * s->N * (double)(s->N + 1);
+    return ssm_flops_minimal(s);
+}
+static double ssm_cpu_flops_executed(const struct shape *s)
+{
+    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_cpu_chunk_macs) : ssm_flops(s);
+}
+static double ssm_cuda_flops_executed(const struct shape *s)
+{
+    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_cuda_chunk_macs) : ssm_flops(s);
+}
+static double ssm_cuda_opt_flops_executed(const struct shape *s)
+{
+    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_mma_chunk_macs) : ssm_flops(s);
 }
 
 static double ssm_min_bytes(const struct shape *s)
@@ -530,25 +600,25 @@ SSM_GPU_FNS(ssm_decode, SG_DECODE)
 static const struct impl ssm_impls[] = {
     { .name = "ref", .device = DEV_CPU, .dtypes = SSM_DTYPES, .status = "verified",
       .summary = "the definition in float64: s6/ssd's recurrence token by token, conv's direct sum",
-      .run = ssm_ref_run },
+      .run = ssm_ref_run, .flops_executed = ssm_ref_flops_executed },
     { .name = "cpu", .device = DEV_CPU, .dtypes = SSM_DTYPES, .status = "verified",
       .summary = "the GPU decomposition in C, fp32, OpenMP: s6 chunk scans + carries, ssd chunks, "
                  "conv by FFT (KISS FFT)",
-      .run = ssm_cpu_run },
+      .run = ssm_cpu_run, .flops_executed = ssm_cpu_flops_executed },
     { .name = "cuda", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
       .status = "unverified: never run on a GPU",
       .summary = "fp32 FMA; s6: a thread per chunk of 8/16 tokens, warp and block scans of the "
                  "chunk maps; ssd: chunk states, state passing, chunk outputs; conv: cuFFT",
-      SB_GPU_FNS(ssm_cuda) },
+      .flops_executed = ssm_cuda_flops_executed, SB_GPU_FNS(ssm_cuda) },
     { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
       .status = "unverified: never run on a GPU",
       .summary = "ssd on tensor cores (mma.sync m16n8k16 bf16, fp32 chunk states)",
-      SB_GPU_FNS(ssm_cuda_opt) },
+      .flops_executed = ssm_cuda_opt_flops_executed, SB_GPU_FNS(ssm_cuda_opt) },
     { .name = "decode", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
       .status = "unverified: never run on a GPU",
       .summary = "s6, ssd: N <= 16 new tokens on the state h0 (a warp per s6 channel, a block "
                  "per ssd head); the state read and written once",
-      SB_GPU_FNS(ssm_decode) },
+      .flops_executed = ssm_ref_flops_executed, SB_GPU_FNS(ssm_decode) },
 };
 
 /* Small shapes where bugs live: one token, L not a multiple of the chunk

@@ -58,9 +58,18 @@ struct ssm_layout {
 };
 struct ssm_layout ssm_layout(const struct shape *s);
 
-/* Multiply-adds (and, for s6, state updates) the references and the cpu
- * forms have executed since last cleared (tests). */
+/* Multiply-adds (for s6, state updates) the references have executed, and
+ * the products' multiply-adds of the ssd cpu form, since last cleared
+ * (tests). */
 extern int64_t ssm_ref_macs, ssm_cpu_macs;
+
+/* The ssd GPU kernels' tiles (ops/ssm/ssd_chunk*.cu), which their executed
+ * FLOP counts follow: query rows of an output block and key rows of its
+ * tiles; tokens per shared-memory stage of the chunk-state kernel of cuda
+ * (FMA) and of cuda-opt (tensor cores). */
+#define SSD_GPU_QT 64
+#define SSD_GPU_SUB 32
+#define SSD_GPU_MKT 64
 
 /* The variants' references (family.reference) and cpu forms. */
 void s6_reference(const struct shape *s, const float *const in[], const int64_t *rows,

@@ -140,7 +140,7 @@ struct ssd_scratch {
 };
 
 /* One chunk of tokens t0 .. t0+c-1 of one head: out rows written, w->S
- * moved past it. */
+ * moved past it. Its products are ssd_cpu_chunk_macs' (ssm.c). */
 static void ssd_chunk(const struct shape *s, const struct ssd_head *hd, float *out,
                       int64_t t0, int64_t c, const struct ssd_scratch *w)
 {
@@ -222,9 +222,11 @@ int ssd_cpu_run(struct op_ctx *ctx)
     const int64_t sizes[] = { Ds * P, C, C * P, C * Ds, Ds * C, Ds * C, C * C, C * P, C * Ds, Ds };
     enum { N_BUF = sizeof sizes / sizeof sizes[0] };
     int failed = 0;
-#pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
+    int64_t macs = 0;
+#pragma omp parallel num_threads(ctx->threads) reduction(| : failed) reduction(+ : macs)
     {
         float *buf[N_BUF];
+        gla_gemm_macs_take();
         for (int i = 0; i < N_BUF; i++)
             failed |= !(buf[i] = malloc((size_t)sizes[i] * sizeof(float)));
         const struct ssd_scratch w = { buf[0], buf[1], buf[2], buf[3], buf[4],
@@ -234,9 +236,11 @@ int ssd_cpu_run(struct op_ctx *ctx)
             for (int64_t h = 0; h < s->H; h++)
                 if (!failed)
                     ssd_cpu_head(ctx, b, h, &w);
+        macs += gla_gemm_macs_take();
         for (int i = 0; i < N_BUF; i++)
             free(buf[i]);
     }
+    ssm_cpu_macs += macs;
     if (failed) {
         snprintf(ctx->err, sizeof ctx->err, "cpu: out of host memory for chunk scratch");
         return SB_OOM;

@@ -266,6 +266,31 @@ static void test_flops(void)
         CHECK(ssm()->flops_minimal(&s) == 2.0 * macs + (double)outs * (s.skip + s.z),
               "%s: recurrent %.0f vs 2 x %lld", ssd[i], ssm()->flops_minimal(&s), (long long)macs);
     }
+    /* The ssd cpu form's products, counted as its micro-kernels run, are its
+     * executed count; the references' are theirs. */
+    static const char *const exe[] = { "variant=ssd B=2 N=77 H=2 P=16 Ds=8 chunk=16",
+                                       "variant=ssd B=1 N=300 H=3 P=5 Ds=7 G=3 chunk=64 skip z state",
+                                       "variant=ssd B=1 N=3 H=1 P=64 Ds=128 chunk=256" };
+    for (size_t i = 0; i < 3; i++) {
+        struct shape s = parse(exe[i], DT_FP32);
+        struct io_specs io;
+        float *in[SB_MAX_TENSORS];
+        make_inputs(&s, &io, in);
+        const int64_t on = tensor_numel(&io.out), fn = io.final.ndim ? tensor_numel(&io.final) : 0;
+        float *out = malloc((size_t)(on + fn) * sizeof *out);
+        struct op_ctx ctx = { .shape = &s, .io = &io, .in = (const float *const *)in, .out = out,
+                              .final = fn ? out + on : NULL, .scale = 1, .threads = 2 };
+        ssm_cpu_macs = 0;
+        CHECK(impl_find(ssm(), "cpu")->run(&ctx) == SB_OK, "%s runs", exe[i]);
+        const double extras = (double)s.B * s.N * s.H * s.P * (s.skip + s.z);
+        const double want = impl_find(ssm(), "cpu")->flops_executed(&s);
+        CHECK(2.0 * ssm_cpu_macs + extras == want, "%s: cpu executed %.0f, counted 2 x %lld + %.0f",
+              exe[i], want, (long long)ssm_cpu_macs, extras);
+        CHECK(impl_find(ssm(), "ref")->flops_executed(&s) == ssm()->flops_minimal(&s),
+              "%s: ref executes the recurrence", exe[i]);
+        free_inputs(&io, in);
+        free(out);
+    }
     /* B=1 H=2 G=1 P=3 Ds=4 N=5 chunk=2: chunks of 2, 2, 1 tokens, each
      * G·2·pairs·Ds + H·(2·pairs·P + 4·c·P·Ds): c = 2 (3 pairs) 24 + 228,
      * c = 1 (1 pair) 8 + 108; 620 in all. */
@@ -278,6 +303,21 @@ static void test_flops(void)
     CHECK(ssm()->flops(&s) == 1080 && ssm()->flops_minimal(&s) == 1080, "conv by hand: %.0f",
           ssm()->flops(&s));
     CHECK(ref_count(&s) == 2 * 3 * (4 * 5 / 2), "conv reference: B·H·L(L+1)/2 products");
+    CHECK(impl_find(ssm(), "ref")->flops_executed(&s) == 2.0 * ref_count(&s), "conv ref executed");
+    /* The GPU ssd kernels' tiles by hand, B=1 H=1 P=16 Ds=16 N=100 chunk=64:
+     * chunks of 64 and 36 tokens; cuda's state stages of 32 cover 64 and 64
+     * tokens, cuda-opt's of 64 the same; one query tile each: 64·16·16 +
+     * 64·64·32 = 147456 per chunk; states 16·16·64 = 16384 per chunk. */
+    s = parse("variant=ssd B=1 N=100 H=1 P=16 Ds=16 chunk=64", DT_FP32);
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * 2 * (147456 + 16384),
+          "ssd cuda executed by hand: %.0f", impl_find(ssm(), "cuda")->flops_executed(&s));
+    CHECK(impl_find(ssm(), "cuda-opt")->flops_executed(&s) == 2.0 * 2 * (147456 + 16384),
+          "ssd cuda-opt executed by hand");
+    s = parse("variant=ssd B=1 N=100 H=1 P=16 Ds=16 chunk=128", DT_FP32);
+    /* one chunk of 100: stages 128 (cuda, 4 × 32) and 128 (cuda-opt, 2 × 64);
+     * query tiles 0 and 1: 2·16384 + (1 + 2)·131072 = 425984 */
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * (425984 + 16 * 16 * 128),
+          "ssd cuda executed by hand, two query tiles: %.0f", impl_find(ssm(), "cuda")->flops_executed(&s));
     s = parse("variant=conv B=1 N=300 H=1", DT_FP32);
     CHECK(conv_fft_len(300) == 1024 && conv_fft_len(256) == 512 && conv_fft_len(1) == 2,
           "FFT lengths");

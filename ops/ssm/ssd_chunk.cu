@@ -32,8 +32,8 @@
 
 #include "ssd_dev.cuh"
 
-#define SSD_QT 64               /* query rows of an output block; key rows of its tiles */
-#define SSD_SUB 32              /* tokens per shared-memory tile of the state kernel */
+#define SSD_QT SSD_GPU_QT       /* query rows of an output block; key rows of its tiles */
+#define SSD_SUB SSD_GPU_SUB     /* tokens per shared-memory tile of the state kernel */
 
 template <typename T, int TP, int TN>
 __global__ void __launch_bounds__(SSD_THREADS)

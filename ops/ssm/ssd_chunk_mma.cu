@@ -42,8 +42,8 @@
 
 #include "ssd_dev.cuh"
 
-#define SSD_MQT 64              /* query rows of an output block; key rows of its tiles */
-#define SSD_MKT 64              /* tokens per shared-memory stage of the state kernel */
+#define SSD_MQT SSD_GPU_QT      /* query rows of an output block; key rows of its tiles */
+#define SSD_MKT SSD_GPU_MKT     /* tokens per shared-memory stage of the state kernel */
 #define SSD_MPAD 8              /* bf16 elements after each operand row */
 #define SSD_MWARPS (SSD_THREADS / 32)
 
