@@ -427,6 +427,15 @@ double rec_row_cost(enum rec_kind kind, const struct shape *s, int64_t row)
     return (double)s->Hv * s->D * s->Dv * (kind == REC_DELTA ? 3 : 2);
 }
 
+int rec_row_tilings(const struct shape *s, int64_t sub, struct row_tiling *t)
+{
+    t[0] = (struct row_tiling){ .what = "chunk", .len = s->chunk };
+    if (sub <= 0 || sub >= s->chunk)
+        return 1;
+    t[1] = (struct row_tiling){ .what = "sub-chunk", .len = sub, .within = s->chunk };
+    return 2;
+}
+
 /* fp32: the chunked algorithms reorder sums of up to N terms (the state is a
  * running sum) and fold the gates into exp of cumulative sums; errors stay
  * near 1e-6 at small N and grow like sqrt(N/chunk)·2^-24. 1e-4 bounds them

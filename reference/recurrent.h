@@ -63,6 +63,9 @@ void rec_reference(enum rec_kind kind, const struct shape *s, double scale,
                    const float *const in[], const int64_t *rows, int64_t nrows, double *out,
                    double *final);
 double rec_row_cost(enum rec_kind kind, const struct shape *s, int64_t row);
+/* The chunks, and the sub-chunks of `sub` rows the kernels cut each chunk
+ * into (0: none): what validation checks the edges of. */
+int rec_row_tilings(const struct shape *s, int64_t sub, struct row_tiling *t);
 struct tolerance rec_tolerance(const struct shape *s);
 
 /* Runs the reference over every row into ctx->out (and ctx->final), rounded
