@@ -38,7 +38,8 @@ NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings \
 
 HARNESS_SRC   := $(wildcard harness/*.c)
 REFERENCE_SRC := $(wildcard reference/*.c)
-CU_SRC        := $(wildcard ops/*/*.cu)
+HARNESS_CU    := $(wildcard harness/*.cu)
+CU_SRC        := $(wildcard ops/*/*.cu) $(HARNESS_CU)
 
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include

@@ -188,6 +188,28 @@ static void set_mismatch(struct case_result *res, const char *why)
     res->rec.error = res->error;
 }
 
+/* A GPU implementation's output that passed the sampled check: every row
+ * against the device reference. chk takes its worst (row, head) when that
+ * is worse, or its verdict when it fails. */
+static int check_on_device(const struct family *f, struct op_ctx *ctx, struct check_result *chk,
+                           struct case_result *res)
+{
+    struct check_result dev;
+    int ran, rc = validate_on_device(f, ctx, &dev, &ran);
+    if (rc != SB_OK || !ran)
+        return rc;
+    res->rec.rows_checked = res->rec.rows_total;
+    if (!dev.ok) {
+        chk->ok = 0;
+        snprintf(chk->why, sizeof chk->why, "device reference (every row, fp32): %.150s", dev.why);
+    }
+    if (!dev.ok || dev.worst_rel_l2 > chk->worst_rel_l2) {
+        chk->worst_rel_l2 = dev.worst_rel_l2;
+        chk->worst_row = dev.worst_row, chk->worst_head = dev.worst_head;
+    }
+    return SB_OK;
+}
+
 /* After timing: the output of the last timed run, fetched again, checked on
  * the same rows, so a fault that appears only under back-to-back launches
  * (a race, a stale buffer, state carried between runs) fails the case. The
@@ -288,7 +310,9 @@ int run_case(const struct case_req *q, struct case_result *res)
 
     t_check = now_seconds();
     struct check_result chk;
-    check_output(&cs, &ctx, &chk);
+    if (check_output(&cs, &ctx, &chk) && ctx.gpu &&
+        (rc = check_on_device(f, &ctx, &chk, res)) != SB_OK)
+        goto failed;
     res->rec.validate_s = validate_s + (now_seconds() - t_check);
     res->rec.rel_err = chk.rel_l2;
     res->rec.max_abs_err = chk.max_abs;

@@ -140,6 +140,7 @@ enum sb_status {
 };
 
 struct gpu_ctx;         /* harness/gpu.h: device, stream, tracked allocations */
+struct gref_case;       /* harness/gpu_ref.h: a case as the device reference sees it */
 
 struct op_ctx {
     const struct shape *shape;
@@ -212,6 +213,11 @@ struct family {
      * the constants they use (tile sizes, chunk length); returns how many
      * (<= SB_MAX_TILINGS). NULL: none seqbench knows of. */
     int (*row_tilings)(const struct shape *, struct row_tiling *t);
+    /* Describes the case (shape, scale, inputs) to the device reference,
+     * which checks every row of a GPU implementation's output
+     * (harness/gpu_ref.h); 0 when it cannot. NULL: the family has none. */
+    int (*gpu_ref)(const struct shape *, double scale, const float *const in[],
+                   struct gref_case *c);
     const struct impl *impls;
     int n_impls;
     /* Small edge-case shapes `bench verify` and the tests run every

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gpu_ref.h"
 #include "validate.h"
 
 /* ---- which rows ------------------------------------------------------------ */
@@ -347,4 +348,37 @@ void validate_final(const struct tolerance *tol, const struct io_specs *io, cons
 int64_t validate_out_heads(const struct io_specs *io)
 {
     return io->out.ndim >= 3 ? io->out.dims[2] : 1;
+}
+
+int validate_on_device(const struct family *f, struct op_ctx *ctx, struct check_result *r,
+                       int *ran)
+{
+    *ran = 0;
+    check_init(r);
+    struct gref_case c;
+    if (!ctx->gpu || !f->gpu_ref || !f->gpu_ref(ctx->shape, ctx->scale, ctx->in, &c))
+        return SB_OK;
+#ifdef SB_HAVE_CUDA
+    const int64_t rows = gref_rows(&c), heads = gref_heads(&c);
+    float *sums = malloc((size_t)(rows * heads * 3) * sizeof *sums);
+    if (!sums)
+        return SB_OK;       /* host memory for the sums: not checked, rows_checked says so */
+    int rc = gpu_ref_sums(ctx, &c, ctx->out, sums);
+    if (rc == SB_OK) {
+        struct shape s32 = *ctx->shape;
+        s32.dtype = DT_FP32;
+        const struct tolerance a = f->tolerance(ctx->shape), b = f->tolerance(&s32);
+        const struct tolerance tol = { a.rel_l2 + b.rel_l2, a.row_rel_l2 + b.row_rel_l2 };
+        validate_sums(&tol, sums, NULL, rows, heads, r);
+        *ran = 1;
+    }
+    free(sums);
+    if (rc == SB_OOM) {
+        ctx->err[0] = 0;
+        return SB_OK;
+    }
+    return rc;
+#else
+    return SB_OK;
+#endif
 }

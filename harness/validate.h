@@ -91,6 +91,18 @@ void validate_sums(const struct tolerance *tol, const float *sums, const int64_t
 void validate_final(const struct tolerance *tol, const struct io_specs *io, const float *final,
                     const double *ref_final, struct check_result *r);
 
+/* Checks every row of a GPU implementation's output (ctx->out, fetched)
+ * against the device reference (harness/gpu_ref.h), judged as above with
+ * the tolerance of the case's dtype plus the family's fp32 tolerance: the
+ * reference is itself an fp32 computation of the function, whose distance
+ * from the exact result the fp32 tolerance bounds, so
+ * |out − ref32| <= |out − exact| + |exact − ref32| <= tol(dtype) + tol(fp32).
+ * Returns SB_OK with *ran = 1 and r the verdict; SB_OK with *ran = 0 when it
+ * cannot run here (a CPU-only build, a family without a device reference,
+ * too little device memory); or an error status, ctx->err saying why. */
+int validate_on_device(const struct family *f, struct op_ctx *ctx, struct check_result *r,
+                       int *ran);
+
 /* Heads per output row: the output's third dimension ([B, N, heads, Dv]). */
 int64_t validate_out_heads(const struct io_specs *io);
 

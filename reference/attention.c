@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "../harness/gpu_ref.h"
 
 int64_t attn_ref_macs;
 
@@ -151,6 +152,16 @@ struct tolerance attn_tolerance(const struct shape *s)
     if (s->dtype == DT_BF16)
         return (struct tolerance){ .rel_l2 = 1e-2, .row_rel_l2 = 3e-2 };
     return (struct tolerance){ .rel_l2 = 1e-4, .row_rel_l2 = 3e-4 };
+}
+
+int attn_gpu_ref(const struct shape *s, double scale, const float *const in[],
+                 struct gref_case *c)
+{
+    *c = (struct gref_case){ .kind = GREF_ATTENTION, .B = s->B, .N = s->N, .Nk = s->Nk,
+                             .H = s->H, .Hkv = s->Hkv, .D = s->D, .Dv = s->Dv,
+                             .causal = (int)s->causal, .scale = (float)scale,
+                             .q = in[0], .k = in[1], .v = in[2] };
+    return 1;
 }
 
 /* The reference computes ATTN_REF_ROWS rows of one head together, keys in

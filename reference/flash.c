@@ -441,6 +441,7 @@ const struct family family_flash = {
     .reference = attn_reference,
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
+    .gpu_ref = attn_gpu_ref,
     .row_tilings = flash_row_tilings,
     .impls = flash_impls,
     .edge_shapes = attn_edge_shapes,

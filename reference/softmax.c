@@ -42,6 +42,7 @@ const struct family family_softmax = {
     .reference = attn_reference,
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
+    .gpu_ref = attn_gpu_ref,
     /* No row tilings: the GEMMs' tiles are cuBLAS's choice, unknown here,
      * and the softmax kernel takes one row per block. The sampled check
      * takes every batch's edges and random rows; on a GPU the device
