@@ -104,7 +104,7 @@ bin/bench: build/harness/main.o $(LIB_OBJ)
 	@echo "  LD    $@"
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
-bin/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
+bin/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 	@mkdir -p bin/tests
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Iharness -Ibuild $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)

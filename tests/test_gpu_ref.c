@@ -12,19 +12,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "check_shape.h"
 #include "gpu_ref.h"
 #include "validate.h"
-
-static struct shape mk(const char *fam, const char *words, enum dtype dt)
-{
-    struct shape s;
-    char err[200];
-    shape_unset(&s);
-    s.dtype = dt;
-    if (shape_parse_words(family_find(fam), words, &s, err, sizeof err) != 0)
-        CHECK(0, "%s '%s': %s", fam, words, err);
-    return s;
-}
 
 /* What the kernels compute, block by block: the case's every output row. */
 static void run_blocks(const struct gref_case *c, float *ref)

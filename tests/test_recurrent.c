@@ -12,20 +12,10 @@
 
 #include "../reference/recurrent.h"
 #include "check.h"
+#include "check_shape.h"
 #include "dump.h"
 #include "runcase.h"
 #include "validate.h"
-
-static struct shape mk(const char *fam, const char *words, enum dtype dt)
-{
-    struct shape s;
-    char err[200];
-    shape_unset(&s);
-    s.dtype = dt;
-    if (shape_parse_words(family_find(fam), words, &s, err, sizeof err) != 0)
-        CHECK(0, "%s '%s': %s", fam, words, err);
-    return s;
-}
 
 static struct case_req req_for(const char *fam, const struct impl *im, struct shape s)
 {

@@ -15,19 +15,9 @@
 #include "../reference/attention.h"
 #include "../reference/gla.h"
 #include "check.h"
+#include "check_shape.h"
 #include "runcase.h"
 #include "validate.h"
-
-static struct shape mk(const char *fam, const char *words, enum dtype dt)
-{
-    struct shape s;
-    char err[200];
-    shape_unset(&s);
-    s.dtype = dt;
-    if (shape_parse_words(family_find(fam), words, &s, err, sizeof err) != 0)
-        CHECK(0, "%s '%s': %s", fam, words, err);
-    return s;
-}
 
 /* The rows validation picks for a shape, as a per-position flag (in any
  * batch) and a per-row one. */
