@@ -331,6 +331,23 @@ static int drifting_run(struct op_ctx *ctx)
     return rc;
 }
 
+/* As a GPU implementation: runs into its own buffer, fetch copies it out. */
+static float *device_buf;
+static int buffered_run(struct op_ctx *ctx)
+{
+    float *out = ctx->out;
+    int rc = attn_ref_run(ctx);
+    memcpy(device_buf, out, (size_t)tensor_numel(&ctx->io->out) * sizeof *out);
+    for (int64_t i = 0; i < tensor_numel(&ctx->io->out); i++)
+        out[i] = NAN;       /* the host copy is only what fetch brings */
+    return rc;
+}
+static int buffered_fetch(struct op_ctx *ctx)
+{
+    memcpy(ctx->out, device_buf, (size_t)tensor_numel(&ctx->io->out) * sizeof *ctx->out);
+    return SB_OK;
+}
+
 /* Writes its output on the first run only: the timed runs leave the
  * buffer alone (a stale result standing in for a fresh one). */
 static int lazy_run(struct op_ctx *ctx)
@@ -357,7 +374,7 @@ static void test_recheck(void)
     CHECK(r.rec.validate_s >= 0 && r.rec.validate_s < 10, "validate_s %.3g", r.rec.validate_s);
     case_result_free(&r);
 
-    runs = 0, change_after = 1;     /* the checked run is right, every later one wrong */
+    runs = 0, change_after = 2;     /* the checked run and the warm-up are right */
     run_case(&q, &r);
     CHECK(strcmp(r.status, "mismatch") == 0 && r.error && strstr(r.error, "after timing"),
           "changed after timing: %s (%s)", r.status, r.error);
@@ -371,6 +388,17 @@ static void test_recheck(void)
     CHECK(strcmp(r.status, "mismatch") == 0 && r.error && strstr(r.error, "NaN"),
           "timed runs that write nothing: %s (%s)", r.status, r.error);
     case_result_free(&r);
+
+    /* An implementation with a fetch is fetched again after timing (the
+     * host copy was poisoned before it: without the fetch, NaN). */
+    device_buf = malloc((size_t)(s.B * s.N * s.H * s.Dv) * sizeof *device_buf);
+    stub.run = buffered_run, stub.fetch = buffered_fetch;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "ok") == 0 && r.rec.recheck_rel_err == r.rec.rel_err,
+          "fetched after timing: %s (%s)", r.status, r.error);
+    case_result_free(&r);
+    stub.fetch = NULL;
+    free(device_buf);
 }
 
 int main(void)
