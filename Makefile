@@ -38,7 +38,8 @@ NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings \
 
 HARNESS_SRC   := $(wildcard harness/*.c)
 REFERENCE_SRC := $(wildcard reference/*.c)
-CU_SRC        := $(wildcard ops/*/*.cu harness/*.cu)
+HARNESS_CU    := $(wildcard harness/*.cu)
+CU_SRC        := $(wildcard ops/*/*.cu) $(HARNESS_CU)
 
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
@@ -108,7 +109,7 @@ bin/bench: build/harness/main.o $(LIB_OBJ)
 	@echo "  LD    $@"
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
-bin/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
+bin/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 	@mkdir -p bin/tests
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) -Iharness -Ibuild $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)

@@ -140,6 +140,7 @@ enum sb_status {
 };
 
 struct gpu_ctx;         /* harness/gpu.h: device, stream, tracked allocations */
+struct gref_case;       /* harness/gpu_ref.h: a case as the device reference sees it */
 
 struct op_ctx {
     const struct shape *shape;
@@ -175,8 +176,21 @@ struct impl {
 
 struct tolerance {
     double rel_l2;      /* ||out-ref||_2 / ||ref||_2 over the checked rows */
-    double row_rel_l2;  /* the same for the worst single row */
+    double row_rel_l2;  /* the same for the worst single (row, head) (harness/validate.h) */
 };
+
+/* One level of the implementations' work decomposition along the N rows of
+ * a batch, which validation checks the edges of (harness/validate.c): tiles
+ * of len rows whose boundaries are the rows n with (n + offset) % len == 0
+ * (counted from the start of each tile of `within` rows when within > 0: the
+ * sub-chunks of a chunk). A row's class is its position in its tile. */
+struct row_tiling {
+    const char *what;   /* "query tile", "diagonal", "chunk", "sub-chunk" */
+    int64_t len;
+    int64_t offset;     /* 0 .. len-1 */
+    int64_t within;     /* 0: tiles run over all N rows */
+};
+#define SB_MAX_TILINGS 4
 
 struct family {
     const char *name;
@@ -204,6 +218,15 @@ struct family {
                       const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
+    /* The tilings of the N rows that the implementations' kernels use, from
+     * the constants they use (tile sizes, chunk length); returns how many
+     * (<= SB_MAX_TILINGS). NULL: none seqbench knows of. */
+    int (*row_tilings)(const struct shape *, struct row_tiling *t);
+    /* Describes the case (shape, scale, inputs) to the device reference,
+     * which checks every row of a GPU implementation's output
+     * (harness/gpu_ref.h); 0 when it cannot. NULL: the family has none. */
+    int (*gpu_ref)(const struct shape *, double scale, const float *const in[],
+                   struct gref_case *c);
     const struct impl *impls;
     int n_impls;
     /* Small edge-case shapes `bench verify` and the tests run every

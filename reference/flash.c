@@ -471,6 +471,22 @@ static const struct impl flash_impls[] = {
     },
 };
 
+/* The tilings validation checks the edges of (harness/validate.c): the
+ * query tiles and, causal, the diagonal, rows whose last visible key
+ * n + Nk − N is the first or the last key of a key tile (one key of the
+ * diagonal tile seen, or all of it). Every row of a split tile combines
+ * every split of its tile (each split starts at a key all the tile's rows
+ * see: flash_tiles.h), so checking a tile's rows checks its splits. */
+static int flash_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    t[0] = (struct row_tiling){ .what = "query tile", .len = FLASH_BR };
+    if (!s->causal)
+        return 1;
+    t[1] = (struct row_tiling){ .what = "diagonal", .len = FLASH_BC,
+                                .offset = (s->Nk - s->N) % FLASH_BC };
+    return 2;
+}
+
 const struct family family_flash = {
     .name = "flash",
     .summary = "attention fused with the online softmax; no N x Nk buffer",
@@ -484,6 +500,8 @@ const struct family family_flash = {
     .reference = attn_reference,
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
+    .gpu_ref = attn_gpu_ref,
+    .row_tilings = flash_row_tilings,
     .impls = flash_impls,
     .edge_shapes = attn_edge_shapes,
     .n_impls = (int)(sizeof flash_impls / sizeof flash_impls[0]),
