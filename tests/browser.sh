@@ -11,7 +11,8 @@ find_chromium() { CHROMIUM=$(command -v chromium || command -v chromium-browser)
 have chromium find_chromium && have gnuplot command -v gnuplot && have "python3 (Debian's)" "$PY" -c '' ||
     { summary; exit; }
 
-# Flags tested in notes/cuda-stack.md §7; --no-sandbox because CI runs as root.
+# Headless, no GPU, no network or first-run work; --no-sandbox because CI
+# runs as root.
 browse() {  # extra chromium arguments...
     timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --no-first-run --disable-background-networking --disable-component-update --disable-sync \
