@@ -15,7 +15,6 @@
 #      them); --help says the rule.
 set -u
 source "$(dirname "$0")/lib.bash"
-ROOT=$PWD
 
 # ---- 1. shards ---------------------------------------------------------------
 for suite in smoke long-context; do
