@@ -395,7 +395,7 @@ static void test_gpu_skip(void)
         test_gpu_flash();
         return;
     }
-    check_skip("no GPU: flash/cuda is checked only for being skipped");
+    check_skip_no_gpu("flash/cuda not run, only checked to be stored as skipped");
     struct case_req q = req_for("flash", "cuda", mk(1, 64, 64, 1, 1, 64, 0, DT_FP32));
     struct case_result r;
     run_case(&q, &r);

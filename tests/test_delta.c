@@ -13,7 +13,6 @@
 
 #include "../reference/recurrent.h"
 #include "check.h"
-#include "gpu.h"
 #include "runcase.h"
 #include "validate.h"
 
@@ -340,14 +339,11 @@ static void test_validate(void)
     CHECK(delta()->validate(&ok, msg, sizeof msg) == 0, "Hv = 4H with gate=head: '%s'", msg);
 }
 
-/* Without a GPU the CUDA implementations are skipped, never passed. */
+/* Without a GPU the CUDA implementations are skipped, never passed. The
+ * request holds no GPU whether or not the machine has one, so this runs
+ * everywhere. */
 static void test_gpu_skip(void)
 {
-    struct gpu_info info;
-    if (gpu_probe(0, &info) == 0) {
-        check_skip("a GPU is present; the no-GPU path is not exercised");
-        return;
-    }
     const struct family *f = delta();
     int n = 0;
     for (int i = 0; i < f->n_impls; i++) {
@@ -365,7 +361,7 @@ static void test_gpu_skip(void)
               "%s: status '%s'", f->impls[i].name, f->impls[i].status);
         case_result_free(&r);
     }
-    CHECK(n >= 0, "GPU implementations listed");
+    CHECK(n > 0, "GPU implementations listed (%d)", n);
 }
 
 int main(void)
