@@ -152,6 +152,9 @@ struct op_ctx {
     void *priv;                 /* implementation state between setup and teardown */
     struct gpu_ctx *gpu;        /* NULL for CPU implementations */
     char err[256];              /* one line, no trailing newline */
+    char info[512];             /* what ran, where setup chooses (a library's graph, engine,
+                                   version), as a JSON object; "" when nothing to say.
+                                   Stored as results.impl_info */
 };
 
 struct impl {

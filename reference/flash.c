@@ -21,6 +21,7 @@
  *         ~290 ms on 2 AVX-512 cores (~235 GFLOP/s; unfused NumPy/OpenBLAS
  *         ~710 ms; the first plain-loop version ~1500 ms).
  *   cuda  a first fused kernel, one query tile per block (ops/flash/flash_fwd.cu)
+ *   cudnn cuDNN's fused attention, the vendor baseline (ops/flash/flash_cudnn.c)
  */
 #include <math.h>
 #include <stdio.h>
@@ -409,6 +410,12 @@ static const struct impl flash_impls[] = {
         .status = "unverified: never run on a GPU",
         .summary = "first fused kernel: a query tile per block, online softmax, FMA",
         SB_GPU_FNS(flash_cuda),
+    },
+    {
+        .name = "cudnn", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
+        .status = "unverified: never run on a GPU",
+        .summary = "cuDNN's fused SDPA (backend graph API; libcudnn.so.9 loaded at run time)",
+        SB_GPU_FNS(flash_cudnn),
     },
 };
 
