@@ -59,7 +59,7 @@ int cmd_run(int argc, char **argv)
     double max_time = 2.0, target = 0.01;
     struct opt opts[32] = {
         OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: all but ref)"),
-        OPT("dtype", OPT_STRING, &dtype, "T", "fp32 or bf16 (default fp32)"),
+        OPT("dtype", OPT_STRING, &dtype, "T", "fp32, bf16 or fp16 (default fp32)"),
         OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
         OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
@@ -133,7 +133,7 @@ int cmd_run(int argc, char **argv)
         shape_unset(&s);
         int t = dtype_parse(dtype);
         if (t < 0) {
-            cli_error("run: unknown dtype '%s' (known: fp32, bf16)", dtype);
+            cli_error("run: unknown dtype '%s' (known: fp32, bf16, fp16)", dtype);
             return EXIT_USAGE;
         }
         s.dtype = (enum dtype)t;

@@ -25,8 +25,8 @@ else
 fi
 
 "$B" list impls >"$t/impls"
-check "list impls: flash/cudnn, cuda, bf16, unverified" \
-    grep -q '^| flash/cudnn | cuda | bf16 | yes | unverified: never run on a GPU |' "$t/impls"
+check "list impls: flash/cudnn, cuda, bf16 fp16, unverified" \
+    grep -q '^| flash/cudnn | cuda | bf16 fp16 | yes | unverified: never run on a GPU |' "$t/impls"
 
 SEQBENCH_CUDNN="$t/none/libcudnn.so.9" "$B" env >"$t/env" 2>&1
 check "env without cuDNN says why (got: $(grep cudnn "$t/env"))" \

@@ -66,9 +66,11 @@ static void test_rules(void)
         else
             CHECK(r == NULL, "case %zu: supported, got '%s'", i, r);
     }
-    struct shape fp32 = mk(1, 64, 64, 2, 2, 64, 64, 0);
-    fp32.dtype = DT_FP32;
-    CHECK(flash_cudnn_unsupported(&fp32, 9, why, sizeof why) && strstr(why, "not fp32"), "fp32: %s", why);
+    struct shape other = mk(1, 64, 64, 2, 2, 64, 64, 0);
+    other.dtype = DT_FP32;
+    CHECK(flash_cudnn_unsupported(&other, 9, why, sizeof why) && strstr(why, "not fp32"), "fp32: %s", why);
+    other.dtype = DT_FP16;
+    CHECK(!flash_cudnn_unsupported(&other, 9, why, sizeof why), "fp16 is supported: %s", why);
 
     /* Unified only where both versions have it and no mask is needed;
      * causal decode (N = 1) sees every key, so it needs none. */
@@ -219,8 +221,10 @@ static cudnnBackendDescriptor_t find_tensor(const struct sdpa_graph *g, int64_t 
     return NULL;
 }
 
-/* The tensor uid's dims and strides, as the library holds them, are want. */
-static void check_layout(const struct sdpa_graph *g, int64_t uid, const int64_t want[8], const char *what)
+/* The tensor uid's dims and strides, as the library holds them, are want;
+ * its type is want_type. */
+static void check_layout(const struct sdpa_graph *g, int64_t uid, const int64_t want[8],
+                         cudnnDataType_t want_type, const char *what)
 {
     cudnnBackendDescriptor_t t = find_tensor(g, uid);
     int64_t dim[4] = { 0 }, str[4] = { 0 }, n1 = 0, n2 = 0;
@@ -237,8 +241,8 @@ static void check_layout(const struct sdpa_graph *g, int64_t uid, const int64_t 
           (long long)dim[2], (long long)dim[3], (long long)str[0], (long long)str[1], (long long)str[2],
           (long long)str[3], (long long)want[0], (long long)want[1], (long long)want[2], (long long)want[3],
           (long long)want[4], (long long)want[5], (long long)want[6], (long long)want[7]);
-    CHECK(ok && type == CUDNN_DATA_BFLOAT16, "%s uid %lld: bf16 in memory (type %d)", what, (long long)uid,
-          (int)type);
+    CHECK(ok && type == want_type, "%s uid %lld: type %d in memory, want %d", what, (long long)uid, (int)type,
+          (int)want_type);
 }
 
 /* Builds s's graph of `kind`; checks its operation count, the token-major
@@ -257,10 +261,11 @@ static void check_graph(const struct cudnn_lib *lib, struct shape s, enum sdpa_k
     const int64_t kt[8] = { B, Hkv, D, Nk, Nk * Hkv * D, D, 1, Hkv * D };
     const int64_t v[8] = { B, Hkv, Nk, Dv, Nk * Hkv * Dv, Dv, Hkv * Dv, 1 };
     const int64_t o[8] = { B, H, N, Dv, N * H * Dv, Dv, H * Dv, 1 };
-    check_layout(&g, SDPA_UID_Q, q, what);
-    check_layout(&g, SDPA_UID_K, kind == SDPA_UNIFIED ? k : kt, what);
-    check_layout(&g, SDPA_UID_V, v, what);
-    check_layout(&g, SDPA_UID_O, o, what);
+    const cudnnDataType_t io = s.dtype == DT_FP16 ? CUDNN_DATA_HALF : CUDNN_DATA_BFLOAT16;
+    check_layout(&g, SDPA_UID_Q, q, io, what);
+    check_layout(&g, SDPA_UID_K, kind == SDPA_UNIFIED ? k : kt, io, what);
+    check_layout(&g, SDPA_UID_V, v, io, what);
+    check_layout(&g, SDPA_UID_O, o, io, what);
     CHECK(g.masked == flash_cudnn_masked(&s) && g.bottom_right == (g.masked && N != Nk) &&
               g.seq_q == N && g.seq_kv == Nk && g.scale == (float)(1.0 / sqrt((double)D)),
           "%s: masked %d bottom-right %d s_q %d s_kv %d scale %g", what, g.masked, g.bottom_right, g.seq_q,
@@ -283,9 +288,14 @@ static void test_graphs(const struct cudnn_lib *lib)
     check_graph(lib, mk(1, 77, 130, 4, 1, 128, 64, 0), SDPA_COMPOSITE, 8, "non-causal MQA Dv != D");
     struct shape decode = mk(4, 1, 4099, 16, 2, 128, 128, 1);
     check_graph(lib, decode, SDPA_COMPOSITE, 8, "causal decode: no mask");
+    struct shape half = br;
+    half.dtype = DT_FP16;
+    check_graph(lib, half, SDPA_COMPOSITE, 14, "fp16 causal bottom-right GQA");
     if (uni) {
         check_graph(lib, mk(1, 77, 130, 4, 1, 128, 64, 0), SDPA_UNIFIED, 1, "unified non-causal MQA Dv != D");
         check_graph(lib, decode, SDPA_UNIFIED, 1, "unified decode");
+        decode.dtype = DT_FP16;
+        check_graph(lib, decode, SDPA_UNIFIED, 1, "unified fp16 decode");
         CHECK(flash_cudnn_kind(&decode, lib->version) == SDPA_UNIFIED, "decode goes unified");
     } else {
         check_skip("cuDNN %zu or its headers (%d) predate the unified SDPA operation", lib->version,
@@ -309,7 +319,10 @@ static void test_graphs(const struct cudnn_lib *lib)
 
 static void test_gpu(void)
 {
+    struct shape half = mk(1, 300, 1000, 8, 2, 64, 64, 1);
+    half.dtype = DT_FP16;
     const struct shape shapes[] = {
+        half,                                   /* fp16, composite, bottom-right */
         mk(2, 100, 333, 8, 2, 128, 128, 1),     /* composite, bottom-right, GQA */
         mk(1, 256, 256, 4, 4, 64, 64, 1),       /* composite, top-left */
         mk(1, 77, 130, 4, 1, 128, 64, 0),       /* unified (9.13.1+), MQA, Dv != D */

@@ -6,10 +6,11 @@
  * The math, shapes and formulas are the flash family's (reference/
  * attention.c): q [B,N,H,D], k [B,Nk,Hkv,D], v [B,Nk,Hkv,Dv], out
  * [B,N,H,Dv], token-major; GQA (head h reads kv head h / (H/Hkv)); causal
- * bottom-right: row i sees key j iff j <= i + Nk - N. cuDNN takes every
- * tensor as logical [batch, head, token, dim] with any strides whose last
- * is 1, so the token-major tensors go in as they are, by strides, with no
- * copy: q is dims {B,H,N,D}, strides {N·H·D, D, H·D, 1}.
+ * bottom-right: row i sees key j iff j <= i + Nk - N; bf16 or fp16 in
+ * memory, fp32 accumulation. cuDNN takes every tensor as logical [batch,
+ * head, token, dim] with any strides whose last is 1, so the token-major
+ * tensors go in as they are, by strides, with no copy: q is dims
+ * {B,H,N,D}, strides {N·H·D, D, H·D, 1}.
  *
  * Two graphs, chosen as cudnn-frontend 1.23's Graph::sdpa() chooses
  * (flash_cudnn_kind):
@@ -64,7 +65,7 @@ const char *const sdpa_kind_names[2] = { "composite", "unified" };
 
 const char *flash_cudnn_unsupported(const struct shape *s, int cc_major, char *why, size_t n)
 {
-    if (s->dtype != DT_BF16) {
+    if (s->dtype != DT_BF16 && s->dtype != DT_FP16) {
         snprintf(why, n, "cuDNN's fused attention takes bf16 or fp16, not %s", dtype_table[s->dtype].name);
         return why;
     }
@@ -302,6 +303,7 @@ static cudnnStatus_t reduction(struct sdpa_graph *g, cudnnReduceTensorOp_t red, 
 
 /* ---- the graphs ---------------------------------------------------------------- */
 
+/* The tensors' type in memory (flash_cudnn_unsupported admits these two). */
 static cudnnDataType_t io_type(enum dtype dt)
 {
     return dt == DT_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_HALF;
