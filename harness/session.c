@@ -218,13 +218,7 @@ static void cudnn_json(char *buf, size_t n)
 {
     char what[400];
     cudnn_lib_describe(what, sizeof what);
-    FILE *m = fmemopen(buf, n, "w");
-    if (!m) {
-        snprintf(buf, n, "null");
-        return;
-    }
-    emit_json_string(m, what);
-    fclose(m);
+    emit_json_string_buf(buf, n, what);
 }
 
 void env_collect(const struct session *s, const char *suite, struct run_record *r)

@@ -51,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../harness/emit.h"
 #include "../ops.h"
 #include "flash_cudnn.h"
 
@@ -580,19 +581,17 @@ static cudnnStatus_t flash_cudnn_pack(struct flash_cudnn_state *st)
 static void flash_cudnn_info(struct op_ctx *ctx, const struct flash_cudnn_state *st, const char *fallback)
 {
     const struct sdpa_graph *g = &st->g;
-    char v[32], h[32];
+    char v[32], h[32], lib[sizeof ctx->info / 2];
     cudnn_version_string(g->lib->version, v, sizeof v);
     cudnn_version_string(CUDNN_VERSION, h, sizeof h);
+    if (emit_json_string_buf(lib, sizeof lib, g->lib->path) != 0)
+        snprintf(lib, sizeof lib, "null");      /* a path too long to keep: the JSON stays whole */
     const char *mask = !g->masked ? "none" : g->bottom_right ? "bottom_right" : "top_left";
-    int len = snprintf(ctx->info, sizeof ctx->info,
-                       "{\"graph\":\"%s\",%s\"mask\":\"%s\",\"cudnn\":\"%s\",\"cudnn_headers\":\"%s\","
-                       "\"engine\":%lld,\"config_rank\":%lld,\"configs\":%lld,\"workspace\":%lld,\"lib\":\"%s\"}",
-                       sdpa_kind_names[g->kind], fallback, mask, v, h, (long long)g->engine,
-                       (long long)g->config_rank, (long long)g->configs, (long long)g->workspace_bytes,
-                       g->lib->path);
-    char *lib_key = strstr(ctx->info, ",\"lib\":");
-    if (len >= (int)sizeof ctx->info && lib_key)    /* a long path: left out, the JSON kept whole */
-        snprintf(lib_key, 2, "}");
+    snprintf(ctx->info, sizeof ctx->info,
+             "{\"graph\":\"%s\",%s\"mask\":\"%s\",\"cudnn\":\"%s\",\"cudnn_headers\":\"%s\","
+             "\"engine\":%lld,\"config_rank\":%lld,\"configs\":%lld,\"workspace\":%lld,\"lib\":%s}",
+             sdpa_kind_names[g->kind], fallback, mask, v, h, (long long)g->engine, (long long)g->config_rank,
+             (long long)g->configs, (long long)g->workspace_bytes, lib);
 }
 
 /* The steps of setup after the checks; st is freed by the caller on failure. */
