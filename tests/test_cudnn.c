@@ -184,8 +184,8 @@ static void test_loader_failures(void)
     snprintf(want, sizeof want, "cuDNN unusable (SEQBENCH_CUDNN=%s lacks cudnnGetErrorString)", lacks);
     expect_load(lacks, want);
     expect_setup_skip(lacks, want);
-    snprintf(want, sizeof want, "cuDNN unusable (SEQBENCH_CUDNN=%s is cuDNN 8.9.7; bench was built for cuDNN 9)",
-             old);
+    snprintf(want, sizeof want,
+             "cuDNN unusable (SEQBENCH_CUDNN=%s is cuDNN 8.9.7; bench was built for cuDNN 9)", old);
     expect_load(old, want);
 
     /* $CUDNN_HOME/lib comes first in the search, and the first file found

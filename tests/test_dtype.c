@@ -128,7 +128,8 @@ static void test_dtype_round(void)
 {
     const float x = 1.0f + 0x1p-9f + 0x1p-20f;
     CHECK(dtype_round(DT_FP32, x) == x, "fp32 keeps the value");
-    CHECK(dtype_round(DT_BF16, x) == bf16_round(x) && bf16_round(x) == 1.0f, "bf16: %a", dtype_round(DT_BF16, x));
+    CHECK(dtype_round(DT_BF16, x) == bf16_round(x) && bf16_round(x) == 1.0f, "bf16: %a",
+          dtype_round(DT_BF16, x));
     CHECK(dtype_round(DT_FP16, x) == fp16_round(x) && fp16_round(x) == 1.0f + 0x1p-9f, "fp16: %a",
           dtype_round(DT_FP16, x));
 }

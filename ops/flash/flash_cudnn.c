@@ -442,8 +442,9 @@ static cudnnStatus_t sdpa_first_plan(struct sdpa_graph *g, cudnnHandle_t handle,
     cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
     char last_err[sizeof g->err] = "";
     for (int64_t i = 0; i < count; i++) {
+        const cudnnBackendDescriptorType_t type = CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR;
         desc_t p;
-        CUDNN_CHECK(g->lib, g->err, g->lib->cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &p));
+        CUDNN_CHECK(g->lib, g->err, g->lib->cudnnBackendCreateDescriptor(type, &p));
         cudnnStatus_t st = g->lib->cudnnBackendSetAttribute(p, CUDNN_ATTR_EXECUTION_PLAN_HANDLE,
                                                             CUDNN_TYPE_HANDLE, 1, &handle);
         if (st == CUDNN_STATUS_SUCCESS)
@@ -494,8 +495,9 @@ cudnnStatus_t sdpa_plan_build(struct sdpa_graph *g, cudnnHandle_t handle)
     SET_DESC(g, heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph);
     SET(g, heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode);
     TRY(finalize(g, heur));
-    CUDNN_CHECK(g->lib, g->err, g->lib->cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count, NULL));
+    const cudnnBackendAttributeType_t any = CUDNN_TYPE_BACKEND_DESCRIPTOR;
+    CUDNN_CHECK(g->lib, g->err,
+                g->lib->cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, any, 0, &count, NULL));
     g->configs = count;
     if (count > SDPA_MAX_CONFIGS)
         count = SDPA_MAX_CONFIGS;
@@ -505,11 +507,12 @@ cudnnStatus_t sdpa_plan_build(struct sdpa_graph *g, cudnnHandle_t handle)
     }
     for (int64_t i = 0; i < count; i++)
         TRY(make(g, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg[i]));
-    CUDNN_CHECK(g->lib, g->err, g->lib->cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                                                CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &n, cfg));
+    CUDNN_CHECK(g->lib, g->err,
+                g->lib->cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, any, count, &n, cfg));
     TRY(sdpa_first_plan(g, handle, cfg, n < count ? n : count));
-    CUDNN_CHECK(g->lib, g->err, g->lib->cudnnBackendGetAttribute(g->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                                CUDNN_TYPE_INT64, 1, &n, &g->workspace_bytes));
+    CUDNN_CHECK(g->lib, g->err,
+                g->lib->cudnnBackendGetAttribute(g->plan, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                 CUDNN_TYPE_INT64, 1, &n, &g->workspace_bytes));
     g->engine = sdpa_engine_index(g, cfg[g->config_rank]);
     return CUDNN_STATUS_SUCCESS;
 }
@@ -610,9 +613,9 @@ static int flash_cudnn_prepare(struct op_ctx *ctx, struct flash_cudnn_state *st,
         crc = flash_cudnn_graph(st, lib, ctx, kind);
     }
     if (crc != CUDNN_STATUS_SUCCESS) {
+        const int no_engine = CUDNN_STATUS_CATEGORY(crc) == CUDNN_STATUS_NOT_SUPPORTED;
         snprintf(ctx->err, sizeof ctx->err, "%s%s graph: %.200s",
-                 CUDNN_STATUS_CATEGORY(crc) == CUDNN_STATUS_NOT_SUPPORTED ? "cuDNN has no engine for this " : "",
-                 sdpa_kind_names[kind], st->g.err);
+                 no_engine ? "cuDNN has no engine for this " : "", sdpa_kind_names[kind], st->g.err);
         return sb_status_of(crc);
     }
     int rc = attn_dev_setup(ctx, &st->io);
