@@ -13,6 +13,9 @@
 # nvcc is looked up in $(CUDA_HOME)/bin, then on PATH. The CUDA runtime is
 # linked statically and cuBLAS dynamically (rpath to the toolkit's lib);
 # never -lcuda, so the binary starts on machines with no driver and says so.
+# cuDNN is never linked: only its header cudnn_graph.h is needed (looked up
+# in $(CUDNN_HOME)/include, the toolkit's include, /usr/include), and
+# harness/cudnn_lib.c dlopens libcudnn.so.9 at run time.
 
 CC        ?= gcc
 CPU_ARCH  ?= -march=native
@@ -45,6 +48,7 @@ REPORT_SRC    := $(wildcard report/*.c)
 REFERENCE_SRC := $(wildcard reference/*.c)
 HARNESS_CU    := $(wildcard harness/*.cu)
 CU_SRC        := $(wildcard ops/*/*.cu) $(HARNESS_CU)
+OPS_C_SRC     := $(wildcard ops/*/*.c)
 
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
@@ -52,13 +56,23 @@ CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
 LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcudart_static -lrt -lstdc++ \
                -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
 CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
+CUDNN_INC   := $(firstword $(foreach d,$(CUDNN_HOME)/include $(CUDA_HOME)/include /usr/include,\
+                 $(if $(wildcard $(d)/cudnn_graph.h),$(d))))
+ifneq ($(CUDNN_INC),)
+CFLAGS_ALL  += -DSB_HAVE_CUDNN -I$(CUDNN_INC) -DSB_CUDA_LIB='"$(CUDA_LIB)"'
+CUDNN_STATUS := headers in $(CUDNN_INC); libcudnn.so.9 is loaded at run time
+else
+CUDNN_STATUS := no (cudnn_graph.h not found; set CUDNN_HOME; flash/cudnn will skip)
+endif
 else
 CU_OBJ      :=
 CUDA_STATUS := no (CPU-only bench; set CUDA_HOME to build the GPU implementations)
+CUDNN_STATUS := no (needs CUDA)
 endif
 
 LIB_OBJ  := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
-            $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(CU_OBJ)
+            $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(OPS_C_SRC:%.c=build/%.o) \
+            $(CU_OBJ)
 TESTS    := $(patsubst tests/%.c,bin/tests/%,$(wildcard tests/test_*.c))
 
 GNUPLOT_STATUS := $(if $(shell command -v gnuplot 2>/dev/null),yes,no (reports need gnuplot-nox))
@@ -76,6 +90,7 @@ test-deps:
 
 found:
 	@echo "nvcc:    $(CUDA_STATUS)"
+	@echo "cudnn:   $(CUDNN_STATUS)"
 	@echo "sqlite:  $(SQLITE_STATUS)"
 	@echo "gnuplot: $(GNUPLOT_STATUS)"
 	@echo "openmp:  yes ($(CC) -fopenmp)"

@@ -62,7 +62,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->roof_flops = r->roof_bytes_s = r->flops_executed = NAN;
     r->worst_rel_err = r->validate_s = r->recheck_rel_err = NAN;
     r->worst_row = r->worst_head = -1;
-    r->stop_reason = r->timing = r->bound = NULL;
+    r->stop_reason = r->timing = r->bound = r->impl_info = NULL;
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
@@ -373,7 +373,12 @@ int run_case(const struct case_req *q, struct case_result *res)
     poison_host(&ctx);
     if (ctx.gpu)
         gpu_reset_peak(ctx.gpu);
-    if (im->setup && (rc = im->setup(&ctx)) != SB_OK)
+    rc = im->setup ? im->setup(&ctx) : SB_OK;
+    if (ctx.info[0]) {                          /* kept for a skip or an error too */
+        snprintf(res->impl_info, sizeof res->impl_info, "%s", ctx.info);
+        res->rec.impl_info = res->impl_info;
+    }
+    if (rc != SB_OK)
         goto failed;
     setup_done = 1;
     if ((rc = im->run(&ctx)) != SB_OK)

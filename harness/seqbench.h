@@ -27,12 +27,12 @@ extern "C" {
 
 /* ---- dtypes --------------------------------------------------------------- */
 
-enum dtype { DT_FP32, DT_BF16, DT_COUNT };
+enum dtype { DT_FP32, DT_BF16, DT_FP16, DT_COUNT };
 
 struct dtype_info {
     const char *name;   /* as on the command line and in the database */
     int bytes;          /* storage size of one element on the device */
-    double eps;         /* unit roundoff 2^-p: fp32 2^-24, bf16 2^-8 */
+    double eps;         /* unit roundoff 2^-p: fp32 2^-24, bf16 2^-8, fp16 2^-11 */
 };
 extern const struct dtype_info dtype_table[DT_COUNT];
 
@@ -45,6 +45,15 @@ int dtype_parse(const char *name);
 float bf16_round(float x);
 uint16_t bf16_bits(float x);
 float bf16_from_bits(uint16_t b);
+
+/* The same for IEEE binary16 (fp16): round to nearest even, subnormals kept,
+ * magnitudes from 65520 up to infinity, NaN kept a (quiet) NaN. */
+float fp16_round(float x);
+uint16_t fp16_bits(float x);
+float fp16_from_bits(uint16_t b);
+
+/* x rounded to dt as a float (fp32: x itself): what the device holds. */
+float dtype_round(enum dtype dt, float x);
 
 /* ---- shapes --------------------------------------------------------------- */
 
@@ -153,6 +162,9 @@ struct op_ctx {
     void *priv;                 /* implementation state between setup and teardown */
     struct gpu_ctx *gpu;        /* NULL for CPU implementations */
     char err[256];              /* one line, no trailing newline */
+    char info[512];             /* what ran, where setup chooses (a library's graph, engine,
+                                   version), as a JSON object; "" when nothing to say.
+                                   Stored as results.impl_info */
 };
 
 struct impl {

@@ -23,7 +23,7 @@ static double softmax_gemm_flops(const struct shape *s)
 
 static const struct impl softmax_impls[] = {
     {
-        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16) | DT_BIT(DT_FP16),
         .status = "verified",
         .summary = "definition, float64 accumulation, OpenMP",
         .setup = NULL, .run = attn_ref_run,
