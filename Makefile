@@ -1,7 +1,8 @@
 # seqbench — one Makefile.
 #
 #   make              bin/bench (CPU-only when nvcc is not found)
-#   make test         every test; the last line is "N passed, M failed"
+#   make test         every test (installing what they need: scripts/deps.sh
+#                     --test); the last line is "N passed, M failed[, K skipped]"
 #   make long-context the main job: bench suite long-context -> results/bench.db,
 #                     bench report -> results/report/index.html
 #   make V=1          show the commands
@@ -12,12 +13,18 @@
 # nvcc is looked up in $(CUDA_HOME)/bin, then on PATH. The CUDA runtime is
 # linked statically, cuBLAS and cuFFT dynamically (rpath to the toolkit's lib);
 # never -lcuda, so the binary starts on machines with no driver and says so.
+# cuDNN is never linked: only its header cudnn_graph.h is needed (looked up
+# in $(CUDNN_HOME)/include, the toolkit's include, /usr/include), and
+# harness/cudnn_lib.c dlopens libcudnn.so.9 at run time.
 
 CC        ?= gcc
 CPU_ARCH  ?= -march=native
 OPT       ?= -O3
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPT) $(CPU_ARCH) -g -fopenmp \
              -Wall -Wextra -Werror -Wno-error=unknown-pragmas $(CFLAGS)
+# harness/ (bench) and report/ (bench report's page and figures) include
+# each other's headers; build/ holds the generated version.h.
+INCLUDES   = -Iharness -Ireport -Ibuild
 LDLIBS_ALL = -fopenmp -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -ldl -lpthread
 
 Q := $(if $(V),,@)
@@ -37,8 +44,11 @@ NVCCFLAGS  ?= -O3 -std=c++17 -lineinfo -Werror all-warnings \
               -Xcompiler -Wall,-Wextra,-Werror -Xptxas -warn-spills,-warn-lmem-usage
 
 HARNESS_SRC   := $(wildcard harness/*.c)
+REPORT_SRC    := $(wildcard report/*.c)
 REFERENCE_SRC := $(wildcard reference/*.c)
-CU_SRC        := $(wildcard ops/*/*.cu harness/*.cu)
+HARNESS_CU    := $(wildcard harness/*.cu)
+CU_SRC        := $(wildcard ops/*/*.cu) $(HARNESS_CU)
+OPS_C_SRC     := $(wildcard ops/*/*.c)
 
 ifneq ($(NVCC),)
 CFLAGS_ALL  += -DSB_HAVE_CUDA -I$(CUDA_HOME)/include
@@ -46,27 +56,41 @@ CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
 LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcufft -lcudart_static -lrt -lstdc++ \
                -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
 CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
+CUDNN_INC   := $(firstword $(foreach d,$(CUDNN_HOME)/include $(CUDA_HOME)/include /usr/include,\
+                 $(if $(wildcard $(d)/cudnn_graph.h),$(d))))
+ifneq ($(CUDNN_INC),)
+CFLAGS_ALL  += -DSB_HAVE_CUDNN -I$(CUDNN_INC) -DSB_CUDA_LIB='"$(CUDA_LIB)"'
+CUDNN_STATUS := headers in $(CUDNN_INC); libcudnn.so.9 is loaded at run time
+else
+CUDNN_STATUS := no (cudnn_graph.h not found; set CUDNN_HOME; flash/cudnn will skip)
+endif
 else
 CU_OBJ      :=
 CUDA_STATUS := no (CPU-only bench; set CUDA_HOME to build the GPU implementations)
+CUDNN_STATUS := no (needs CUDA)
 endif
 
 LIB_OBJ  := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
-            $(REFERENCE_SRC:%.c=build/%.o) $(CU_OBJ)
+            $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(OPS_C_SRC:%.c=build/%.o) \
+            $(CU_OBJ)
 TESTS    := $(patsubst tests/%.c,bin/tests/%,$(wildcard tests/test_*.c))
 
 GNUPLOT_STATUS := $(if $(shell command -v gnuplot 2>/dev/null),yes,no (reports need gnuplot-nox))
 SQLITE_STATUS  := $(if $(wildcard /usr/include/sqlite3.h),yes,no (apt-get install libsqlite3-dev))
 
-.PHONY: all test clean found deps long-context FORCE
+.PHONY: all test clean found deps test-deps long-context FORCE
 all: found bin/bench
 
-# What a fresh Debian machine lacks (compiler, SQLite), installed on demand.
+# What a fresh Debian machine lacks (compiler, SQLite, gnuplot), installed on
+# demand; test-deps adds what the tests need.
 deps:
 	$(Q)bash scripts/deps.sh
+test-deps:
+	$(Q)bash scripts/deps.sh --test
 
 found:
 	@echo "nvcc:    $(CUDA_STATUS)"
+	@echo "cudnn:   $(CUDNN_STATUS)"
 	@echo "sqlite:  $(SQLITE_STATUS)"
 	@echo "gnuplot: $(GNUPLOT_STATUS)"
 	@echo "openmp:  yes ($(CC) -fopenmp)"
@@ -87,13 +111,13 @@ build/harness/session.o build/harness/ceilings.o: build/version.h
 # Objects are rebuilt when the flags change (nvcc found or not, CUDA_ARCHS).
 build/flags: FORCE
 	@mkdir -p build
-	@echo '$(CC) $(CFLAGS_ALL) $(NVCCFLAGS) $(GENCODE)' > $@.tmp
+	@echo '$(CC) $(CFLAGS_ALL) $(INCLUDES) $(NVCCFLAGS) $(GENCODE)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 build/%.o: %.c build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -Ibuild -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(INCLUDES) -MMD -MP -c $< -o $@
 
 # ptxas's register/spill report for every kernel is kept beside the object;
 # tests/kernels.sh fails on any spill.
@@ -108,12 +132,14 @@ bin/bench: build/harness/main.o $(LIB_OBJ)
 	@echo "  LD    $@"
 	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
 
-bin/tests/%: tests/%.c $(LIB_OBJ) tests/check.h
+bin/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 	@mkdir -p bin/tests
 	@echo "  CC    $<"
-	$(Q)$(CC) $(CFLAGS_ALL) -Iharness -Ibuild $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) $(INCLUDES) $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)
 
-test: deps
+# The tests install what their checks need beyond the main job's: NumPy 1.x
+# and 2.x, PyYAML, chromium, cuobjdump/nvdisasm (scripts/deps.sh says where).
+test: test-deps
 	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS)
 	$(Q)bash tests/run.sh $(TESTS)
 
@@ -129,8 +155,9 @@ long-context: deps
 build/%.ptx: %.cu
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVCCFLAGS) -DSB_HAVE_CUDA -gencode arch=compute_90a,code=sm_90a -ptx $< -o $@
+# cuobjdump: the toolkit's, else the one make test installs (.tools/bin).
 build/%.sass: build/%.o
-	cuobjdump --dump-sass $< > $@
+	$(firstword $(shell command -v cuobjdump) $(wildcard .tools/bin/cuobjdump) cuobjdump) --dump-sass $< > $@
 
 clean:
 	rm -rf build bin

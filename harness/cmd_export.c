@@ -34,6 +34,7 @@ static const struct xcol {
     { "results", "rows_checked" }, { "results", "rows_total" }, { "results", "flops" },
     { "results", "min_bytes" }, { "results", "footprint_bytes" }, { "results", "kernel_ms" },
     { "results", "l2_flush" }, { "results", "seed" }, { "results", "created_at" },
+    { "results", "impl_info" },
 };
 enum { N_XCOLS = (int)(sizeof xcols / sizeof xcols[0]) };
 

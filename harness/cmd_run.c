@@ -87,7 +87,7 @@ int cmd_run(int argc, char **argv)
     measure_flags_init(&mf);
     struct opt opts[N_BASE_OPTS + SF_COUNT] = {
         OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: the device's, but ref); CPU ones alone imply --device cpu"),
-        OPT("dtype", OPT_STRING, &dtype, "T", "fp32 or bf16 (default fp32)"),
+        OPT("dtype", OPT_STRING, &dtype, "T", "fp32, bf16 or fp16 (default fp32)"),
         OPT("device", OPT_STRING, &device, "DEV", "cpu (CPU implementations) or cuda:N (GPU ones; default cuda:0 where there is a GPU, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
         OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
@@ -162,7 +162,7 @@ int cmd_run(int argc, char **argv)
         shape_unset(&s);
         int t = dtype_parse(dtype);
         if (t < 0) {
-            cli_error("run: unknown dtype '%s' (known: fp32, bf16)", dtype);
+            cli_error("run: unknown dtype '%s' (known: fp32, bf16, fp16)", dtype);
             return EXIT_USAGE;
         }
         s.dtype = (enum dtype)t;

@@ -626,15 +626,9 @@ int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n)
          * holds them already (upcasting is exact); an edited file gets the
          * rounding the device would apply on upload, so the reference sees
          * what the device sees. */
-        switch (lc->shape.dtype) {
-        case DT_BF16:
+        if (lc->shape.dtype != DT_FP32)
             for (int64_t e = 0; e < info.numel; e++)
-                lc->in[i][e] = bf16_round(lc->in[i][e]);
-            break;
-        case DT_FP32:
-        case DT_COUNT:
-            break;
-        }
+                lc->in[i][e] = dtype_round(lc->shape.dtype, lc->in[i][e]);
     }
     lc->n_in = io.n_in;
     char msg[200];

@@ -66,6 +66,20 @@ void emit_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
+int emit_json_string_buf(char *buf, size_t n, const char *s)
+{
+    FILE *m = n > 1 ? fmemopen(buf, n, "w") : NULL;
+    if (m) {
+        emit_json_string(m, s);
+        long len = ftell(m);
+        fclose(m);                  /* writes the NUL when there is room */
+        if (len >= 0 && (size_t)len < n)
+            return 0;
+    }
+    snprintf(buf, n, "null");
+    return -1;
+}
+
 void emit_double(char *buf, size_t n, double x)
 {
     /* 15 significant digits always read back for "nice" values; 17 always do. */

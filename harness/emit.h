@@ -13,6 +13,9 @@
  * valid UTF-8 passed through, each invalid byte written as U+FFFD. NULL is
  * written as null. */
 void emit_json_string(FILE *f, const char *s);
+/* The same into buf (size n). Returns 0, or -1 when it did not fit (buf is
+ * then "null"). */
+int emit_json_string_buf(char *buf, size_t n, const char *s);
 /* A JSON number in its shortest exact form; NaN and infinities (which JSON
  * lacks) are written as null. */
 void emit_json_number(FILE *f, double x);

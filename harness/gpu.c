@@ -171,10 +171,16 @@ double gpu_measure_bandwidth(struct gpu_ctx *g)
  * (what Triton's do_bench clears), so no line of the previous sample stays. */
 #define FLUSH_MIN_BYTES ((size_t)256 << 20)
 
-/* bf16 uploads and downloads convert on the host through a bounce buffer of
- * this many elements (32 MiB of bf16), so a 2^40-element tensor does not
- * need a second host copy of itself. */
+/* bf16 and fp16 uploads and downloads convert on the host through a bounce
+ * buffer of this many elements (32 MiB of 16-bit values), so a 2^40-element
+ * tensor does not need a second host copy of itself. */
 #define CONVERT_CHUNK ((int64_t)1 << 24)
+
+/* The 16-bit dtypes' conversions (round to nearest even; exact back). */
+static uint16_t (*const to_bits[DT_COUNT])(float) = { [DT_BF16] = bf16_bits, [DT_FP16] = fp16_bits };
+static float (*const from_bits[DT_COUNT])(uint16_t) = {
+    [DT_BF16] = bf16_from_bits, [DT_FP16] = fp16_from_bits,
+};
 
 struct gpu_alloc {
     void *ptr;
@@ -460,20 +466,20 @@ int sb_gpu_upload(struct op_ctx *ctx, void *d_dst, const float *h_src, int64_t c
         CUDA_CHECK(cudaStreamSynchronize(st));
         return SB_OK;
     }
-    if (dt != DT_BF16) {
+    if ((unsigned)dt >= DT_COUNT || !to_bits[dt]) {
         snprintf(err, n, "sb_gpu_upload: unsupported dtype %d", (int)dt);
         return SB_ERROR;
     }
     const int64_t chunk = count < CONVERT_CHUNK ? count : CONVERT_CHUNK;
     if (!(tmp = malloc((size_t)(chunk > 0 ? chunk : 1) * sizeof *tmp))) {
-        snprintf(err, n, "out of host memory for a bf16 upload");
+        snprintf(err, n, "out of host memory for a %s upload", dtype_table[dt].name);
         return SB_OOM;
     }
     uint16_t *d = d_dst;
     for (int64_t i0 = 0; i0 < count; i0 += chunk) {
         const int64_t m = count - i0 < chunk ? count - i0 : chunk;
         for (int64_t i = 0; i < m; i++)
-            tmp[i] = bf16_bits(h_src[i0 + i]);
+            tmp[i] = to_bits[dt](h_src[i0 + i]);
         CUDA_CHECK(cudaMemcpyAsync(d + i0, tmp, (size_t)m * sizeof *tmp, cudaMemcpyHostToDevice, st));
         CUDA_CHECK(cudaStreamSynchronize(st));     /* before tmp is refilled */
     }
@@ -497,13 +503,13 @@ int sb_gpu_download(struct op_ctx *ctx, float *h_dst, const void *d_src, int64_t
         CUDA_CHECK(cudaStreamSynchronize(st));
         return SB_OK;
     }
-    if (dt != DT_BF16) {
+    if ((unsigned)dt >= DT_COUNT || !from_bits[dt]) {
         snprintf(err, n, "sb_gpu_download: unsupported dtype %d", (int)dt);
         return SB_ERROR;
     }
     const int64_t chunk = count < CONVERT_CHUNK ? count : CONVERT_CHUNK;
     if (!(tmp = malloc((size_t)(chunk > 0 ? chunk : 1) * sizeof *tmp))) {
-        snprintf(err, n, "out of host memory for a bf16 download");
+        snprintf(err, n, "out of host memory for a %s download", dtype_table[dt].name);
         return SB_OOM;
     }
     const uint16_t *d = d_src;
@@ -512,7 +518,7 @@ int sb_gpu_download(struct op_ctx *ctx, float *h_dst, const void *d_src, int64_t
         CUDA_CHECK(cudaMemcpyAsync(tmp, d + i0, (size_t)m * sizeof *tmp, cudaMemcpyDeviceToHost, st));
         CUDA_CHECK(cudaStreamSynchronize(st));
         for (int64_t i = 0; i < m; i++)
-            h_dst[i0 + i] = bf16_from_bits(tmp[i]);
+            h_dst[i0 + i] = from_bits[dt](tmp[i]);
     }
     free(tmp);
     return SB_OK;

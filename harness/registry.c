@@ -14,6 +14,7 @@
 const struct dtype_info dtype_table[DT_COUNT] = {
     [DT_FP32] = { "fp32", 4, 0x1p-24 },
     [DT_BF16] = { "bf16", 2, 0x1p-8 },
+    [DT_FP16] = { "fp16", 2, 0x1p-11 },
 };
 
 int dtype_parse(const char *name)
@@ -45,6 +46,80 @@ float bf16_from_bits(uint16_t b)
 float bf16_round(float x)
 {
     return bf16_from_bits(bf16_bits(x));
+}
+
+/* fp32 -> fp16 by integer arithmetic on the bits, so it is exact and the
+ * same on every host (no dependence on the compiler's _Float16). */
+uint16_t fp16_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    const uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t a = u & 0x7fffffffu;
+    if (a > 0x7f800000u)                        /* NaN: quiet, top payload bits kept */
+        return (uint16_t)(sign | 0x7e00u | ((a >> 13) & 0x1ffu));
+    if (a >= 0x47800000u)                       /* >= 65536 (or inf): infinity */
+        return (uint16_t)(sign | 0x7c00u);
+    if (a < 0x38800000u) {                      /* below 2^-14: fp16 subnormal or zero */
+        /* The value is m·2^(e-150) with the hidden bit in m; in units of
+         * fp16's subnormal step 2^-24 that is m >> (126 - e), rounded to
+         * nearest even on the bits shifted out. */
+        const int e = (int)(a >> 23);
+        if (e < 102)                            /* below 2^-25: rounds to zero */
+            return sign;
+        const uint32_t m = (a & 0x7fffffu) | 0x800000u;
+        const int shift = 126 - e;              /* 14..24 */
+        uint32_t q = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1)))
+            q++;                                /* may carry into the smallest normal: right */
+        return (uint16_t)(sign | q);
+    }
+    /* Normal: rebias the exponent (127 -> 15), keep 10 mantissa bits, round
+     * to nearest even on the 13 dropped; a carry out of the mantissa bumps
+     * the exponent, up to infinity from 65520 on. */
+    const uint32_t rem = a & 0x1fffu, half = 0x1000u;
+    uint32_t h = (a - 0x38000000u) >> 13;
+    if (rem > half || (rem == half && (h & 1)))
+        h++;
+    return (uint16_t)(sign | h);
+}
+
+float fp16_from_bits(uint16_t b)
+{
+    const uint32_t sign = (uint32_t)(b & 0x8000u) << 16, e = (b >> 10) & 0x1fu, m = b & 0x3ffu;
+    uint32_t u;
+    if (e == 0x1f)                              /* inf or NaN */
+        u = sign | 0x7f800000u | (m << 13);
+    else if (e != 0)                            /* normal */
+        u = sign | ((e + 112) << 23) | (m << 13);
+    else {                                      /* zero or subnormal: m·2^-24, exact in fp32 */
+        float x = (float)m * 0x1p-24f;
+        memcpy(&u, &x, 4);
+        u |= sign;
+    }
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+float fp16_round(float x)
+{
+    return fp16_from_bits(fp16_bits(x));
+}
+
+float dtype_round(enum dtype dt, float x)
+{
+    switch (dt) {
+    case DT_BF16:
+        return bf16_round(x);
+    case DT_FP16:
+        return fp16_round(x);
+    case DT_FP32:
+    case DT_COUNT:
+        break;
+    }
+    return x;
 }
 
 #define FIELD(nm, member, flag, vals, hlp) { nm, offsetof(struct shape, member), flag, vals, hlp }

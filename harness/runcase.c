@@ -62,7 +62,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->roof_flops = r->roof_bytes_s = r->flops_executed = NAN;
     r->worst_rel_err = r->validate_s = r->recheck_rel_err = NAN;
     r->worst_row = r->worst_head = -1;
-    r->stop_reason = r->timing = r->bound = NULL;
+    r->stop_reason = r->timing = r->bound = r->impl_info = NULL;
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
@@ -232,6 +232,91 @@ static void case_bound(const struct case_req *q, struct case_result *res)
     r->pct_peak = r->pct_compute;
 }
 
+/* What the check before timing compared, kept for the recheck after it. */
+struct check_set {
+    const struct io_specs *io;
+    struct tolerance tol;       /* the family's, for the case's dtype */
+    const int64_t *rows;        /* the checked rows, sorted */
+    int64_t nrows;
+    const double *ref;          /* nrows × row elems */
+    const double *ref_final;    /* io->final in full; NULL when none */
+};
+
+/* ctx->out (and ctx->final) against the reference on the checked rows. */
+static int check_output(const struct check_set *cs, const struct op_ctx *ctx,
+                        struct check_result *chk)
+{
+    const struct io_specs *io = cs->io;
+    validate_compare(&cs->tol, ctx->out, tensor_numel(&io->out), cs->rows, cs->nrows,
+                     family_row_elems(io), validate_out_heads(io), cs->ref, chk);
+    if (chk->ok && ctx->final)
+        validate_final(&cs->tol, io, ctx->final, cs->ref_final, chk);
+    return chk->ok;
+}
+
+static void set_mismatch(struct case_result *res, const char *why)
+{
+    snprintf(res->status, sizeof res->status, "mismatch");
+    snprintf(res->error, sizeof res->error, "%s", why);
+    res->rec.error = res->error;
+}
+
+/* A GPU implementation's output that passed the sampled check: every row
+ * against the device reference. chk takes its worst (row, head) when that
+ * is worse, or its verdict when it fails. */
+static int check_on_device(const struct family *f, struct op_ctx *ctx, struct check_result *chk,
+                           struct case_result *res)
+{
+    struct check_result dev;
+    int ran, rc = validate_on_device(f, ctx, &dev, &ran);
+    if (rc != SB_OK || !ran)
+        return rc;
+    res->rec.rows_checked = res->rec.rows_total;
+    if (!dev.ok) {
+        chk->ok = 0;
+        snprintf(chk->why, sizeof chk->why, "device reference (every row, fp32): %.150s", dev.why);
+    }
+    if (!dev.ok || dev.worst_rel_l2 > chk->worst_rel_l2) {
+        chk->worst_rel_l2 = dev.worst_rel_l2;
+        chk->worst_row = dev.worst_row, chk->worst_head = dev.worst_head;
+    }
+    return SB_OK;
+}
+
+/* After timing: the output of the last timed run, fetched again, checked on
+ * the same rows, so a fault that appears only under back-to-back launches
+ * (a race, a stale buffer, state carried between runs) fails the case. The
+ * host output was poisoned before timing, so only what the timed runs (CPU)
+ * or this fetch (GPU) wrote counts. *matched = 0: status "mismatch". */
+static int recheck_last_run(const struct impl *im, struct op_ctx *ctx, const struct check_set *cs,
+                            struct case_result *res, int *matched)
+{
+    int rc;
+    if (im->fetch && (rc = im->fetch(ctx)) != SB_OK)
+        return rc;
+    struct check_result chk;
+    *matched = check_output(cs, ctx, &chk);
+    res->rec.recheck_rel_err = chk.rel_l2;
+    if (!*matched) {
+        char why[sizeof res->error];
+        snprintf(why, sizeof why, "after timing, the last timed run: %.200s", chk.why);
+        set_mismatch(res, why);
+    }
+    return SB_OK;
+}
+
+/* Poisons the host output (and final state): an element nobody writes
+ * stays NaN and fails the check. */
+static void poison_host(const struct op_ctx *ctx)
+{
+    const int64_t out_n = tensor_numel(&ctx->io->out);
+    const int64_t final_n = ctx->final ? tensor_numel(&ctx->io->final) : 0;
+    for (int64_t i = 0; i < out_n; i++)
+        ctx->out[i] = NAN;
+    for (int64_t i = 0; i < final_n; i++)
+        ctx->final[i] = NAN;
+}
+
 int run_case(const struct case_req *q, struct case_result *res)
 {
     const struct family *f = q->family;
@@ -246,9 +331,9 @@ int run_case(const struct case_req *q, struct case_result *res)
 
     struct io_specs io;
     f->io(s, &io);
-    const int64_t out_n = tensor_numel(&io.out), elems = family_row_elems(&io);
+    const int64_t elems = family_row_elems(&io);
     float *in[SB_MAX_TENSORS] = { 0 };
-    float *out = malloc((size_t)out_n * sizeof *out);
+    float *out = malloc((size_t)tensor_numel(&io.out) * sizeof *out);
     const int64_t final_n = io.final.ndim ? tensor_numel(&io.final) : 0;
     float *final = final_n ? malloc((size_t)final_n * sizeof *final) : NULL;
     int64_t *rows = NULL, nrows = 0;
@@ -274,20 +359,26 @@ int run_case(const struct case_req *q, struct case_result *res)
         f->inputs(s, q->seed, in);
     ctx.in = (const float *const *)in;
 
+    double t_check = now_seconds();     /* validate_s: picking, reference, comparisons */
     nrows = validate_pick_rows(f, s, q->seed, &rows, &sampled);
     if (nrows < 0 || !(ref = malloc((size_t)(nrows * elems) * sizeof *ref)))
         goto host_oom;
     f->reference(s, ctx.scale, ctx.in, rows, nrows, ref, ref_final);
     res->rec.rows_checked = nrows;
     res->rec.rows_total = family_out_rows(&io);
+    const struct check_set cs = { .io = &io, .tol = f->tolerance(s), .rows = rows,
+                                  .nrows = nrows, .ref = ref, .ref_final = ref_final };
+    double validate_s = now_seconds() - t_check;
 
-    for (int64_t i = 0; i < out_n; i++)
-        out[i] = NAN;                           /* poison: unwritten elements fail */
-    for (int64_t i = 0; i < final_n; i++)
-        final[i] = NAN;
+    poison_host(&ctx);
     if (ctx.gpu)
         gpu_reset_peak(ctx.gpu);
-    if (im->setup && (rc = im->setup(&ctx)) != SB_OK)
+    rc = im->setup ? im->setup(&ctx) : SB_OK;
+    if (ctx.info[0]) {                          /* kept for a skip or an error too */
+        snprintf(res->impl_info, sizeof res->impl_info, "%s", ctx.info);
+        res->rec.impl_info = res->impl_info;
+    }
+    if (rc != SB_OK)
         goto failed;
     setup_done = 1;
     if ((rc = im->run(&ctx)) != SB_OK)
@@ -295,16 +386,19 @@ int run_case(const struct case_req *q, struct case_result *res)
     if (im->fetch && (rc = im->fetch(&ctx)) != SB_OK)
         goto failed;
 
+    t_check = now_seconds();
     struct check_result chk;
-    validate_compare(f, s, out, out_n, rows, nrows, elems, ref, &chk);
-    if (chk.ok && final_n)
-        validate_final(f, s, &io, final, ref_final, &chk);
+    if (check_output(&cs, &ctx, &chk) && ctx.gpu &&
+        (rc = check_on_device(f, &ctx, &chk, res)) != SB_OK)
+        goto failed;
+    res->rec.validate_s = validate_s + (now_seconds() - t_check);
     res->rec.rel_err = chk.rel_l2;
     res->rec.max_abs_err = chk.max_abs;
+    res->rec.worst_rel_err = chk.worst_rel_l2;
+    res->rec.worst_row = chk.worst_row;
+    res->rec.worst_head = chk.worst_head;
     if (!chk.ok) {
-        snprintf(res->status, sizeof res->status, "mismatch");
-        snprintf(res->error, sizeof res->error, "%s", chk.why);
-        res->rec.error = res->error;
+        set_mismatch(res, chk.why);
     } else if (q->verify_only) {
         snprintf(res->status, sizeof res->status, "ok");
     } else {
@@ -313,11 +407,19 @@ int run_case(const struct case_req *q, struct case_result *res)
             goto host_oom;
         struct measure_result m;
         struct result_record *r = &res->rec;
+        poison_host(&ctx);
         rc = measure_case(im, &ctx, &q->mopts, res->samples, &m);
         r->n_samples = m.n;
         r->timing = timing_names[m.timing];
         if (rc != SB_OK)
             goto failed;
+        int matched;
+        if ((rc = recheck_last_run(im, &ctx, &cs, res, &matched)) != SB_OK)
+            goto failed;
+        if (!matched) {             /* a wrong result has no speed: nothing timed is stored */
+            r->n_samples = 0;
+            goto measured;
+        }
         r->noise = isfinite(m.noise) ? m.noise : NAN;
         r->stop_reason = stop_names[m.stop];
         struct stats st;
@@ -329,6 +431,7 @@ int run_case(const struct case_req *q, struct case_result *res)
         case_bound(q, res);
         measure_status(&q->mopts, &m, res->status, sizeof res->status);
     }
+measured:
     res->rec.footprint_bytes = ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
     goto done;
 

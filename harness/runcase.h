@@ -47,6 +47,7 @@ struct case_result {
     char shape_json[256];
     char status[320];
     char error[320];
+    char impl_info[512];            /* the implementation's op_ctx.info */
     double *samples;                /* malloc'd, n_samples of them */
 };
 

@@ -27,12 +27,12 @@ extern "C" {
 
 /* ---- dtypes --------------------------------------------------------------- */
 
-enum dtype { DT_FP32, DT_BF16, DT_COUNT };
+enum dtype { DT_FP32, DT_BF16, DT_FP16, DT_COUNT };
 
 struct dtype_info {
     const char *name;   /* as on the command line and in the database */
     int bytes;          /* storage size of one element on the device */
-    double eps;         /* unit roundoff 2^-p: fp32 2^-24, bf16 2^-8 */
+    double eps;         /* unit roundoff 2^-p: fp32 2^-24, bf16 2^-8, fp16 2^-11 */
 };
 extern const struct dtype_info dtype_table[DT_COUNT];
 
@@ -45,6 +45,15 @@ int dtype_parse(const char *name);
 float bf16_round(float x);
 uint16_t bf16_bits(float x);
 float bf16_from_bits(uint16_t b);
+
+/* The same for IEEE binary16 (fp16): round to nearest even, subnormals kept,
+ * magnitudes from 65520 up to infinity, NaN kept a (quiet) NaN. */
+float fp16_round(float x);
+uint16_t fp16_bits(float x);
+float fp16_from_bits(uint16_t b);
+
+/* x rounded to dt as a float (fp32: x itself): what the device holds. */
+float dtype_round(enum dtype dt, float x);
 
 /* ---- shapes --------------------------------------------------------------- */
 
@@ -153,6 +162,7 @@ enum sb_status {
 };
 
 struct gpu_ctx;         /* harness/gpu.h: device, stream, tracked allocations */
+struct gref_case;       /* harness/gpu_ref.h: a case as the device reference sees it */
 
 struct op_ctx {
     const struct shape *shape;
@@ -165,6 +175,9 @@ struct op_ctx {
     void *priv;                 /* implementation state between setup and teardown */
     struct gpu_ctx *gpu;        /* NULL for CPU implementations */
     char err[256];              /* one line, no trailing newline */
+    char info[512];             /* what ran, where setup chooses (a library's graph, engine,
+                                   version), as a JSON object; "" when nothing to say.
+                                   Stored as results.impl_info */
 };
 
 struct impl {
@@ -188,8 +201,21 @@ struct impl {
 
 struct tolerance {
     double rel_l2;      /* ||out-ref||_2 / ||ref||_2 over the checked rows */
-    double row_rel_l2;  /* the same for the worst single row */
+    double row_rel_l2;  /* the same for the worst single (row, head) (harness/validate.h) */
 };
+
+/* One level of the implementations' work decomposition along the N rows of
+ * a batch, which validation checks the edges of (harness/validate.c): tiles
+ * of len rows whose boundaries are the rows n with (n + offset) % len == 0
+ * (counted from the start of each tile of `within` rows when within > 0: the
+ * sub-chunks of a chunk). A row's class is its position in its tile. */
+struct row_tiling {
+    const char *what;   /* "query tile", "diagonal", "chunk", "sub-chunk" */
+    int64_t len;
+    int64_t offset;     /* 0 .. len-1 */
+    int64_t within;     /* 0: tiles run over all N rows */
+};
+#define SB_MAX_TILINGS 4
 
 struct family {
     const char *name;
@@ -221,6 +247,15 @@ struct family {
                       const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
+    /* The tilings of the N rows that the implementations' kernels use, from
+     * the constants they use (tile sizes, chunk length); returns how many
+     * (<= SB_MAX_TILINGS). NULL: none seqbench knows of. */
+    int (*row_tilings)(const struct shape *, struct row_tiling *t);
+    /* Describes the case (shape, scale, inputs) to the device reference,
+     * which checks every row of a GPU implementation's output
+     * (harness/gpu_ref.h); 0 when it cannot. NULL: the family has none. */
+    int (*gpu_ref)(const struct shape *, double scale, const float *const in[],
+                   struct gref_case *c);
     /* Rejects inputs outside the family's domain (an A that is not
      * negative, a step size that is not positive), as an edited --load
      * folder may hold: 0 when they are fine, else -1 and one line in msg

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cudnn_lib.h"
+#include "emit.h"
 #include "measure.h"
 #include "session.h"
 #include "version.h"
@@ -156,20 +158,30 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
     return r;
 }
 
+/* cuDNN as found at run time (harness/cudnn_lib.h), as a JSON string. */
+static void cudnn_json(char *buf, size_t n)
+{
+    char what[400];
+    cudnn_lib_describe(what, sizeof what);
+    emit_json_string_buf(buf, n, what);
+}
+
 void env_collect(const struct session *s, const char *suite, struct run_record *r)
 {
-    static char host[256], cpu[256], cc[16], json[1024];
+    static char host[256], cpu[256], cc[16], json[2048];
+    char cudnn[1024];
     struct utsname u;
     memset(r, 0, sizeof *r);
     gethostname(host, sizeof host - 1);
     host_cpu_model(cpu, sizeof cpu);
     uname(&u);
+    cudnn_json(cudnn, sizeof cudnn);
     snprintf(json, sizeof json,
              "{\"kernel\": \"%s %s\", \"compiler\": \"gcc %s\", \"sqlite\": \"%s\", "
              "\"omp_threads\": %d, \"cpu_peak_gflops\": %.1f, \"cpu_stream_gbps\": %.1f, "
-             "\"gpu_copy_gbps\": %.1f}",
+             "\"gpu_copy_gbps\": %.1f, \"cudnn\": %s}",
              u.sysname, u.release, __VERSION__, sqlite3_libversion(), omp_get_max_threads(),
-             s->cpu.flops / 1e9, s->cpu.bytes_s / 1e9, s->gpu_copy_bw / 1e9);
+             s->cpu.flops / 1e9, s->cpu.bytes_s / 1e9, s->gpu_copy_bw / 1e9, cudnn);
     r->suite = suite;
     r->command = sb_command_line;
     r->seqbench_version = SB_VERSION;
@@ -255,4 +267,7 @@ void env_print(struct session *s)
     } else {
         printf("| gpu | %s: %s |\n", s->gpu.host_has_gpu ? "unusable" : "none", s->gpu.why_absent);
     }
+    char cudnn[400];
+    cudnn_lib_describe(cudnn, sizeof cudnn);
+    printf("| cudnn (loaded at run time) | %s |\n", cudnn);
 }

@@ -127,6 +127,9 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE runs ADD COLUMN cublas_version TEXT;"
     "ALTER TABLE runs ADD COLUMN nvcc_version TEXT;"
     "ALTER TABLE runs ADD COLUMN input_version INTEGER;",
+    /* 4 -> 5: what an implementation chose at setup, as JSON (a vendor
+     * library's graph, engine and version: flash/cudnn). */
+    "ALTER TABLE results ADD COLUMN impl_info TEXT;",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -615,6 +618,7 @@ static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
     bind_int64_or_null(&b, r->worst_head);
     bind_real(&b, r->validate_s);
     bind_real(&b, r->recheck_rel_err);
+    bind_text(&b, r->impl_info);
     return bind_done(&b);
 }
 
@@ -631,9 +635,9 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms,"
         " shape_json, flops_minimal, noise, stop_reason, timing, pct_bound, pct_compute,"
         " pct_bandwidth, bound, roof_flops, roof_bytes_s, flops_executed, worst_rel_err,"
-        " worst_row, worst_head, validate_s, recheck_rel_err)"
+        " worst_row, worst_head, validate_s, recheck_rel_err, impl_info)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
     sqlite3_stmt *s = NULL, *smp = NULL;
     char now[32];

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 4   /* the user_version this build writes */
+#define STORE_SCHEMA_VERSION 5   /* the user_version this build writes */
 
 struct store;
 
@@ -94,6 +94,9 @@ struct result_record {
     int64_t worst_head;         /* that head; -1 unknown */
     double validate_s;          /* seconds the reference check took */
     double recheck_rel_err;     /* the sampled rows re-checked after timing */
+    /* Schema 5. */
+    const char *impl_info;      /* what the implementation chose at setup, JSON (flash/cudnn:
+                                   {"graph":"composite","cudnn":"9.19.0",...}); NULL none */
 };
 
 /* "ok" or "ok: <why the number is less reliable>": the case matched and was

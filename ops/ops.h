@@ -1,5 +1,5 @@
 /*
- * ops.h — entry points of the GPU implementations (ops/<family>/ *.cu files), as
+ * ops.h — entry points of the GPU implementations (ops/<family>/ *.cu and *.c), as
  * referenced from the families' implementation tables in reference/. Only
  * compiled in when nvcc was found (SB_HAVE_CUDA).
  */
@@ -21,6 +21,7 @@ extern "C" {
 
 SB_DECLARE_GPU_IMPL(softmax_cublas)   /* ops/softmax/softmax_cublas.cu */
 SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
+SB_DECLARE_GPU_IMPL(flash_cudnn)      /* ops/flash/flash_cudnn.c (C, cuDNN loaded at run time) */
 /* ops/delta/ */
 SB_DECLARE_GPU_IMPL(delta_cuda)       /* ops/delta/delta_chunk.cu */
 SB_DECLARE_GPU_IMPL(delta_cuda_opt)   /* ops/delta/delta_chunk_mma.cu */

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "attention.h"
+#include "../harness/gpu_ref.h"
 
 int64_t attn_ref_macs;
 
@@ -127,7 +128,7 @@ void attn_inputs(const struct shape *s, uint64_t seed, float *const in[])
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; i++) {
             float x = amplitude[t] * sb_rng_uniform_at(state, i);
-            in[t][i] = s->dtype == DT_BF16 ? bf16_round(x) : x;
+            in[t][i] = dtype_round(s->dtype, x);
         }
     }
 }
@@ -145,68 +146,179 @@ double attn_row_cost(const struct shape *s, int64_t row)
  * fp32: dot products of length D and sums over up to 128K keys in fp32 with
  * exp2 approximations (≤ 2 ulp); measured errors stay below 1e-6 at small N
  * and grow like sqrt(Nk)·2^-24; 1e-4 bounds them at 1M keys. The worst single
- * row may be 3x worse than the average (short causal rows are few-term sums). */
+ * row may be 3x worse than the average (short causal rows are few-term sums).
+ * fp16: the same two roundings with 3 more mantissa bits. The output's
+ * alone measures 2.0e-4 to 2.1e-4 relative L2 (flash/ref and flash/cpu over
+ * the edge shapes); probabilities rounded to fp16 before P·V, as cuDNN
+ * does, add about as much again in quadrature: ≈ 3e-4. 1e-3 leaves a
+ * margin of about 3x and still fails a kernel that rounds to bf16 where it
+ * should keep fp16 (8x the error; tests/test_attention.c plants one). */
 struct tolerance attn_tolerance(const struct shape *s)
 {
     if (s->dtype == DT_BF16)
         return (struct tolerance){ .rel_l2 = 1e-2, .row_rel_l2 = 3e-2 };
+    if (s->dtype == DT_FP16)
+        return (struct tolerance){ .rel_l2 = 1e-3, .row_rel_l2 = 3e-3 };
     return (struct tolerance){ .rel_l2 = 1e-4, .row_rel_l2 = 3e-4 };
 }
 
-/* One (row, head): the definition in double. p is scratch for Nk doubles. */
-static int64_t attn_ref_one(const struct shape *s, double scale, const float *q, const float *k,
-                            const float *v, int64_t b, int64_t n, int64_t h, double *p, double *o)
+int attn_gpu_ref(const struct shape *s, double scale, const float *const in[],
+                 struct gref_case *c)
 {
-    const int64_t D = s->D, Dv = s->Dv, g = h / (s->H / s->Hkv);
-    const int64_t kv_end = attn_kv_end(s, n);
-    const float *qr = q + ((b * s->N + n) * s->H + h) * D;
-    double m = -INFINITY;
-    int64_t j;
-    for (j = 0; j < kv_end; j++) {
-        const float *kr = k + ((b * s->Nk + j) * s->Hkv + g) * D;
-        double dot = 0;
+    *c = (struct gref_case){ .kind = GREF_ATTENTION, .B = s->B, .N = s->N, .Nk = s->Nk,
+                             .H = s->H, .Hkv = s->Hkv, .D = s->D, .Dv = s->Dv,
+                             .causal = (int)s->causal, .scale = (float)scale,
+                             .q = in[0], .k = in[1], .v = in[2] };
+    return 1;
+}
+
+/* The reference computes ATTN_REF_ROWS rows of one head together, keys in
+ * blocks of ATTN_REF_KEYS: each block of K (or V) is read from memory once
+ * for all the rows and then from cache (a 128K-token head's K is 64 MiB;
+ * row by row, every row streamed all of it). Per row the arithmetic is the
+ * definition's: scores in float64, the exact max, exp, sum, weights p/sum.
+ * Scratch: ATTN_REF_ROWS × Nk scores per thread (8 MiB at 128K keys). */
+#define ATTN_REF_ROWS 8
+#define ATTN_REF_KEYS 256
+
+/* -std=c11 turns floating-point contraction off; one FMA (a single
+ * rounding) is both faster and no less accurate than a multiply and an add. */
+#define ATTN_REF_FMA __attribute__((optimize("fp-contract=fast", "no-predictive-commoning", "no-loop-unroll-and-jam")))
+
+/* q·k_u for ATTN_REF_DOTS keys k_u = k + u·ks at once, in float64, each
+ * with eight partial sums (d ≡ l mod 8) added at the end: a summation order
+ * the vectoriser keeps as written (C forbids it to reorder a single sum),
+ * exact to float64 rounding like any other, and with 2·ATTN_REF_DOTS
+ * independent chains the FMA units stay busy instead of waiting on one sum. */
+#define ATTN_REF_DOTS 4
+static inline ATTN_REF_FMA void attn_ref_dots(const double *q, const float *k, int64_t ks,
+                                              int64_t D, double *dot)
+{
+    double acc[ATTN_REF_DOTS][8] = { { 0 } }, tail[ATTN_REF_DOTS] = { 0 };
+    int64_t d = 0;
+    for (; d + 8 <= D; d += 8)
+        for (int u = 0; u < ATTN_REF_DOTS; u++)
+            for (int l = 0; l < 8; l++)
+                acc[u][l] += q[d + l] * (double)k[u * ks + d + l];
+    for (; d < D; d++)
+        for (int u = 0; u < ATTN_REF_DOTS; u++)
+            tail[u] += q[d] * (double)k[u * ks + d];
+    for (int u = 0; u < ATTN_REF_DOTS; u++) {
+        const double *a = acc[u];
+        dot[u] = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7])) + tail[u];
+    }
+}
+
+/* o[0..32) += Σ_j w[j] · v_j for n keys v_j = v + j·vs: the 32 sums stay in
+ * registers over the keys instead of a load and a store per key. */
+#define ATTN_REF_COLS 32
+static inline ATTN_REF_FMA void attn_ref_axpys(const double *w, const float *v, int64_t vs,
+                                               int64_t n, int64_t ne, double *o)
+{
+    double acc[ATTN_REF_COLS];
+    for (int e = 0; e < ATTN_REF_COLS; e++)
+        acc[e] = e < ne ? o[e] : 0;
+    if (ne == ATTN_REF_COLS) {
+        for (int64_t j = 0; j < n; j++)
+            for (int e = 0; e < ATTN_REF_COLS; e++)
+                acc[e] += w[j] * (double)v[j * vs + e];
+    } else {
+        for (int64_t j = 0; j < n; j++)
+            for (int e = 0; e < ne; e++)
+                acc[e] += w[j] * (double)v[j * vs + e];
+    }
+    for (int e = 0; e < ne; e++)
+        o[e] = acc[e];
+}
+
+/* Rows rows[0..nr) (each a token b·N + n), head h, into out rows (nr × H × Dv,
+ * this head's Dv elements of each). p: ATTN_REF_ROWS × Nk scratch; qd: the
+ * rows' queries in float64, ATTN_REF_ROWS × D. Returns the multiply-adds. */
+static ATTN_REF_FMA int64_t attn_ref_rows(const struct shape *s, double scale,
+                                          const float *const in[], const int64_t *rows,
+                                          int64_t nr, int64_t h, double *p, double *qd,
+                                          double *out)
+{
+    const int64_t D = s->D, Dv = s->Dv, H = s->H, Hkv = s->Hkv, N = s->N, Nk = s->Nk;
+    const int64_t g = h / (H / Hkv);
+    int64_t kv_end[ATTN_REF_ROWS], b[ATTN_REF_ROWS], kv_max = 0, macs = 0;
+    for (int64_t r = 0; r < nr; r++) {
+        b[r] = rows[r] / N;
+        kv_end[r] = attn_kv_end(s, rows[r] % N);
+        kv_max = kv_end[r] > kv_max ? kv_end[r] : kv_max;
+        const float *q = in[0] + (rows[r] * H + h) * D;
         for (int64_t d = 0; d < D; d++)
-            dot += (double)qr[d] * kr[d];
-        p[j] = scale * dot;
-        if (p[j] > m)
-            m = p[j];
+            qd[r * D + d] = q[d];
+        macs += kv_end[r] * (D + Dv);
     }
-    double sum = 0;
-    for (j = 0; j < kv_end; j++)
-        sum += p[j] = exp(p[j] - m);
-    for (int64_t e = 0; e < Dv; e++)
-        o[e] = 0;
-    for (j = 0; j < kv_end; j++) {
-        const float *vr = v + ((b * s->Nk + j) * s->Hkv + g) * Dv;
-        double w = p[j] / sum;
+    /* scores: p[r][j] = scale · q_r·k_j for the keys row r sees */
+    for (int64_t j0 = 0; j0 < kv_max; j0 += ATTN_REF_KEYS)
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t j1 = j0 + ATTN_REF_KEYS < kv_end[r] ? j0 + ATTN_REF_KEYS : kv_end[r];
+            const float *k = in[1] + (b[r] * Nk * Hkv + g) * D;
+            double dot[ATTN_REF_DOTS];
+            int64_t j = j0;
+            for (; j + ATTN_REF_DOTS <= j1; j += ATTN_REF_DOTS) {
+                attn_ref_dots(qd + r * D, k + j * Hkv * D, Hkv * D, D, dot);
+                for (int u = 0; u < ATTN_REF_DOTS; u++)
+                    p[r * Nk + j + u] = scale * dot[u];
+            }
+            for (; j < j1; j++) {       /* the last few keys: one dot, the others unused */
+                attn_ref_dots(qd + r * D, k + j * Hkv * D, 0, D, dot);
+                p[r * Nk + j] = scale * dot[0];
+            }
+        }
+    /* the softmax of each row: exact max, exp, sum, weights p / sum */
+    for (int64_t r = 0; r < nr; r++) {
+        double m = -INFINITY, l = 0;
+        for (int64_t j = 0; j < kv_end[r]; j++)
+            m = p[r * Nk + j] > m ? p[r * Nk + j] : m;
+        for (int64_t j = 0; j < kv_end[r]; j++)
+            l += p[r * Nk + j] = exp(p[r * Nk + j] - m);
+        for (int64_t j = 0; j < kv_end[r]; j++)
+            p[r * Nk + j] /= l;
+        double *o = out + (r * H + h) * Dv;
         for (int64_t e = 0; e < Dv; e++)
-            o[e] += w * vr[e];
+            o[e] = 0;
     }
-    return j * (D + Dv);
+    /* o_r = Σ_j p[r][j] · v_j */
+    for (int64_t j0 = 0; j0 < kv_max; j0 += ATTN_REF_KEYS)
+        for (int64_t r = 0; r < nr; r++) {
+            const int64_t j1 = j0 + ATTN_REF_KEYS < kv_end[r] ? j0 + ATTN_REF_KEYS : kv_end[r];
+            const float *v = in[2] + ((b[r] * Nk + j0) * Hkv + g) * Dv;
+            for (int64_t e0 = 0; j1 > j0 && e0 < Dv; e0 += ATTN_REF_COLS)
+                attn_ref_axpys(p + r * Nk + j0, v + e0, Hkv * Dv, j1 - j0,
+                               Dv - e0 < ATTN_REF_COLS ? Dv - e0 : ATTN_REF_COLS,
+                               out + (r * H + h) * Dv + e0);
+        }
+    return macs;
 }
 
 void attn_reference(const struct shape *s, double scale, const float *const in[],
                     const int64_t *rows, int64_t nrows, double *out, double *final)
 {
     (void)final;    /* attention has no second output */
-    const int64_t H = s->H, Dv = s->Dv;
+    const int64_t H = s->H, Dv = s->Dv, blocks = (nrows + ATTN_REF_ROWS - 1) / ATTN_REF_ROWS;
     int64_t macs = 0;
-#pragma omp parallel reduction(+ : macs)
+    int oom = 0;
+#pragma omp parallel reduction(+ : macs) reduction(| : oom)
     {
-        double *p = malloc((size_t)s->Nk * sizeof *p);
+        double *p = malloc((size_t)(ATTN_REF_ROWS * (s->Nk + s->D)) * sizeof *p);
+        oom = !p;
 #pragma omp for collapse(2) schedule(dynamic, 1)
-        for (int64_t r = 0; r < nrows; r++)
+        for (int64_t bl = 0; bl < blocks; bl++)
             for (int64_t h = 0; h < H; h++) {
-                int64_t b = rows[r] / s->N, n = rows[r] % s->N;
+                const int64_t r0 = bl * ATTN_REF_ROWS;
+                const int64_t nr = nrows - r0 < ATTN_REF_ROWS ? nrows - r0 : ATTN_REF_ROWS;
                 if (p)
-                    macs += attn_ref_one(s, scale, in[0], in[1], in[2], b, n, h, p,
-                                         out + (r * H + h) * Dv);
-                else
-                    for (int64_t e = 0; e < Dv; e++)    /* out of memory: fails the check */
-                        out[(r * H + h) * Dv + e] = NAN;
+                    macs += attn_ref_rows(s, scale, in, rows + r0, nr, h, p,
+                                          p + ATTN_REF_ROWS * s->Nk, out + r0 * H * Dv);
             }
         free(p);
     }
+    if (oom)        /* out of memory: fails the check */
+        for (int64_t i = 0; i < nrows * H * Dv; i++)
+            out[i] = NAN;
     attn_ref_macs += macs;
 }
 
@@ -230,7 +342,7 @@ int attn_ref_run(struct op_ctx *ctx)
         attn_reference(s, ctx->scale, ctx->in, idx, nr, buf, NULL);
         for (int64_t i = 0; i < nr * elems; i++) {
             float x = (float)buf[i];
-            ctx->out[r0 * elems + i] = s->dtype == DT_BF16 ? bf16_round(x) : x;
+            ctx->out[r0 * elems + i] = dtype_round(s->dtype, x);
         }
     }
     free(buf), free(idx);

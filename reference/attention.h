@@ -26,6 +26,8 @@ void attn_reference(const struct shape *s, double scale, const float *const in[]
 extern const char *const attn_edge_shapes[];
 double attn_row_cost(const struct shape *s, int64_t row);
 struct tolerance attn_tolerance(const struct shape *s);
+int attn_gpu_ref(const struct shape *s, double scale, const float *const in[],
+                 struct gref_case *c);
 
 /* Keys visible to query row n (0-based): all Nk, or with the causal mask
  * aligned bottom-right, n + (Nk - N) + 1. */

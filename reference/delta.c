@@ -52,6 +52,7 @@
 #include "recurrent.h"
 #include "../ops/delta/delta_chunk.h"
 #include "../ops/ops.h"
+#include "../ops/delta/delta_chunk.h"
 #include "cpu_kernel.h"
 
 REC_FAMILY_FNS(delta, REC_DELTA)
@@ -471,6 +472,13 @@ static double delta_gpu_flops_executed(const struct shape *s)
 
 CPU_KERNEL_END
 
+/* Chunks, and the tensor-core kernel's sub-chunks of DELTA_GPU_SUB rows
+ * (one warp each). */
+static int delta_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    return rec_row_tilings(s, DELTA_GPU_SUB, t);
+}
+
 static const struct impl delta_impls[] = {
     {
         .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
@@ -526,6 +534,7 @@ const struct family family_delta = {
     .summary = "delta rule: DeltaNet (gate=none), Gated DeltaNet (gate=head)",
     .fields = REC_FIELDS_GATED,
     REC_FAMILY_MEMBERS(delta),
+    .row_tilings = delta_row_tilings,
     .impls = delta_impls,
     .n_impls = (int)(sizeof delta_impls / sizeof delta_impls[0]),
     .edge_shapes = delta_edge_shapes,

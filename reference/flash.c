@@ -11,7 +11,8 @@
  *         (ops/flash/flash_tiles.h), the same causal tile skipping, scale·log2(e)
  *         folded into Q and exp2 — so the tiling is proven on every machine and
  *         only the thread mapping is left to the GPU check. fp32 arithmetic;
- *         bf16 inputs are exact in fp32 and the output is rounded to bf16.
+ *         bf16 and fp16 inputs are exact in fp32 and the output is rounded
+ *         to the dtype.
  *         OpenMP over (batch, head, query tile, key split). Split-KV as the
  *         kernel does it (ops/flash/flash_tiles.h: the plan for a GPU of
  *         FLASH_NOMINAL_SMS SMs, so decode shapes take the split path here
@@ -21,6 +22,7 @@
  *         ~290 ms on 2 AVX-512 cores (~235 GFLOP/s; unfused NumPy/OpenBLAS
  *         ~710 ms; the first plain-loop version ~1500 ms).
  *   cuda  a first fused kernel, one query tile per block (ops/flash/flash_fwd.cu)
+ *   cudnn cuDNN's fused attention, the vendor baseline (ops/flash/flash_cudnn.c)
  */
 #include <math.h>
 #include <stdio.h>
@@ -279,7 +281,7 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         float *o = out + ((b * N + i0 + r) * H + h) * Dv, inv = 1.0f / w->l[r];
         for (int64_t e = 0; e < Dv; e++) {
             float x = w->acc[e * FLASH_BR + r] * inv;
-            o[e] = s->dtype == DT_BF16 ? bf16_round(x) : x;
+            o[e] = dtype_round(s->dtype, x);
         }
     }
 }
@@ -327,7 +329,7 @@ static void flash_combine_row(const struct shape *s, const struct flash_partials
     }
     const float inv = 1.0f / l;
     for (int64_t e = 0; e < Dv; e++)
-        o[e] = s->dtype == DT_BF16 ? bf16_round(o[e] * inv) : o[e] * inv;
+        o[e] = dtype_round(s->dtype, o[e] * inv);
 }
 
 static int flash_cpu_run(struct op_ctx *ctx)
@@ -452,13 +454,13 @@ CPU_KERNEL_END
 
 static const struct impl flash_impls[] = {
     {
-        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16) | DT_BIT(DT_FP16),
         .status = "verified",
         .summary = "definition, float64 accumulation, OpenMP",
         .run = attn_ref_run,
     },
     {
-        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .name = "cpu", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16) | DT_BIT(DT_FP16),
         .status = "verified",
         .summary = "the CUDA kernel's tiled online-softmax algorithm in C, OpenMP",
         .run = flash_cpu_run, .flops_executed = flash_cpu_flops_executed,
@@ -469,7 +471,29 @@ static const struct impl flash_impls[] = {
         .summary = "first fused kernel: a query tile per block, online softmax, FMA",
         .flops_executed = flash_cuda_flops_executed, SB_GPU_FNS(flash_cuda),
     },
+    {
+        .name = "cudnn", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16) | DT_BIT(DT_FP16),
+        .status = "unverified: never run on a GPU",
+        .summary = "cuDNN's fused SDPA (backend graph API; libcudnn.so.9 loaded at run time)",
+        SB_GPU_FNS(flash_cudnn),
+    },
 };
+
+/* The tilings validation checks the edges of (harness/validate.c): the
+ * query tiles and, causal, the diagonal, rows whose last visible key
+ * n + Nk − N is the first or the last key of a key tile (one key of the
+ * diagonal tile seen, or all of it). Every row of a split tile combines
+ * every split of its tile (each split starts at a key all the tile's rows
+ * see: flash_tiles.h), so checking a tile's rows checks its splits. */
+static int flash_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    t[0] = (struct row_tiling){ .what = "query tile", .len = FLASH_BR };
+    if (!s->causal)
+        return 1;
+    t[1] = (struct row_tiling){ .what = "diagonal", .len = FLASH_BC,
+                                .offset = (s->Nk - s->N) % FLASH_BC };
+    return 2;
+}
 
 const struct family family_flash = {
     .name = "flash",
@@ -484,6 +508,8 @@ const struct family family_flash = {
     .reference = attn_reference,
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
+    .gpu_ref = attn_gpu_ref,
+    .row_tilings = flash_row_tilings,
     .impls = flash_impls,
     .edge_shapes = attn_edge_shapes,
     .n_impls = (int)(sizeof flash_impls / sizeof flash_impls[0]),

@@ -22,6 +22,13 @@ REC_FAMILY_FNS(gated, REC_GATED)
 
 static int gated_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_GATED, ctx); }
 
+/* Chunks, and the sub-chunks of GLA_SUB rows of gate=key and the
+ * tensor-core kernels (gla.h). */
+static int gated_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    return rec_row_tilings(s, GLA_SUB, t);
+}
+
 static const struct impl gated_impls[] = GLA_IMPLS(gated);
 
 static const char *const gated_edge_shapes[] = {
@@ -45,6 +52,7 @@ const struct family family_gated = {
     .summary = "gated linear attention: per-key (GLA) or per-head (simple GLA, RetNet) decay",
     .fields = REC_FIELDS_GATED,
     REC_FAMILY_MEMBERS(gated),
+    .row_tilings = gated_row_tilings,
     .impls = gated_impls,
     .n_impls = (int)(sizeof gated_impls / sizeof gated_impls[0]),
     .edge_shapes = gated_edge_shapes,

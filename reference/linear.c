@@ -21,6 +21,13 @@ REC_FAMILY_FNS(linear, REC_LINEAR)
 
 static int linear_cpu_run(struct op_ctx *ctx) { return gla_cpu_run(REC_LINEAR, ctx); }
 
+/* Chunks, and the sub-chunks of GLA_SUB rows of gate=key and the
+ * tensor-core kernels (gla.h). */
+static int linear_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    return rec_row_tilings(s, GLA_SUB, t);
+}
+
 static const struct impl linear_impls[] = GLA_IMPLS(linear);
 
 /* Small shapes the reference checks in full: N not a multiple of the chunk,
@@ -42,6 +49,7 @@ const struct family family_linear = {
     .summary = "causal linear attention, chunked: S += kᵀv, o = scale·qS",
     .fields = REC_FIELDS,
     REC_FAMILY_MEMBERS(linear),
+    .row_tilings = linear_row_tilings,
     .impls = linear_impls,
     .n_impls = (int)(sizeof linear_impls / sizeof linear_impls[0]),
     .edge_shapes = linear_edge_shapes,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "recurrent.h"
+#include "../harness/gpu_ref.h"
 #include "ref_run.h"
 
 int64_t rec_ref_macs;
@@ -441,6 +442,29 @@ double rec_row_cost(enum rec_kind kind, const struct shape *s, int64_t row)
 {
     (void)row;
     return (double)s->Hv * s->D * s->Dv * (kind == REC_DELTA ? 3 : 2);
+}
+
+int rec_row_tilings(const struct shape *s, int64_t sub, struct row_tiling *t)
+{
+    t[0] = (struct row_tiling){ .what = "chunk", .len = s->chunk };
+    if (sub <= 0 || sub >= s->chunk)
+        return 1;
+    t[1] = (struct row_tiling){ .what = "sub-chunk", .len = sub, .within = s->chunk };
+    return 2;
+}
+
+int rec_gpu_ref(enum rec_kind kind, const struct shape *s, double scale, const float *const in[],
+                struct gref_case *c)
+{
+    const struct rec_layout l = rec_layout(kind, s);
+    *c = (struct gref_case){ .kind = GREF_RECURRENT, .B = s->B, .N = s->N, .H = s->H,
+                             .Hv = s->Hv, .D = s->D, .Dv = s->Dv, .gate = (int)rec_gate(kind, s),
+                             .delta = kind == REC_DELTA, .scale = (float)scale,
+                             .q = in[l.q], .k = in[l.k], .v = in[l.v],
+                             .g = l.g >= 0 ? in[l.g] : NULL,
+                             .beta = l.beta >= 0 ? in[l.beta] : NULL,
+                             .h0 = l.h0 >= 0 ? in[l.h0] : NULL };
+    return 1;
 }
 
 /* fp32: the chunked algorithms reorder sums of up to N terms (the state is a

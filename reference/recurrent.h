@@ -73,6 +73,11 @@ void rec_reference(enum rec_kind kind, const struct shape *s, double scale,
                    const float *const in[], const int64_t *rows, int64_t nrows, double *out,
                    double *final);
 double rec_row_cost(enum rec_kind kind, const struct shape *s, int64_t row);
+/* The chunks, and the sub-chunks of `sub` rows the kernels cut each chunk
+ * into (0: none): what validation checks the edges of. */
+int rec_row_tilings(const struct shape *s, int64_t sub, struct row_tiling *t);
+int rec_gpu_ref(enum rec_kind kind, const struct shape *s, double scale, const float *const in[],
+                struct gref_case *c);
 struct tolerance rec_tolerance(const struct shape *s);
 
 /* Runs the reference over every row into ctx->out (and ctx->final), rounded
@@ -101,13 +106,16 @@ extern int64_t delta_cpu_macs;
     { rec_reference(kind, s, scale, in, rows, nrows, out, fin); }                          \
     static double p##_row_cost(const struct shape *s, int64_t row)                         \
     { return rec_row_cost(kind, s, row); }                                                 \
-    static int p##_ref_run(struct op_ctx *ctx) { return rec_ref_run(kind, ctx); }
+    static int p##_ref_run(struct op_ctx *ctx) { return rec_ref_run(kind, ctx); }         \
+    static int p##_gpu_ref(const struct shape *s, double scale, const float *const in[],    \
+                           struct gref_case *c)                                            \
+    { return rec_gpu_ref(kind, s, scale, in, c); }
 
 /* The struct family members REC_FAMILY_FNS defined. */
 #define REC_FAMILY_MEMBERS(p)                                                              \
     .defaults = p##_defaults, .validate = p##_validate, .flops = p##_flops,                \
     .flops_minimal = rec_flops_recurrent, .min_bytes = p##_min_bytes, .io = p##_io,        \
     .inputs = p##_inputs, .reference = p##_reference, .row_cost = p##_row_cost,            \
-    .tolerance = rec_tolerance
+    .tolerance = rec_tolerance, .gpu_ref = p##_gpu_ref
 
 #endif

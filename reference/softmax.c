@@ -23,7 +23,7 @@ static double softmax_gemm_flops(const struct shape *s)
 
 static const struct impl softmax_impls[] = {
     {
-        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
+        .name = "ref", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16) | DT_BIT(DT_FP16),
         .status = "verified",
         .summary = "definition, float64 accumulation, OpenMP",
         .setup = NULL, .run = attn_ref_run,
@@ -49,6 +49,12 @@ const struct family family_softmax = {
     .reference = attn_reference,
     .row_cost = attn_row_cost,
     .tolerance = attn_tolerance,
+    .gpu_ref = attn_gpu_ref,
+    /* No row tilings: the GEMMs' tiles are cuBLAS's choice, unknown here,
+     * and the softmax kernel takes one row per block. The sampled check
+     * takes every batch's edges and random rows; on a GPU the device
+     * reference checks every row (harness/gpu_ref.cu). */
+    .row_tilings = NULL,
     .impls = softmax_impls,
     .edge_shapes = attn_edge_shapes,
     .n_impls = (int)(sizeof softmax_impls / sizeof softmax_impls[0]),

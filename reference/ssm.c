@@ -518,6 +518,30 @@ static struct tolerance ssm_tolerance(const struct shape *s)
     return (struct tolerance){ .rel_l2 = 1e-4, .row_rel_l2 = 1e-3 };
 }
 
+/* Where the kernels cut a batch's rows (validation checks the edges of
+ * each): s6's rows are channels, S6_GPU_ROWS to a block (each channel's
+ * chunks are inside its row, all checked with it); ssd's are tokens, in
+ * chunks and the GPU's query tiles of SSD_GPU_QT inside them; conv's FFT
+ * has none. */
+static int ssm_row_tilings(const struct shape *s, struct row_tiling *t)
+{
+    switch (ssm_variant_of(s)) {
+    case SSM_S6:
+        t[0] = (struct row_tiling){ .what = "channel block", .len = S6_GPU_ROWS };
+        return 1;
+    case SSM_SSD:
+        t[0] = (struct row_tiling){ .what = "chunk", .len = s->chunk };
+        if (s->chunk <= SSD_GPU_QT)
+            return 1;
+        t[1] = (struct row_tiling){ .what = "query tile", .len = SSD_GPU_QT, .within = s->chunk };
+        return 2;
+    case SSM_CONV:
+    case SSM_VARIANT_COUNT:
+        break;
+    }
+    return 0;
+}
+
 static int ssm_ref_run(struct op_ctx *ctx)
 {
     return ref_run_all(ssm_reference, ctx);
@@ -658,6 +682,7 @@ const struct family family_ssm = {
     .row_cost = ssm_row_cost,
     .tolerance = ssm_tolerance,
     .check_inputs = ssm_check_inputs,
+    .row_tilings = ssm_row_tilings,
     .impls = ssm_impls,
     .n_impls = (int)(sizeof ssm_impls / sizeof ssm_impls[0]),
     .edge_shapes = ssm_edge_shapes,

@@ -68,6 +68,8 @@ extern int64_t ssm_ref_macs, ssm_cpu_macs;
  * tiles; tokens per shared-memory stage of the chunk-state kernel of cuda
  * (FMA) and of cuda-opt (tensor cores). */
 #define SSD_GPU_QT 64
+/* Channels per block of the s6 scan kernel (ops/ssm/s6_scan.cu). */
+#define S6_GPU_ROWS 4
 #define SSD_GPU_SUB 32
 #define SSD_GPU_MKT 64
 

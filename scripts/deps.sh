@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# Installs what seqbench needs from Debian's packages, only when missing:
-# a C compiler and make, SQLite (headers + static library, and the sqlite3
-# shell the tests use), gnuplot and the font the report's figures name, and
-# KISS FFT (BSD; the ssm family's conv cpu form loads it at run time, so
-# bench runs without it and says so). The CUDA toolkit is optional and never
-# installed here: without nvcc the build is CPU-only and says so.
+# deps.sh — installs what seqbench needs, only what is missing, so a second
+# run only looks.
+#
+#   scripts/deps.sh          the main job (make long-context): a C compiler
+#                            and make, SQLite (headers + static library, and
+#                            the sqlite3 shell), gnuplot and the font the
+#                            report's figures name, and KISS FFT (BSD; the
+#                            ssm family's conv cpu form loads it at run
+#                            time, so bench runs without it and says so).
+#                            Debian packages.
+#   scripts/deps.sh --test   that, plus what make test's checks need:
+#     Debian: python3-numpy and python3-yaml (the NumPy emulators of the GPU
+#       kernels, the .npy checks, the workflow parser of tests/compare.sh),
+#       python3-venv (for the folder below), chromium (tests/browser.sh
+#       renders the report; it draws with the font above);
+#     PyPI, into .tools/venv (gitignored; pip refuses to install into
+#       Debian's own Python): NumPy 2 — the emulators run under Debian's
+#       NumPy (1.24 on Debian 12) and this one — and NVIDIA's cuobjdump and
+#       nvdisasm wheels, which tests/kernels.sh reads the SASS with
+#       (.tools/bin/ links to them).
+#
+# The CUDA toolkit is optional and never installed here: without nvcc the
+# build is CPU-only and says so. Debian packages need root or sudo; the
+# PyPI folder needs neither.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-}
+case $mode in ""|--test) ;; *) echo "usage: scripts/deps.sh [--test]" >&2; exit 2 ;; esac
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 need=()
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
@@ -13,14 +36,46 @@ command -v make >/dev/null || need+=(make)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
-[[ $(/sbin/ldconfig -p 2>/dev/null) == *libkissfft-float.so.131* ]] || need+=(libkissfft-float131)
-[ ${#need[@]} -eq 0 ] && exit 0
-echo "deps: installing ${need[*]}"
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "deps: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
-    sudo=sudo
+installed libkissfft-float131 || need+=(libkissfft-float131)
+if [ "$mode" = --test ]; then
+    for p in python3-numpy python3-yaml python3-venv chromium; do installed "$p" || need+=("$p"); done
 fi
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}"
+
+if [ ${#need[@]} -gt 0 ]; then
+    echo "deps: installing ${need[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "deps: need root (or sudo) to apt-get install ${need[*]}" >&2; exit 1; }
+        sudo=sudo
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    log=$(mktemp)
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1 ||
+        { cat "$log" >&2; rm -f "$log"; echo "deps: apt-get install ${need[*]} failed" >&2; exit 1; }
+    rm -f "$log"
+fi
+[ "$mode" = --test ] || exit 0
+
+# ---- the tests' own folder of PyPI tools -------------------------------------
+# Rebuilt only when the requirements below change (they are kept beside it).
+# cuobjdump/nvdisasm: any CUDA 13 release reads the toolkit's cubins.
+tools=.tools
+reqs='numpy>=2,<3
+nvidia-cuda-cuobjdump>=13.2,<14
+nvidia-cuda-nvdisasm>=13.2,<14'
+if [ "$(cat "$tools/requirements.txt" 2>/dev/null)" != "$reqs" ] ||
+   ! "$tools/venv/bin/python" -c 'import numpy' 2>/dev/null ||
+   ! [ -x "$tools/bin/cuobjdump" ] || ! [ -x "$tools/bin/nvdisasm" ]; then
+    echo "deps: installing $(echo "$reqs" | tr '\n' ' ')into $tools/venv"
+    rm -rf "$tools"
+    mkdir -p "$tools/bin"
+    /usr/bin/python3 -m venv "$tools/venv"
+    echo "$reqs" >"$tools/venv/requirements.in"
+    "$tools/venv/bin/python" -m pip install -q --disable-pip-version-check -r "$tools/venv/requirements.in"
+    for b in cuobjdump nvdisasm; do
+        f=$(find "$tools/venv" -path '*/nvidia/cu*/bin/*' -name "$b" -type f | head -n 1)
+        [ -n "$f" ] || { echo "deps: $b not found in $tools/venv after pip install" >&2; exit 1; }
+        ln -sf "../${f#"$tools"/}" "$tools/bin/$b"
+    done
+    echo "$reqs" >"$tools/requirements.txt"
+fi

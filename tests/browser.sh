@@ -4,19 +4,15 @@
 # ran. Checks: the page logs nothing to the console (a planted error proves
 # the check sees one), one section and one sortable table per family, every
 # figure present as inline SVG, and a header click sorts its column.
-# Without chromium (Debian: apt-get install chromium) or gnuplot the test is
-# skipped, never passed.
+# Chromium and gnuplot come from scripts/deps.sh --test (make test runs it).
 set -u
 source "$(dirname "$0")/lib.bash"
-CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
-if [ -z "$CHROMIUM" ]; then
-    echo "SKIP browser: chromium not installed" >&2; skip=1; summary; exit
-fi
-if ! command -v gnuplot >/dev/null; then
-    echo "SKIP browser: gnuplot not installed, so there is no report to render" >&2; skip=1; summary; exit
-fi
+find_chromium() { CHROMIUM=$(command -v chromium || command -v chromium-browser); }
+have chromium find_chromium && have gnuplot command -v gnuplot && have "python3 (Debian's)" "$PY" -c '' ||
+    { summary; exit; }
 
-# Flags tested in notes/cuda-stack.md §7; --no-sandbox because CI runs as root.
+# Headless, no GPU, no network or first-run work; --no-sandbox because CI
+# runs as root.
 browse() {  # extra chromium arguments...
     timeout 120 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage \
         --no-first-run --disable-background-networking --disable-component-update --disable-sync \
@@ -61,8 +57,7 @@ sed 's|</body>|<script>document.querySelectorAll("table.data")[0].tHead.rows[0].
     "$t/r/index.html" >"$t/r/click.html"
 browse --virtual-time-budget=3000 --dump-dom "file://$t/r/click.html" >"$t/click.html" 2>/dev/null
 check "the clicked header says ascending" grep -q 'aria-sort="ascending"' "$t/click.html"
-if command -v python3 >/dev/null; then
-    check "first table sorted by median, empty last" python3 - "$t/click.html" <<'EOF'
+check "first table sorted by median, empty last" "$PY" - "$t/click.html" <<'EOF'
 import re, sys
 table = re.search(r'<table class="data">(.*?)</table>', open(sys.argv[1]).read(), re.S).group(1)
 rows = re.findall(r'<tr[^>]*>(.*?)</tr>', table.split('<tbody>')[1], re.S)
@@ -71,7 +66,4 @@ nums = [float(v) for v in vals if v]
 ok = nums == sorted(nums) and len(nums) > 1 and all(v == '' for v in vals[len(nums):])
 sys.exit(0 if ok else 1)
 EOF
-else
-    echo "SKIP browser.sh: python3 not installed: the sort order was not read back" >&2; skip=$((skip + 1))
-fi
 summary

@@ -2,13 +2,16 @@
  * check.h — the test framework: plain C, one executable per module.
  * CHECK(cond, fmt, ...) counts a pass or prints the failure with file:line;
  * check_done() prints "N passed, M failed" last and returns the exit code.
- * check_skip() records a test that could not run here (e.g. no GPU), which
- * is reported as skipped, never as passed.
+ * check_skip_no_gpu() records a check that needs a GPU and found none:
+ * "SKIP <test>: no GPU: <what>" on stderr, reported as skipped, never as
+ * passed. That is the only skip tests/run.sh accepts (CI=true fails on any
+ * other); check_skip() is the general form it builds on.
  */
 #ifndef SEQBENCH_CHECK_H
 #define SEQBENCH_CHECK_H
 
 #include <stdio.h>
+#include <string.h>
 
 static int check_passed, check_failed, check_skipped;
 
@@ -24,13 +27,25 @@ static int check_passed, check_failed, check_skipped;
         }                                                                       \
     } while (0)
 
+/* The test's name as tests/run.sh lists it: tests/test_x.c -> test_x. */
+static inline void check_print_name(const char *file)
+{
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    const char *dot = strrchr(base, '.');
+    fprintf(stderr, "%.*s", dot ? (int)(dot - base) : (int)strlen(base), base);
+}
+
 #define check_skip(...)                                                         \
     do {                                                                        \
         check_skipped++;                                                        \
-        fprintf(stderr, "SKIP %s:%d: ", __FILE__, __LINE__);                    \
+        fputs("SKIP ", stderr);                                                 \
+        check_print_name(__FILE__);                                             \
+        fputs(": ", stderr);                                                    \
         fprintf(stderr, __VA_ARGS__);                                           \
-        fputc('\n', stderr);                                                    \
+        fprintf(stderr, " (%s:%d)\n", __FILE__, __LINE__);                      \
     } while (0)
+
+#define check_skip_no_gpu(...) check_skip("no GPU: " __VA_ARGS__)
 
 static inline int check_done(void)
 {

@@ -164,17 +164,20 @@ check "run --load ran the dumped case" grep -q '| flash/cpu fp32 B=1 N=77 Nk=77 
 bad 2 "cannot be combined with --load" run --load "$t/d" --N 5 --no-db
 rm "$t/d/k.npy"
 bad 2 "k.npy" run --load "$t/d" --no-db
-PY=""; for p in python3 /usr/bin/python3; do $p -c "import numpy" 2>/dev/null && { PY=$p; break; }; done
-if [ -n "$PY" ]; then
+# Under NumPy 1.x and 2.x (lib.bash: NUMPY_PYS).
+if have_numpy; then
     "$B" run flash --impl cpu --N 77 --H 2 --Hkv 1 --D 64 --causal --dtype fp32 --dump "$t/np" --no-db --max-time 0.05 >/dev/null 2>&1
-    check "out.npy matches a float64 NumPy attention" $PY tests/npy_check.py "$t/np"
     for c in "linear" "gated --gate key" "gated --gate head" "delta --gate none" "delta --gate head"; do
         d="$t/rec_${c// /_}"
         "$B" run $c --impl ref --N 70 --H 2 --Hv 4 --D 16 --Dv 24 --state --dump "$d" --no-db --max-time 0.05 >/dev/null 2>&1
-        check "$c: ref, out and final state match a float64 NumPy recurrence" $PY tests/rec_check.py "$d"
     done
-else
-    skip "numpy not installed: the independent NumPy check of out.npy did not run"
+    for py in "${NUMPY_PYS[@]}"; do
+        v=$("$py" -c 'import numpy; print(numpy.__version__)')
+        check "out.npy matches a float64 NumPy attention (NumPy $v)" "$py" tests/npy_check.py "$t/np"
+        for c in "linear" "gated --gate key" "gated --gate head" "delta --gate none" "delta --gate head"; do
+            check "$c: ref, out and final state match a float64 NumPy recurrence (NumPy $v)" "$py" tests/rec_check.py "$t/rec_${c// /_}"
+        done
+    done
 fi
 
 # The time budget: a case predicted (from the impl's largest measured case,

@@ -3,9 +3,11 @@
 #   1. --shard i/n partitions a suite's cases (smoke and long-context), and a
 #      case's shard does not depend on the other cases;
 #   2. the run: steps of .github/workflows/gpu-bench.yml, executed as written
+#      in a clone of the working tree built by the workflow's own Build step,
 #      on the CPU with SUITE set to a tiny suite file (seconds, where smoke's
 #      default timing takes minutes): shards -> merge -> compare (exit 0
-#      against itself, exit 1 against a baseline with a planted faster case);
+#      against itself, exit 1 against a baseline with a planted faster case)
+#      -> report, and every path the upload steps name exists;
 #   3. merge from the command line: idempotent, bad inputs exit 2 and leave
 #      the output untouched;
 #   4. export csv/json/gab parse (Python's csv and json) and hold every case;
@@ -13,7 +15,6 @@
 #      them); --help says the rule.
 set -u
 source "$(dirname "$0")/lib.bash"
-ROOT=$PWD
 
 # ---- 1. shards ---------------------------------------------------------------
 for suite in smoke long-context; do
@@ -36,23 +37,34 @@ bad 2 "expected I/N" suite smoke --shard 1/4x --list
 bad 2 "expected I/N" suite smoke --shard two --list
 
 # ---- 2. the workflow's own commands ------------------------------------------
-PY=""; python3 -c 'import yaml' 2>/dev/null && PY=python3
 WF=.github/workflows/gpu-bench.yml
-if [ -z "$PY" ]; then
-    skip "python3 with PyYAML missing: the workflow was neither parsed nor run"
-else
-    # Each job's run: steps, in order, as job.NN.sh.
-    $PY - "$WF" "$t/steps" <<'PYEOF'
+if have PyYAML "$PY" -c 'import yaml'; then
+    # Each job's run: steps, in order, as job.NN.sh, and the paths its
+    # upload-artifact steps upload, as job.upload.
+    "$PY" - "$WF" "$t/steps" <<'PYEOF'
 import os, sys, yaml
 wf = yaml.safe_load(open(sys.argv[1]))
 os.makedirs(sys.argv[2])
 for job, spec in wf["jobs"].items():
+    uploads = []
     for k, step in enumerate(spec.get("steps", [])):
         if "run" in step:
             open(os.path.join(sys.argv[2], "%s.%02d.sh" % (job, k)), "w").write(step["run"])
+        if step.get("uses", "").startswith("actions/upload-artifact"):
+            uploads += step["with"]["path"].split()
+    open(os.path.join(sys.argv[2], job + ".upload"), "w").write("\n".join(uploads) + "\n")
 PYEOF
     check "the workflow parses and has shard and compare jobs" [ -n "$(ls "$t/steps"/shard.* "$t/steps"/compare.* 2>/dev/null)" ]
-    workdir() { mkdir -p "$1/results/baselines"; ln -s "$ROOT/bin" "$1/bin"; ln -s "$ROOT/suites" "$1/suites"; }
+    # A checkout as actions/checkout makes one: a clone of this repository
+    # with what is not committed yet laid over it (the diff, and the new
+    # files git does not ignore), so nothing built or ignored here leaks in.
+    # The workflow's own Build step (make) builds it once; each job then
+    # runs every run: step in a fresh copy, where that make finds nothing
+    # to do.
+    git clone -q "$ROOT" "$t/src" 2>"$t/clone.err" &&
+        git -C "$ROOT" diff HEAD --binary | git -C "$t/src" apply --allow-empty 2>>"$t/clone.err" &&
+        (cd "$ROOT" && git ls-files -z --others --exclude-standard | xargs -0r cp --parents -t "$t/src") 2>>"$t/clone.err"
+    check "a clone of the working tree ($(head -c 300 "$t/clone.err"))" test -f "$t/src/Makefile" -a ! -e "$t/src/bin"
     # The shell GitHub Actions uses for run: (bash -e -o pipefail), with the
     # workflow's parameters set for a CPU: a tiny suite over 3 shards, one
     # OpenMP thread (on a loaded machine, threads waiting on each other make
@@ -65,29 +77,39 @@ PYEOF
         (cd "$1" && SUITE="$t/ci.suite" SHARDS=3 GPU=test-gpu GITHUB_STEP_SUMMARY="$t/summary.md" OMP_NUM_THREADS=1 \
             bash --noprofile --norc -eo pipefail "$2") >"$t/step.out" 2>"$t/step.err"
     }
-    have_report=0
-    "$B" report --help >/dev/null 2>&1 && command -v gnuplot >/dev/null && have_report=1
-    runnable() {    # script: not the build (done by make test), not report without gnuplot
-        [ "$(cat "$1")" != make ] && { [ $have_report -eq 1 ] || ! grep -q 'bench report' "$1"; }
+    for s in "$t/steps"/shard.*.sh; do
+        [ "$(cat "$s")" = make ] || continue
+        step "$t/src" "$s"; rc=$?
+        check "the Build step builds the checkout (exit $rc: $(tail -n 3 "$t/step.err"))" test $rc -eq 0 -a -x "$t/src/bin/bench"
+    done
+    uploaded() {    # job, dir: every path the job's upload steps name exists
+        local p
+        while read -r p; do
+            [ -z "$p" ] || check "$1 job: the uploaded $p exists" [ -e "$2/$p" ]
+        done <"$t/steps/$1.upload"
     }
     for i in 1 2 3; do
-        workdir "$t/job$i"
-        for s in "$t/steps"/shard.*; do
-            runnable "$s" || continue
+        cp -a "$t/src" "$t/job$i"
+        for s in "$t/steps"/shard.*.sh; do
             (export SHARD=$i; step "$t/job$i" "$s"); rc=$?
             check "shard $i/3: $(head -n 1 "$s") exits 0 (got $rc: $(tail -n 2 "$t/step.err"))" [ $rc -eq 0 ]
         done
-        if [ -f "$t/job$i/shard.db" ]; then mkdir -p "$t/wf/shards/shard-$i"; cp "$t/job$i/shard.db" "$t/wf/shards/shard-$i/"; fi
+        # A small suite can leave a shard empty (the upload step ignores that).
+        if [ -f "$t/job$i/shard.db" ]; then
+            uploaded shard "$t/job$i"
+            mkdir -p "$t/wf/shards/shard-$i"; cp "$t/job$i/shard.db" "$t/wf/shards/shard-$i/"
+        fi
     done
-    workdir "$t/wf"
+    cp -a "$t/src/." "$t/wf"
     compare_step=""
     : >"$t/summary.md"
-    for s in "$t/steps"/compare.*; do
-        runnable "$s" || { grep -q 'bench report' "$s" && skip "bench report or gnuplot missing: the report step did not run"; continue; }
+    for s in "$t/steps"/compare.*.sh; do
         grep -q 'bench compare' "$s" && { compare_step=$s; cp "$t/wf/merged.db" "$t/wf/results/baselines/test-gpu.db"; }
         step "$t/wf" "$s"; rc=$?
         check "compare job: $(head -n 1 "$s") exits 0 (got $rc: $(tail -n 2 "$t/step.err"))" [ $rc -eq 0 ]
     done
+    uploaded compare "$t/wf"
+    check "the report step wrote results/report/index.html" [ -s "$t/wf/results/report/index.html" ]
     all=$("$B" suite "$t/ci.suite" --list | wc -l)
     check "merged.db holds every case of the suite once" [ "$(sqlite3 "$t/wf/merged.db" 'SELECT count(DISTINCT case_str) || "/" || count(*) FROM results')" = "$all/$all" ]
     check "the compare step ran" [ -n "$compare_step" ]
@@ -147,8 +169,8 @@ done
 "$B" export --db "$t/m.db" --format csv --run all >"$t/all.csv"
 uid=$(sqlite3 "$t/m.db" 'SELECT run_uid FROM runs ORDER BY id LIMIT 1')
 "$B" export --db "$t/m.db" --format json --run "$uid" >"$t/one.json"
-if command -v python3 >/dev/null; then
-    pyc() { python3 -c "$1" "${@:2}"; }
+if have "python3 (Debian's)" "$PY" -c ''; then
+    pyc() { "$PY" -c "$1" "${@:2}"; }
     check "csv: latest = one row per case ($n_case), equal columns" pyc '
 import csv, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
@@ -174,8 +196,6 @@ assert all(set(o) == {"name", "unit", "value", "extra"} and o["unit"] == "ms" an
 assert len({o["name"] for o in d}) == len(d)' "$t/x.gab" "$n_ok"
     "$B" compare "$t/a.db" "$t/b.db" --format json >"$t/cmp.json"
     check "compare --format json parses" pyc 'import json, sys; d = json.load(open(sys.argv[1])); assert "cases" in d and "families" in d' "$t/cmp.json"
-else
-    skip "python3 missing: csv/json well-formedness not checked"
 fi
 bad 2 "--db FILE"          export --format csv
 bad 2 "expected csv, json or gab" export --db "$t/m.db" --format xml

@@ -17,7 +17,7 @@ import sys
 
 import numpy as np
 
-from emu_bounds import bounded, masked
+from emu_bounds import bf, bounded, masked
 
 DC = 64              # DELTA_GPU_CHUNK
 f32 = np.float32
@@ -293,13 +293,6 @@ def run_decode(c, t):
 LANE = np.arange(32)
 GQ, TQ = LANE // 4, LANE % 4
 PAD, LDC, ME = 8, DC + 8, 32
-
-
-def bf(x):
-    """Round to bf16 (nearest even), kept as float32."""
-    u = np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
-    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
-    return u.astype(np.uint32).view(np.float32)
 
 
 def pair(mem, off):

@@ -1,13 +1,27 @@
-"""emu_bounds.py — arrays for the NumPy kernel emulators (gla_emulate.py,
-delta_kernels.py) that refuse an index outside them, as a GPU buffer would
+"""emu_bounds.py — what the NumPy kernel emulators (gla_emulate.py,
+delta_kernels.py, flash_emulate.py, softmax_emulate.py) share: bf16
+rounding, and arrays that refuse an index outside them, as a GPU buffer would
 be overrun: NumPy raises IndexError past the end of an axis, but a negative
 index silently wraps to the end and a slice running past the end is
 silently cut short, and either would hide an out-of-bounds access of the
 kernel being emulated. The emulators keep global tensors and each
 shared-memory region in a Bounded array of the region's exact size, so an
 index the kernel computes outside its buffer fails the test.
+
+Every operation here names its integer types: NumPy 1.x casts a Python int
+operand by its value (a uint64 array shifted by 16 becomes float64 and the
+shift fails), NumPy 2 by its type (NEP 50). int64 arithmetic on the uint32
+bits gives the same answer under both.
 """
 import numpy as np
+
+
+def bf(x):
+    """x rounded to bf16 (nearest, ties to even), kept as float32: the
+    float32 bits plus 0x7FFF plus the lowest kept bit, cut to the top 16."""
+    u = np.asarray(x, np.float32).view(np.uint32).astype(np.int64)
+    u = (u + np.int64(0x7FFF) + ((u >> np.int64(16)) & np.int64(1))) & np.int64(0xFFFF0000)
+    return u.astype(np.uint32).view(np.float32)
 
 
 def _check(shape, key):

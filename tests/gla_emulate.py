@@ -16,18 +16,10 @@ import sys
 
 import numpy as np
 
-from emu_bounds import bounded, selftest
+from emu_bounds import bf, bounded, selftest
 
 GATE_NONE, GATE_HEAD, GATE_KEY = 0, 1, 2
 LOG2E = 1.4426950408889634
-
-
-def bf(x):
-    """Round to bf16 (nearest even), kept as float32."""
-    x = np.asarray(x, np.float32)
-    u = x.view(np.uint32).astype(np.uint64)
-    r = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) << 16
-    return r.astype(np.uint32).view(np.float32)
 
 
 def ex(x):

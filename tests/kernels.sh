@@ -4,38 +4,37 @@
 # stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
 # build/harness/*.ptxas), and a .cu
 # file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
-# its sm_90a SASS (cuobjdump, from PyPI's nvidia-cuda-cuobjdump; skipped when
-# it is not installed).
+# its sm_90a SASS (read with cuobjdump: the toolkit's, or the one make test
+# installs from PyPI into .tools/bin).
 set -u
-pass=0; fail=0; skip=0
+source "$(dirname "$0")/lib.bash"
 reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
-    echo "SKIP kernels.sh: no ptxas reports (built without nvcc)" >&2
-    echo "0 passed, 0 failed, 1 skipped"; exit 0
+    # Not a GPU's absence but the toolkit's: tests/run.sh counts it as a
+    # skip that CI=true refuses.
+    skip "no nvcc: bench was built CPU-only, so there are no kernels to check"
+    summary; exit
 fi
 for r in $reports; do
-    n=$(grep -c 'Compiling entry function' "$r")
-    if [ "$n" -gt 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL kernels.sh: $r lists no kernel" >&2; fi
-    spills=$(grep -E '[1-9][0-9]* bytes spill (stores|loads)' "$r")
-    if [ -z "$spills" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL kernels.sh: $r: register spills:" >&2; echo "$spills" | head -5 >&2; fi
-    stack=$(grep -E '[1-9][0-9]* bytes stack frame' "$r")
-    if [ -z "$stack" ]; then pass=$((pass + 1)); else
-        fail=$((fail + 1)); echo "FAIL kernels.sh: $r: local-memory stack frame:" >&2; echo "$stack" | head -5 >&2; fi
+    check "$r lists a kernel" grep -q 'Compiling entry function' "$r"
+    spills=$(grep -E '[1-9][0-9]* bytes spill (stores|loads)' "$r" | head -n 5)
+    check "$r: no register spills: $spills" [ -z "$spills" ]
+    stack=$(grep -E '[1-9][0-9]* bytes stack frame' "$r" | head -n 5)
+    check "$r: no local-memory stack frame: $stack" [ -z "$stack" ]
 done
 
-objdump=$(command -v cuobjdump || ls /usr/local/lib/python3*/dist-packages/nvidia/cu13/bin/cuobjdump \
-          "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cu13/bin/cuobjdump 2>/dev/null | head -1)
-for cu in $(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null); do
-    obj=build/${cu%.cu}.o
-    for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
-        if [ -z "$objdump" ] || [ ! -x "$objdump" ]; then
-            skip=$((skip + 1)); echo "SKIP kernels.sh: $cu: no cuobjdump to look for $insn (pip install nvidia-cuda-cuobjdump)" >&2; continue
-        fi
-        n=$("$objdump" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
-        if [ "$n" -gt 0 ]; then pass=$((pass + 1)); else
-            fail=$((fail + 1)); echo "FAIL kernels.sh: $cu: no $insn in the sm_90a SASS of $obj" >&2; fi
+find_cuobjdump() {
+    CUOBJDUMP=$(command -v cuobjdump || echo "$TOOLS/bin/cuobjdump")
+    "$CUOBJDUMP" --version
+}
+expects=$(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null)
+if [ -n "$expects" ] && have cuobjdump find_cuobjdump; then
+    for cu in $expects; do
+        obj=build/${cu%.cu}.o
+        for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
+            n=$("$CUOBJDUMP" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
+            check "$cu: $insn in the sm_90a SASS of $obj ($n found)" [ "$n" -gt 0 ]
+        done
     done
-done
-if [ $skip -gt 0 ]; then echo "$pass passed, $fail failed, $skip skipped"; else echo "$pass passed, $fail failed"; fi
-[ $fail -eq 0 ]
+fi
+summary

@@ -56,10 +56,7 @@ check "a folder that is not a report is kept" grep -q keep "$t/mine/notes.txt"
 check "bad input wrote no folder" [ -z "$(ls -d "$t"/x* 2>/dev/null)" ]
 check "report --help" grep -q "usage: bench report" <("$B" report --help)
 
-if ! command -v gnuplot >/dev/null; then
-    skip "gnuplot not installed (apt-get install gnuplot-nox): no report drawn"
-    summary; exit
-fi
+have gnuplot command -v gnuplot || { summary; exit; }
 
 # The smoke run: a complete, self-contained, deterministic folder.
 "$B" report --db "$t/a.db" --out "$t/r1" >"$t/out" 2>"$t/err"; rc=$?

@@ -46,6 +46,9 @@ static void test_edge_shapes(void)
         mk(2, 64, 64, 2, 1, 64, 1, DT_BF16),        /* exact tile, bf16 */
         mk(1, 100, 250, 8, 2, 128, 1, DT_BF16),     /* bf16 GQA causal cross */
         mk(1, 3, 5, 1, 1, 7, 0, DT_FP32),           /* odd D: the CPU path handles any D */
+        mk(2, 77, 77, 3, 3, 64, 1, DT_FP16),        /* fp16, N not a multiple of the tile */
+        mk(1, 100, 250, 8, 2, 128, 1, DT_FP16),     /* fp16 GQA causal cross */
+        mk(1, 1, 300, 4, 1, 64, 1, DT_FP16),        /* fp16 decode, MQA */
     };
     const char *impls[][2] = { { "softmax", "ref" }, { "flash", "ref" }, { "flash", "cpu" } };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
@@ -266,7 +269,8 @@ static void test_sampling(void)
     int sampled;
     int64_t n = validate_pick_rows(family_find("flash"), &s, 3, &rows, &sampled);
     CHECK(sampled == 1, "16K x 16 heads is sampled");
-    CHECK(n >= VALIDATE_MIN_ROWS && n <= VALIDATE_MAX_ROWS, "sample size %lld", (long long)n);
+    CHECK(n >= 2 * s.N / FLASH_BR && n < s.N, "sample size %lld: every tile's edges, not all rows",
+          (long long)n);
     CHECK(rows[0] == 0 && rows[n - 1] == s.N - 1, "first and last rows checked");
     int sorted = 1;
     for (int64_t i = 1; i < n; i++)
@@ -323,18 +327,64 @@ static void test_planted(void)
     double ref[4] = { 1, 2, 3, 4 };
     int64_t rows[1] = { 0 };
     struct check_result c;
-    const struct family *f = family_find("flash");
-    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    const struct tolerance tol = family_find("flash")->tolerance(&s);
+    validate_compare(&tol, out, 4, rows, 1, 4, 1, ref, &c);
     CHECK(c.ok && c.rel_l2 == 0, "exact output passes");
     out[2] = 3.01f;
-    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    validate_compare(&tol, out, 4, rows, 1, 4, 1, ref, &c);
     CHECK(!c.ok, "1e-3 error fails the fp32 tolerance (rel %.3g)", c.rel_l2);
     out[2] = INFINITY;
-    validate_compare(f, &s, out, 4, rows, 1, 4, ref, &c);
+    validate_compare(&tol, out, 4, rows, 1, 4, 1, ref, &c);
     CHECK(!c.ok && c.nonfinite == 1, "Inf fails before any arithmetic");
 }
 
 /* Shapes the validator must refuse, each naming the field. */
+/* ref's output, then rounded to bf16: what a kernel that keeps bf16 where
+ * fp16 was asked for would produce. */
+static int bf16_rounded_run(struct op_ctx *ctx)
+{
+    int rc = attn_ref_run(ctx);
+    for (int64_t i = 0; i < tensor_numel(&ctx->io->out); i++)
+        ctx->out[i] = bf16_round(ctx->out[i]);
+    return rc;
+}
+
+/* fp16 inputs are fp16 values; fp16's tolerance passes the definition
+ * rounded to fp16 and fails it rounded to bf16. */
+static void test_fp16(void)
+{
+    struct shape s = mk(1, 64, 256, 4, 2, 64, 0, DT_FP16);
+    struct io_specs io;
+    attn_io(&s, &io);
+    float *in[3];
+    int all_fp16 = 1, some_not_bf16 = 0;
+    for (int t = 0; t < 3; t++)
+        in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
+    attn_inputs(&s, 3, in);
+    for (int t = 0; t < 3; t++) {
+        for (int64_t i = 0; i < tensor_numel(&io.in[t]); i++) {
+            all_fp16 &= in[t][i] == fp16_round(in[t][i]);
+            some_not_bf16 |= in[t][i] != bf16_round(in[t][i]);
+        }
+        free(in[t]);
+    }
+    CHECK(all_fp16 && some_not_bf16, "fp16 inputs hold fp16 values, finer than bf16's");
+
+    struct case_req q = req_for("flash", "ref", s);
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "ok") == 0 && r.rec.rel_err < 1e-3, "ref in fp16: %s (err %.3g)", r.status,
+          r.rec.rel_err);
+    case_result_free(&r);
+    struct impl bad = { .name = "bf16-out", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP16),
+                        .run = bf16_rounded_run };
+    q.impl = &bad;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "mismatch") == 0, "bf16 rounding where fp16 was asked: %s (err %.3g)", r.status,
+          r.rec.rel_err);
+    case_result_free(&r);
+}
+
 static void test_validate(void)
 {
     struct { struct shape s; const char *field; } bad[] = {
@@ -394,7 +444,7 @@ static void test_gpu_skip(void)
         test_gpu_flash();
         return;
     }
-    check_skip("no GPU: flash/cuda is checked only for being skipped");
+    check_skip_no_gpu("flash/cuda not run, only checked to be stored as skipped");
     struct case_req q = req_for("flash", "cuda", mk(1, 64, 64, 1, 1, 64, 0, DT_FP32));
     struct case_result r;
     run_case(&q, &r);
@@ -412,6 +462,7 @@ int main(void)
     test_flops_executed();
     test_sampling();
     test_planted();
+    test_fp16();
     test_validate();
     test_gpu_skip();
     return check_done();

@@ -92,7 +92,9 @@ static void timed(struct roof roof, struct case_result *r)
     q.mopts = (struct measure_opts)MEASURE_DEFAULTS;
     q.mopts.max_seconds = 0.05;
     run_case(&q, r);
-    CHECK(strcmp(r->status, "ok") == 0, "%s: %s", r->case_str, r->status);
+    /* Plain ok or 'ok: few samples/noisy' (a loaded machine): the bound is
+     * computed from whatever median was measured. */
+    CHECK(status_is_ok(r->status), "%s: %s", r->case_str, r->status);
 }
 
 static void test_bound(void)

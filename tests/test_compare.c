@@ -476,6 +476,13 @@ static void test_escaping(void)
     CHECK(strcmp(j, "\"a\\\"b\\\\c\\nd\\te\\u0001f\xc3\xa9g\\ufffdh\"") == 0,
           "json escaping: %s", j);
     CHECK(strcmp(emitted(emit_json_string, NULL), "null") == 0, "NULL is null");
+    char buf[16];
+    CHECK(emit_json_string_buf(buf, sizeof buf, "a\"b\\c") == 0 && strcmp(buf, "\"a\\\"b\\\\c\"") == 0,
+          "json into a buffer: %s", buf);
+    CHECK(emit_json_string_buf(buf, sizeof buf, "0123456789abcdef") == -1 && strcmp(buf, "null") == 0,
+          "a string too long for the buffer is null: %s", buf);
+    CHECK(emit_json_string_buf(buf, 15, "0123456789abc") == -1 && emit_json_string_buf(buf, 16,
+              "0123456789abc") == 0, "16 bytes hold 13 characters, two quotes and the NUL; 15 do not: %s", buf);
     CHECK(strcmp(emitted(emit_csv_field, "plain"), "plain") == 0, "csv: plain text as is");
     const char *c = emitted(emit_csv_field, "a,\"b\"\nc");
     CHECK(strcmp(c, "\"a,\"\"b\"\"\nc\"") == 0, "csv quoting: %s", c);

@@ -13,7 +13,6 @@
 
 #include "../reference/recurrent.h"
 #include "check.h"
-#include "gpu.h"
 #include "runcase.h"
 #include "validate.h"
 
@@ -60,6 +59,8 @@ static void test_chunked_cpu(void)
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int dt = 0; dt < DT_COUNT; dt++) {
+            if (!(impl_find(delta(), "cpu")->dtypes & DT_BIT(dt)))
+                continue;                       /* fp16: not in the recurrent families */
             struct shape s = mk(shapes[i]);
             s.dtype = (enum dtype)dt;
             struct case_req q = req_for("cpu", s);
@@ -111,11 +112,12 @@ static void check_inputs(const char *words, enum dtype dt, int g_kind, float g, 
     CHECK(rc == SB_OK, "%s: run: %s", words, ctx.err);
     rec_reference(REC_DELTA, &s, ctx.scale, ctx.in, idx, rows, ref, ref_final);
     struct check_result c;
-    validate_compare(delta(), &s, out, rows * elems, idx, rows, elems, ref, &c);
+    const struct tolerance tol = delta()->tolerance(&s);
+    validate_compare(&tol, out, rows * elems, idx, rows, elems, s.Hv, ref, &c);
     if (c.ok)
-        validate_final(delta(), &s, &io, final, ref_final, &c);
-    CHECK(c.ok, "%s %s g=%g (kind %d) beta=%g: %s (rel %.3g, row %.3g)", words,
-          dtype_table[dt].name, g, g_kind, beta, c.why, c.rel_l2, c.worst_row_rel_l2);
+        validate_final(&tol, &io, final, ref_final, &c);
+    CHECK(c.ok, "%s %s g=%g (kind %d) beta=%g: %s (rel %.3g, worst row/head %.3g)", words,
+          dtype_table[dt].name, g, g_kind, beta, c.why, c.rel_l2, c.worst_rel_l2);
     for (int t = 0; t < io.n_in; t++)
         free(in[t]);
     free(out), free(final), free(ref), free(ref_final), free(idx);
@@ -126,6 +128,8 @@ static void test_extreme_inputs(void)
     const char *gated = "B=1 N=150 H=1 Hv=2 D=64 Dv=32 chunk=32 gate=head state";
     const char *plain = "B=1 N=150 H=2 D=64 Dv=32 chunk=64 state";
     for (int dt = 0; dt < DT_COUNT; dt++) {
+        if (!(impl_find(delta(), "cpu")->dtypes & DT_BIT(dt)))
+            continue;
         check_inputs(gated, (enum dtype)dt, 1, -20.0f, -1);      /* state forgotten per token */
         check_inputs(gated, (enum dtype)dt, 1, -1e4f, -1);       /* e^g underflows to 0 */
         check_inputs(gated, (enum dtype)dt, 1, -1e-6f, -1);      /* gates near 0 */
@@ -339,14 +343,11 @@ static void test_validate(void)
     CHECK(delta()->validate(&ok, msg, sizeof msg) == 0, "Hv = 4H with gate=head: '%s'", msg);
 }
 
-/* Without a GPU the CUDA implementations are skipped, never passed. */
+/* Without a GPU the CUDA implementations are skipped, never passed. The
+ * request holds no GPU whether or not the machine has one, so this runs
+ * everywhere. */
 static void test_gpu_skip(void)
 {
-    struct gpu_info info;
-    if (gpu_probe(0, &info) == 0) {
-        check_skip("a GPU is present; the no-GPU path is not exercised");
-        return;
-    }
     const struct family *f = delta();
     int n = 0;
     for (int i = 0; i < f->n_impls; i++) {
@@ -364,7 +365,7 @@ static void test_gpu_skip(void)
               "%s: status '%s'", f->impls[i].name, f->impls[i].status);
         case_result_free(&r);
     }
-    CHECK(n >= 0, "GPU implementations listed");
+    CHECK(n > 0, "GPU implementations listed (%d)", n);
 }
 
 int main(void)

@@ -331,8 +331,8 @@ static int dumped_make(struct dumped *d, enum dtype t, const char *impl)
         int64_t n = tensor_numel(&d->io.in[i]);
         d->in[i] = malloc((size_t)n * sizeof(float));
         fill_floats(d->in[i], n, (uint64_t)i + 7);
-        for (int64_t e = 0; t == DT_BF16 && e < n; e++)
-            d->in[i][e] = bf16_round(d->in[i][e]);
+        for (int64_t e = 0; e < n; e++)
+            d->in[i][e] = dtype_round(t, d->in[i][e]);
     }
     int64_t out_n = tensor_numel(&d->io.out), elems = family_row_elems(&d->io);
     d->out = malloc((size_t)out_n * sizeof *d->out);
@@ -433,16 +433,17 @@ static void test_dump_roundtrip(enum dtype t)
     check_loaded(&d, &lc, "cpu", dtype_table[t].name);
     loaded_case_free(&lc);
 
-    /* An edited input that is not a bf16 value comes back rounded, as the
-     * device would see it. */
-    if (t == DT_BF16) {
+    /* An edited input that is not a value of the dtype comes back rounded,
+     * as the device would see it; fp32 keeps it. */
+    {
         const struct tensor_spec *q = &d.io.in[0];
         float keep = d.in[0][0];
-        d.in[0][0] = 1.0f + 0x1p-10f;   /* bf16 keeps 7 fraction bits: rounds to 1 */
+        d.in[0][0] = 1.0f + 0x1p-12f;   /* bf16 keeps 7 fraction bits, fp16 10: both round to 1 */
         snprintf(path, sizeof path, "%s/%s.npy", dir, q->name);
         CHECK(npy_write_f32(path, d.in[0], q->ndim, q->dims, err, sizeof err) == 0, "%s", err);
-        CHECK(dump_load(dir, &lc, err, sizeof err) == 0 && lc.in[0][0] == 1.0f,
-              "bf16 input not rounded on load: %s", err);
+        CHECK(dump_load(dir, &lc, err, sizeof err) == 0 &&
+                  lc.in[0][0] == (t == DT_FP32 ? 1.0f + 0x1p-12f : 1.0f),
+              "%s input rounded on load as the device would: %s", dtype_table[t].name, err);
         loaded_case_free(&lc);
         d.in[0][0] = keep;
     }

@@ -19,6 +19,11 @@
 #include "gpu.h"
 #include "npy.h"
 #include "runcase.h"
+#include "validate.h"
+
+/* The dtypes the ssm implementations take. */
+static const enum dtype ssm_dtypes[] = { DT_FP32, DT_BF16 };
+#define N_DTYPES ((int)(sizeof ssm_dtypes / sizeof ssm_dtypes[0]))
 
 static const struct family *ssm(void)
 {
@@ -72,9 +77,9 @@ static void test_against_ref(void)
         n_edge++;
     int skipped = 0;
     for (int i = 0; i < n_edge + (int)(sizeof more / sizeof more[0]); i++)
-        for (int dt = 0; dt < DT_COUNT; dt++) {
+        for (int di = 0; di < N_DTYPES; di++) {
             const char *words = i < n_edge ? edge[i] : more[i - n_edge];
-            struct shape s = parse(words, (enum dtype)dt);
+            struct shape s = parse(words, ssm_dtypes[di]);
             struct case_req q = req_for("cpu", s);
             struct case_result r;
             run_case(&q, &r);
@@ -183,8 +188,8 @@ static void test_extreme_decays(void)
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (size_t a = 0; a < sizeof avals / sizeof avals[0]; a++)
-            for (int dt = 0; dt < DT_COUNT; dt++)
-                run_with_decay(shapes[i], (enum dtype)dt, avals[a]);
+            for (int di = 0; di < N_DTYPES; di++)
+                run_with_decay(shapes[i], ssm_dtypes[di], avals[a]);
 }
 
 /* The same case at every chunk size gives the same output (fp32). */
@@ -561,6 +566,54 @@ static void test_gpu_impls(void)
     gpu_close(g);
 }
 
+/* The checker catches one wrong element of an otherwise right output, in
+ * every variant (a row's heads: s6 a channel's tokens, ssd a token's
+ * heads, conv a token's channels), and one wrong final-state element. */
+static void test_planted(void)
+{
+    static const char *const shapes[] = { "variant=s6 B=2 N=50 Dm=4 Ds=16 state",
+                                          "variant=ssd B=1 N=50 H=4 P=16 Ds=16 chunk=64 state",
+                                          "variant=conv B=2 N=50 H=8" };
+    for (size_t k = 0; k < 3; k++) {
+        struct shape s = parse(shapes[k], DT_FP32);
+        struct io_specs io;
+        float *in[SB_MAX_TENSORS];
+        make_inputs(&s, &io, in);
+        const int64_t rows = family_out_rows(&io), elems = family_row_elems(&io), on = rows * elems;
+        const int64_t fn = io.final.ndim ? tensor_numel(&io.final) : 0;
+        int64_t *idx = malloc((size_t)rows * sizeof *idx);
+        double *ref = malloc((size_t)(on + fn) * sizeof *ref);
+        float *out = malloc((size_t)(on + fn) * sizeof *out);
+        for (int64_t r = 0; r < rows; r++)
+            idx[r] = r;
+        ssm()->reference(&s, 1.0, (const float *const *)in, idx, rows, ref, fn ? ref + on : NULL);
+        for (int64_t i = 0; i < on + fn; i++)
+            out[i] = (float)ref[i];
+        const struct tolerance tol = ssm()->tolerance(&s);
+        const int64_t heads = validate_out_heads(&io);
+        struct check_result r;
+        validate_compare(&tol, out, on, idx, rows, elems, heads, ref, &r);
+        CHECK(r.ok, "%s: the reference itself passes: %s", shapes[k], r.why);
+        const int64_t at = on / 2 + 3;
+        double rms = 0;
+        for (int64_t i = 0; i < on; i++)
+            rms += ref[i] * ref[i];
+        rms = sqrt(rms / (double)on);
+        out[at] += (float)(0.05 * rms);         /* 5% of a typical element */
+        validate_compare(&tol, out, on, idx, rows, elems, heads, ref, &r);
+        CHECK(!r.ok, "%s: one element off by 5%% of the RMS is caught (%s)", shapes[k], r.why);
+        out[at] = (float)ref[at];
+        if (fn) {
+            out[on + fn / 3] += 0.05f;
+            validate_final(&tol, &io, out + on, ref + on, &r);
+            CHECK(!r.ok && strstr(r.why, "ht"), "%s: a wrong final state is caught (%s)",
+                  shapes[k], r.why);
+        }
+        free_inputs(&io, in);
+        free(idx), free(ref), free(out);
+    }
+}
+
 /* Without a GPU every GPU implementation is skipped with a reason. */
 static void test_gpu_skip(void)
 {
@@ -569,7 +622,7 @@ static void test_gpu_skip(void)
         test_gpu_impls();
         return;
     }
-    check_skip("no GPU: the GPU implementations are checked only for being skipped");
+    check_skip_no_gpu("the GPU implementations are checked only for being skipped");
     static const char *const shapes[] = { "variant=s6 B=1 N=64 Dm=8 state",
                                           "variant=ssd B=1 N=64 H=2 P=64 Ds=64 state",
                                           "variant=conv B=1 N=64 H=8" };
@@ -598,6 +651,7 @@ int main(void)
     test_inputs();
     test_case_strings();
     test_dump_layouts();
+    test_planted();
     test_gpu_skip();
     return check_done();
 }

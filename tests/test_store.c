@@ -211,6 +211,7 @@ static const struct result_record ok_result = {
     .pct_compute = 62.5, .pct_bandwidth = NAN, .bound = "compute", .roof_flops = 9.5e14,
     .roof_bytes_s = 3.25e12, .flops_executed = 4.75e9, .worst_rel_err = 2.5e-3, .worst_row = 17,
     .worst_head = 3, .validate_s = 0.125, .recheck_rel_err = 1.25e-3,
+    .impl_info = "{\"graph\":\"composite\",\"cudnn\":\"9.19.0\"}",
 };
 
 static struct result_record skipped_result(void)
@@ -271,6 +272,7 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_TEXT("bound", "compute"), X_REAL("roof_flops", 9.5e14), X_REAL("roof_bytes_s", 3.25e12),
         X_REAL("flops_executed", 4.75e9), X_REAL("worst_rel_err", 2.5e-3), X_INT("worst_row", 17),
         X_INT("worst_head", 3), X_REAL("validate_s", 0.125), X_REAL("recheck_rel_err", 1.25e-3),
+        X_TEXT("impl_info", r->impl_info),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
     CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
@@ -307,7 +309,7 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("pct_bound"), X_NULL("pct_compute"), X_NULL("pct_bandwidth"), X_NULL("bound"),
         X_NULL("roof_flops"), X_NULL("roof_bytes_s"), X_NULL("flops_executed"),
         X_NULL("worst_rel_err"), X_NULL("worst_row"), X_NULL("worst_head"), X_NULL("validate_s"),
-        X_NULL("recheck_rel_err"),
+        X_NULL("recheck_rel_err"), X_NULL("impl_info"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
@@ -413,6 +415,10 @@ static void test_migration(void)
     CHECK(query_int(db, "SELECT count(*) FROM runs WHERE run_uid = 'old'") == 1, "the old run is intact");
     CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND timing = 'cpu'") == 1,
           "schema 4: an old ok result without l2_flush reads as timed on the CPU");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND impl_info IS NULL") == 1 &&
+              query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'impl_info'"
+                            " AND type = 'TEXT'") == 1,
+          "schema 5: impl_info added, NULL for the old row");
     CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys back on after the rebuild");
     CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('samples') WHERE"
                         " \"table\" = 'results'") == 1, "samples still reference results");

@@ -10,6 +10,10 @@
  * chunk_gated_delta_rule uses (BT = 64); the CPU form takes any chunk. */
 #define DELTA_GPU_CHUNK 64
 
+/* Rows of a chunk each warp of the tensor-core kernels owns: the M of
+ * mma.m16n8k16 (ops/delta/delta_chunk_mma.cu). */
+#define DELTA_GPU_SUB 16
+
 /* Tokens the decode kernel takes (one to a few new tokens per step). */
 #define DELTA_DECODE_MAX_N 16
 

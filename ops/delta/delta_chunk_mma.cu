@@ -56,7 +56,7 @@ typedef __nv_bfloat16 bf16;
 #define M_LDC (DC + M_PAD)          /* stride of [.][DC] bf16 tiles */
 #define DM_E 32                      /* state columns per kernel-2 block */
 
-static_assert(DC == 16 * M_WARPS, "one 16-row m-tile of the chunk per warp");
+static_assert(DC == DELTA_GPU_SUB * M_WARPS, "one 16-row m-tile of the chunk per warp");
 
 /* ---- tensor-core fragments --------------------------------------------------- */
 

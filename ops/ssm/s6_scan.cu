@@ -41,7 +41,7 @@
 
 #define S6_THREADS 128
 #define S6_WARPS (S6_THREADS / 32)
-#define S6_ROWS 4               /* channels per block, sharing B and C in L1 */
+#define S6_ROWS S6_GPU_ROWS     /* channels per block, sharing B and C in L1 */
 #define S6_FULL 0xffffffffu
 
 /* The channel's tensors, as the kernel reads them. */
