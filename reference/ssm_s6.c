@@ -103,39 +103,66 @@ void s6_reference(const struct shape *s, const float *const in[], const int64_t 
 
 /* ---- cpu: the chunked scan ------------------------------------------------------------ */
 
-/* Per-thread buffers. */
+#define S6_LANES 16     /* fp32 lanes of a 512-bit vector: states per block */
+
+/* Per-thread buffers; T is the chunk. */
 struct s6_scratch {
     float *hin;     /* [Ds] the state entering the chunk (step 2's carry) */
-    float *P, *hl;  /* [Ds] the chunk's summary (step 1) */
-    float *h;       /* [Ds] the state during step 3 */
-    float *part;    /* [Ds] C_t ⊙ h_t, summed after the loop (vectorises) */
-    float *a, *b;   /* [chunk][Ds] each token's map, from step 1 to step 3 (the
-                     * GPU thread keeps them in registers) */
+    float *a, *b;   /* [T][S6_LANES] each token's map for a block of states, from
+                     * step 1 to step 3 (the GPU thread keeps them in registers) */
+    float *yp;      /* [T][S6_LANES] C_t ⊙ h_t summed over the blocks, by lane */
+    float *du;      /* [T] Δ_t u_t */
+    float *y;       /* [T] the chunk's outputs before the dtype's rounding */
 };
 
-#define S6_LANES 16     /* fp32 lanes of a 512-bit vector */
-
-/* Σ x[0 .. n) in S6_LANES independent partial sums, then a tree: GCC
- * vectorises neither a float reduction (without -ffast-math) nor its
- * chain of n dependent adds, the inner loop's longest path per token. */
-static inline float s6_sum(const float *restrict x, int64_t n)
+/* Steps 1-3 of one chunk of nt tokens for the states n0 .. n0 + W − 1: in
+ * full blocks W is the constant S6_LANES, so the summary (P, hl) and the
+ * state h stay in vector registers. C_t ⊙ h_t is added into yp by lane,
+ * and the block's carry into hin. */
+static inline __attribute__((always_inline)) void
+s6_block(const int64_t W, int64_t n0, int64_t nt, int64_t Ds, const float *restrict dl,
+         const float *restrict A, const float *restrict Bt, const float *restrict Ct,
+         const struct s6_scratch *w)
 {
-    float lane[S6_LANES] = { 0 }, tail = 0.0f;
-    int64_t i = 0;
-    for (; i + S6_LANES <= n; i += S6_LANES)
-        for (int l = 0; l < S6_LANES; l++)
-            lane[l] += x[i + l];
-    for (; i < n; i++)
-        tail += x[i];
-    for (int w = S6_LANES / 2; w > 0; w /= 2)
-        for (int l = 0; l < w; l++)
-            lane[l] += lane[l + w];
-    return lane[0] + tail;
+    float P[S6_LANES], hl[S6_LANES], h[S6_LANES];
+    for (int64_t n = 0; n < W; n++)                       /* 1. the local scan from 0 */
+        P[n] = 1.0f, hl[n] = 0.0f;
+    for (int64_t i = 0; i < nt; i++) {
+        const float delta = dl[i], du = w->du[i];
+        const float *restrict Bn = Bt + i * Ds + n0;
+        float *restrict a = w->a + i * S6_LANES, *restrict bb = w->b + i * S6_LANES;
+        for (int64_t n = 0; n < W; n++) {
+            a[n] = cpu_exp(delta * A[n0 + n]);
+            bb[n] = du * Bn[n];
+            P[n] *= a[n];
+            hl[n] = cpu_fma(a[n], hl[n], bb[n]);
+        }
+    }
+    for (int64_t n = 0; n < W; n++)                       /* 3. the outputs from h_in */
+        h[n] = w->hin[n0 + n];
+    for (int64_t i = 0; i < nt; i++) {
+        const float *restrict Cn = Ct + i * Ds + n0;
+        const float *restrict a = w->a + i * S6_LANES, *restrict bb = w->b + i * S6_LANES;
+        float *restrict yp = w->yp + i * S6_LANES;
+        for (int64_t n = 0; n < W; n++) {
+            h[n] = cpu_fma(a[n], h[n], bb[n]);
+            yp[n] = cpu_fma(Cn[n], h[n], yp[n]);
+        }
+    }
+    for (int64_t n = 0; n < W; n++)                       /* 2. the carry into the next chunk */
+        w->hin[n0 + n] = cpu_fma(P[n], w->hin[n0 + n], hl[n]);
 }
 
-/* One channel (b, d): steps 1-3 chunk by chunk; out rows and, with a final
- * state, ht written. BT, CT: B and C of every (batch, group) transposed to
- * [L][Ds], so a token's states are contiguous. */
+/* silu(z) = z · sigmoid(z), with e^x for x ≤ 0 only (vectorises). */
+static inline float s6_silu(float z)
+{
+    const float e = cpu_exp(-fabsf(z)), sig = z >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    return z * sig;
+}
+
+/* One channel (b, d): steps 1-3 chunk by chunk, block by block of states;
+ * out rows and, with a final state, ht written. BT, CT: B and C of every
+ * (batch, group) transposed to [L][Ds], so a token's states are contiguous. */
 static void s6_cpu_channel(struct op_ctx *ctx, const float *BT, const float *CT, int64_t b,
                            int64_t d, const struct s6_scratch *w)
 {
@@ -144,49 +171,37 @@ static void s6_cpu_channel(struct op_ctx *ctx, const float *BT, const float *CT,
     const int64_t L = s->N, Ds = s->Ds, row = b * s->Dm + d, T = s->chunk;
     const float *u = ctx->in[l.x] + row * L, *dl = ctx->in[l.dt] + row * L;
     const float *z = l.z >= 0 ? ctx->in[l.z] + row * L : NULL;
-    const float *restrict A = ctx->in[l.A] + d * Ds, Dd = ctx->in[l.D][d];
+    const float *A = ctx->in[l.A] + d * Ds, Dd = ctx->in[l.D][d];
     const int64_t bc = s6_bc_offset(s, b, d);     /* [L][Ds] starts where [Ds][L] did */
-    const float *Bt = BT + bc, *Ct = CT + bc;
-    float *y = ctx->out + row * L;
-    float *restrict hin = w->hin, *restrict P = w->P, *restrict hl = w->hl;
-    float *restrict h = w->h, *restrict part = w->part;
+    float *restrict y = w->y;
 
     for (int64_t n = 0; n < Ds; n++)
-        hin[n] = l.h0 >= 0 ? ctx->in[l.h0][row * Ds + n] : 0.0f;
+        w->hin[n] = l.h0 >= 0 ? ctx->in[l.h0][row * Ds + n] : 0.0f;
     for (int64_t t0 = 0; t0 < L; t0 += T) {
         const int64_t nt = t0 + T < L ? T : L - t0;
-        for (int64_t n = 0; n < Ds; n++)                  /* 1. the local scan from 0 */
-            P[n] = 1.0f, hl[n] = 0.0f;
-        for (int64_t i = 0; i < nt; i++) {
-            const float delta = dl[t0 + i], du = delta * u[t0 + i];
-            const float *restrict Bn = Bt + (t0 + i) * Ds;
-            float *restrict a = w->a + i * Ds, *restrict bb = w->b + i * Ds;
-            for (int64_t n = 0; n < Ds; n++) {
-                a[n] = cpu_exp(delta * A[n]);
-                bb[n] = du * Bn[n];
-                P[n] *= a[n];
-                hl[n] = cpu_fma(a[n], hl[n], bb[n]);
-            }
+        const float *Bt = BT + bc + t0 * Ds, *Ct = CT + bc + t0 * Ds;
+        for (int64_t i = 0; i < nt; i++)
+            w->du[i] = dl[t0 + i] * u[t0 + i];
+        memset(w->yp, 0, (size_t)(nt * S6_LANES) * sizeof *w->yp);
+        int64_t n0 = 0;
+        for (; n0 + S6_LANES <= Ds; n0 += S6_LANES)
+            s6_block(S6_LANES, n0, nt, Ds, dl + t0, A, Bt, Ct, w);
+        if (n0 < Ds)
+            s6_block(Ds - n0, n0, nt, Ds, dl + t0, A, Bt, Ct, w);
+        for (int64_t i = 0; i < nt; i++) {        /* the lanes' tree: 4 adds deep, not 16 */
+            float *x = w->yp + i * S6_LANES;
+            for (int k = S6_LANES / 2; k > 0; k /= 2)
+                for (int q = 0; q < k; q++)
+                    x[q] += x[q + k];
+            y[i] = cpu_fma(Dd, u[t0 + i], x[0]);
         }
-        for (int64_t n = 0; n < Ds; n++)                  /* 3. the outputs from h_in */
-            h[n] = hin[n];
-        for (int64_t i = 0; i < nt; i++) {
-            const float *restrict Cn = Ct + (t0 + i) * Ds;
-            const float *restrict a = w->a + i * Ds, *restrict bb = w->b + i * Ds;
-            for (int64_t n = 0; n < Ds; n++) {
-                h[n] = cpu_fma(a[n], h[n], bb[n]);
-                part[n] = Cn[n] * h[n];
-            }
-            float acc = Dd * u[t0 + i] + s6_sum(part, Ds);
-            if (z)
-                acc *= z[t0 + i] / (1.0f + expf(-z[t0 + i]));
-            y[t0 + i] = s->dtype == DT_BF16 ? cpu_bf16(acc) : acc;
-        }
-        for (int64_t n = 0; n < Ds; n++)                  /* 2. the carry into the next chunk */
-            hin[n] = cpu_fma(P[n], hin[n], hl[n]);
+        if (z)
+            for (int64_t i = 0; i < nt; i++)
+                y[i] *= s6_silu(z[t0 + i]);
+        cpu_store(s->dtype, ctx->out + row * L + t0, y, nt);
     }
     if (ctx->final)
-        cpu_store(s->dtype, ctx->final + row * Ds, hin, Ds);
+        cpu_store(s->dtype, ctx->final + row * Ds, w->hin, Ds);
 }
 
 /* B or C [B,G,Ds,L] -> [B,G,L][Ds]. */
@@ -213,10 +228,10 @@ int s6_cpu_run(struct op_ctx *ctx)
     }
 #pragma omp parallel num_threads(ctx->threads) reduction(| : failed)
     {
-        const int64_t Ds = s->Ds, ab = s->chunk * Ds;
-        float *buf = malloc((size_t)(5 * Ds + 2 * ab) * sizeof *buf);
-        const struct s6_scratch w = { buf, buf + Ds, buf + 2 * Ds, buf + 3 * Ds, buf + 4 * Ds,
-                                      buf + 5 * Ds, buf + 5 * Ds + ab };
+        const int64_t T = s->chunk, lanes = T * S6_LANES;
+        float *buf = malloc((size_t)(s->Ds + 3 * lanes + 2 * T) * sizeof *buf);
+        const struct s6_scratch w = { buf, buf + s->Ds, buf + s->Ds + lanes, buf + s->Ds + 2 * lanes,
+                                      buf + s->Ds + 3 * lanes, buf + s->Ds + 3 * lanes + T };
         failed |= !buf;
 #pragma omp for collapse(2) schedule(dynamic, 4)
         for (int64_t b = 0; b < s->B; b++)
