@@ -62,6 +62,7 @@ ssd_chunk_state_kernel(const ssd_args<T> p)
         }
         __syncthreads();
         for (int j = 0; j < SSD_SUB; j++) {
+            SB_COUNT_MACS(TP * TN);
 #pragma unroll
             for (int a = 0; a < TP; a++) {
                 const float xv = sx[j][ty + 16 * a];
@@ -127,6 +128,7 @@ ssd_chunk_out_kernel(const ssd_args<T> p)
         float part[TP] = {};
         for (int n = 0; n < Ds; n++) {
             const float cv = sC[i * Ds + n];
+            SB_COUNT_MACS(TP);
 #pragma unroll
             for (int k = 0; k < TP; k++)
                 part[k] = fmaf(cv, sBH[n * P + tx + 16 * k], part[k]);
@@ -160,6 +162,7 @@ ssd_chunk_out_kernel(const ssd_args<T> p)
             float dot[QA] = {};
             for (int n = 0; n < Ds; n++) {
                 const float cv = sC[i * Ds + n];
+                SB_COUNT_MACS(QA);
 #pragma unroll
                 for (int k = 0; k < QA; k++)
                     dot[k] = fmaf(cv, sBH[(tx + 16 * k) * (Ds + 1) + n], dot[k]);
@@ -177,6 +180,7 @@ ssd_chunk_out_kernel(const ssd_args<T> p)
             const int i = ty + 16 * a;
             for (int j = 0; j < SSD_QT; j++) {
                 const float m = sM[i * (SSD_QT + 1) + j];
+                SB_COUNT_MACS(TP);
 #pragma unroll
                 for (int k = 0; k < TP; k++)
                     acc[a][k] = fmaf(m, sX[j * P + tx + 16 * k], acc[a][k]);

@@ -47,6 +47,9 @@
 #define SSD_MPAD 8              /* bf16 elements after each operand row */
 #define SSD_MWARPS (SSD_THREADS / 32)
 
+/* One m16n8k16's 16·8·16 multiply-adds, a 32nd of them per lane. */
+#define SSD_MMA_LANE_MACS (16 * 8 * 16 / 32)
+
 typedef __nv_bfloat16 bf16;
 
 /* d += a · b on the tensor cores: a 16×16 (row), b 16×8 (col), fp32 d
@@ -118,6 +121,7 @@ ssd_mma_state_kernel(const ssd_args<bf16> p)
                     uint32_t af[4], bfr[2];
                     ssd_frag_a(af, &sXT[0][0], LD, tile / NT * 16, kk);
                     ssd_frag_b(bfr, &sBT[0][0], LD, tile % NT * 8, kk);
+                    SB_COUNT_MACS(SSD_MMA_LANE_MACS);
                     ssd_mma(acc[u], af, bfr);
                 }
             }
@@ -183,6 +187,7 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
         for (int u = 0; u < TP; u++) {
             uint32_t bfr[2];
             ssd_frag_b(bfr, sH, LDD, 8 * (half * TP + u), kk);
+            SB_COUNT_MACS(SSD_MMA_LANE_MACS);
             ssd_mma(acc[u], af, bfr);
         }
     }
@@ -216,6 +221,7 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
             for (int u = 0; u < 4; u++) {
                 uint32_t bfr[2];
                 ssd_frag_b(bfr, sB, LDD, 8 * (4 * half + u), kk);
+                SB_COUNT_MACS(SSD_MMA_LANE_MACS);
                 ssd_mma(sc[u], af, bfr);
             }
         }
@@ -237,6 +243,7 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
             for (int u = 0; u < TP; u++) {
                 uint32_t bfr[2];
                 ssd_frag_b(bfr, sXT, LDQ, 8 * (half * TP + u), kk);
+                SB_COUNT_MACS(SSD_MMA_LANE_MACS);
                 ssd_mma(acc[u], af, bfr);
             }
         }
