@@ -38,7 +38,9 @@ static void on_sigint(int sig)
     signal(SIGINT, SIG_DFL);        /* the second Ctrl-C kills */
 }
 
-/* The largest measured case of an implementation and dtype: its FLOPs and
+/* The largest measured case of an implementation, dtype and set of shape
+ * fields (a family's variants read different fields and count FLOPs by
+ * different conventions: ssm's s6, ssd and conv): its FLOPs and
  * the seconds the whole case took (reference, warm-up, samples). A new case
  * is predicted by scaling that time with its FLOPs, and only within
  * RATE_MAX_SCALE of it: a tiny case's fixed costs (the reference, the
@@ -46,6 +48,7 @@ static void on_sigint(int sig)
 struct rate {
     const struct impl *impl;
     enum dtype dtype;
+    unsigned fields;                /* family_fields() of the case */
     double flops, seconds;
 };
 #define RATE_MAX_SCALE 16.0
@@ -58,10 +61,11 @@ static double rate_predict(const struct rate *rt, double flops)
     return rt->seconds * flops / rt->flops;
 }
 
-static struct rate *rate_find(struct rate *rates, int *n, const struct impl *im, enum dtype dt)
+static struct rate *rate_find(struct rate *rates, int *n, const struct impl *im, enum dtype dt,
+                              unsigned fields)
 {
     for (int i = 0; i < *n; i++)
-        if (rates[i].impl == im && rates[i].dtype == dt)
+        if (rates[i].impl == im && rates[i].dtype == dt && rates[i].fields == fields)
             return &rates[i];
     return NULL;
 }
@@ -230,7 +234,8 @@ int cmd_suite(int argc, char **argv)
         char why[200];
         double flops = c->family->validate(&c->shape, why, sizeof why) == 0
                            ? c->family->flops(&c->shape) : 0;
-        struct rate *rt = rate_find(rates, &n_rates, c->impl, c->shape.dtype);
+        const unsigned fields = family_fields(c->family, &c->shape);
+        struct rate *rt = rate_find(rates, &n_rates, c->impl, c->shape.dtype, fields);
         double left = budget - (now_seconds() - t_start);
         int runnable = c->impl->run && (c->impl->device == DEV_CPU || ses.gctx);
         if (runnable && c->impl->device == DEV_CPU && su.cpu_max_gflop > 0 &&
@@ -249,7 +254,7 @@ int cmd_suite(int argc, char **argv)
             if (status_is_ok(r.status) && flops > 0) {
                 if (!rt) {
                     rt = &rates[n_rates++];
-                    rt->impl = c->impl, rt->dtype = c->shape.dtype;
+                    rt->impl = c->impl, rt->dtype = c->shape.dtype, rt->fields = fields;
                 }
                 if (flops >= rt->flops)
                     rt->flops = flops, rt->seconds = wall;

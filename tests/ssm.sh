@@ -69,6 +69,15 @@ if [ -n "$PY" ]; then
     bad 2 "dt.npy: element 1 is 0: must be positive" run --load "$t/baddt" --no-db
 fi
 
+# The suite's budget predicts a case from the same implementation's largest
+# measured case of the same variant: an s6 case's rate (9 FLOPs an update,
+# bound by its exps) says nothing about ssd's (bound by FLOPs). Here ssd's
+# count is 15x s6's: s6's rate would predict it far over what is left.
+printf 'budget = 20\n[ssm s6]\nimpls = cpu\nvariant = s6\nB = 1\nN = 364\nDm = 16\nDs = 16\n[ssm ssd]\nimpls = cpu\nvariant = ssd\nB = 1\nN = 256\nH = 1\nP = 64\nDs = 64\n' >"$t/rate.suite"
+"$B" suite "$t/rate.suite" --device cpu --db "$t/rate.db" --max-time 1.5 --min-samples 1000 >/dev/null 2>&1
+check "an ssd case is not predicted from an s6 case's rate: $(sqlite3 "$t/rate.db" "SELECT status FROM results WHERE case_str LIKE '%ssd%'")" \
+    [ "$(sqlite3 "$t/rate.db" "SELECT count(*) FROM results WHERE case_str LIKE '%variant=ssd%' AND status NOT LIKE 'skipped%'")" = 1 ]
+
 # KISS FFT unusable: the conv cpu form is a skip naming why; s6 still runs.
 SEQBENCH_KISSFFT=/nonexistent/libkissfft.so "$B" run ssm --variant conv --impl cpu --N 64 --H 4 \
     --no-db --max-time 0.05 >"$t/out" 2>&1; rc=$?
