@@ -32,8 +32,19 @@
  * one's, so one barrier per state suffices; the carries alternate per
  * step).
  *
- * Status: compiled for sm_80/89/90a (build/ops/ssm/s6_scan.ptxas); never
- * run on a GPU.
+ * The bound at the perf target (H100 SXM, bf16, Dm = 4096, Ds = 16,
+ * B·L = 64K, with z): 4.3e9 exps / (132 SMs · 16 per clock · 1.98 GHz) =
+ * 1.03 ms against 2.15 GB of u, Δ, z, y / ~3 TB/s = 0.72 ms: the SFU binds,
+ * and 70% of it is 1.47 ms. Per exp the kernel issues ~6 fp32 operations
+ * (Δ·A, P, h, the rescan's h and y) against the FMA pipe's 8 per MUFU
+ * slot, and 12/chunk shuffles against the shuffle unit's 2 per MUFU slot:
+ * chunk = 16 leaves the SFU the busiest pipe, chunk = 8 (default; 94
+ * registers, 5 blocks an SM against 3 at chunk 16) trades some shuffle
+ * pressure for occupancy. Which is faster is for a GPU to say.
+ *
+ * Status: compiled for sm_80/89/90a with no spills (build/ops/ssm/
+ * s6_scan.ptxas: 94 registers at chunk 8, 162 at 16; MUFU.EX2 in the
+ * SASS); never run on a GPU.
  */
 #include <stdint.h>
 
