@@ -649,15 +649,16 @@ static const struct impl ssm_impls[] = {
 
 /* Small shapes where bugs live: one token, L not a multiple of the chunk
  * (and shorter than one), Ds 16/64/128, groups (G dividing Dm or H), z,
- * skip, h0/ht, both FFT sizes around a power of two. */
+ * skip, h0/ht, both FFT sizes around a power of two; chunks the GPU
+ * kernels take (s6 8/16, ssd multiples of 64), so verify runs them too. */
 static const char *const ssm_edge_shapes[] = {
     "variant=s6 B=1 N=1 Dm=4 Ds=16",
     "variant=s6 B=2 N=77 Dm=8 Ds=16 chunk=16 z",
-    "variant=s6 B=1 N=300 Dm=6 Ds=64 G=2 chunk=32 state",
+    "variant=s6 B=1 N=300 Dm=6 Ds=64 G=2 chunk=16 state",
     "variant=s6 B=2 N=130 Dm=4 Ds=128 G=4 chunk=8 z state",
     "variant=s6 B=1 N=5 Dm=16 Ds=16 chunk=16 state",
     "variant=ssd B=1 N=1 H=2 P=64 Ds=16 chunk=64",
-    "variant=ssd B=2 N=77 H=2 P=64 Ds=64 chunk=32 skip z",
+    "variant=ssd B=2 N=77 H=2 P=64 Ds=64 chunk=64 skip z",
     "variant=ssd B=1 N=300 H=4 P=64 Ds=128 G=2 chunk=64 state",
     "variant=ssd B=1 N=130 H=6 P=32 Ds=16 G=3 chunk=256 skip z state",
     "variant=ssd B=2 N=200 H=4 P=64 Ds=128 G=1 chunk=64 z state",
