@@ -247,7 +247,8 @@ int cmd_run(int argc, char **argv)
         run_case(&q, &r);
         table_row(stdout, &r);
         fflush(stdout);
-        failed |= status_failed(r.status) || table_store(&ses, &r) != 0;
+        const int store_failed = table_store(&ses, &r) != 0;    /* a mismatch is stored too */
+        failed |= status_failed(r.status) || store_failed;
         n_ran += strncmp(r.status, "skipped", 7) != 0;
         case_result_free(&r);
     }

@@ -70,6 +70,7 @@ static const char *peer_python(char *why, size_t n)
 /* Starts a worker: the interpreter on ops/peers/worker.py. */
 static int start_worker(struct worker *w, char *err, size_t n)
 {
+    memset(w, 0, sizeof *w);
     char why[200], script[1100];
     const char *py = peer_python(why, sizeof why);
     if (!py) {
@@ -129,6 +130,8 @@ static void probe_run(void)
     proto_append(line, sizeof line, "dists", list);
     struct worker w;
     struct reply r;
+    if (!peer_python(probe.why, sizeof probe.why))
+        return;                         /* no Python: that is the reason */
     if (start_worker(&w, err, sizeof err) != 0 ||
         worker_request(&w, line, PROBE_TIMEOUT_S, "probe", &r, err, sizeof err) != 0) {
         snprintf(probe.why, sizeof probe.why, "the peers' Python could not be asked: %.200s", err);
