@@ -48,6 +48,15 @@ check "no Python: list impls still exits 0 (got $rc)" [ $rc -eq 0 ]
 check "no Python: every peer says why" \
     grep -q "^| flash/ext:numpy | .*no: not installed (SEQBENCH_PYTHON=$t/no-python is not an executable)" "$t/impls2"
 
+# scripts/peers.sh: a venv bench's workers use; with --system it reuses what
+# the system has (here Debian's NumPy: nothing to download).
+bash "$ROOT/scripts/peers.sh" --dry-run >"$t/out" 2>&1
+check "peers.sh --dry-run: the wheels PyPI has" grep -q 'install: numpy torch fla-core flashinfer-python$' "$t/out"
+bash "$ROOT/scripts/peers.sh" --venv "$t/pv" --system numpy >"$t/out" 2>&1; rc=$?
+check "peers.sh --venv --system numpy: exit 0 (got $rc: $(tail -n 2 "$t/out"))" [ $rc -eq 0 ]
+SEQBENCH_PYTHON=$t/pv/bin/python "$B" list impls >"$t/impls3" 2>&1
+check "the venv's Python runs the peers" grep -qE '^\| flash/ext:numpy \| cpu \| fp32 bf16 \| installed: numpy' "$t/impls3"
+
 # ---- a correct peer, under each NumPy ------------------------------------------------
 for py in "${NUMPY_PYS[@]}"; do
     ver=$("$py" -c 'import numpy; print(numpy.__version__)')
