@@ -14,7 +14,8 @@
 #   - a peer that is not installed: a skipped row only when --impl names it;
 #     left out of a run without --impl and of suites;
 #   - report, export and compare carry the peer's rows like any other;
-#   - no worker outlives bench.
+#   - no worker outlives bench; the GPU timer's protocol on a fake torch;
+#   - on a GPU, the GPU peers that are installed: ok or skipped with a reason.
 set -u
 . "$(dirname "$0")/lib.bash"
 
@@ -160,6 +161,20 @@ fi
 check "export: the peer's row" grep -q ',ext:numpy,' "$t/x.csv"
 "$B" compare "$db" "$db" --format csv >"$t/c.csv" 2>&1
 check "compare: the peer's case" grep -q 'flash/ext:numpy fp32' "$t/c.csv"
+
+# ---- the GPU timer's protocol, on a fake torch ------------------------------------------
+numpy_run "$ROOT/tests/peers/timer_check.py"
+
+# ---- the GPU adapters: only on a GPU, with the library installed -------------------------
+if "$B" env 2>/dev/null | grep -q '^| gpu | none'; then
+    skip_no_gpu "the GPU peers (ext:sdpa-*, ext:fa2, ext:fa3, ext:flashinfer*, ext:fla-*) need a GPU"
+else
+    unset SEQBENCH_PYTHON SEQBENCH_PEER_ADAPTERS
+    "$B" run flash --impl ext:sdpa-flash,ext:sdpa-efficient,ext:sdpa-cudnn,ext:sdpa-math,ext:fa2,ext:fa3 \
+        --dtype bf16 --N 300 --Nk 512 --H 4 --Hkv 2 --D 64 --causal --no-db --max-time 0.3 >"$t/out" 2>&1
+    check "a GPU: every flash peer ok, or skipped with its reason ($(grep -c ext: "$t/out") rows)" \
+        bash -c "! grep '^| flash/ext:' '$t/out' | grep -vqE '\| (ok|skipped: .+) \|'"
+fi
 
 # ---- bad input ---------------------------------------------------------------------------
 printf 'flash broken cpu\n' >"$t/bad-adapters"
