@@ -280,6 +280,8 @@ static int prepare_line(const struct op_ctx *ctx, const struct peer_reg *r, char
     rc |= proto_append(line, n, "threads", buf);
     snprintf(buf, sizeof buf, "%.17g", ctx->scale);
     rc |= proto_append(line, n, "scale", buf);
+    snprintf(buf, sizeof buf, "%zu", ctx->gpu ? gpu_flush_bytes(ctx->gpu) : (size_t)0);
+    rc |= proto_append(line, n, "flush", buf);  /* allocated before the footprint's baseline */
     for (int i = 0; i < ctx->io->n_in; i++) {
         char key[48];
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
@@ -303,14 +305,11 @@ static int prepare_line(const struct op_ctx *ctx, const struct peer_reg *r, char
     return rc;
 }
 
-static int peer_setup(struct op_ctx *ctx)
+/* The worker prepares the case; ctx->priv holds the case only when this
+ * returns SB_OK (runcase tears down only what was set up). */
+static int peer_prepare(struct op_ctx *ctx, struct peer_case *pc)
 {
-    struct peer_reg *r = (struct peer_reg *)ctx->impl_data;
-    struct peer_case *pc = calloc(1, sizeof *pc);
-    if (!pc)
-        return SB_OOM;
-    pc->r = r;
-    ctx->priv = pc;
+    struct peer_reg *r = pc->r;
     char err[sizeof ctx->err], path[400];
     if (r->w.pid <= 0) {
         if (r->w.dir[0])
@@ -346,6 +345,20 @@ static int peer_setup(struct op_ctx *ctx)
     pc->call_s = call ? atof(call) : 0;
     reply_free(&rep);
     return SB_OK;
+}
+
+static int peer_setup(struct op_ctx *ctx)
+{
+    struct peer_case *pc = calloc(1, sizeof *pc);
+    if (!pc)
+        return SB_OOM;
+    pc->r = (struct peer_reg *)ctx->impl_data;
+    int rc = peer_prepare(ctx, pc);
+    if (rc == SB_OK)
+        ctx->priv = pc;
+    else
+        free(pc);
+    return rc;
 }
 
 static int peer_run(struct op_ctx *ctx)
