@@ -138,11 +138,11 @@ check "suite: a peer that is not installed is left out, and said so" \
              grep -q 'cases of peers that are not installed left out: ext:numpy-absent not installed' '$t/err'"
 
 # Without --impl, a run takes the device's installed peers and no others.
+mkdir -p "$t/mine" && cp "$ROOT/tests/peers/numpy_flash.py" "$t/mine/"   # modules beside the file
 printf 'flash numpy cpu fp32 numpy_flash:ok numpy\nflash numpy-absent cpu fp32 numpy_flash:ok numpy,seqbench-no-such-dist\n' \
-    >"$ROOT/tests/peers/.adapters-$$"
-SEQBENCH_PEER_ADAPTERS=$ROOT/tests/peers/.adapters-$$ "$B" run flash --device cpu --N 32 --H 2 --D 16 \
+    >"$t/mine/adapters"
+SEQBENCH_PEER_ADAPTERS=$t/mine/adapters "$B" run flash --device cpu --N 32 --H 2 --D 16 \
     --no-db --max-time 0.2 >"$t/out" 2>&1; rc=$?
-rm -f "$ROOT/tests/peers/.adapters-$$"
 check "default impls: exit 0 (got $rc)" [ $rc -eq 0 ]
 check "default impls: the installed peer runs beside cpu" \
     bash -c "grep -q '^| flash/ext:numpy fp32' '$t/out' && grep -q '^| flash/cpu fp32' '$t/out'"
