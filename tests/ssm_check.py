@@ -3,7 +3,8 @@ variant in float64 NumPy from its .npy inputs and case.json (s6 and ssd by
 their recurrences, vectorised over channels/heads; conv by NumPy's FFT),
 compare with out.npy (within the dtype's tolerance), ref.npy (float64: to
 1e-9) and, with a state, ht.npy and ref_ht.npy; the tensors' shapes must be
-the layouts reference/ssm.h documents. Exit 0 when everything agrees."""
+the layouts reference/ssm.h documents. Prints one "ok ..." or "FAIL ..."
+line (tests/lib.bash's numpy_run) and exits 0 when everything agrees."""
 import json, sys
 import numpy as np
 
@@ -80,5 +81,6 @@ if ht is not None and case["state"]:
     e_ht, e_rht = rel(got, ht), rel(want, ht)
     msg += f", ht {e_ht:.2e}, ref_ht {e_rht:.2e}"
     ok = ok and e_ht < tol and e_rht < 1e-9
-print(msg, *errors, sep="\n")
-sys.exit(0 if ok and not errors else 1)
+good = ok and not errors
+print(("ok " if good else "FAIL ") + msg + "".join("; " + e for e in errors))
+sys.exit(0 if good else 1)
