@@ -56,18 +56,36 @@ CU_OBJ      := $(CU_SRC:%.cu=build/%.o)
 LDLIBS_ALL  += -L$(CUDA_LIB) -lcublas -lcublasLt -lcudart_static -lrt -lstdc++ \
                -Wl,-rpath,'$$ORIGIN/../lib:$(CUDA_LIB)'
 CUDA_STATUS := yes ($(NVCC), archs $(CUDA_ARCHS))
+CFLAGS_ALL  += -DSB_CUDA_LIB='"$(CUDA_LIB)"'
 CUDNN_INC   := $(firstword $(foreach d,$(CUDNN_HOME)/include $(CUDA_HOME)/include /usr/include,\
                  $(if $(wildcard $(d)/cudnn_graph.h),$(d))))
 ifneq ($(CUDNN_INC),)
-CFLAGS_ALL  += -DSB_HAVE_CUDNN -I$(CUDNN_INC) -DSB_CUDA_LIB='"$(CUDA_LIB)"'
+CFLAGS_ALL  += -DSB_HAVE_CUDNN -I$(CUDNN_INC)
 CUDNN_STATUS := headers in $(CUDNN_INC); libcudnn.so.9 is loaded at run time
 else
 CUDNN_STATUS := no (cudnn_graph.h not found; set CUDNN_HOME; flash/cudnn will skip)
+endif
+# CUPTI (kernel records, counters) and NVTX (the case ranges) come with the
+# toolkit's headers; libcupti is loaded at run time, NVTX is header-only.
+# cupti_profiler_host.h includes the C++ header <string> (and uses nothing
+# from it in C): the two files that include it find an empty one in
+# harness/compat.
+ifneq ($(wildcard $(CUDA_HOME)/include/cupti.h),)
+CFLAGS_ALL  += -DSB_HAVE_CUPTI
+CFLAGS_harness/cupti.c := -isystem harness/compat
+CFLAGS_harness/cupti_counters.c := -isystem harness/compat
+CUPTI_STATUS := headers in $(CUDA_HOME)/include; libcupti.so is loaded at run time
+else
+CUPTI_STATUS := no (cupti.h not found; no kernel records or counters)
+endif
+ifneq ($(wildcard $(CUDA_HOME)/include/nvtx3/nvToolsExt.h),)
+CFLAGS_ALL  += -DSB_HAVE_NVTX
 endif
 else
 CU_OBJ      :=
 CUDA_STATUS := no (CPU-only bench; set CUDA_HOME to build the GPU implementations)
 CUDNN_STATUS := no (needs CUDA)
+CUPTI_STATUS := no (needs CUDA)
 endif
 
 LIB_OBJ  := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
@@ -91,6 +109,7 @@ test-deps:
 found:
 	@echo "nvcc:    $(CUDA_STATUS)"
 	@echo "cudnn:   $(CUDNN_STATUS)"
+	@echo "cupti:   $(CUPTI_STATUS)"
 	@echo "sqlite:  $(SQLITE_STATUS)"
 	@echo "gnuplot: $(GNUPLOT_STATUS)"
 	@echo "openmp:  yes ($(CC) -fopenmp)"
@@ -117,7 +136,7 @@ build/flags: FORCE
 build/%.o: %.c build/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	$(Q)$(CC) $(CFLAGS_ALL) $(INCLUDES) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS_ALL) $(CFLAGS_$<) $(INCLUDES) -MMD -MP -c $< -o $@
 
 # ptxas's register/spill report for every kernel is kept beside the object;
 # tests/kernels.sh fails on any spill.
