@@ -93,6 +93,7 @@ int cmd_suite(int argc, char **argv)
     int64_t seed = 1;
     double budget = -1;
     struct measure_flags mf;
+    struct profile_opts popts = { 0 };
     measure_flags_init(&mf);
     struct opt opts[] = {
         OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu)"),
@@ -104,6 +105,7 @@ int cmd_suite(int argc, char **argv)
         OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
+        PROFILE_OPTS(popts),
         OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     const struct command *cmd = NULL;
@@ -200,6 +202,7 @@ int cmd_suite(int argc, char **argv)
         snprintf(md_path, sizeof md_path, "%s", md);
     else if (!no_db)
         md_beside(db, md_path, sizeof md_path);
+    ses.popts = popts;
     if ((rc = session_start(&ses, no_db ? NULL : db, su.name)) != EXIT_OK) {
         free(cases);
         suite_free(&su);
@@ -224,7 +227,7 @@ int cmd_suite(int argc, char **argv)
         struct case_req q = { .family = c->family, .impl = c->impl, .shape = c->shape,
                               .seed = (uint64_t)seed, .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
-                              .mopts = mopts,
+                              .mopts = mopts, .prof = &ses.prof,
                               .roof = session_roof(&ses, c->impl, c->shape.dtype) };
         struct case_result r;
         char why[200];
@@ -266,6 +269,7 @@ int cmd_suite(int argc, char **argv)
         fputc('\n', stderr);
         table_row(stdout, &r);
         fflush(stdout);
+        table_profile_line(stderr, &r);
         if (mdf)
             table_row(mdf, &r);
         failed |= status_failed(r.status);
