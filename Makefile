@@ -92,6 +92,9 @@ LIB_OBJ  := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
             $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(OPS_C_SRC:%.c=build/%.o) \
             $(CU_OBJ)
 TESTS    := $(patsubst tests/%.c,bin/tests/%,$(wildcard tests/test_*.c))
+# Stand-ins for the libraries bench loads at run time (tests/fake_*.c):
+# NVML with canned answers, CUPTI refusing counters.
+FAKE_LIBS := bin/tests/fake/libnvidia-ml.so.1 bin/tests/fake/libcupti.so.13
 
 GNUPLOT_STATUS := $(if $(shell command -v gnuplot 2>/dev/null),yes,no (reports need gnuplot-nox))
 SQLITE_STATUS  := $(if $(wildcard /usr/include/sqlite3.h),yes,no (apt-get install libsqlite3-dev))
@@ -156,10 +159,19 @@ bin/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 	@echo "  CC    $<"
 	$(Q)$(CC) $(CFLAGS_ALL) $(INCLUDES) $< $(LIB_OBJ) -o $@ $(LDLIBS_ALL)
 
+bin/tests/fake/libnvidia-ml.so.1: tests/fake_nvml.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -shared -fPIC -Wl,-soname,$(notdir $@) $< -o $@
+bin/tests/fake/libcupti.so.13: tests/fake_cupti.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	$(Q)$(CC) -std=c11 -O1 -Wall -Wextra -Werror -shared -fPIC -Wl,-soname,$(notdir $@) $< -o $@
+
 # The tests install what their checks need beyond the main job's: NumPy 1.x
 # and 2.x, PyYAML, chromium, cuobjdump/nvdisasm (scripts/deps.sh says where).
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS)
+	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS) $(FAKE_LIBS)
 	$(Q)bash tests/run.sh $(TESTS)
 
 # The main job: the long-context suite on the default device (cuda:0 when

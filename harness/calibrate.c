@@ -14,14 +14,14 @@
 #include "version.h"
 
 const struct cal_info cal_table[CAL_COUNT] = {
-    [CAL_GEMM_BF16] = { "gemm_bf16", "TFLOP/s", 1e12, "cuBLASLt GEMM, bf16 in and out, fp32 accumulate" },
-    [CAL_GEMM_FP16] = { "gemm_fp16", "TFLOP/s", 1e12, "cuBLASLt GEMM, fp16 in and out, fp32 accumulate" },
-    [CAL_GEMM_TF32] = { "gemm_tf32", "TFLOP/s", 1e12, "cuBLASLt GEMM, fp32 in and out, tf32 tensor cores" },
-    [CAL_GEMM_FP8] = { "gemm_fp8", "TFLOP/s", 1e12, "cuBLASLt GEMM, fp8 e4m3 in, bf16 out (sm_89+)" },
-    [CAL_GEMM_INT8] = { "gemm_int8", "TOP/s", 1e12, "cuBLASLt GEMM, int8 in, int32 out" },
-    [CAL_FMA] = { "fma", "TFLOP/s", 1e12, "fp32 FMA chains on every SM (seqbench's kernel)" },
-    [CAL_SFU] = { "sfu_exp2", "Top/s", 1e12, "ex2.approx chains on every SM (special-function units)" },
-    [CAL_COPY] = { "copy", "GB/s", 1e9, "device-to-device copy, bytes read + written" },
+    [CAL_GEMM_BF16] = { "gemm_bf16", "TFLOP/s", "tflops", 1e12, "cuBLASLt GEMM, bf16 in and out, fp32 accumulate" },
+    [CAL_GEMM_FP16] = { "gemm_fp16", "TFLOP/s", "tflops", 1e12, "cuBLASLt GEMM, fp16 in and out, fp32 accumulate" },
+    [CAL_GEMM_TF32] = { "gemm_tf32", "TFLOP/s", "tflops", 1e12, "cuBLASLt GEMM, fp32 in and out, tf32 tensor cores" },
+    [CAL_GEMM_FP8] = { "gemm_fp8", "TFLOP/s", "tflops", 1e12, "cuBLASLt GEMM, fp8 e4m3 in, bf16 out (sm_89+)" },
+    [CAL_GEMM_INT8] = { "gemm_int8", "TOP/s", "tops", 1e12, "cuBLASLt GEMM, int8 in, int32 out" },
+    [CAL_FMA] = { "fma", "TFLOP/s", "tflops", 1e12, "fp32 FMA chains on every SM (seqbench's kernel)" },
+    [CAL_SFU] = { "sfu_exp2", "Top/s", "tops", 1e12, "ex2.approx chains on every SM (special-function units)" },
+    [CAL_COPY] = { "copy", "GB/s", "gbps", 1e9, "device-to-device copy, bytes read + written" },
 };
 
 double gpu_ceiling_flops(const struct gpu_ceilings *c, enum dtype dt)
@@ -47,12 +47,8 @@ void gpu_ceilings_json(const struct gpu_ceilings *c, char *buf, size_t n)
     for (int i = 0; i < CAL_COUNT && c->loaded && k < n; i++) {
         if (!(c->value[i] > 0))
             continue;
-        char unit[16];
-        snprintf(unit, sizeof unit, "%s", cal_table[i].unit);
-        for (char *p = unit; *p; p++)       /* "TFLOP/s" -> "tflops" */
-            *p = *p == '/' ? 0 : (char)(*p | 0x20);
-        k += (size_t)snprintf(buf + k, n - k, "%s\"%s_%ss\": %.4g, \"%s_clock_mhz\": %.0f",
-                              k > 1 ? ", " : "", cal_table[i].name, unit,
+        k += (size_t)snprintf(buf + k, n - k, "%s\"%s_%s\": %.4g, \"%s_clock_mhz\": %.0f",
+                              k > 1 ? ", " : "", cal_table[i].name, cal_table[i].json_unit,
                               c->value[i] / cal_table[i].scale, cal_table[i].name, c->clock_mhz[i]);
     }
     if (k < n)

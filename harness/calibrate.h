@@ -32,6 +32,7 @@ enum cal_kind {
 struct cal_info {
     const char *name;           /* "gemm_bf16": cache and JSON key */
     const char *unit;           /* "TFLOP/s", "TOP/s", "GB/s" */
+    const char *json_unit;      /* the same in a JSON key: "tflops", "tops", "gbps" */
     double scale;               /* value / scale = the unit */
     const char *what;
 };

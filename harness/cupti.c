@@ -108,6 +108,12 @@ int cupti_activity_stop(struct cupti *c, char *err, size_t n)
     return cupti_get(err, n) ? 0 : -1;
 }
 uint64_t cupti_timestamp(const struct cupti *c) { (void)c; return 0; }
+struct cupti *cupti_load(const char *path, char *why, size_t n)
+{
+    (void)path;
+    return cupti_get(why, n);
+}
+void cupti_unload(struct cupti *c) { (void)c; }
 
 #else /* SB_HAVE_CUPTI */
 
@@ -198,6 +204,27 @@ struct cupti *cupti_get(char *why, size_t n)
     }
     lib = tmp;
     return &lib;
+}
+
+struct cupti *cupti_load(const char *path, char *why, size_t n)
+{
+    struct cupti *c = malloc(sizeof *c);
+    if (!c) {
+        snprintf(why, n, "out of memory");
+        return NULL;
+    }
+    if (cupti_open(c, path, why, n) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void cupti_unload(struct cupti *c)
+{
+    if (c && c->dl)
+        dlclose(c->dl);
+    free(c);
 }
 
 const char *cupti_path(const struct cupti *c)

@@ -53,7 +53,13 @@ struct cupti;
  * "CUPTI unusable (...)", "a profiler is attached (...)", "built without
  * CUPTI (...)". */
 struct cupti *cupti_get(char *why, size_t n);
-/* The file loaded, and its version ("13.0 (API 130001)"). */
+/* Loads exactly path (a file, or a bare name for dlopen's own search),
+ * outside the process's cache: for tests that load a stand-in. NULL with
+ * why as cupti_get. cupti_unload closes it. */
+struct cupti *cupti_load(const char *path, char *why, size_t n);
+void cupti_unload(struct cupti *c);
+
+/* The file loaded, and its version ("API 130001 (PATH)"). */
 const char *cupti_path(const struct cupti *c);
 void cupti_version(const struct cupti *c, char *buf, size_t n);
 

@@ -166,11 +166,10 @@ const char *nvml_path(const struct nvml_dev *d)
     return d->lib->path;
 }
 
-/* An unsigned answer as an int, or -1 when the call is missing or fails. */
-static int answer(nvmlReturn_t r, unsigned v)
-{
-    return r == 0 ? (int)v : -1;
-}
+/* An unsigned answer as an int, or -1 when the call is missing or fails.
+ * (A macro: the call must run before its out-parameter is read, which a
+ * function's arguments would not guarantee.) */
+#define ANSWER(fn, ...) (l->fn && l->fn(__VA_ARGS__, &v) == 0 ? (int)v : -1)
 
 int nvml_read_state(struct nvml_dev *d, struct nvml_state *s)
 {
@@ -184,19 +183,20 @@ int nvml_read_state(struct nvml_dev *d, struct nvml_state *s)
         s->name[0] = 0;
     if (!l->uuid || l->uuid(d->dev, s->uuid, sizeof s->uuid) != 0)
         s->uuid[0] = 0;
-    s->sm_mhz = answer(l->clock_info(d->dev, NVML_CLOCK_SM, &v), v);
-    s->mem_mhz = answer(l->clock_info(d->dev, NVML_CLOCK_MEM, &v), v);
-    s->max_sm_mhz = l->max_clock ? answer(l->max_clock(d->dev, NVML_CLOCK_SM, &v), v) : -1;
-    s->default_sm_mhz = l->clock ? answer(l->clock(d->dev, NVML_CLOCK_SM, NVML_CLOCK_ID_APP_CLOCK_DEFAULT, &v), v) : -1;
-    if (s->default_sm_mhz < 0 && l->default_app_clock)
-        s->default_sm_mhz = answer(l->default_app_clock(d->dev, NVML_CLOCK_SM, &v), v);
-    s->app_sm_mhz = l->clock ? answer(l->clock(d->dev, NVML_CLOCK_SM, NVML_CLOCK_ID_APP_CLOCK_TARGET, &v), v) : -1;
+    s->sm_mhz = ANSWER(clock_info, d->dev, NVML_CLOCK_SM);
+    s->mem_mhz = ANSWER(clock_info, d->dev, NVML_CLOCK_MEM);
+    s->max_sm_mhz = ANSWER(max_clock, d->dev, NVML_CLOCK_SM);
+    s->default_sm_mhz = ANSWER(clock, d->dev, NVML_CLOCK_SM, NVML_CLOCK_ID_APP_CLOCK_DEFAULT);
+    if (s->default_sm_mhz < 0)
+        s->default_sm_mhz = ANSWER(default_app_clock, d->dev, NVML_CLOCK_SM);
+    s->app_sm_mhz = ANSWER(clock, d->dev, NVML_CLOCK_SM, NVML_CLOCK_ID_APP_CLOCK_TARGET);
     /* Locked: the applications clocks were set away from their default
      * (nvidia-smi -ac). NVML has no getter for nvidia-smi -lgc's lock. */
     s->clocks_locked = s->app_sm_mhz > 0 && s->default_sm_mhz > 0 ? s->app_sm_mhz != s->default_sm_mhz : -1;
-    s->power_limit_w = l->power_limit && l->power_limit(d->dev, &v) == 0 ? v / 1e3 : NAN;
-    s->power_w = l->power_usage && l->power_usage(d->dev, &v) == 0 ? v / 1e3 : NAN;
-    s->temperature_c = l->temperature ? answer(l->temperature(d->dev, NVML_TEMPERATURE_GPU, &v), v) : -1;
+    const int limit_mw = ANSWER(power_limit, d->dev), usage_mw = ANSWER(power_usage, d->dev);
+    s->power_limit_w = limit_mw >= 0 ? limit_mw / 1e3 : NAN;
+    s->power_w = usage_mw >= 0 ? usage_mw / 1e3 : NAN;
+    s->temperature_c = ANSWER(temperature, d->dev, NVML_TEMPERATURE_GPU);
     int cur = 0, pend = 0;
     s->ecc = l->ecc && l->ecc(d->dev, &cur, &pend) == 0 ? cur == NVML_FEATURE_ENABLED : -1;
     s->mig = l->mig && l->mig(d->dev, &v, &w) == 0 ? v == 1 : -1;
@@ -204,6 +204,7 @@ int nvml_read_state(struct nvml_dev *d, struct nvml_state *s)
     s->reasons = l->reasons && l->reasons(d->dev, &reasons) == 0 ? (int64_t)reasons : -1;
     return 0;
 }
+#undef ANSWER
 
 int nvml_sm_clock(struct nvml_dev *d, unsigned *mhz, uint64_t *reasons)
 {
