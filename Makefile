@@ -128,7 +128,7 @@ build/version.h: FORCE
 	   echo '#define SB_NVCC_FLAGS "$(if $(NVCC),$(strip $(NVCCFLAGS) $(GENCODE)))"'; \
 	   echo '#define SB_BUILD_FLAGS "$(CC) $(OPT) $(CPU_ARCH) -fopenmp$(if $(NVCC),; nvcc $(strip $(NVCCFLAGS) $(GENCODE)))"'; } > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
-build/harness/session.o build/harness/ceilings.o: build/version.h
+build/harness/session.o build/harness/ceilings.o build/harness/calibrate.o: build/version.h
 
 # Objects are rebuilt when the flags change (nvcc found or not, CUDA_ARCHS).
 build/flags: FORCE

@@ -67,6 +67,7 @@ static void test_absent(void)
 #endif
 }
 
+#ifdef SB_HAVE_CUPTI
 /* The default set on one chip: 0 when valid, with its passes. */
 static int default_set_on(struct cupti *c, const char *chip, size_t *passes, char *err, size_t n)
 {
@@ -165,6 +166,8 @@ static void test_refused(void)
     unsetenv("FAKE_CUPTI_RESULT");
     cupti_unload(c);
 }
+
+#endif
 
 static void test_lists(void)
 {
