@@ -97,6 +97,9 @@ int cupti_activity_start(struct cupti *c, struct kernel_log *log, char *err, siz
     (void)c, (void)log;
     return cupti_get(err, n) ? 0 : -1;
 }
+/* The log is read on the caller's thread after a flush: every record of
+ * the launches so far has then been delivered, and none can arrive before
+ * the caller launches again, so the reads need no lock. */
 int cupti_activity_flush(struct cupti *c, char *err, size_t n)
 {
     (void)c;
@@ -314,6 +317,9 @@ fail:
     return -1;
 }
 
+/* The log is read on the caller's thread after a flush: every record of
+ * the launches so far has then been delivered, and none can arrive before
+ * the caller launches again, so the reads need no lock. */
 int cupti_activity_flush(struct cupti *c, char *err, size_t n)
 {
     int rc_ = 0;

@@ -327,7 +327,8 @@ int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure
     }
     if (mode == TIMING_KERNEL && !o->cupti) {
         sample_set_free(&set);
-        snprintf(ctx->err, sizeof ctx->err, "timing=kernel needs CUPTI's kernel records");
+        snprintf(ctx->err, sizeof ctx->err, "timing=kernel needs CUPTI's kernel records: %.200s",
+                 o->cupti_why ? o->cupti_why : "no CUPTI in this session");
         return SB_UNSUPPORTED;
     }
     double ms, best = INFINITY, t0 = now_seconds();

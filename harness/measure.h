@@ -65,6 +65,7 @@ struct measure_opts {
     struct nvml_dev *nvml;  /* clocks read around each GPU sample */
     unsigned default_sm_mhz;/* the throttle rule's base; 0: no rule */
     struct cupti *cupti;    /* kernel records (TIMING_KERNEL, measure_kernels) */
+    const char *cupti_why;  /* why cupti is NULL, for a TIMING_KERNEL case's skip */
 };
 #define MEASURE_DEFAULTS { .target_rel = 0.01, .min_samples = 10, .max_samples = 1000, \
                            .max_seconds = 2.0, .warmup_seconds = 0.05, .timing = TIMING_COLD }

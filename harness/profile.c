@@ -129,6 +129,7 @@ void profile_measure_opts(const struct profiler *p, struct measure_opts *o)
                                             : p->state.max_sm_mhz > 0 ? p->state.max_sm_mhz : 0)
                                 : 0;
     o->cupti = p->cupti;
+    o->cupti_why = p->cupti_why;
 }
 
 /* Appends "; <formatted>" (or the text alone) to a reason buffer. */
