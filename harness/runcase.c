@@ -58,7 +58,8 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->median_ms = r->min_ms = r->p10_ms = r->p90_ms = r->mean_ms = r->stdev_ms = NAN;
     r->tflops = r->gbps = r->pct_peak = r->kernel_ms = NAN;
     r->footprint_bytes = -1;
-    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.timing == TIMING_COLD : -1;
+    r->l2_flush = q->impl->device == DEV_CUDA
+                      ? q->mopts.timing == TIMING_COLD || q->mopts.timing == TIMING_KERNEL : -1;
     r->seed = q->seed;
     r->flops = r->min_bytes = r->flops_minimal = NAN;
     r->noise = r->pct_bound = r->pct_compute = r->pct_bandwidth = NAN;
