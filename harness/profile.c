@@ -71,19 +71,16 @@ int profile_prepare(struct profiler *p, const struct profile_opts *o, const stru
 static void counters_attach(struct profiler *p, struct gpu_ctx *g, const struct gpu_info *gpu)
 {
     char chip[32], err[400];
-    uint8_t *avail = NULL;
     if (!(p->cuctx = gpu_cu_context(g))) {
         snprintf(p->counters_why, sizeof p->counters_why, "no CUDA context for CUPTI");
-    } else if (counters_probe(p->cupti, p->cuctx, gpu->index, chip, sizeof chip, &avail,
+    } else if (counters_probe(p->cupti, p->cuctx, gpu->index, chip, sizeof chip, &p->avail,
                               p->counters_why, sizeof p->counters_why, &p->counters_fix) != 0) {
         /* the probe wrote the reason */
-    } else if (counter_set_prepare(p->cupti, &p->counters, chip, avail, err, sizeof err) != 0) {
+    } else if (counter_set_prepare(p->cupti, &p->counters, chip, p->avail, err, sizeof err) != 0) {
         snprintf(p->counters_why, sizeof p->counters_why, "on %s: %.360s", chip, err);
     } else {
-        free(avail);
-        return;
+        return;     /* p->avail stays: CUPTI's host object may refer to it */
     }
-    free(avail);
     p->counters_on = 0;
     cli_error("--metrics: no counters: %s; timing goes on%s%s", p->counters_why,
               p->counters_fix ? "\nbench: " : "", p->counters_fix ? p->counters_fix : "");
@@ -115,6 +112,8 @@ void profile_attach(struct profiler *p, const struct profile_opts *o, struct gpu
 void profile_close(struct profiler *p)
 {
     counter_set_free(&p->counters);
+    free(p->avail);
+    p->avail = NULL;
     if (p->nvml)
         nvml_close(p->nvml);
     p->nvml = NULL;

@@ -53,6 +53,8 @@ struct profiler {
     char counters_why[400];     /* why not, when metrics && !counters_on */
     const char *counters_fix;   /* the line that tells what to change, or NULL */
     void *cuctx;                /* the CUcontext the Range Profiler needs */
+    uint8_t *avail;             /* the device's counter-availability image, kept while the
+                                   configuration built from it is in use */
     struct nvml_dev *nvml;      /* NULL: nvml_why */
     char nvml_why[300];
     struct nvml_state state;    /* when the session began (nvml != NULL) */
