@@ -33,6 +33,11 @@
  * queued, after its stop event is synchronised), NVML's SM clock and
  * throttle reasons are read when the session has NVML: a sample taken
  * under a throttled clock is dropped (nvml.h's rule) and counted.
+ *
+ * An implementation that times itself (impl.sample: a peer's worker
+ * process) is asked for batches of runs in the same mode, and the same
+ * warm-up and stopping rule decide how many: the rule stays here, only the
+ * clock is elsewhere.
  */
 #ifndef SEQBENCH_MEASURE_H
 #define SEQBENCH_MEASURE_H

@@ -215,6 +215,16 @@ void profile_case(struct profiler *p, const struct impl *im, struct op_ctx *ctx,
     struct result_record *r = &res->rec;
     if (!p || !ctx->gpu)
         return;
+    if (im->sample) {
+        /* A peer's worker process launches the kernels: this process's
+         * CUPTI never sees them, and its run() is a round trip to the
+         * worker, which a steady energy loop would count as idle time. */
+        snprintf(res->counters_why, sizeof res->counters_why, "kernel records, counters and energy: "
+                 "the implementation runs in a worker process, which bench's CUPTI and energy loop "
+                 "do not see");
+        r->counters_why = res->counters_why;
+        return;
+    }
     /* Kernel records: every GPU case. */
     if (p->cupti) {
         double kms;

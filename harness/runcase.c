@@ -152,6 +152,8 @@ static const char *cannot_run(const struct case_req *q, char *why, size_t n)
         snprintf(why, n, "built without CUDA (nvcc not found at build time)");
         return why;
     }
+    if (!impl_available(im, why, n))
+        return why;
     if (im->device == DEV_CUDA && !q->gpu) {
         snprintf(why, n, "%s", q->no_gpu_reason ? q->no_gpu_reason : "no CUDA device");
         return why;
@@ -394,7 +396,8 @@ int run_case(const struct case_req *q, struct case_result *res)
     struct op_ctx ctx = { .shape = s, .io = &io, .out = out, .final = final,
                           .scale = 1.0 / sqrt((double)s->D),
                           .threads = omp_get_max_threads(),
-                          .gpu = im->device == DEV_CUDA ? q->gpu : NULL };
+                          .gpu = im->device == DEV_CUDA ? q->gpu : NULL,
+                          .impl_data = im->data };
     if (q->load)
         ctx.scale = q->load->scale;
 
@@ -496,7 +499,8 @@ int run_case(const struct case_req *q, struct case_result *res)
         meminfo_look(&mem, ctx.gpu);
     }
 measured:
-    res->rec.footprint_bytes = ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
+    res->rec.footprint_bytes = ctx.footprint_bytes > 0 ? ctx.footprint_bytes
+                               : ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
     res->rec.host_peak_bytes = host_peak_end(&host_peak);
     if (ctx.gpu) {
         res->rec.pool_peak_bytes = gpu_pool_peak_bytes(ctx.gpu);
