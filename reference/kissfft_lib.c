@@ -9,15 +9,16 @@
 #include <unistd.h>
 
 #include "kissfft_lib.h"
+#include "libload.h"
 
 #define KISSFFT_SONAME "libkissfft-float.so.131"
 #define KISSFFT_PACKAGE "libkissfft-float131"
 
 static struct kissfft_lib kissfft;
 static int kissfft_state;       /* 0 not tried, 1 loaded, -1 failed */
-static char kissfft_why[200];
+static char kissfft_why[LIB_PATH_MAX + 200];
 
-/* bin/../lib/KISSFFT_SONAME beside the running executable, or "". */
+/* bin/../lib beside the running executable, or "" (search step 2). */
 static void beside_exe(char *buf, size_t n)
 {
     char exe[PATH_MAX];
@@ -30,34 +31,39 @@ static void beside_exe(char *buf, size_t n)
     if (!slash)
         return;
     *slash = 0;
-    snprintf(buf, n, "%.*s/../lib/" KISSFFT_SONAME, (int)(n - 32), exe);
+    snprintf(buf, n, "%.*s/../lib", (int)(n - 8), exe);
+}
+
+/* Opens path (libload's messages), or says why not in kissfft_why; a bare
+ * soname the loader cannot find names the package to install. */
+static void *kissfft_open(const char *path)
+{
+    char real[LIB_PATH_MAX];
+    void *dl = lib_dlopen("KISS FFT", path, real, sizeof real, kissfft_why, sizeof kissfft_why);
+    if (!dl && !strchr(path, '/') && strncmp(kissfft_why, "KISS FFT not found", 18) == 0)
+        snprintf(kissfft_why, sizeof kissfft_why,
+                 "KISS FFT not found (apt-get install " KISSFFT_PACKAGE ", or SEQBENCH_KISSFFT=PATH)");
+    return dl;
 }
 
 static int kissfft_load(void)
 {
-    char local[PATH_MAX + 32];
+    char local[PATH_MAX];
     beside_exe(local, sizeof local);
-    const char *env = getenv("SEQBENCH_KISSFFT");
-    const char *tries[] = { env && *env ? env : NULL, local[0] && access(local, F_OK) == 0 ? local : NULL,
-                            KISSFFT_SONAME };
-    void *dl = NULL;
-    const char *tried = KISSFFT_SONAME, *err = NULL;
-    for (size_t i = 0; i < sizeof tries / sizeof tries[0] && !dl; i++) {
-        if (!tries[i])
-            continue;
-        dlerror();
-        dl = dlopen(tries[i], RTLD_NOW | RTLD_LOCAL);
-        tried = tries[i];
-        err = dl ? NULL : dlerror();
-        if (!dl && i == 0) {    /* a path the user gave must work */
-            snprintf(kissfft_why, sizeof kissfft_why, "KISS FFT unusable ($SEQBENCH_KISSFFT=%.90s: %.60s)",
-                     tries[i], err ? err : "dlopen failed");
-            return -1;
-        }
-    }
+    const struct lib_dir dirs[] = { { NULL, local } };
+    const struct lib_search search = {
+        .what = "KISS FFT", .soname = KISSFFT_SONAME, .env_only = "SEQBENCH_KISSFFT",
+        .dirs = dirs, .n_dirs = local[0] ? 1 : 0,
+    };
+    const char *only = lib_env_only(&search);
+    char path[LIB_PATH_MAX];
+    void *dl = kissfft_open(only ? only : lib_find(&search, path, sizeof path));
     if (!dl) {
-        snprintf(kissfft_why, sizeof kissfft_why,
-                 "KISS FFT not found (apt-get install " KISSFFT_PACKAGE ", or SEQBENCH_KISSFFT=path)");
+        if (only) {     /* a path the user gave must work: say which variable chose it */
+            char inner[sizeof kissfft_why];
+            snprintf(inner, sizeof inner, "%s", kissfft_why);
+            lib_env_why(search.env_only, inner, kissfft_why, sizeof kissfft_why);
+        }
         return -1;
     }
     /* dlsym returns an object pointer; copied into the function pointers
@@ -66,8 +72,8 @@ static int kissfft_load(void)
     void *syms[3];
     for (int i = 0; i < 3; i++)
         if (!(syms[i] = dlsym(dl, names[i]))) {
-            snprintf(kissfft_why, sizeof kissfft_why, "KISS FFT unusable (%.120s has no %s)", tried,
-                     names[i]);
+            snprintf(kissfft_why, sizeof kissfft_why, "KISS FFT unusable (%.300s has no %s)",
+                     only ? only : path, names[i]);
             dlclose(dl);
             return -1;
         }

@@ -4,8 +4,9 @@
  * other case where the library is absent.
  *
  * Debian ships it as libkissfft-float131 (a shared library only, float
- * scalars, soname libkissfft-float.so.131). Searched in order:
- *   1. $SEQBENCH_KISSFFT, a path to the library;
+ * scalars, soname libkissfft-float.so.131). Found by harness/libload.c's
+ * search, as the vendor libraries are:
+ *   1. $SEQBENCH_KISSFFT, a path to the library (nothing else is tried);
  *   2. lib/ beside bin/ (bin/../lib/libkissfft-float.so.131), for a bench
  *      shipped with its own copy;
  *   3. the dynamic loader's path (Debian's package).

@@ -103,7 +103,7 @@ fi
 SEQBENCH_KISSFFT=/nonexistent/libkissfft.so "$B" run ssm --variant conv --impl cpu --N 64 --H 4 \
     --no-db --max-time 0.05 >"$t/out" 2>&1; rc=$?
 check "conv/cpu without KISS FFT: exit 0 (got $rc)" [ $rc -eq 0 ]
-check "conv/cpu without KISS FFT: skipped, saying why" grep -q 'skipped: KISS FFT unusable (\$SEQBENCH_KISSFFT=/nonexistent' "$t/out"
+check "conv/cpu without KISS FFT: skipped, saying why" grep -q 'skipped: KISS FFT not found (SEQBENCH_KISSFFT=/nonexistent' "$t/out"
 SEQBENCH_KISSFFT=/nonexistent/libkissfft.so "$B" run ssm --impl cpu --N 64 --Dm 4 --no-db \
     --max-time 0.05 >"$t/out" 2>&1; rc=$?
 check "s6/cpu without KISS FFT runs (exit $rc)" [ $rc -eq 0 ] && grep -q '| ssm/cpu fp32 variant=s6 .* | ok' "$t/out"
