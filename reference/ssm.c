@@ -232,21 +232,38 @@ static double ssm_flops_minimal(const struct shape *s)
  * What each implementation's products compute (impl.flops_executed), where
  * it differs from the algorithmic count: the references run the
  * definition; the ssd forms whole score tiles, per head (C·Bᵀ is the same
- * for the heads of a group), padded tiles. s6 and conv count by their
- * conventions whatever the form. */
+ * for the heads of a group), padded tiles. The cpu forms of s6 and conv
+ * count by the family's conventions. The GPU kernels count what their
+ * statements execute (SB_COUNT_MACS beside them, which the CPU runner adds
+ * up and checks against these formulas), padding included:
+ *   epilogue   per output element D·x + y, one FMA (executed with D = 0 when
+ *              an ssd case has no skip), and with z the gate y·silu(z), a
+ *              multiply-add's worth (the multiply and silu's division by
+ *              1 + e^{−z}): 2 FLOPs each, where the algorithmic count gives
+ *              Mamba's 1;
+ *   not counted  exps, the scans over chunk summaries and the warps' sums
+ *              (a few operations per chunk or token, not per state element:
+ *              flash's count leaves out its softmax likewise). */
+
+/* The elementwise extras of the GPU epilogue (above) over L tokens. */
+static double ssm_gpu_extra_flops(const struct shape *s, double L)
+{
+    const double rows = s->variant == SSM_S6 ? (double)s->B * s->Dm : (double)s->B * s->H * s->P;
+    return 2 * rows * L * (1 + (s->z == 1));
+}
 
 /* The multiply-adds of a per-chunk count summed over a (batch, head)'s
- * chunks, times B·H, as FLOPs, plus the elementwise extras. */
+ * chunks, times B·H, as FLOPs. */
 static double ssd_sum_chunks(const struct shape *s, double (*chunk_macs)(const struct shape *, int64_t))
 {
     double macs = 0;
     for (int64_t t0 = 0; t0 < s->N; t0 += s->chunk)
         macs += chunk_macs(s, s->N - t0 < s->chunk ? s->N - t0 : s->chunk);
-    return 2 * macs * (double)s->B * s->H + ssm_extra_flops(s);
+    return 2 * macs * (double)s->B * s->H;
 }
 
 /* cpu (ssm_ssd.c): C·Bᵀ whole (c × c), e^Λ C S, the lower-triangular M x̃
- * by gla.c's row blocks, the state update. */
+ * by gla.c's row blocks, the state update; plus the algorithmic extras. */
 static double ssd_cpu_chunk_macs(const struct shape *s, int64_t c)
 {
     return (double)(gla_gemm_macs(c, c, s->Ds, 0) + gla_gemm_macs(c, s->P, s->Ds, 0) +
@@ -256,12 +273,13 @@ static double ssd_cpu_chunk_macs(const struct shape *s, int64_t c)
 /* cuda, cuda-opt (ops/ssm/ssd_chunk*.cu): the chunk state over the chunk's
  * tokens in stages of `stage` (the last one padded); per query tile of
  * SSD_GPU_QT rows, e^Λ C h_in for all its rows and, for every key tile up
- * to its own, the whole QT × QT scores and their product with x̃. */
+ * to its own, the whole QT × QT scores and their product with x̃; the state
+ * passing's one FMA per state element and chunk (ssd_dev.cuh). */
 static double ssd_gpu_chunk_macs(const struct shape *s, int64_t c, int64_t stage)
 {
     const double P = (double)s->P, Ds = (double)s->Ds, qt = SSD_GPU_QT;
     const int64_t tiles = (c + SSD_GPU_QT - 1) / SSD_GPU_QT;
-    double macs = P * Ds * (double)((c + stage - 1) / stage * stage);
+    double macs = P * Ds * (double)((c + stage - 1) / stage * stage) + P * Ds;
     for (int64_t q = 0; q < tiles; q++)
         macs += qt * Ds * P + (double)(q + 1) * qt * qt * (Ds + P);
     return macs;
@@ -285,15 +303,49 @@ static double ssm_ref_flops_executed(const struct shape *s)
 }
 static double ssm_cpu_flops_executed(const struct shape *s)
 {
-    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_cpu_chunk_macs) : ssm_flops(s);
+    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_cpu_chunk_macs) + ssm_extra_flops(s)
+                                 : ssm_flops(s);
 }
+
+/* cuda. s6 (s6_scan.cu): per state update Δ·A, b·Δu and the chunk map's
+ * product (3 multiplies) and three FMAs (the chunk's h, the rescan's h and
+ * y): 9 FLOPs, the convention's, over every token of the block's steps of
+ * S6_GPU_THREADS · chunk (threads past L run their chunk with Δ = 0), and
+ * the epilogue over the same tokens. conv (conv_fft.cu): cuFFT's
+ * transforms and the products by the family's convention (the runner's
+ * cuFFT counts 2.5·n·log2 n a real transform; conv_mul_kernel 6 FLOPs a
+ * product, leaving out its scaling by 1/n). */
 static double ssm_cuda_flops_executed(const struct shape *s)
 {
-    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_cuda_chunk_macs) : ssm_flops(s);
+    switch (ssm_variant_of(s)) {
+    case SSM_S6: {
+        const int64_t step = S6_GPU_THREADS * s->chunk;
+        const double Lp = (double)((s->N + step - 1) / step * step);
+        return 9.0 * s->B * s->Dm * Lp * s->Ds + ssm_gpu_extra_flops(s, Lp);
+    }
+    case SSM_SSD:
+        return ssd_sum_chunks(s, ssd_cuda_chunk_macs) + ssm_gpu_extra_flops(s, (double)s->N);
+    case SSM_CONV:
+    case SSM_VARIANT_COUNT:
+        break;
+    }
+    return conv_flops(s);
 }
 static double ssm_cuda_opt_flops_executed(const struct shape *s)
 {
-    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_mma_chunk_macs) : ssm_flops(s);
+    return s->variant == SSM_SSD ? ssd_sum_chunks(s, ssd_mma_chunk_macs) + ssm_gpu_extra_flops(s, (double)s->N)
+                                 : ssm_flops(s);
+}
+
+/* decode, per new token and state element: s6 (s6_decode.cu) Δ·A and
+ * Δu·B (a multiply-add's worth), the state's FMA and C·h's FMA; ssd
+ * (ssd_decode.cu) dt·x·B (two multiplies), the state's FMA, and the
+ * readout C·S (a multiply, summed across the lanes); 6 FLOPs each, and the
+ * epilogue. */
+static double ssm_decode_flops_executed(const struct shape *s)
+{
+    const double states = s->variant == SSM_S6 ? (double)s->Dm * s->Ds : (double)s->H * s->P * s->Ds;
+    return 6.0 * s->B * s->N * states + ssm_gpu_extra_flops(s, (double)s->N);
 }
 
 static double ssm_min_bytes(const struct shape *s)
@@ -644,7 +696,7 @@ static const struct impl ssm_impls[] = {
       .status = "unverified: never run on a GPU",
       .summary = "s6, ssd: N <= 16 new tokens on the state h0 (a warp per s6 channel, a block "
                  "per ssd head); the state read and written once",
-      .flops_executed = ssm_ref_flops_executed, SB_GPU_FNS(ssm_decode) },
+      .flops_executed = ssm_decode_flops_executed, SB_GPU_FNS(ssm_decode) },
 };
 
 /* Small shapes where bugs live: one token, L not a multiple of the chunk

@@ -68,10 +68,14 @@ extern int64_t ssm_ref_macs, ssm_cpu_macs;
  * tiles; tokens per shared-memory stage of the chunk-state kernel of cuda
  * (FMA) and of cuda-opt (tensor cores). */
 #define SSD_GPU_QT 64
-/* Channels per block of the s6 scan kernel (ops/ssm/s6_scan.cu). */
-#define S6_GPU_ROWS 4
 #define SSD_GPU_SUB 32
 #define SSD_GPU_MKT 64
+/* The s6 scan kernel's blocks (ops/ssm/s6_scan.cu): channels per block, and
+ * threads, each on a chunk of the shape's chunk tokens, so a block walks
+ * the sequence in steps of S6_GPU_THREADS · chunk tokens (the last one
+ * padded). */
+#define S6_GPU_ROWS 4
+#define S6_GPU_THREADS 128
 
 /* The variants' references (family.reference) and cpu forms. */
 void s6_reference(const struct shape *s, const float *const in[], const int64_t *rows,
@@ -92,10 +96,12 @@ static inline double ssm_silu(double z)
 
 /* The FFT length of the conv variant: the smallest power of two >= 2L, so
  * the circular convolution of the zero-padded signals is the linear one
- * (the cpu and cuda forms and the FLOP count all use it). */
+ * (the cpu and cuda forms and the FLOP count all use it); at least 4, so a
+ * real transform's 2.5·n·log2 n FLOPs are a whole number of multiply-adds
+ * (the count the CPU runner's cuFFT makes, ops/sim/cufft.cpp). */
 static inline int64_t conv_fft_len(int64_t L)
 {
-    int64_t n = 2;
+    int64_t n = 4;
     while (n < 2 * L)
         n *= 2;
     return n;

@@ -312,19 +312,34 @@ static void test_flops(void)
     /* The GPU ssd kernels' tiles by hand, B=1 H=1 P=16 Ds=16 N=100 chunk=64:
      * chunks of 64 and 36 tokens; cuda's state stages of 32 cover 64 and 64
      * tokens, cuda-opt's of 64 the same; one query tile each: 64·16·16 +
-     * 64·64·32 = 147456 per chunk; states 16·16·64 = 16384 per chunk. */
+     * 64·64·32 = 147456 per chunk; states 16·16·64 = 16384 per chunk; the
+     * state passing 16·16 per chunk; the epilogue's FMA on 100·16 outputs. */
     s = parse("variant=ssd B=1 N=100 H=1 P=16 Ds=16 chunk=64", DT_FP32);
-    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * 2 * (147456 + 16384),
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * (2 * (147456 + 16384 + 256) + 1600),
           "ssd cuda executed by hand: %.0f", impl_find(ssm(), "cuda")->flops_executed(&s));
-    CHECK(impl_find(ssm(), "cuda-opt")->flops_executed(&s) == 2.0 * 2 * (147456 + 16384),
+    CHECK(impl_find(ssm(), "cuda-opt")->flops_executed(&s) == 2.0 * (2 * (147456 + 16384 + 256) + 1600),
           "ssd cuda-opt executed by hand");
     s = parse("variant=ssd B=1 N=100 H=1 P=16 Ds=16 chunk=128", DT_FP32);
     /* one chunk of 100: stages 128 (cuda, 4 × 32) and 128 (cuda-opt, 2 × 64);
      * query tiles 0 and 1: 2·16384 + (1 + 2)·131072 = 425984 */
-    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * (425984 + 16 * 16 * 128),
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 2.0 * (425984 + 16 * 16 * 128 + 256 + 1600),
           "ssd cuda executed by hand, two query tiles: %.0f", impl_find(ssm(), "cuda")->flops_executed(&s));
+    /* s6 cuda: 77 tokens run as one step of 128 threads × 8 = 1024, 9 FLOPs
+     * an update of 4 states and the epilogue's 2 + 2 (z) per output, for
+     * 2·3 channels. */
+    s = parse("variant=s6 B=2 N=77 Dm=3 Ds=4 chunk=8 z", DT_FP32);
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == 6.0 * 1024 * (9 * 4 + 4),
+          "s6 cuda executed by hand: %.0f", impl_find(ssm(), "cuda")->flops_executed(&s));
+    /* decode: 6 FLOPs per state element and token, the epilogue's 2. */
+    s = parse("variant=s6 B=2 N=3 Dm=3 Ds=4 state", DT_FP32);
+    CHECK(impl_find(ssm(), "decode")->flops_executed(&s) == 2.0 * 3 * 3 * (6 * 4 + 2),
+          "s6 decode executed by hand: %.0f", impl_find(ssm(), "decode")->flops_executed(&s));
+    s = parse("variant=ssd B=1 N=2 H=2 P=3 Ds=4 z state", DT_FP32);
+    CHECK(impl_find(ssm(), "decode")->flops_executed(&s) == 2.0 * 2 * 3 * (6 * 4 + 4),
+          "ssd decode executed by hand: %.0f", impl_find(ssm(), "decode")->flops_executed(&s));
     s = parse("variant=conv B=1 N=300 H=1", DT_FP32);
-    CHECK(conv_fft_len(300) == 1024 && conv_fft_len(256) == 512 && conv_fft_len(1) == 2,
+    CHECK(impl_find(ssm(), "cuda")->flops_executed(&s) == ssm()->flops(&s), "conv cuda: the convention");
+    CHECK(conv_fft_len(300) == 1024 && conv_fft_len(256) == 512 && conv_fft_len(2) == 4 && conv_fft_len(1) == 4,
           "FFT lengths");
 }
 

@@ -87,6 +87,7 @@ conv_mul_kernel(cufftComplex *__restrict__ U, const cufftComplex *__restrict__ K
     for (int64_t i = (int64_t)blockIdx.x * CONV_THREADS + threadIdx.x; i < BH * nf;
          i += (int64_t)gridDim.x * CONV_THREADS) {
         const cufftComplex a = U[i], k = K[(i / nf) % H * nf + i % nf];
+        SB_COUNT_MACS(3);       /* the convention's 6 FLOPs a complex product */
         U[i] = make_cuComplex((a.x * k.x - a.y * k.y) * inv_n, (a.x * k.y + a.y * k.x) * inv_n);
     }
 }

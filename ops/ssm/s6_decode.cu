@@ -58,6 +58,7 @@ s6_decode_kernel(const s6_dec_args<T> p)
         for (int k = 0; k < NS; k++) {
             const int n = lane + 32 * k;
             if (n < p.Ds) {
+                SB_COUNT_MACS(3);               /* Δ·A and Δu·B, the state's FMA, C·h's FMA */
                 const float a = exp2f(dl * A2[k]);
                 h[k] = fmaf(a, h[k], du * sb_elem<T>::to_float(p.B[bc + (int64_t)n * N + t]));
                 acc = fmaf(sb_elem<T>::to_float(p.C[bc + (int64_t)n * N + t]), h[k], acc);
@@ -67,6 +68,7 @@ s6_decode_kernel(const s6_dec_args<T> p)
         for (int off = 16; off > 0; off /= 2)
             acc += __shfl_xor_sync(S6_DEC_FULL, acc, off);
         if (lane == 0) {
+            SB_COUNT_MACS(1 + (p.z != nullptr));
             float y = fmaf(Dd, uu, acc);
             if (p.z)
                 y *= ssm_dev_silu(sb_elem<T>::to_float(p.z[row * N + t]));

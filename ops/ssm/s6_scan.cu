@@ -50,7 +50,7 @@
 
 #include "ssm_dev.cuh"
 
-#define S6_THREADS 128
+#define S6_THREADS S6_GPU_THREADS
 #define S6_WARPS (S6_THREADS / 32)
 #define S6_ROWS S6_GPU_ROWS     /* channels per block, sharing B and C in L1 */
 #define S6_FULL 0xffffffffu
@@ -101,6 +101,7 @@ s6_scan_kernel(const s6_args<T> p)
                 const int q = k++ & 1;
                 const float A2 = sA2[r * Ds + n];
                 float a[NI], bb[NI], P = 1.0f, h = 0.0f;
+                SB_COUNT_MACS(9 * NI / 2);              /* steps 1 and 3: 3 multiplies, 3 FMAs a token */
                 ssm_load_run<T, NI>(p.B + bc + (int64_t)n * L, t0, L, bb, 0.0f);
 #pragma unroll
                 for (int i = 0; i < NI; i++) {          /* 1. the chunk's maps */
@@ -142,6 +143,7 @@ s6_scan_kernel(const s6_args<T> p)
             ssm_load_run<T, NI>(p.u + row * L, t0, L, uu, 0.0f);
             if (p.z)
                 ssm_load_run<T, NI>(p.z + row * L, t0, L, zz, 0.0f);
+            SB_COUNT_MACS(NI * (1 + (p.z != nullptr)));
 #pragma unroll
             for (int i = 0; i < NI; i++) {
                 const float v = fmaf(Dd, uu[i], y[i]);

@@ -70,12 +70,14 @@ ssd_decode_kernel(const ssd_dec_args<T> p)
 #pragma unroll
         for (int k = 0; k < K; k++) {
             const int e = tid + SSD_DEC_THREADS * k, q = e / Ds, n = e % Ds;
+            SB_COUNT_MACS(3);                   /* dt·x·B, the state's FMA, the readout C·S */
             S[k] = fmaf(a, S[k], dt * sx[q] * sB[n]);
             float part = sC[n] * S[k];
             for (int off = seg / 2; off > 0; off /= 2)
                 part += __shfl_xor_sync(SSD_DEC_FULL, part, off);
             if (wper == 1) {
                 if (lane % seg == 0) {          /* lane 0 (and 16 when Ds = 16) holds y_q */
+                    SB_COUNT_MACS(1 + (p.z != nullptr));
                     float y = fmaf(Dh, sx[q], part);
                     if (p.z)
                         y *= ssm_dev_silu(sb_elem<T>::to_float(p.z[(tok * p.H + h) * P + q]));
@@ -91,6 +93,7 @@ ssd_decode_kernel(const ssd_dec_args<T> p)
             for (int i = tid; i < SSD_DEC_WARPS / wper * K; i += SSD_DEC_THREADS) {
                 const int k = i % K, w0 = i / K * wper;
                 const int q = (w0 * 32 + SSD_DEC_THREADS * k) / Ds;
+                SB_COUNT_MACS(1 + (p.z != nullptr));
                 float y = fmaf(Dh, sx[q], 0.0f);
                 for (int w = w0; w < w0 + wper; w++)
                     y += sred[w][k];

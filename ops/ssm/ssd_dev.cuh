@@ -81,6 +81,7 @@ ssd_state_pass_kernel(const ssd_args<T> p)
         float *S = p.states + (bh * p.nch + ci) * PD + e;
         const float local = *S;
         *S = state;
+        SB_COUNT_MACS(1);
         state = fmaf(ssm_dev_exp(p.lam[bh * p.L + last]), state, local);
     }
     if (p.ht)
@@ -140,6 +141,7 @@ static __device__ __forceinline__ void ssd_store_out(const ssd_args<T> &p, int64
                                                      float v, float Dh)
 {
     const int64_t o = (t * p.H + h) * p.P + q;
+    SB_COUNT_MACS(1 + (p.z != nullptr));
     float y = fmaf(Dh, sb_elem<T>::to_float(p.x[o]), v);
     if (p.z)
         y *= ssm_dev_silu(sb_elem<T>::to_float(p.z[o]));
