@@ -18,6 +18,7 @@
 
 #include "../harness/gpu.h"
 #include "../harness/seqbench.h"
+#include "launch.cuh"
 
 /* SB_CUDA_CHECK(ctx, call): on failure, the call as written, the error's
  * text and name and file:line into ctx->err; return SB_ERROR. (The harness's

@@ -1,0 +1,787 @@
+/*
+ * sched.cpp — the CPU runner's scheduler (interface and model: sim.h): a
+ * grid's blocks one after the other, a block's threads as fibers
+ * (ucontext, one stack each) on the calling OS thread, the block barrier,
+ * warp collectives, shared memory, and the failure report.
+ *
+ * Sanitizers. Fiber switches are announced to AddressSanitizer
+ * (__sanitizer_start/finish_switch_fiber: it must know which stack is live)
+ * and to ThreadSanitizer (__tsan_switch_to_fiber with no_sync: each fiber is
+ * a TSan thread and a switch orders nothing). Happens-before between CUDA
+ * threads comes only from what orders them on a GPU: a barrier or a
+ * collective is a release by every participant on arrival and an acquire
+ * on departure, on one of two addresses alternating by generation (a lane
+ * that runs ahead into the next collective must not release into the one
+ * its peers are still leaving). The block's start and end are ordered with
+ * the host. Under TSan this file is built without instrumentation: its own
+ * bookkeeping, touched by every fiber, is not the kernel's memory.
+ */
+#include "sim.h"
+
+#include <cxxabi.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <vector_functions.h>
+
+#include "runtime.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define SIM_ASAN 1
+#endif
+#if defined(SB_SIM_TSAN)
+#include <sanitizer/tsan_interface.h>
+#define TSAN_RELEASE(a) __tsan_release(a)
+#define TSAN_ACQUIRE(a) __tsan_acquire(a)
+#else
+#define TSAN_RELEASE(a) ((void)(a))
+#define TSAN_ACQUIRE(a) ((void)(a))
+#endif
+
+/* Static shared memory: the __shared__ variables of every non-template
+ * function live in this section (cuda_sim.h). Weak: a binary may have none. */
+extern "C" char __start_sb_shared[] __attribute__((weak));
+extern "C" char __stop_sb_shared[] __attribute__((weak));
+
+const sb_sim_ids *sb_sim_cur;
+
+namespace {
+
+/* Fiber stacks: kernels keep their "registers" (arrays of a few hundred
+ * floats at most) there; AddressSanitizer's redzones grow the frames. */
+constexpr size_t STACK_BYTES = 256 << 10;
+constexpr size_t GUARD_BYTES = 4096;
+
+enum tstate { T_RUN, T_BAR, T_WARP, T_DONE };
+
+struct sim_thread {
+    sb_sim_ids ids;
+    ucontext_t uc;
+    char *stack;            /* STACK_BYTES above a guard page */
+    void *fake_stack;       /* ASan's fake stack of this fiber while switched out */
+    void *tsan_fiber;
+    tstate st;
+    int gen;                /* the barrier or collective generation it waits on */
+    sb_sim_loc loc;         /* where it waits */
+    sb_sim_async *async;    /* cp.async groups in flight (ptx_sim.cpp) */
+};
+
+/* A warp collective under way: the lanes of `mask` that have reached it. */
+struct sim_coll {
+    enum sb_sim_collective kind;
+    unsigned mask;
+    unsigned arrived;       /* 0: this entry is free */
+    const void *op;
+    sb_sim_warp_fn fn;
+    sb_sim_loc loc;
+    int id;                 /* instance number: picks the TSan sync address */
+    sb_sim_slot *slots[32];
+};
+
+/* Lanes of a warp may wait in several collectives at once when their masks
+ * differ (a half-warp shuffle in a branch the other half skips): each lane
+ * is in at most one. */
+constexpr int SYNC_RING = 64;   /* instances in flight per warp, far above what can be */
+struct sim_warp {
+    unsigned lanes;         /* lanes this warp has (a partial last warp has fewer) */
+    sim_coll coll[32];
+    int next_id;
+    char sync[SYNC_RING];   /* TSan release/acquire addresses, by instance */
+};
+
+struct region {
+    char *p;
+    size_t n;
+};
+
+/* Everything about the launch in progress. */
+struct sim_launch {
+    const char *kernel;     /* unqualified name */
+    dim3 grid, block;
+    int nthreads;
+    size_t smem;
+    char *dyn;              /* dynamic shared memory of the block (16-byte aligned) */
+    const std::vector<region> *statics;     /* the kernel's template __shared__ variables */
+    std::vector<sim_thread> th;
+    std::vector<sim_warp> wp;
+    int cur;                /* thread running now, -1 in the scheduler */
+    int done;               /* threads that have finished */
+    int bar_arrived, bar_gen;
+    sb_sim_loc bar_loc;
+    char bar_sync[2];
+    char block_start, block_end;    /* TSan: the host before/after the block */
+    void (*body)(void *);
+    void *closure;
+};
+
+sim_launch *L;              /* the launch running, NULL outside kernels */
+ucontext_t sched_uc;
+[[maybe_unused]] void *sched_fake_stack;
+[[maybe_unused]] const void *sched_stack_bottom;
+[[maybe_unused]] size_t sched_stack_size;
+[[maybe_unused]] void *sched_tsan_fiber;
+
+/* Fibers are kept across blocks and launches (their stacks, their TSan
+ * contexts): thread index i always runs on fiber i. */
+struct fiber_pool {
+    std::vector<char *> stacks;
+    std::vector<void *> tsan;
+} pool;
+
+std::string plain_name(const char *mangled);
+
+/* A kernel's static __shared__ variables. The section above holds those of
+ * ordinary functions, but a template's function-local statics are COMDAT
+ * and GCC keeps them out of any named section; their symbols name them
+ * ("_ZZ" + the kernel's mangled name without "_Z" + "E" + the variable),
+ * so the symbol table of the executable finds them. */
+struct static_sym {
+    std::string name;
+    char *addr;
+    size_t size;
+};
+std::vector<static_sym> statics;       /* every "_ZZ..." object of the executable, by name */
+std::map<const void *, std::vector<region>> kernel_statics;
+
+int main_object_base(struct dl_phdr_info *info, size_t, void *out)
+{
+    *(uintptr_t *)out = info->dlpi_addr;   /* the first object is the executable */
+    return 1;
+}
+
+void load_statics(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    uintptr_t base = 0;
+    dl_iterate_phdr(main_object_base, &base);
+    const int fd = open("/proc/self/exe", O_RDONLY);
+    if (fd < 0)
+        return;
+    const off_t len = lseek(fd, 0, SEEK_END);
+    char *f = (char *)mmap(nullptr, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (f == MAP_FAILED)
+        return;
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f;
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(f + eh->e_shoff);
+    for (int i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_SYMTAB)
+            continue;
+        const Elf64_Sym *sym = (const Elf64_Sym *)(f + sh[i].sh_offset);
+        const char *str = f + sh[sh[i].sh_link].sh_offset;
+        for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
+            if (ELF64_ST_TYPE(sym[k].st_info) == STT_OBJECT && sym[k].st_size &&
+                strncmp(str + sym[k].st_name, "_ZZ", 3) == 0)
+                statics.push_back({ str + sym[k].st_name, (char *)(base + sym[k].st_value),
+                                    (size_t)sym[k].st_size });
+    }
+    munmap(f, (size_t)len);
+    std::sort(statics.begin(), statics.end(),
+              [](const static_sym &a, const static_sym &b) { return a.name < b.name; });
+}
+
+const std::vector<region> &statics_of(const void *kernel, const char *mangled)
+{
+    auto it = kernel_statics.find(kernel);
+    if (it != kernel_statics.end())
+        return it->second;
+    std::vector<region> &r = kernel_statics[kernel];
+    if (mangled && strncmp(mangled, "_Z", 2) == 0) {
+        load_statics();
+        const std::string prefix = std::string("_ZZ") + (mangled + 2) + "E";
+        auto lo = std::lower_bound(statics.begin(), statics.end(), prefix,
+                                   [](const static_sym &a, const std::string &p) { return a.name < p; });
+        for (; lo != statics.end() && lo->name.compare(0, prefix.size(), prefix) == 0; ++lo)
+            r.push_back({ lo->addr, lo->size });
+    }
+    return r;
+}
+
+} // namespace
+
+/* ---- failure reports ----------------------------------------------------------- */
+
+void sb_sim_fail(const sb_sim_loc *where, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    if (L && L->cur >= 0) {
+        const sim_thread &t = L->th[(size_t)L->cur];
+        fprintf(stderr, "cuda-on-cpu: %s block (%u,%u,%u) thread %d (warp %d, lane %d): %s", L->kernel,
+                t.ids.block.x, t.ids.block.y, t.ids.block.z, L->cur, L->cur / 32, L->cur % 32, msg);
+    } else if (L) {
+        fprintf(stderr, "cuda-on-cpu: %s: %s", L->kernel, msg);
+    } else {
+        fprintf(stderr, "cuda-on-cpu: %s", msg);
+    }
+    if (where && where->file_name())
+        fprintf(stderr, " at %s:%u", where->file_name(), (unsigned)where->line());
+    fputc('\n', stderr);
+    abort();
+}
+
+/* ---- fibers ---------------------------------------------------------------------- */
+
+namespace {
+
+const char *coll_name(enum sb_sim_collective k)
+{
+    static const char *const names[SB_COLL_COUNT] = {
+        "__shfl_sync", "__shfl_up_sync", "__shfl_down_sync", "__shfl_xor_sync", "__ballot_sync",
+        "__any_sync", "__all_sync", "__syncwarp", "mma.sync", "ldmatrix",
+    };
+    return names[k];
+}
+
+void switch_to_thread(int i)
+{
+    sim_thread &t = L->th[(size_t)i];
+    L->cur = i;
+    sb_sim_cur = &t.ids;
+#ifdef SIM_ASAN
+    __sanitizer_start_switch_fiber(&sched_fake_stack, t.stack, STACK_BYTES);
+#endif
+#ifdef SB_SIM_TSAN
+    __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+    swapcontext(&sched_uc, &t.uc);
+#ifdef SIM_ASAN
+    __sanitizer_finish_switch_fiber(sched_fake_stack, nullptr, nullptr);
+#endif
+    L->cur = -1;
+    sb_sim_cur = nullptr;
+}
+
+/* From the running fiber back to the scheduler; `final`: this fiber is done
+ * (ASan then drops its fake stack). */
+void switch_to_scheduler(bool final)
+{
+    sim_thread &t = L->th[(size_t)L->cur];
+#ifdef SIM_ASAN
+    __sanitizer_start_switch_fiber(final ? nullptr : &t.fake_stack, sched_stack_bottom, sched_stack_size);
+#else
+    (void)final;
+#endif
+#ifdef SB_SIM_TSAN
+    __tsan_switch_to_fiber(sched_tsan_fiber, __tsan_switch_to_fiber_no_sync);
+#endif
+    swapcontext(&t.uc, &sched_uc);
+#ifdef SIM_ASAN
+    __sanitizer_finish_switch_fiber(t.fake_stack, &sched_stack_bottom, &sched_stack_size);
+#endif
+}
+
+/* Every fiber starts here: the kernel, then the end of the thread. */
+void thread_entry(void)
+{
+#ifdef SIM_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &sched_stack_bottom, &sched_stack_size);
+#endif
+    TSAN_ACQUIRE(&L->block_start);
+    L->body(L->closure);
+    sim_thread &t = L->th[(size_t)L->cur];
+    sb_sim_async_at_exit(&t.async);
+    t.st = T_DONE;
+    L->done++;
+    /* A thread that exits while others wait for it at a barrier or in a
+     * collective that names it: on a GPU, a hang or undefined behaviour. */
+    if (L->bar_arrived > 0)
+        sb_sim_fail(&L->bar_loc, "exited while %d other threads wait at __syncthreads", L->bar_arrived);
+    const sim_warp &w = L->wp[(size_t)L->cur / 32];
+    const unsigned bit = 1u << (L->cur % 32);
+    for (const sim_coll &c : w.coll)
+        if (c.arrived && (c.mask & bit))
+            sb_sim_fail(&c.loc, "exited while lanes 0x%08x wait for it in %s (mask 0x%08x)", c.arrived,
+                        coll_name(c.kind), c.mask);
+    TSAN_RELEASE(&L->block_end);
+    switch_to_scheduler(true);
+    abort();        /* never resumed */
+}
+
+char *stack_for(size_t i)
+{
+    while (pool.stacks.size() <= i) {
+        void *p = mmap(nullptr, STACK_BYTES + GUARD_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            sb_sim_fail(nullptr, "out of memory for fiber stacks");
+        mprotect(p, GUARD_BYTES, PROT_NONE);    /* a stack overflow faults */
+        pool.stacks.push_back((char *)p + GUARD_BYTES);
+#ifdef SB_SIM_TSAN
+        pool.tsan.push_back(__tsan_create_fiber(0));
+#else
+        pool.tsan.push_back(nullptr);
+#endif
+    }
+    return pool.stacks[i];
+}
+
+/* Fills [p, end) with 0xFF bytes (NaN in fp32, bf16, fp16), leaving out
+ * AddressSanitizer's redzones between the arrays. */
+void poison_fill(char *p, char *end)
+{
+#ifdef SIM_ASAN
+    while (p < end) {
+        char *bad = (char *)__asan_region_is_poisoned(p, (size_t)(end - p));
+        char *stop = bad ? bad : end;
+        memset(p, 0xFF, (size_t)(stop - p));
+        for (p = stop; p < end && __asan_address_is_poisoned(p); p++) {
+        }
+    }
+#else
+    memset(p, 0xFF, (size_t)(end - p));
+#endif
+}
+
+void describe_waits(char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < L->th.size() && k + 80 < n; i++) {
+        const sim_thread &t = L->th[i];
+        if (t.st == T_BAR || t.st == T_WARP)
+            k += (size_t)snprintf(buf + k, n - k, "%sthread %zu at %s %s:%u", k ? "; " : "", i,
+                                  t.st == T_BAR ? "__syncthreads" : "a warp collective",
+                                  t.loc.file_name(), (unsigned)t.loc.line());
+    }
+}
+
+void run_block(unsigned bx, unsigned by, unsigned bz)
+{
+    const int n = L->nthreads;
+    poison_fill(__start_sb_shared, __stop_sb_shared);
+    for (const region &r : *L->statics)
+        poison_fill(r.p, r.p + r.n);
+    if (L->dyn)
+        poison_fill(L->dyn, L->dyn + L->smem);
+    L->done = 0;
+    L->bar_arrived = 0;
+    for (auto &w : L->wp)
+        for (sim_coll &c : w.coll)
+            c.arrived = 0;
+    for (int i = 0; i < n; i++) {
+        sim_thread &t = L->th[(size_t)i];
+        t.ids.thread = make_uint3((unsigned)i % L->block.x, (unsigned)i / L->block.x % L->block.y,
+                                  (unsigned)i / (L->block.x * L->block.y));
+        t.ids.block = make_uint3(bx, by, bz);
+        t.ids.block_dim = L->block;
+        t.ids.grid_dim = L->grid;
+        t.st = T_RUN;
+        t.async = nullptr;
+        t.stack = stack_for((size_t)i);
+        t.tsan_fiber = pool.tsan[(size_t)i];
+#ifdef SIM_ASAN
+        __asan_unpoison_memory_region(t.stack, STACK_BYTES);
+#endif
+        getcontext(&t.uc);
+        t.uc.uc_stack.ss_sp = t.stack;
+        t.uc.uc_stack.ss_size = STACK_BYTES;
+        t.uc.uc_link = nullptr;
+        makecontext(&t.uc, thread_entry, 0);
+    }
+    TSAN_RELEASE(&L->block_start);
+    while (L->done < n) {
+        bool ran = false;
+        for (int i = 0; i < n; i++)
+            if (L->th[(size_t)i].st == T_RUN) {
+                switch_to_thread(i);
+                ran = true;
+            }
+        if (!ran && L->done < n) {
+            char waits[900];
+            describe_waits(waits, sizeof waits);
+            sb_sim_fail(nullptr, "block (%u,%u,%u) deadlocked: %s", bx, by, bz, waits);
+        }
+    }
+    TSAN_ACQUIRE(&L->block_end);
+}
+
+} // namespace
+
+/* ---- block barrier ------------------------------------------------------------------ */
+
+void sb_sim_syncthreads(const sb_sim_loc &loc)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(&loc, "__syncthreads outside a kernel");
+    sim_thread &t = L->th[(size_t)L->cur];
+    if (L->done > 0)
+        sb_sim_fail(&loc, "__syncthreads after %d threads of the block exited (the barrier counts "
+                    "every thread: divergent code)", L->done);
+    if (L->bar_arrived > 0 && (strcmp(L->bar_loc.file_name(), loc.file_name()) != 0 ||
+                               L->bar_loc.line() != loc.line()))
+        sb_sim_fail(&loc, "__syncthreads here while %d threads wait at the one at %s:%u "
+                    "(divergent barriers)", L->bar_arrived, L->bar_loc.file_name(),
+                    (unsigned)L->bar_loc.line());
+    const int gen = L->bar_gen;
+    TSAN_RELEASE(&L->bar_sync[gen & 1]);
+    L->bar_loc = loc;
+    if (++L->bar_arrived == L->nthreads) {
+        L->bar_arrived = 0;
+        L->bar_gen++;
+        for (auto &o : L->th)
+            if (o.st == T_BAR)
+                o.st = T_RUN;
+    } else {
+        t.st = T_BAR;
+        t.gen = gen;
+        t.loc = loc;
+        switch_to_scheduler(false);
+    }
+    TSAN_ACQUIRE(&L->bar_sync[gen & 1]);
+}
+
+void sb_sim_yield(void)
+{
+    if (L && L->cur >= 0)
+        switch_to_scheduler(false);     /* stays T_RUN: resumed on the next pass */
+}
+
+void *sb_sim_dynamic_smem(void)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(nullptr, "dynamic shared memory asked for outside a kernel");
+    if (!L->dyn)
+        sb_sim_fail(nullptr, "the kernel uses dynamic shared memory; the launch gave it 0 bytes");
+    return L->dyn;
+}
+
+int sb_sim_is_shared(const void *p, size_t n)
+{
+    const char *c = (const char *)p;
+    if (!L)
+        return 0;
+    if (L->dyn && c >= L->dyn && c + n <= L->dyn + L->smem)
+        return 1;
+    for (const region &r : *L->statics)
+        if (c >= r.p && c + n <= r.p + r.n)
+            return 1;
+    return c >= __start_sb_shared && c + n <= __stop_sb_shared;
+}
+
+/* ---- warp collectives ---------------------------------------------------------------- */
+
+namespace {
+
+/* The lane a shuffle of `kind` reads for lane l, or l itself (its own value). */
+int shfl_source(enum sb_sim_collective kind, int l, int arg, int width)
+{
+    const int base = l & ~(width - 1), top = base + width - 1;
+    switch (kind) {
+    case SB_COLL_SHFL_IDX: return base + (((arg % width) + width) % width);
+    case SB_COLL_SHFL_UP: return l - base >= arg ? l - arg : l;
+    case SB_COLL_SHFL_DOWN: return l + arg <= top ? l + arg : l;
+    default: {
+        const int j = l ^ arg;      /* PTX shfl.bfly: past the segment's end, the own value */
+        return j > top ? l : j;
+    }
+    }
+}
+
+void complete_builtin(sim_coll &w, const sb_sim_loc &loc)
+{
+    const unsigned mask = w.mask;
+    if (w.kind <= SB_COLL_SHFL_XOR) {
+        const int width = w.slots[__builtin_ctz(mask)]->width;
+        if (width < 1 || width > 32 || (width & (width - 1)))
+            sb_sim_fail(&loc, "shuffle width %d: must be a power of 2 up to 32", width);
+        for (int l = 0; l < 32; l++) {
+            if (!(mask & (1u << l)))
+                continue;
+            sb_sim_slot *s = w.slots[l];
+            if (s->width != width)
+                sb_sim_fail(&loc, "lanes of one shuffle pass widths %d and %d", width, s->width);
+            const int src = shfl_source(w.kind, l, s->arg, width);
+            if (!(mask & (1u << src)))
+                sb_sim_fail(&loc, "lane %d reads lane %d, which mask 0x%08x leaves out (undefined)", l,
+                            src, mask);
+            memcpy(s->out, w.slots[src]->in, sizeof s->out);
+        }
+        return;
+    }
+    unsigned ballot = 0;
+    for (int l = 0; l < 32; l++)
+        if ((mask & (1u << l)) && w.slots[l]->in[0])
+            ballot |= 1u << l;
+    for (int l = 0; l < 32; l++)
+        if (mask & (1u << l))
+            w.slots[l]->out[0] = w.kind == SB_COLL_BALLOT ? ballot
+                               : w.kind == SB_COLL_ANY    ? ballot != 0
+                               : w.kind == SB_COLL_ALL    ? ballot == mask
+                                                          : 0;
+}
+
+} // namespace
+
+void sb_sim_warp_collective(enum sb_sim_collective kind, unsigned mask, sb_sim_slot *slot,
+                            const void *op, sb_sim_warp_fn compute, const sb_sim_loc &loc)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(&loc, "%s outside a kernel", coll_name(kind));
+    const int lane = L->cur % 32;
+    sim_thread &t = L->th[(size_t)L->cur];
+    sim_warp &w = L->wp[(size_t)L->cur / 32];
+    const unsigned bit = 1u << lane;
+    if (!(mask & bit))
+        sb_sim_fail(&loc, "%s with mask 0x%08x, which leaves out this lane", coll_name(kind), mask);
+    if (mask & ~w.lanes)
+        sb_sim_fail(&loc, "%s with mask 0x%08x names lanes this warp does not have (0x%08x)",
+                    coll_name(kind), mask, w.lanes);
+    for (int l = 0; l < 32; l++)
+        if ((mask & (1u << l)) && L->th[(size_t)(L->cur - lane + l)].st == T_DONE)
+            sb_sim_fail(&loc, "%s with mask 0x%08x names lane %d, which has exited", coll_name(kind),
+                        mask, l);
+    sim_coll *c = nullptr, *free_c = nullptr;
+    for (sim_coll &o : w.coll) {
+        if (!o.arrived) {
+            free_c = free_c ? free_c : &o;
+            continue;
+        }
+        if (o.mask != mask)
+            continue;   /* another collective of other lanes: may proceed on its own */
+        if (o.kind != kind || o.loc.line() != loc.line() || strcmp(o.loc.file_name(), loc.file_name()) != 0 ||
+            o.op != op)
+            sb_sim_fail(&loc, "%s (mask 0x%08x) here while lanes 0x%08x of the same mask wait at %s at %s:%u "
+                        "(divergent collectives)", coll_name(kind), mask, o.arrived, coll_name(o.kind),
+                        o.loc.file_name(), (unsigned)o.loc.line());
+        c = &o;
+    }
+    if (!c) {
+        c = free_c;
+        c->kind = kind, c->mask = mask, c->loc = loc, c->op = op, c->fn = compute;
+        c->id = w.next_id++;
+        for (auto &x : c->slots)
+            x = nullptr;
+    }
+    c->slots[lane] = slot;
+    c->arrived |= bit;
+    char *sync = &w.sync[c->id % SYNC_RING];
+    TSAN_RELEASE(sync);
+    if (c->arrived == mask) {
+        TSAN_ACQUIRE(sync);
+        if (c->fn)
+            c->fn(c->op, c->slots, mask);
+        else
+            complete_builtin(*c, loc);
+        TSAN_RELEASE(sync);
+        c->arrived = 0;
+        for (int l = 0; l < 32; l++)
+            if ((mask & (1u << l)) && l != lane)
+                L->th[(size_t)(L->cur - lane + l)].st = T_RUN;
+        return;
+    }
+    t.st = T_WARP;
+    t.loc = loc;
+    switch_to_scheduler(false);
+    TSAN_ACQUIRE(sync);
+}
+
+unsigned sb_sim_active_mask(void)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(nullptr, "__activemask outside a kernel");
+    const int w0 = L->cur & ~31;
+    unsigned m = 0;
+    for (int l = 0; l < 32 && w0 + l < L->nthreads; l++)
+        if (L->th[(size_t)(w0 + l)].st != T_DONE)
+            m |= 1u << l;
+    return m;
+}
+
+sb_sim_async **sb_sim_thread_async(void)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(nullptr, "an asynchronous copy outside a kernel");
+    return &L->th[(size_t)L->cur].async;
+}
+
+/* ---- kernel names and statistics --------------------------------------------------------- */
+
+namespace {
+
+/* "flash_fwd_kernel" from "_Z16flash_fwd_kernelIfLi64EEvPKT_...", the last
+ * component of a nested name, or an extern "C" name as it is. */
+std::string plain_name(const char *m)
+{
+    if (strncmp(m, "_Z", 2) != 0)
+        return m;
+    const char *p = m + 2;
+    bool nested = *p == 'N';
+    if (nested)
+        p++;
+    std::string last;
+    while (*p >= '0' && *p <= '9') {
+        char *end;
+        const long len = strtol(p, &end, 10);
+        if ((long)strlen(end) < len)
+            break;
+        last.assign(end, (size_t)len);
+        p = end + len;
+        if (!nested || *p == 'E' || *p == 'I')
+            break;
+    }
+    return last.empty() ? std::string(m) : last;
+}
+
+/* "<float, 64>" from the demangled name, or "". */
+std::string template_args(const char *m)
+{
+    int status = 0;
+    char *d = abi::__cxa_demangle(m, nullptr, nullptr, &status);
+    std::string r;
+    if (d && status == 0) {
+        const std::string s(d);
+        const size_t lt = s.find('<'), paren = s.find('(');
+        if (lt != std::string::npos && (paren == std::string::npos || lt < paren)) {
+            int depth = 0;
+            size_t i = lt;
+            for (; i < s.size(); i++) {
+                depth += s[i] == '<' ? 1 : s[i] == '>' ? -1 : 0;
+                if (depth == 0)
+                    break;
+            }
+            r = s.substr(lt, i - lt + 1);
+        }
+    }
+    free(d);
+    return r;
+}
+
+struct stats_entry {
+    sb_sim_kernel_stats s;
+    std::string devices, variants;
+};
+std::map<std::string, stats_entry> stats;
+
+void add_word(std::string &list, const std::string &w)
+{
+    if (w.empty())
+        return;
+    if ((" " + list + " ").find(" " + w + " ") == std::string::npos)
+        list += (list.empty() ? "" : " ") + w;
+}
+
+} // namespace
+
+const char *sb_sim_kernel_name(const void *fn, char *buf, size_t n)
+{
+    const char *m = sb_rt_symbol(fn);
+    if (m)
+        snprintf(buf, n, "%s", plain_name(m).c_str());
+    else
+        snprintf(buf, n, "?");
+    return buf;
+}
+
+void sb_sim_each_kernel(void (*fn)(const sb_sim_kernel_stats *, void *), void *arg)
+{
+    for (auto &kv : stats) {
+        stats_entry &e = kv.second;
+        e.s.name = kv.first.c_str();
+        snprintf(e.s.devices, sizeof e.s.devices, "%s", e.devices.c_str());
+        snprintf(e.s.variants, sizeof e.s.variants, "%s", e.variants.c_str());
+        fn(&e.s, arg);
+    }
+}
+
+/* ---- the grid ------------------------------------------------------------------------------ */
+
+void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                     void (*body)(void *), void *closure)
+{
+    if (L)
+        sb_sim_fail(nullptr, "a kernel launched from inside a kernel (dynamic parallelism is not modelled)");
+    const char *mangled = sb_rt_symbol(kernel);
+    const std::string name = mangled ? plain_name(mangled) : std::string("?");
+    /* The checks of the runtime and the device: a failed one is the launch's error. */
+    char why[300];
+    const cudaError_t e = sb_rt_check_launch(kernel, mangled, grid, block, smem, stream, why, sizeof why);
+    if (e != cudaSuccess) {
+        sb_rt_set_error(e, why);
+        return;
+    }
+    stats_entry &st = stats[name];
+    add_word(st.devices, sb_rt_device_name());
+    if (mangled) {
+        std::string v = template_args(mangled);
+        std::string w;          /* one word per variant in the list */
+        for (char c : v)
+            if (c != ' ')
+                w += c;
+        add_word(st.variants, w);
+    }
+    if (!sb_rt_execute()) {
+        st.s.checked++;
+        return;
+    }
+    st.s.launches++;
+
+    sim_launch launch{};
+    launch.kernel = strdup(name.c_str());
+    launch.grid = grid, launch.block = block, launch.smem = smem;
+    launch.nthreads = (int)(block.x * block.y * block.z);
+    launch.th.resize((size_t)launch.nthreads);
+    launch.wp.resize((size_t)(launch.nthreads + 31) / 32);
+    for (size_t w = 0; w < launch.wp.size(); w++) {
+        const int lanes = launch.nthreads - (int)w * 32 < 32 ? launch.nthreads - (int)w * 32 : 32;
+        launch.wp[w].lanes = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+    }
+    launch.cur = -1;
+    launch.body = body, launch.closure = closure;
+    launch.statics = &statics_of(kernel, mangled);
+    /* Dynamic shared memory: exactly smem bytes (AddressSanitizer bounds),
+     * 16-byte aligned but on purpose not 32 (what CUDA promises is 16). */
+    char *dyn_base = nullptr;
+    if (smem) {
+        dyn_base = (char *)aligned_alloc(128, (smem + 16 + 127) / 128 * 128);
+        launch.dyn = dyn_base + 16;
+#ifdef SIM_ASAN
+        __asan_poison_memory_region(dyn_base, 16);
+        __asan_poison_memory_region(launch.dyn + smem, (smem + 16 + 127) / 128 * 128 - 16 - smem);
+#endif
+    }
+#ifdef SB_SIM_TSAN
+    if (!sched_tsan_fiber)
+        sched_tsan_fiber = __tsan_get_current_fiber();
+#endif
+    L = &launch;
+    sb_rt_device_memory_access(1);
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                run_block(x, y, z);
+                st.s.blocks++;
+                st.s.threads += launch.nthreads;
+            }
+    sb_rt_device_memory_access(0);
+    L = nullptr;
+#ifdef SIM_ASAN
+    if (dyn_base)
+        __asan_unpoison_memory_region(dyn_base, (smem + 16 + 127) / 128 * 128);
+#endif
+    free(dyn_base);
+    free((void *)launch.kernel);
+}
