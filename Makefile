@@ -124,20 +124,30 @@ test: deps
 ifneq ($(NVCC),)
 SIM_CXX      ?= g++
 SIM_KINDS    := asan tsan
+# plain: no sanitizer (not built by make test; for timing the runner itself)
+SIM_KINDS_ALL := $(SIM_KINDS) plain
 SIM_CU_SRC   := $(CU_SRC) $(wildcard harness/*.cu) tests/cuda_on_cpu_kernels.cu
-SIM_FLAGS    := -std=c++20 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unknown-pragmas -Wno-class-memaccess \
+SIM_FLAGS    := -std=c++20 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unknown-pragmas -Wno-class-memaccess \
                 -I$(CUDA_HOME)/include -Ibuild/sim -I. -DSB_HAVE_CUDA
 SIM_SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fsanitize-sections=sb_shared
 SIM_SAN_tsan := -fsanitize=thread
+SIM_SAN_plain :=
 # The runner's own bookkeeping is not instrumented under TSan (sched.cpp says why).
 SIM_OWN_asan := $(SIM_SAN_asan)
 SIM_OWN_tsan := -DSB_SIM_TSAN
+SIM_OWN_plain :=
 SIM_HOST_OBJ := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
                 $(REFERENCE_SRC:%.c=build/%.o)
 SIM_LDLIBS   := -fopenmp -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -ldl -lpthread
 SIM_BINS     := $(SIM_KINDS:%=bin/tests/cuda_on_cpu-%)
 SIM_REPORTS  := $(CU_OBJ:.o=.ptxas) build/tests/cuda_on_cpu_kernels.ptxas
+
+# Objects of the runner are rebuilt when its flags change.
+build/sim/flags: FORCE
+	@mkdir -p build/sim
+	@echo '$(SIM_CXX) $(SIM_FLAGS) $(foreach k,$(SIM_KINDS_ALL),$(SIM_SAN_$(k)) $(SIM_OWN_$(k)))' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 build/tests/cuda_on_cpu_kernels.ptxas: build/tests/cuda_on_cpu_kernels.o
 build/sim/kernel_attrs.inc: $(CU_OBJ) build/tests/cuda_on_cpu_kernels.o ops/sim/kernel_attrs.awk
@@ -145,19 +155,19 @@ build/sim/kernel_attrs.inc: $(CU_OBJ) build/tests/cuda_on_cpu_kernels.o ops/sim/
 	$(Q)awk -f ops/sim/kernel_attrs.awk $(SIM_REPORTS) > $@.tmp && mv $@.tmp $@
 
 define SIM_RULES
-build/sim-$(1)/%.o: %.cu build/flags
+build/sim-$(1)/%.o: %.cu build/sim/flags
 	@mkdir -p $$(dir $$@)
 	@echo "  SIMCC $$< ($(1))"
 	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -include ops/sim/cuda_sim.h -MMD -MP -x c++ -c $$< -o $$@
-build/sim-$(1)/ops/sim/%.o: ops/sim/%.cpp build/flags build/sim/kernel_attrs.inc
+build/sim-$(1)/ops/sim/%.o: ops/sim/%.cpp build/sim/flags build/sim/kernel_attrs.inc
 	@mkdir -p $$(dir $$@)
 	@echo "  SIMCC $$< ($(1))"
 	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_OWN_$(1)) -MMD -MP -c $$< -o $$@
-build/sim-$(1)/ops/sim/ptx_sim.o: ops/sim/ptx_sim.cpp build/flags
+build/sim-$(1)/ops/sim/ptx_sim.o: ops/sim/ptx_sim.cpp build/sim/flags
 	@mkdir -p $$(dir $$@)
 	@echo "  SIMCC $$< ($(1))"
 	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -MMD -MP -c $$< -o $$@
-build/sim-$(1)/tests/cuda_on_cpu.o: tests/cuda_on_cpu.cpp build/flags
+build/sim-$(1)/tests/cuda_on_cpu.o: tests/cuda_on_cpu.cpp build/sim/flags
 	@mkdir -p $$(dir $$@)
 	@echo "  SIMCC $$< ($(1))"
 	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -MMD -MP -c $$< -o $$@
@@ -167,7 +177,7 @@ bin/tests/cuda_on_cpu-$(1): $(SIM_CU_SRC:%.cu=build/sim-$(1)/%.o) build/sim-$(1)
 	@echo "  LD    $$@"
 	$(Q)$(SIM_CXX) $(SIM_SAN_$(1)) -rdynamic $$^ -o $$@ $(SIM_LDLIBS)
 endef
-$(foreach k,$(SIM_KINDS),$(eval $(call SIM_RULES,$(k))))
+$(foreach k,$(SIM_KINDS_ALL),$(eval $(call SIM_RULES,$(k))))
 endif
 
 # The main job: the long-context suite on the default device (cuda:0 when

@@ -6,18 +6,20 @@
  * tests/cuda_on_cpu.sh.
  *
  * Per case: the harness's own path (run_case: inputs, poisoned output,
- * setup, run, fetch, every row against the float64 reference) on the GPU
- * the case names (H100 unless it says otherwise), then the host code alone
+ * setup, run, fetch, every row against the float64 reference) on an H100
+ * (the runtime's model of one), then the host code alone
  * — setup and launches, each launch checked but not run — on every other
  * GPU the runtime models (A100, L40S, A2, RTX5090: their SM counts, opt-in
  * limits and the build each loads), where a plan may be unsupported (the
- * reason is printed) but never an error. Then the wrappers of ops/ptx.cuh
+ * reason is printed) but never an error. Then `bench verify`'s sweep: every
+ * GPU implementation on every edge shape of its family. Then the wrappers of ops/ptx.cuh
  * and the planted bugs (tests/cuda_on_cpu_kernels.cu), and last one line per
  * kernel that ran, "kernel=<name> ...", which cuda_on_cpu.sh compares with
  * the kernels in bin/bench's sm_90a SASS.
  *
- * usage: cuda_on_cpu [quick]      quick: the reduced set the ThreadSanitizer
- *                                 build runs (marked Q in the table)
+ * usage: cuda_on_cpu [cases]      cases: without the edge-shape sweep (the
+ *                                 ThreadSanitizer build's set: the sweep
+ *                                 takes it 6 CPU minutes)
  *        cuda_on_cpu plant NAME   one planted bug, in this process (the
  *                                 parent runs each in a child and expects
  *                                 it to be caught)
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cuda_runtime_api.h>
@@ -49,11 +52,16 @@ static void tally(bool ok)
     ok ? n_pass++ : n_fail++;
 }
 
+/* CPU seconds of this process, for the time each line took. */
+static double cpu_s(void)
+{
+    return (double)clock() / CLOCKS_PER_SEC;
+}
+
 /* ---- the implementations ---------------------------------------------------------------- */
 
 struct op_case {
     const char *family, *impl, *dtype, *shape;
-    bool quick;             /* in the ThreadSanitizer set */
     const char *why;        /* the edge it reaches */
 };
 
@@ -61,16 +69,67 @@ struct op_case {
  * threads are fibers; every block runs), each chosen for an edge. */
 static const op_case op_cases[] = {
     /* flash/cuda: flash_fwd_kernel, flash_combine_kernel */
-    { "flash", "cuda", "bf16", "B=2 N=1 Nk=1100 H=4 Hkv=2 D=128 causal", true,
+    { "flash", "cuda", "bf16", "B=2 N=1 Nk=1100 H=4 Hkv=2 D=128 causal",
       "decode, GQA, split-KV with a ragged last key tile, combine" },
-    { "flash", "cuda", "fp32", "B=1 N=129 Nk=129 H=2 Hkv=2 D=64 causal", false,
+    { "flash", "cuda", "fp32", "B=1 N=129 Nk=129 H=2 Hkv=2 D=64 causal",
       "causal prefill, ragged last query tile, splits of 1-3 key tiles" },
-    { "flash", "cuda", "fp32", "B=1 N=200 Nk=333 H=2 Hkv=1 D=128 causal", false,
+    { "flash", "cuda", "fp32", "B=1 N=200 Nk=333 H=2 Hkv=1 D=128 causal",
       "Nk > N causal (bottom-right), MQA" },
-    { "flash", "cuda", "bf16", "B=1 N=64 Nk=80 H=264 Hkv=66 D=64", true,
+    { "flash", "cuda", "bf16", "B=1 N=64 Nk=80 H=264 Hkv=66 D=64",
       "unsplit (264 blocks: 2 per SM of an H100), GQA 4:1, a ragged key tile unmasked" },
-    { "flash", "cuda", "fp32", "B=1 N=1 Nk=300 H=2 Hkv=1 D=64", false,
+    { "flash", "cuda", "fp32", "B=1 N=1 Nk=300 H=2 Hkv=1 D=64",
       "decode, MQA, not causal" },
+    /* softmax/cuda-cublas: softmax_rows_kernel between the two batched GEMMs */
+    { "softmax", "cuda-cublas", "fp32", "B=2 N=5 Nk=100 H=4 Hkv=2 D=64 causal",
+      "causal with Nk > N, GQA, rows shorter than the block" },
+    { "softmax", "cuda-cublas", "bf16", "B=1 N=3 Nk=700 H=2 Hkv=1 D=64 Dv=128",
+      "MQA, Dv != D, rows longer than the block" },
+    { "softmax", "cuda-cublas", "fp32", "B=1 N=1 Nk=16500 H=2 Hkv=1 D=64 causal",
+      "decode against 16K keys: the 1024-thread block" },
+    /* gated and linear/cuda: gla_scores_kernel, gla_chunk_kernel */
+    { "gated", "cuda", "fp32", "B=1 N=77 H=2 Hv=4 D=64 Dv=64 chunk=32 gate=key state",
+      "key gate, ragged last chunk, Hv = 2H, state in and out" },
+    { "gated", "cuda", "bf16", "B=2 N=40 H=1 Hv=1 D=128 Dv=64 chunk=16 gate=head",
+      "head gate, chunk 16, a ragged third chunk" },
+    { "gated", "cuda", "fp32", "B=1 N=70 H=1 Hv=1 D=256 Dv=64 chunk=64 gate=key state",
+      "D = 256 (8 d-tiles), a full chunk and 6 tokens" },
+    { "linear", "cuda", "fp32", "B=1 N=50 H=1 Hv=2 D=64 Dv=128 chunk=48 state",
+      "no gate, chunk 48 (a thread's 4th score row idle)" },
+    /* gated and linear/cuda-opt: gla_mma_scores_kernel, gla_mma_chunk_kernel */
+    { "gated", "cuda-opt", "bf16", "B=1 N=77 H=2 Hv=4 D=64 Dv=64 chunk=64 gate=key state",
+      "key gate's sub-chunk split on 4 warps, ragged last chunk, state" },
+    { "gated", "cuda-opt", "bf16", "B=1 N=40 H=1 Hv=2 D=128 Dv=64 chunk=32 gate=head",
+      "head gate, chunk 32: warps 2 and 3 without output rows" },
+    { "gated", "cuda-opt", "bf16", "B=1 N=100 H=1 Hv=1 D=256 Dv=64 chunk=48 gate=key state",
+      "D = 256 (100 KiB: past the 99 KiB GPUs), chunk 48" },
+    { "linear", "cuda-opt", "bf16", "B=2 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16",
+      "no gate, chunk 16, ragged second chunk" },
+    /* gated and linear/decode: gla_decode_kernel */
+    { "gated", "decode", "fp32", "B=2 N=3 H=1 Hv=2 D=64 Dv=64 gate=key state",
+      "key gate, 3 tokens on a state, Hv = 2H" },
+    { "gated", "decode", "bf16", "B=1 N=16 H=2 Hv=2 D=256 Dv=128 gate=head state",
+      "the most tokens (16), D = 256, two Dv slices" },
+    { "linear", "decode", "fp32", "B=1 N=1 H=1 D=128 Dv=64",
+      "one token, no state given (h0 = 0)" },
+    /* delta/cuda: delta_k1, delta_k2 */
+    { "delta", "cuda", "fp32", "B=1 N=70 H=1 Hv=2 D=64 Dv=128 gate=head state",
+      "ragged last chunk, Hv = 2H, D != Dv, gate, state" },
+    { "delta", "cuda", "bf16", "B=2 N=64 H=1 Hv=1 D=128 Dv=64",
+      "one exact chunk, no gate, no state" },
+    { "delta", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=256 Dv=64 gate=head state",
+      "D = 256, a chunk of 20 tokens" },
+    /* delta/cuda-opt: delta_k1_mma, delta_k2_mma */
+    { "delta", "cuda-opt", "bf16", "B=1 N=70 H=1 Hv=2 D=64 Dv=64 gate=head state",
+      "ragged last chunk, Hv = 2H, gate, state" },
+    { "delta", "cuda-opt", "bf16", "B=1 N=64 H=1 Hv=1 D=128 Dv=128",
+      "one exact chunk, D = Dv = 128" },
+    { "delta", "cuda-opt", "bf16", "B=1 N=30 H=1 Hv=1 D=256 Dv=64 gate=head state",
+      "D = 256" },
+    /* delta/decode: delta_decode_kernel */
+    { "delta", "decode", "fp32", "B=2 N=3 H=1 Hv=4 D=64 Dv=64 gate=head state",
+      "3 tokens, Hv = 4H, gate, state" },
+    { "delta", "decode", "bf16", "B=1 N=16 H=2 Hv=2 D=256 Dv=64 state",
+      "the most tokens (16), D = 256, no gate" },
 };
 
 /* The host code alone on the current device: setup and every launch
@@ -119,6 +178,7 @@ static void run_op_case(const op_case &c, struct gpu_ctx *g)
         return;
     }
     const char *home = "H100";
+    const double t0 = cpu_s();
     sb_sim_set_device(home);
     struct case_req q = {};
     q.family = f, q.impl = im, q.shape = s, q.seed = 7, q.device = "cuda:0", q.gpu = g;
@@ -154,11 +214,61 @@ static void run_op_case(const op_case &c, struct gpu_ctx *g)
     }
     sb_sim_set_device(nullptr);
     if (ok)
-        printf("ok   %s   [%s]\n", line, c.why);
+        printf("ok   %s   [%s] (%.1f s)\n", line, c.why, cpu_s() - t0);
     else
         fprintf(stderr, "FAIL cuda_on_cpu: %s   [%s]\n", line, c.why);
     fflush(stdout);
     tally(ok);
+}
+
+/* `bench verify --device cuda:0`, on the runner: every GPU implementation,
+ * in each dtype it takes, on every edge shape of its family (H100). One
+ * line per implementation and dtype; a case must be ok or skipped (a shape
+ * the kernels do not take, with the reason), never a mismatch or error. */
+static void verify_family(const struct family *f, struct gpu_ctx *g)
+{
+    for (int i = 0; i < f->n_impls; i++) {
+        const struct impl *im = &f->impls[i];
+        if (im->device != DEV_CUDA)
+            continue;
+        for (int t = 0; t < DT_COUNT; t++) {
+            if (!(im->dtypes & DT_BIT(t)))
+                continue;
+            int ok = 0, skipped = 0, bad = 0;
+            const double t0 = cpu_s();
+            for (int k = 0; f->edge_shapes[k]; k++) {
+                struct shape s;
+                char err[300];
+                shape_unset(&s);
+                s.dtype = (enum dtype)t;
+                if (shape_parse_words(f, f->edge_shapes[k], &s, err, sizeof err) != 0)
+                    continue;
+                struct case_req q = {};
+                q.family = f, q.impl = im, q.shape = s, q.seed = 11 + (uint64_t)k, q.device = "cuda:0";
+                q.gpu = g, q.verify_only = 1;
+                struct case_result r;
+                const double t1 = cpu_s();
+                run_case(&q, &r);
+                if (getenv("CUDA_ON_CPU_VERBOSE"))
+                    printf("     %s: %s (%.1f s)\n", r.case_str, r.status, cpu_s() - t1);
+                if (strcmp(r.status, "ok") == 0) {
+                    ok++;
+                } else if (strncmp(r.status, "skipped:", 8) == 0) {
+                    skipped++;
+                } else {
+                    bad++;
+                    fprintf(stderr, "FAIL cuda_on_cpu: verify %s: %s%s%s\n", r.case_str, r.status,
+                            r.rec.error ? ": " : "", r.rec.error ? r.rec.error : "");
+                }
+                case_result_free(&r);
+            }
+            printf("%s  verify %s/%s %s on H100: %d edge shapes ok, %d skipped (shapes it does not take) "
+                   "(%.1f s)\n", bad ? "FAIL" : "ok ", f->name, im->name, dtype_table[t].name, ok, skipped,
+                   cpu_s() - t0);
+            fflush(stdout);
+            tally(bad == 0 && ok > 0);
+        }
+    }
 }
 
 /* ---- planted bugs ---------------------------------------------------------------------- */
@@ -221,11 +331,13 @@ int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "plant") == 0)
         return run_plant(argv[2]);
-    const bool quick = argc > 1 && strcmp(argv[1], "quick") == 0;
+    const bool no_verify = argc > 1 && strcmp(argv[1], "cases") == 0;
 #if defined(__SANITIZE_THREAD__)
-    const bool tsan = true;
+    const bool tsan = true, sanitized = true;
+#elif defined(__SANITIZE_ADDRESS__)
+    const bool tsan = false, sanitized = true;
 #else
-    const bool tsan = false;
+    const bool tsan = false, sanitized = false;     /* make bin/tests/cuda_on_cpu-plain: timing only */
 #endif
     sb_sim_set_device(nullptr);
     char err[300];
@@ -236,8 +348,10 @@ int main(int argc, char **argv)
         return 1;
     }
     for (const op_case &c : op_cases)
-        if (!quick || c.quick)
-            run_op_case(c, g);
+        run_op_case(c, g);
+    if (!no_verify)
+        for (int i = 0; i < n_families; i++)
+            verify_family(families[i], g);
     gpu_close(g);
 
     for (int i = 0; i < n_wrapper_tests; i++) {
@@ -250,7 +364,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "FAIL cuda_on_cpu: %s: %s\n", w.name, msg);
         tally(ok);
     }
-    for (int i = 0; i < n_planted_bugs; i++)
+    for (int i = 0; sanitized && i < n_planted_bugs; i++)
         run_planted(planted_bugs[i], argv[0], tsan);
 
     sb_sim_each_kernel(print_kernel, nullptr);

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas), and a .cu
+# stack (the reports the Makefile keeps beside each object: build/ops/**/*.ptxas,
+# build/harness/*.ptxas), and a .cu
 # file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
-# its sm_90a SASS (cuobjdump, from PyPI's nvidia-cuda-cuobjdump; skipped when
-# it is not installed).
+# its sm_90a SASS (cuobjdump and nvdisasm, from PyPI's nvidia-cuda-cuobjdump
+# and nvidia-cuda-nvdisasm, found by tests/cuobjdump.bash; skipped when they
+# are not installed).
 set -u
 pass=0; fail=0; skip=0
-reports=$(find build/ops -name '*.ptxas' 2>/dev/null | sort)
+reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     echo "SKIP kernels.sh: no ptxas reports (built without nvcc)" >&2
     echo "0 passed, 0 failed, 1 skipped"; exit 0
@@ -23,9 +25,9 @@ for r in $reports; do
         fail=$((fail + 1)); echo "FAIL kernels.sh: $r: local-memory stack frame:" >&2; echo "$stack" | head -5 >&2; fi
 done
 
-objdump=$(command -v cuobjdump || ls /usr/local/lib/python3*/dist-packages/nvidia/cu13/bin/cuobjdump \
-          "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cu13/bin/cuobjdump 2>/dev/null | head -1)
-for cu in $(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null); do
+source "$(dirname "$0")/cuobjdump.bash"
+objdump=$(sb_cuobjdump)
+for cu in $(grep -l 'sass-expect:' ops/*/*.cu harness/*.cu 2>/dev/null); do
     obj=build/${cu%.cu}.o
     for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
         if [ -z "$objdump" ] || [ ! -x "$objdump" ]; then

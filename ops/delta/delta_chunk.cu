@@ -393,10 +393,6 @@ static int delta_cuda_check(struct op_ctx *ctx)
                  (long long)s->chunk, DC);
         return SB_UNSUPPORTED;
     }
-    if (s->dtype != DT_FP32 && s->dtype != DT_BF16) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: dtype %s not built", dtype_table[s->dtype].name);
-        return SB_UNSUPPORTED;
-    }
     return SB_OK;
 }
 

@@ -1,8 +1,10 @@
 /*
  * sched.cpp — the CPU runner's scheduler (interface and model: sim.h): a
- * grid's blocks one after the other, a block's threads as fibers
- * (ucontext, one stack each) on the calling OS thread, the block barrier,
- * warp collectives, shared memory, and the failure report.
+ * grid's blocks one after the other, a block's threads as fibers (one stack
+ * each, switched by a few instructions of assembly: the ucontext calls make
+ * two system calls per switch, which cost more than the kernels' work) on
+ * the calling OS thread, the block barrier, warp collectives, shared
+ * memory, and the failure report.
  *
  * Sanitizers. Fiber switches are announced to AddressSanitizer
  * (__sanitizer_start/finish_switch_fiber: it must know which stack is live)
@@ -28,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <ucontext.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,12 +68,13 @@ namespace {
  * floats at most) there; AddressSanitizer's redzones grow the frames. */
 constexpr size_t STACK_BYTES = 256 << 10;
 constexpr size_t GUARD_BYTES = 4096;
+constexpr size_t ENTRY_BYTES = 16 << 10;   /* thread_entry's frame and what it calls last */
 
 enum tstate { T_RUN, T_BAR, T_WARP, T_DONE };
 
 struct sim_thread {
     sb_sim_ids ids;
-    ucontext_t uc;
+    void *sp;               /* its saved stack pointer while switched out */
     char *stack;            /* STACK_BYTES above a guard page */
     void *fake_stack;       /* ASan's fake stack of this fiber while switched out */
     void *tsan_fiber;
@@ -131,7 +133,7 @@ struct sim_launch {
 };
 
 sim_launch *L;              /* the launch running, NULL outside kernels */
-ucontext_t sched_uc;
+void *sched_sp;
 [[maybe_unused]] void *sched_fake_stack;
 [[maybe_unused]] const void *sched_stack_bottom;
 [[maybe_unused]] size_t sched_stack_size;
@@ -245,7 +247,45 @@ void sb_sim_fail(const sb_sim_loc *where, const char *fmt, ...)
 
 /* ---- fibers ---------------------------------------------------------------------- */
 
+/* sb_ctx_switch(&save, to): saves the callee-saved registers and the x87
+ * and SSE control words (the System V ABI's callee-saved state) on this
+ * stack and its pointer in *save, then resumes the context saved at `to`.
+ * A new context is a stack laid out as one switched out (ctx_new). */
+#if !defined(__x86_64__)
+#error "the CPU runner's fiber switch is written for x86-64"
+#endif
+extern "C" void sb_ctx_switch(void **save, void *to);
+asm(".text\n"
+    ".globl sb_ctx_switch\n"
+    ".type sb_ctx_switch,@function\n"
+    "sb_ctx_switch:\n"
+    "    pushq %rbp\n    pushq %rbx\n    pushq %r12\n    pushq %r13\n    pushq %r14\n    pushq %r15\n"
+    "    subq $8, %rsp\n    stmxcsr (%rsp)\n    fnstcw 4(%rsp)\n"
+    "    movq %rsp, (%rdi)\n"
+    "    movq %rsi, %rsp\n"
+    "    ldmxcsr (%rsp)\n    fldcw 4(%rsp)\n    addq $8, %rsp\n"
+    "    popq %r15\n    popq %r14\n    popq %r13\n    popq %r12\n    popq %rbx\n    popq %rbp\n"
+    "    ret\n"
+    ".size sb_ctx_switch,.-sb_ctx_switch\n");
+
 namespace {
+
+/* A context that starts fn(void) on the stack [stack, stack + size): the
+ * frame sb_ctx_switch pops (control words, six registers) below fn's
+ * address, which its `ret` jumps to with the stack aligned as after a call. */
+void *ctx_new(char *stack, size_t size, void (*fn)(void))
+{
+    uintptr_t top = ((uintptr_t)stack + size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)top;
+    *--sp = 0;                      /* fn's would-be return address: it never returns */
+    *--sp = (uint64_t)fn;           /* popped by ret */
+    for (int r = 0; r < 6; r++)
+        *--sp = 0;                  /* rbp, rbx, r12-r15 */
+    uint32_t ctl[2];
+    __asm__ volatile("stmxcsr %0\n fnstcw %1" : "=m"(ctl[0]), "=m"(ctl[1]));
+    *--sp = (uint64_t)ctl[0] | (uint64_t)(ctl[1] & 0xFFFF) << 32;
+    return sp;
+}
 
 const char *coll_name(enum sb_sim_collective k)
 {
@@ -267,7 +307,7 @@ void switch_to_thread(int i)
 #ifdef SB_SIM_TSAN
     __tsan_switch_to_fiber(t.tsan_fiber, __tsan_switch_to_fiber_no_sync);
 #endif
-    swapcontext(&sched_uc, &t.uc);
+    sb_ctx_switch(&sched_sp, t.sp);
 #ifdef SIM_ASAN
     __sanitizer_finish_switch_fiber(sched_fake_stack, nullptr, nullptr);
 #endif
@@ -288,7 +328,7 @@ void switch_to_scheduler(bool final)
 #ifdef SB_SIM_TSAN
     __tsan_switch_to_fiber(sched_tsan_fiber, __tsan_switch_to_fiber_no_sync);
 #endif
-    swapcontext(&t.uc, &sched_uc);
+    sb_ctx_switch(&t.sp, sched_sp);
 #ifdef SIM_ASAN
     __sanitizer_finish_switch_fiber(t.fake_stack, &sched_stack_bottom, &sched_stack_size);
 #endif
@@ -394,13 +434,11 @@ void run_block(unsigned bx, unsigned by, unsigned bz)
         t.stack = stack_for((size_t)i);
         t.tsan_fiber = pool.tsan[(size_t)i];
 #ifdef SIM_ASAN
-        __asan_unpoison_memory_region(t.stack, STACK_BYTES);
+        /* The kernel's frames unpoisoned themselves as they returned; what
+         * may be left is the entry's, at the top. */
+        __asan_unpoison_memory_region(t.stack + STACK_BYTES - ENTRY_BYTES, ENTRY_BYTES);
 #endif
-        getcontext(&t.uc);
-        t.uc.uc_stack.ss_sp = t.stack;
-        t.uc.uc_stack.ss_size = STACK_BYTES;
-        t.uc.uc_link = nullptr;
-        makecontext(&t.uc, thread_entry, 0);
+        t.sp = ctx_new(t.stack, STACK_BYTES, thread_entry);
     }
     TSAN_RELEASE(&L->block_start);
     while (L->done < n) {
