@@ -35,7 +35,10 @@
  * Shapes: D, Dv ∈ {64, 128, 256}, chunk = 64, fp32 or bf16 in memory (fp32
  * everywhere inside). Workspace: B·Hv·⌈N/64⌉·64·(D + Dv + 64) fp32 + the G.
  *
- * Status: compiled for sm_80/89/90a, never run on a GPU.
+ * Status: compiled for sm_80/89/90a; both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include "delta_dev.cuh"
 #include "../ops.h"

@@ -2,7 +2,7 @@
  * delta_chunk_mma.cu — family "delta", implementation "cuda-opt": the two
  * kernels of delta_chunk.cu (the chunked WY/UT algorithm; math in
  * reference/delta.c) with every chunk product on tensor cores:
- * mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (inline PTX; bf16
+ * mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (ops/ptx.cuh; bf16
  * operands, fp32 accumulators; sm_80+). The triangular solve stays fp32 in
  * shared memory, G in float64, the state in fp32 registers.
  * sass-expect: HMMA
@@ -39,8 +39,11 @@
  * at setup). Workspace per chunk
  * and value head: W 64·D bf16, U 64·Dv fp32, P 64·64 bf16, G 64 float64.
  *
- * Status: compiled for sm_80/89/90a (HMMA in the sm_90a SASS), never run on
- * a GPU; its index math is transcribed in tests/delta_kernels.py.
+ * Status: compiled for sm_80/89/90a (HMMA in the sm_90a SASS); mma.sync
+ * emulated to the PTX ISA (ops/ptx.cuh), both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <stdint.h>
 

@@ -15,7 +15,10 @@
  * thread and a sum over the 8 warps through shared memory.
  *
  * Shapes: N ≤ 16, D, Dv ∈ {64, 128, 256}, fp32 or bf16 in memory, fp32
- * inside. Status: compiled for sm_80/89/90a, never run on a GPU.
+ * inside. Status: compiled for sm_80/89/90a; the kernel and its plan
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include "delta_dev.cuh"
 #include "../ops.h"

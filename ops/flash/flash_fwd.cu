@@ -62,12 +62,10 @@
  * of a sKV row in the O step, and writes/reads 4 rows of sP (stride ≡ 8).
  *
  * Status: compiled for sm_80/89/90a with no spills and no local memory
- * (build/ops/flash/flash_fwd.ptxas), never run on a GPU yet. The split
- * path's index math is transcribed into NumPy and checked against float64
- * attention with bounds-checked buffers and shared-memory regions
- * (tests/flash_emulate.py); both kernels, as written here, are executed on
- * the CPU a thread per CUDA thread under ASan/UBSan and TSan
- * (tests/cuda_on_cpu.sh: out-of-bounds accesses, missing barriers).
+ * (build/ops/flash/flash_fwd.ptxas); both kernels and their launch plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <limits.h>
 #include <math.h>

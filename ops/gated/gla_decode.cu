@@ -22,8 +22,10 @@
  *
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_decode.ptxas: 64-71 / 96 / 128 registers at D = 64 /
- * 128 / 256); the index math checked in NumPy (tests/gla_emulate.py); never
- * run on a GPU.
+ * 128 / 256); the kernel and its plan
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <math.h>
 

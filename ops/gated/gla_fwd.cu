@@ -33,7 +33,9 @@
  *
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_fwd.ptxas: scores 128 registers, chunk walk 64-72);
- * the index math checked in NumPy (tests/gla_emulate.py); never run on a
+ * both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
  * GPU.
  */
 #include <math.h>

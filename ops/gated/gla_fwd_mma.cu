@@ -43,8 +43,11 @@
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_fwd_mma.ptxas: scores 161-168 registers, chunk walk
  * 120 / 128-130 / 160-162 at D = 64 / 128 / 256), 176 HMMA in the sm_90a
- * SASS; the index math and fragment layouts checked in NumPy
- * (tests/gla_emulate.py); never run on a GPU.
+ * SASS; mma.sync emulated to the PTX ISA (ops/ptx.cuh), both kernels and
+ * their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <math.h>
 #include <stdint.h>

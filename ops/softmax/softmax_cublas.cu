@@ -27,10 +27,11 @@
  * cuBLAS's own workspace (allocated by the library) is not tracked.
  *
  * Status: compiled for sm_80/89/90a with no spills (build/ops/softmax/
- * softmax_cublas.ptxas); never run on a GPU yet, unverified. The GEMMs'
- * operand layout is checked in NumPy with cuBLAS's column-major semantics
- * (tests/softmax_emulate.py); softmax_rows_kernel is executed on the CPU a
- * thread per CUDA thread under ASan/UBSan and TSan (tests/cuda_on_cpu.sh).
+ * softmax_cublas.ptxas); the host code, both cuBLAS calls (their argument
+ * lists executed with cuBLAS's column-major semantics and bounds, ops/sim/
+ * cublas.cpp) and softmax_rows_kernel run on the CPU under ASan/UBSan and
+ * TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU: cuBLAS's own kernels and their numerics are unverified.
  */
 #include <cublas_v2.h>
 #include <limits.h>
