@@ -97,6 +97,21 @@ fail:
     return SB_ERROR;
 }
 
+/* kernel<<<grid, block, smem, stream>>>(args...): the one place a launch is
+ * written, so the same source runs on the CPU runner; cudaGetLastError()
+ * then says whether it launched. For code with no op_ctx (the harness's own
+ * kernels); implementations use sb_launch. */
+template <typename... P, typename... A>
+static inline void sb_kernel_launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
+                                    cudaStream_t stream, A... args)
+{
+#if defined(__CUDACC__)
+    kernel<<<grid, block, smem, stream>>>(args...);
+#else
+    sb_sim_launch(kernel, grid, block, smem, stream, args...);
+#endif
+}
+
 /* kernel<<<p.grid, p.threads, p.smem, ctx's stream>>>(args...), then
  * sb_gpu_check_launch. The plan must have passed sb_plan_prepare. */
 template <typename... P, typename... A>
@@ -104,12 +119,8 @@ static inline int sb_launch(struct op_ctx *ctx, void (*kernel)(P...), const stru
                             A... args)
 {
     const dim3 grid((unsigned)p.grid[0], (unsigned)p.grid[1], (unsigned)p.grid[2]);
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
-#if defined(__CUDACC__)
-    kernel<<<grid, p.threads, p.smem, stream>>>(args...);
-#else
-    sb_sim_launch(kernel, grid, dim3((unsigned)p.threads), p.smem, stream, args...);
-#endif
+    sb_kernel_launch(kernel, grid, dim3((unsigned)p.threads), p.smem,
+                     (cudaStream_t)sb_gpu_stream(ctx), args...);
     return sb_gpu_check_launch(ctx, p.kernel);
 }
 

@@ -21,6 +21,7 @@
 #define SEQBENCH_OPS_PTX_CUH
 
 #include <stdint.h>
+#include <time.h>
 
 #if !defined(__CUDACC__)
 #include "sim/sim.h"
@@ -239,6 +240,25 @@ static __device__ __forceinline__ void sb_cp_async_wait(SB_PTX_LOC_FIRST)
     asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING));
 #elif !defined(__CUDACC__)
     sb_sim_cp_async_wait(PENDING, loc);
+#endif
+}
+
+/* ---- timers (PTX ISA 10 "Special Registers": %globaltimer) -------------------------------- */
+
+/* Nanoseconds of the GPU's global timer, a 64-bit counter common to every
+ * SM (%globaltimer); on the CPU, the host's monotonic clock. For polling
+ * loops with a timeout, not for timing kernels (its resolution is coarse
+ * on some GPUs). */
+static __device__ __forceinline__ uint64_t sb_globaltimer_ns(void)
+{
+#if defined(__CUDA_ARCH__)
+    uint64_t t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 #endif
 }
 

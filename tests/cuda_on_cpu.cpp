@@ -186,8 +186,13 @@ static void run_op_case(const op_case &c, struct gpu_ctx *g)
     struct case_result r;
     run_case(&q, &r);
     bool ok = strcmp(r.status, "ok") == 0;
+    /* What the kernels' SB_COUNT_MACS statements counted, for the
+     * implementation's executed FLOPs (2 per multiply-add). */
+    const long long macs = sb_sim_take_macs();
     char line[1600];
     int k = snprintf(line, sizeof line, "%s on %s: %s rel %.2g", r.case_str, home, r.status, r.rec.rel_err);
+    if (macs)
+        k += snprintf(line + k, sizeof line - (size_t)k, " macs %lld", macs);
     if (!ok && r.rec.error)
         k += snprintf(line + k, sizeof line - (size_t)k, " (%s)", r.rec.error);
     case_result_free(&r);

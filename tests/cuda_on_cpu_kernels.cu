@@ -493,6 +493,49 @@ static bool test_launch_checks(char *msg, size_t n)
     return true;
 }
 
+/* ---- kernels run bare ------------------------------------------------------------------------
+ * A kernel no plan reaches in some path, run on its own: one row in the
+ * table below and a function that launches it (sb_sim_launch on the
+ * runner's device buffers) and checks what it wrote. */
+
+/* softmax_cublas.cu's kernel (instantiated there). */
+template <typename T>
+__global__ void softmax_rows_kernel(const float *__restrict__ S, T *__restrict__ P, int64_t rows,
+                                    int64_t N, int64_t Nk, int causal);
+
+/* The grid-stride loop, which its plan reaches only past 2^30 rows: 3
+ * blocks over 10 causal rows (2 heads x N = 5) of 300 keys, longer than the
+ * 256-thread block. */
+static bool test_softmax_stride(char *msg, size_t n)
+{
+    const int64_t BH = 2, N = 5, Nk = 300, rows = BH * N;
+    float h[3000], p[3000];
+    for (int i = 0; i < rows * Nk; i++)
+        h[i] = (float)((int)(rnd() % 1600) - 800) / 100;
+    float *dS = dev_copy(h, (size_t)(rows * Nk)), *dP = dev_copy<float>(nullptr, (size_t)(rows * Nk));
+    sb_sim_launch(softmax_rows_kernel<float>, dim3(3), dim3(256), 0, nullptr, (const float *)dS, dP, rows,
+                  N, Nk, 1);
+    host_copy(p, dP, (size_t)(rows * Nk));
+    cudaFree(dS), cudaFree(dP);
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t kend = r % N + Nk - N + 1;
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < kend; j++)
+            mx = fmax(mx, h[r * Nk + j]);
+        for (int64_t j = 0; j < kend; j++)
+            sum += exp2(h[r * Nk + j] - mx);
+        for (int64_t j = 0; j < Nk; j++) {
+            const double want = j < kend ? exp2(h[r * Nk + j] - mx) / sum : 0;
+            if (fabs(p[r * Nk + j] - want) > 1e-6 * fmax(1, want * 1e3)) {
+                snprintf(msg, n, "P[%lld][%lld] = %g, want %g", (long long)r, (long long)j, p[r * Nk + j], want);
+                return false;
+            }
+        }
+    }
+    snprintf(msg, n, "softmax_rows_kernel over 10 causal rows of 300 keys on 3 blocks of 256 threads");
+    return true;
+}
+
 const wrapper_test wrapper_tests[] = {
     { "mma.sync", test_mma },
     { "ldmatrix", test_ldmatrix },
@@ -500,6 +543,7 @@ const wrapper_test wrapper_tests[] = {
     { "cp.async", test_cp_async },
     { "shuffles and votes", test_shfl },
     { "launch checks", test_launch_checks },
+    { "softmax_rows_kernel, grid-stride", test_softmax_stride },
 };
 const int n_wrapper_tests = (int)(sizeof wrapper_tests / sizeof wrapper_tests[0]);
 

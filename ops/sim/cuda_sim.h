@@ -167,6 +167,7 @@ template <typename T> static inline T atomicMin(T *p, T v)
 }
 static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 static inline void __threadfence_block(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+static inline void __threadfence_system(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 /* ---- device-only functions --------------------------------------------------- */
 
@@ -175,6 +176,12 @@ template <typename T, typename std::enable_if<std::is_integral<T>::value, int>::
 static inline T min(T a, T b) { return a < b ? a : b; }
 template <typename T, typename std::enable_if<std::is_integral<T>::value, int>::type = 0>
 static inline T max(T a, T b) { return a > b ? a : b; }
+
+/* SB_COUNT_MACS(n) beside a kernel's product statements (a no-op on the
+ * GPU): the runner adds n to the multiply-adds of the launch, per kernel
+ * (sb_sim_kernel_stats.macs), which an implementation's executed count can
+ * be checked against. */
+#define SB_COUNT_MACS(n) sb_sim_count_macs(n)
 
 /* A spinning thread must let the others run: the fibers are cooperative. */
 static inline void __nanosleep(unsigned ns) { (void)ns; sb_sim_yield(); }

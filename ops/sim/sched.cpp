@@ -649,6 +649,22 @@ unsigned sb_sim_active_mask(void)
     return m;
 }
 
+namespace {
+long long macs_launch, macs_taken;      /* the running launch's; since sb_sim_take_macs */
+}
+
+void sb_sim_count_macs(long n)
+{
+    macs_launch += n;       /* one OS thread runs every fiber: no race */
+}
+
+long long sb_sim_take_macs(void)
+{
+    const long long m = macs_taken;
+    macs_taken = 0;
+    return m;
+}
+
 sb_sim_async **sb_sim_thread_async(void)
 {
     if (!L || L->cur < 0)
@@ -806,6 +822,7 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
         sched_tsan_fiber = __tsan_get_current_fiber();
 #endif
     L = &launch;
+    macs_launch = 0;
     sb_rt_device_memory_access(1);
     for (unsigned z = 0; z < grid.z; z++)
         for (unsigned y = 0; y < grid.y; y++)
@@ -816,6 +833,8 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
             }
     sb_rt_device_memory_access(0);
     L = nullptr;
+    st.s.macs += macs_launch;
+    macs_taken += macs_launch;
 #ifdef SIM_ASAN
     if (dyn_base)
         __asan_unpoison_memory_region(dyn_base, (smem + 16 + 127) / 128 * 128);

@@ -93,6 +93,11 @@ void sb_sim_warp_collective(enum sb_sim_collective kind, unsigned mask, sb_sim_s
                             const void *op, sb_sim_warp_fn compute, const sb_sim_loc &loc);
 unsigned sb_sim_active_mask(void);
 
+/* Adds n multiply-adds to the running launch's count (SB_COUNT_MACS). */
+void sb_sim_count_macs(long n);
+/* Multiply-adds counted since the last call (0 when no kernel counts). */
+long long sb_sim_take_macs(void);
+
 /* ---- per-thread async state (cp.async groups), kept by the scheduler ------ */
 
 struct sb_sim_async;                    /* ptx_sim.cpp */
@@ -137,7 +142,8 @@ void sb_sim_set_execute(int on);
 struct sb_sim_kernel_stats {
     const char *name;       /* unqualified */
     long launches, blocks, threads;     /* executed */
-    long checked;           /* launches checked without running (other archs) */
+    long checked;           /* launches checked without running (other GPUs) */
+    long long macs;         /* multiply-adds its SB_COUNT_MACS statements counted */
     char devices[64];       /* the GPUs it was launched on, space-separated */
     char variants[256];     /* template instantiations seen, e.g. "<float, 64> <__nv_bfloat16, 128>" */
 };
