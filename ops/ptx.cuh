@@ -1,6 +1,8 @@
 /*
  * ptx.cuh — every GPU instruction the kernels need that C++ has no word
  * for, one small wrapper each (kernels never write `asm` themselves):
+ * mma.sync, ldmatrix, cp.async (sm_80); mbarrier, fence.proxy.async and the
+ * bulk copies (sm_90); %globaltimer.
  *
  *   GPU side  the instruction, inline PTX, under __CUDA_ARCH__;
  *   CPU side  ops/sim/ptx_sim.cpp, a strict emulation that follows the PTX
@@ -97,6 +99,14 @@ void sb_sim_ldmatrix(int n, bool trans, uint32_t *r, const void *row, const sb_s
 void sb_sim_cp_async(void *dst, const void *src, int bytes, int src_bytes, const sb_sim_loc &loc);
 void sb_sim_cp_async_commit(const sb_sim_loc &loc);
 void sb_sim_cp_async_wait(int pending, const sb_sim_loc &loc);
+void sb_sim_mbarrier_init(uint64_t *bar, unsigned count, const sb_sim_loc &loc);
+uint64_t sb_sim_mbarrier_arrive(uint64_t *bar, unsigned tx_bytes, const sb_sim_loc &loc);
+void sb_sim_mbarrier_wait(uint64_t *bar, unsigned parity, const sb_sim_loc &loc);
+void sb_sim_fence_proxy_async(const sb_sim_loc &loc);
+void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *bar, const sb_sim_loc &loc);
+void sb_sim_bulk_s2g(void *dst, const void *src, unsigned bytes, const sb_sim_loc &loc);
+void sb_sim_bulk_commit(const sb_sim_loc &loc);
+void sb_sim_bulk_wait(int pending, const sb_sim_loc &loc);
 #endif
 
 /* ---- mma.sync (PTX ISA 9.7.14.5.14 "mma") ---------------------------------------------------- */
@@ -240,6 +250,165 @@ static __device__ __forceinline__ void sb_cp_async_wait(SB_PTX_LOC_FIRST)
     asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING));
 #elif !defined(__CUDACC__)
     sb_sim_cp_async_wait(PENDING, loc);
+#endif
+}
+
+/* ---- mbarrier (PTX ISA 9.7.13.15 "mbarrier"; sm_90 for expect_tx and
+ * try_wait, which these use) --------------------------------------------------------------------
+ * An mbarrier is 8 bytes of shared memory, 8-byte aligned. A phase
+ * completes when `count` arrivals and every transaction byte announced with
+ * expect_tx have come in; then the next phase begins, of the other parity.
+ * The GPU side traps on architectures before sm_90. */
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define SB_SM90_PTX 1
+#endif
+
+/* mbarrier.init.shared::cta.b64: count arrivals per phase (the first
+ * phase has parity 0). Other threads may use it after a __syncthreads. */
+static __device__ __forceinline__ void sb_mbarrier_init(uint64_t *bar, unsigned count SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(
+                     static_cast<unsigned>(__cvta_generic_to_shared(bar))), "r"(count));
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_mbarrier_init(bar, count, loc);
+#endif
+}
+
+/* mbarrier.arrive.shared::cta.b64: one arrival; returns the state token. */
+static __device__ __forceinline__ uint64_t sb_mbarrier_arrive(uint64_t *bar SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    uint64_t state;
+    asm volatile("mbarrier.arrive.shared::cta.b64 %0, [%1];\n"
+                 : "=l"(state) : "r"(static_cast<unsigned>(__cvta_generic_to_shared(bar))));
+    return state;
+#elif defined(__CUDA_ARCH__)
+    __trap();
+    return 0;
+#elif !defined(__CUDACC__)
+    return sb_sim_mbarrier_arrive(bar, 0, loc);
+#endif
+}
+
+/* mbarrier.arrive.expect_tx.shared::cta.b64: announces tx_bytes the phase
+ * also waits for (the bulk copies that signal it), then one arrival. */
+static __device__ __forceinline__ uint64_t sb_mbarrier_arrive_expect_tx(uint64_t *bar,
+                                                                        unsigned tx_bytes SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    uint64_t state;
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 %0, [%1], %2;\n"
+                 : "=l"(state)
+                 : "r"(static_cast<unsigned>(__cvta_generic_to_shared(bar))), "r"(tx_bytes));
+    return state;
+#elif defined(__CUDA_ARCH__)
+    __trap();
+    return 0;
+#elif !defined(__CUDACC__)
+    return sb_sim_mbarrier_arrive(bar, tx_bytes, loc);
+#endif
+}
+
+/* Waits until the phase of the given parity has completed: a loop of
+ * mbarrier.try_wait.parity.shared::cta.b64. (Parity 1 on a fresh barrier
+ * names the phase before the first: it returns at once.) */
+static __device__ __forceinline__ void sb_mbarrier_wait(uint64_t *bar, unsigned parity SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("{\n"
+                 ".reg .pred p;\n"
+                 "WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
+                 "@!p bra WAIT;\n"
+                 "}\n" ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(bar))),
+                 "r"(parity));
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_mbarrier_wait(bar, parity, loc);
+#endif
+}
+
+/* fence.proxy.async.shared::cta (PTX ISA 9.7.13.4 "membar/fence"): this
+ * thread's ordinary stores to shared memory become visible to the async
+ * proxy (bulk and tensor copies reading shared memory, wgmma). */
+static __device__ __forceinline__ void sb_fence_proxy_async(SB_PTX_LOC_FIRST)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_fence_proxy_async(loc);
+#endif
+}
+
+/* ---- bulk copies (PTX ISA 9.7.9.25.4 "cp.async.bulk") -------------------------------------------
+ * bytes a multiple of 16, both addresses 16-byte aligned. */
+
+/* Global -> shared, completing `bytes` transaction bytes of bar's current
+ * phase: cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.
+ * dst must not be read before a wait on bar sees that phase complete. */
+static __device__ __forceinline__ void sb_bulk_copy_g2s(void *dst, const void *src, unsigned bytes,
+                                                        uint64_t *bar SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+                 ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(dst))), "l"(src), "r"(bytes),
+                 "r"(static_cast<unsigned>(__cvta_generic_to_shared(bar)))
+                 : "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_bulk_g2s(dst, src, bytes, bar, loc);
+#endif
+}
+
+/* Shared -> global, in this thread's current bulk group:
+ * cp.async.bulk.global.shared::cta.bulk_group. src is read by the async
+ * proxy: ordinary stores to it need a fence.proxy.async first. */
+static __device__ __forceinline__ void sb_bulk_copy_s2g(void *dst, const void *src,
+                                                        unsigned bytes SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.global.shared::cta.bulk_group [%0], [%1], %2;\n"
+                 ::"l"(dst), "r"(static_cast<unsigned>(__cvta_generic_to_shared(src))), "r"(bytes)
+                 : "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_bulk_s2g(dst, src, bytes, loc);
+#endif
+}
+
+/* cp.async.bulk.commit_group: closes this thread's current bulk group. */
+static __device__ __forceinline__ void sb_bulk_commit(SB_PTX_LOC_FIRST)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_bulk_commit(loc);
+#endif
+}
+
+/* cp.async.bulk.wait_group.read PENDING: at most PENDING of this thread's
+ * bulk groups still read their shared sources (the older ones' may be
+ * written again). */
+template <int PENDING>
+static __device__ __forceinline__ void sb_bulk_wait_read(SB_PTX_LOC_FIRST)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.wait_group.read %0;\n" ::"n"(PENDING) : "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_bulk_wait(PENDING, loc);
 #endif
 }
 

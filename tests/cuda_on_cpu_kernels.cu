@@ -381,6 +381,86 @@ static bool test_cp_async(char *msg, size_t n)
 }
 
 #endif
+/* ---- mbarrier, bulk copies, fence.proxy.async (sm_90) ------------------------------------------- */
+
+#define BULK_TILE 256       /* floats per bulk copy: 1 KiB */
+
+/* A TMA-style pipeline without a tensor map: thread 0 announces each
+ * tile's bytes and issues its bulk copy into one of two stages, every
+ * thread waits on the stage's mbarrier (parity flipping per reuse), adds
+ * the tile to an accumulator row in shared memory; then the row goes out by
+ * a bulk store after fence.proxy.async. plant: 1 waits on a stage's second
+ * use with its first parity (returns at once, before the copy), 2 announces
+ * more bytes than the copies bring, 3 leaves out the fence. */
+__global__ void wrap_bulk_kernel(const float *src, float *dst, int tiles, int plant)
+{
+    __shared__ __align__(128) float stage[2][BULK_TILE];
+    __shared__ __align__(16) float acc[BULK_TILE];
+    __shared__ __align__(8) uint64_t bar[2];
+    const int tid = threadIdx.x;
+    if (tid == 0) {
+        sb_mbarrier_init(&bar[0], 1);
+        sb_mbarrier_init(&bar[1], 1);
+    }
+    for (int i = tid; i < BULK_TILE; i += blockDim.x)
+        acc[i] = 0.0f;
+    __syncthreads();
+    unsigned parity = 0;        /* bit s: the parity stage s waits for next */
+    for (int t = 0; t < tiles; t++) {
+        const int s = t % 2;
+        if (tid == 0) {
+            const unsigned bytes = BULK_TILE * sizeof(float);
+            sb_mbarrier_arrive_expect_tx(&bar[s], plant == 2 ? 2 * bytes : bytes);
+            sb_bulk_copy_g2s(stage[s], src + (size_t)t * BULK_TILE, bytes, &bar[s]);
+        }
+        sb_mbarrier_wait(&bar[s], plant == 1 && t >= 2 ? 0 : parity >> s & 1);
+        parity ^= 1u << s;
+        for (int i = tid; i < BULK_TILE; i += blockDim.x)
+            acc[i] += stage[s][i];
+        __syncthreads();        /* stage s is read before its next copy */
+    }
+    if (plant != 3)
+        sb_fence_proxy_async();
+    __syncthreads();
+    if (tid == 0) {
+        sb_bulk_copy_s2g(dst, acc, BULK_TILE * sizeof(float));
+        sb_bulk_commit();
+        sb_bulk_wait_read<0>();
+    }
+}
+
+#if !defined(__CUDACC__)
+/* Runs wrap_bulk_kernel over 4 tiles; out[i] must be the sum of the tiles. */
+static bool bulk_case(int plant, char *msg, size_t n)
+{
+    const int tiles = 4;
+    float h[4 * BULK_TILE], out[BULK_TILE];
+    for (int i = 0; i < tiles * BULK_TILE; i++)
+        h[i] = (float)(i % 97) - 40.0f;
+    float *d = dev_copy(h, (size_t)tiles * BULK_TILE), *o = dev_copy<float>(nullptr, BULK_TILE);
+    sb_sim_launch(wrap_bulk_kernel, dim3(1), dim3(64), 0, nullptr, (const float *)d, o, tiles, plant);
+    host_copy(out, o, BULK_TILE);
+    cudaFree(d), cudaFree(o);
+    for (int i = 0; i < BULK_TILE; i++) {
+        float want = 0;
+        for (int t = 0; t < tiles; t++)
+            want += h[t * BULK_TILE + i];
+        if (out[i] != want) {
+            snprintf(msg, n, "result mismatch: dst[%d] = %g, want %g", i, out[i], want);
+            return false;
+        }
+    }
+    snprintf(msg, n, "4 tiles through 2 stages: mbarrier expect_tx and parity, bulk loads, "
+             "fence.proxy.async, a bulk store");
+    return true;
+}
+
+static bool test_bulk(char *msg, size_t n)
+{
+    return bulk_case(0, msg, n);
+}
+#endif
+
 /* ---- shuffles and votes ------------------------------------------------------------------------ */
 
 /* out[lane][0..7]: shfl idx/up/down/xor at width 32 and 8, ballot, and a
@@ -541,6 +621,7 @@ const wrapper_test wrapper_tests[] = {
     { "ldmatrix", test_ldmatrix },
     { "ldmatrix + mma.sync", test_ldsm_mma },
     { "cp.async", test_cp_async },
+    { "mbarrier + cp.async.bulk", test_bulk },
     { "shuffles and votes", test_shfl },
     { "launch checks", test_launch_checks },
     { "softmax_rows_kernel, grid-stride", test_softmax_stride },
@@ -620,6 +701,13 @@ static int plant(const char *name)
         sb_sim_launch(plant_ldmatrix_misaligned_kernel, dim3(1), dim3(32), 0, nullptr, (uint32_t *)dst);
     } else if (strcmp(name, "out_of_bounds") == 0) {
         sb_sim_launch(plant_oob_kernel, dim3(1), dim3(32), 0, nullptr, (const float *)src, dst, 100);
+    } else if (strncmp(name, "bulk_", 5) == 0) {
+        const int p = strcmp(name, "bulk_wrong_parity") == 0 ? 1 : strcmp(name, "bulk_short_tx") == 0 ? 2 : 3;
+        char msg[300];
+        if (!bulk_case(p, msg, sizeof msg)) {
+            fprintf(stderr, "%s\n", msg);
+            return 3;
+        }
     } else if (strcmp(name, "host_reads_device") == 0) {
         printf("%g\n", src[0]);     /* host code dereferencing a device pointer */
     } else if (strcmp(name, "mma_swapped_lane") == 0) {
@@ -652,6 +740,12 @@ const planted_bug planted_bugs[] = {
     { "ldmatrix_misaligned", "ldmatrix from a row address not 16-byte aligned", "not 16-byte aligned",
       "not 16-byte aligned" },
     { "out_of_bounds", "a read one element past a cudaMalloc'd buffer", "use-after-poison", nullptr },
+    { "bulk_wrong_parity", "an mbarrier waited on with a stale parity (a stage's second use)",
+      "use-after-poison", "never landed" },
+    { "bulk_short_tx", "expect_tx announcing more bytes than the bulk copies bring", "never completes",
+      "never completes" },
+    { "bulk_no_proxy_fence", "a bulk store of shared memory written without fence.proxy.async",
+      "fence.proxy.async", "fence.proxy.async" },
     { "host_reads_device", "host code reading device memory", "SEGV", "SEGV" },
     { "mma_swapped_lane", "a swapped lane (lanes 0 and 1 trade A fragments before mma)",
       "result mismatch", "result mismatch" },

@@ -21,6 +21,11 @@
  *               changed (the GPU reads it at any time in between); the wait
  *               writes the destination. A thread that ends with copies not
  *               waited for fails.
+ *   mbarrier    the barrier's word as ThreadSanitizer sees it: init a
+ *               plain store, an arrival an atomic release, a completed wait
+ *               an acquire (so an arrival not ordered after the init is a
+ *               data race, and a wait orders the arrivals' stores before
+ *               what follows it); the rest is async.cpp's.
  */
 #include <math.h>
 #include <stdio.h>
@@ -28,9 +33,11 @@
 #include <string.h>
 
 #include <deque>
+#include <map>
 #include <vector>
 
 #include "sim.h"
+#include "async.h"
 #include "../ptx.cuh"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -190,6 +197,8 @@ void ldmatrix_compute(const void *op, sb_sim_slot *const slots[32], unsigned mas
 
 void sb_sim_mma(int kind, void *d, const uint32_t *a, const uint32_t *b, const sb_sim_loc &loc)
 {
+    if (kind == SB_MMA_M16N8K32_E4M3 && sb_sim_device_cc() < 89)
+        sb_sim_fail(&loc, "mma .e4m3 needs sm_89; the device is sm_%d", sb_sim_device_cc());
     sb_sim_slot s{};
     s.ptrs[0] = a, s.ptrs[1] = b, s.ptrs[3] = d;
     sb_sim_warp_collective(SB_COLL_MMA, 0xffffffffu, &s, &mma_kinds[kind], mma_compute, loc);
@@ -295,4 +304,25 @@ void sb_sim_async_at_exit(sb_sim_async **a)
                     "(no cp.async.wait_group covers them; the first was issued here)", n);
     delete *a;
     *a = nullptr;
+}
+
+
+/* ---- mbarrier: the word as ThreadSanitizer sees it ---------------------------------------------- */
+
+void sb_sim_mbarrier_init(uint64_t *b, unsigned count, const sb_sim_loc &loc)
+{
+    sb_sim_async_mbarrier_init(b, count, loc);
+    *b = 0;         /* a plain store: every arrival must be ordered after it */
+}
+
+uint64_t sb_sim_mbarrier_arrive(uint64_t *b, unsigned tx, const sb_sim_loc &loc)
+{
+    __atomic_fetch_add(b, 1, __ATOMIC_RELEASE);
+    return sb_sim_async_mbarrier_arrive(b, tx, loc);
+}
+
+void sb_sim_mbarrier_wait(uint64_t *b, unsigned parity, const sb_sim_loc &loc)
+{
+    sb_sim_async_mbarrier_wait(b, parity, loc);
+    (void)__atomic_load_n(b, __ATOMIC_ACQUIRE);
 }

@@ -270,6 +270,12 @@ const char *sb_rt_device_name(void)
     return dev->name;
 }
 
+int sb_sim_device_cc(void)
+{
+    ensure_device();
+    return dev->major * 10 + dev->minor;
+}
+
 int sb_sim_device_runs(void)
 {
     ensure_device();

@@ -70,7 +70,7 @@ constexpr size_t STACK_BYTES = 256 << 10;
 constexpr size_t GUARD_BYTES = 4096;
 constexpr size_t ENTRY_BYTES = 16 << 10;   /* thread_entry's frame and what it calls last */
 
-enum tstate { T_RUN, T_BAR, T_WARP, T_DONE };
+enum tstate { T_RUN, T_BAR, T_WARP, T_SPIN, T_DONE };
 
 struct sim_thread {
     sb_sim_ids ids;
@@ -82,6 +82,8 @@ struct sim_thread {
     int gen;                /* the barrier or collective generation it waits on */
     sb_sim_loc loc;         /* where it waits */
     sb_sim_async *async;    /* cp.async groups in flight (ptx_sim.cpp) */
+    void (*why)(void *, char *, size_t);  /* T_SPIN: what it waits for */
+    void *why_arg;
 };
 
 /* A warp collective under way: the lanes of `mask` that have reached it. */
@@ -133,6 +135,7 @@ struct sim_launch {
 };
 
 sim_launch *L;              /* the launch running, NULL outside kernels */
+long progress;              /* bumped by anything that may let a waiting thread on */
 void *sched_sp;
 [[maybe_unused]] void *sched_fake_stack;
 [[maybe_unused]] const void *sched_stack_bottom;
@@ -346,6 +349,7 @@ void thread_entry(void)
     sb_sim_async_at_exit(&t.async);
     t.st = T_DONE;
     L->done++;
+    progress++;
     /* A thread that exits while others wait for it at a barrier or in a
      * collective that names it: on a GPU, a hang or undefined behaviour. */
     if (L->bar_arrived > 0)
@@ -406,6 +410,12 @@ void describe_waits(char *buf, size_t n)
             k += (size_t)snprintf(buf + k, n - k, "%sthread %zu at %s %s:%u", k ? "; " : "", i,
                                   t.st == T_BAR ? "__syncthreads" : "a warp collective",
                                   t.loc.file_name(), (unsigned)t.loc.line());
+        else if (t.st == T_SPIN) {
+            char w[300];
+            t.why(t.why_arg, w, sizeof w);
+            k += (size_t)snprintf(buf + k, n - k, "%sthread %zu at %s:%u %s", k ? "; " : "", i,
+                                  t.loc.file_name(), (unsigned)t.loc.line(), w);
+        }
     }
 }
 
@@ -440,21 +450,27 @@ void run_block(unsigned bx, unsigned by, unsigned bz)
 #endif
         t.sp = ctx_new(t.stack, STACK_BYTES, thread_entry);
     }
+    sb_sim_async_block_begin();
     TSAN_RELEASE(&L->block_start);
     while (L->done < n) {
         bool ran = false;
-        for (int i = 0; i < n; i++)
-            if (L->th[(size_t)i].st == T_RUN) {
+        const long before = progress;
+        for (int i = 0; i < n; i++) {
+            const tstate st = L->th[(size_t)i].st;
+            if (st == T_RUN || st == T_SPIN) {
+                ran = ran || st == T_RUN;
                 switch_to_thread(i);
-                ran = true;
             }
-        if (!ran && L->done < n) {
-            char waits[900];
+        }
+        /* Deadlocked: nothing could run, or only waits that found nothing new. */
+        if (!ran && progress == before && L->done < n) {
+            char waits[1200];
             describe_waits(waits, sizeof waits);
             sb_sim_fail(nullptr, "block (%u,%u,%u) deadlocked: %s", bx, by, bz, waits);
         }
     }
     TSAN_ACQUIRE(&L->block_end);
+    sb_sim_async_block_end();
 }
 
 } // namespace
@@ -475,6 +491,7 @@ void sb_sim_syncthreads(const sb_sim_loc &loc)
                     "(divergent barriers)", L->bar_arrived, L->bar_loc.file_name(),
                     (unsigned)L->bar_loc.line());
     const int gen = L->bar_gen;
+    progress++;
     TSAN_RELEASE(&L->bar_sync[gen & 1]);
     L->bar_loc = loc;
     if (++L->bar_arrived == L->nthreads) {
@@ -490,6 +507,39 @@ void sb_sim_syncthreads(const sb_sim_loc &loc)
         switch_to_scheduler(false);
     }
     TSAN_ACQUIRE(&L->bar_sync[gen & 1]);
+}
+
+void sb_sim_wait_until(bool (*ready)(void *), void (*why)(void *, char *, size_t), void *arg,
+                       const sb_sim_loc &loc)
+{
+    if (!L || L->cur < 0)
+        sb_sim_fail(&loc, "a wait outside a kernel");
+    sim_thread &t = L->th[(size_t)L->cur];
+    while (!ready(arg)) {
+        t.st = T_SPIN;
+        t.loc = loc;
+        t.why = why, t.why_arg = arg;
+        switch_to_scheduler(false);
+    }
+    t.st = T_RUN;
+    progress++;
+}
+
+void sb_sim_progress(void)
+{
+    progress++;
+}
+
+void sb_sim_each_shared_region(void (*fn)(char *p, size_t n, void *arg), void *arg)
+{
+    if (!L)
+        return;
+    if (L->dyn)
+        fn(L->dyn, L->smem, arg);
+    if ((uintptr_t)__stop_sb_shared != (uintptr_t)__start_sb_shared)
+        fn(__start_sb_shared, (size_t)(__stop_sb_shared - __start_sb_shared), arg);
+    for (const region &r : *L->statics)
+        fn(r.p, r.n, arg);
 }
 
 void sb_sim_yield(void)
@@ -616,6 +666,7 @@ void sb_sim_warp_collective(enum sb_sim_collective kind, unsigned mask, sb_sim_s
     }
     c->slots[lane] = slot;
     c->arrived |= bit;
+    progress++;
     char *sync = &w.sync[c->id % SYNC_RING];
     TSAN_RELEASE(sync);
     if (c->arrived == mask) {

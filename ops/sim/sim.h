@@ -104,6 +104,28 @@ struct sb_sim_async;                    /* ptx_sim.cpp */
 sb_sim_async **sb_sim_thread_async(void);
 /* Called for every thread when it ends; fails on copies still in flight. */
 void sb_sim_async_at_exit(sb_sim_async **a);
+/* Called before every block runs and after it ends (ptx_sim.cpp: the
+ * block's mbarriers, bulk copies and the async proxy's view of shared
+ * memory start afresh; what is left in flight at the end fails). */
+void sb_sim_async_block_begin(void);
+void sb_sim_async_block_end(void);
+
+/* The running block's shared memory: calls fn for each region (the dynamic
+ * arena, the static section, the kernel's template statics). */
+void sb_sim_each_shared_region(void (*fn)(char *p, size_t n, void *arg), void *arg);
+
+/* A thread that waits for something other threads (or the wait itself)
+ * bring about — an mbarrier phase: calls ready(arg) until it returns true,
+ * letting the other threads run in between; when a whole pass over the
+ * block finds every live thread waiting and none has made progress, the
+ * block is deadlocked and fails, each such thread described by why(). */
+void sb_sim_wait_until(bool (*ready)(void *), void (*why)(void *, char *, size_t), void *arg,
+                       const sb_sim_loc &loc);
+/* Something happened that may let a waiting thread on (an arrival, a copy
+ * issued): the deadlock check must not fire this pass. */
+void sb_sim_progress(void);
+/* The simulated device's compute capability, major * 10 + minor. */
+int sb_sim_device_cc(void);
 
 /* ---- the grid ---------------------------------------------------------------- */
 
