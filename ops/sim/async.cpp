@@ -38,14 +38,6 @@
 #include "sim.h"
 #include "async.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) __asan_poison_memory_region(p, n)
-#define UNPOISON(p, n) __asan_unpoison_memory_region(p, n)
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 namespace {
 
@@ -304,16 +296,24 @@ void sb_sim_fence_proxy_async(const sb_sim_loc &loc)
     B->have_view = true;
 }
 
-void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *b, const sb_sim_loc &loc)
+/* What every cp.async.bulk takes: sm_90, 16-byte sizes and alignment, the
+ * shared side in this block's shared memory, the global side in one
+ * device allocation. */
+static void check_bulk(const void *shared, const void *global, unsigned bytes, const sb_sim_loc &loc)
 {
     need_sm90("cp.async.bulk", loc);
-    if (bytes == 0 || bytes % 16 || (uintptr_t)dst % 16 || (uintptr_t)src % 16)
-        sb_sim_fail(&loc, "cp.async.bulk of %u bytes from %p to %p: size and both addresses multiples of 16",
-                    bytes, src, dst);
-    if (!sb_sim_is_shared(dst, bytes))
-        sb_sim_fail(&loc, "cp.async.bulk: dst %p (%u bytes) is not in the block's shared memory", dst, bytes);
-    if (!sb_sim_is_global(src, bytes))
-        sb_sim_fail(&loc, "cp.async.bulk: src %p (%u bytes) is not inside a device allocation", src, bytes);
+    if (bytes == 0 || bytes % 16 || (uintptr_t)shared % 16 || (uintptr_t)global % 16)
+        sb_sim_fail(&loc, "cp.async.bulk of %u bytes between %p and %p: size and both addresses multiples of 16",
+                    bytes, shared, global);
+    if (!sb_sim_is_shared(shared, bytes))
+        sb_sim_fail(&loc, "cp.async.bulk: %p (%u bytes) is not in the block's shared memory", shared, bytes);
+    if (!sb_sim_is_global(global, bytes))
+        sb_sim_fail(&loc, "cp.async.bulk: %p (%u bytes) is not inside a device allocation", global, bytes);
+}
+
+void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *b, const sb_sim_loc &loc)
+{
+    check_bulk(dst, src, bytes, loc);
     mbar &m = bar_at(b, "cp.async.bulk ... mbarrier::complete_tx", loc);
     bulk_in c{ (char *)dst, std::vector<char>(bytes), loc };
     move(c.data.data(), (const char *)src, bytes);
@@ -327,12 +327,7 @@ void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *b, co
 
 void sb_sim_bulk_s2g(void *dst, const void *src, unsigned bytes, const sb_sim_loc &loc)
 {
-    need_sm90("cp.async.bulk", loc);
-    if (bytes == 0 || bytes % 16 || (uintptr_t)dst % 16 || (uintptr_t)src % 16)
-        sb_sim_fail(&loc, "cp.async.bulk of %u bytes from %p to %p: size and both addresses multiples of 16",
-                    bytes, src, dst);
-    if (!sb_sim_is_global(dst, bytes))
-        sb_sim_fail(&loc, "cp.async.bulk: dst %p (%u bytes) is not inside a device allocation", dst, bytes);
+    check_bulk(src, dst, bytes, loc);
     check_fenced((const char *)src, bytes, loc);
     bulk_out c{ (char *)dst, (const char *)src, std::vector<char>(bytes), loc };
     move(c.data.data(), (const char *)src, bytes);
