@@ -20,11 +20,7 @@
  */
 #include "sim.h"
 
-#include <cxxabi.h>
 #include <dlfcn.h>
-#include <elf.h>
-#include <fcntl.h>
-#include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,14 +28,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <map>
-#include <string>
 #include <vector>
 
 #include <vector_functions.h>
 
 #include "runtime.h"
+#include "symbols.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -109,11 +103,6 @@ struct sim_warp {
     char sync[SYNC_RING];   /* TSan release/acquire addresses, by instance */
 };
 
-struct region {
-    char *p;
-    size_t n;
-};
-
 /* Everything about the launch in progress. */
 struct sim_launch {
     const char *kernel;     /* unqualified name */
@@ -121,7 +110,7 @@ struct sim_launch {
     int nthreads;
     size_t smem;
     char *dyn;              /* dynamic shared memory of the block (16-byte aligned) */
-    const std::vector<region> *statics;     /* the kernel's template __shared__ variables */
+    const std::vector<sb_sim_region> *statics;  /* the kernel's template __shared__ variables */
     std::vector<sim_thread> th;
     std::vector<sim_warp> wp;
     int cur;                /* thread running now, -1 in the scheduler */
@@ -148,78 +137,6 @@ struct fiber_pool {
     std::vector<char *> stacks;
     std::vector<void *> tsan;
 } pool;
-
-std::string plain_name(const char *mangled);
-
-/* A kernel's static __shared__ variables. The section above holds those of
- * ordinary functions, but a template's function-local statics are COMDAT
- * and GCC keeps them out of any named section; their symbols name them
- * ("_ZZ" + the kernel's mangled name without "_Z" + "E" + the variable),
- * so the symbol table of the executable finds them. */
-struct static_sym {
-    std::string name;
-    char *addr;
-    size_t size;
-};
-std::vector<static_sym> statics;       /* every "_ZZ..." object of the executable, by name */
-std::map<const void *, std::vector<region>> kernel_statics;
-
-int main_object_base(struct dl_phdr_info *info, size_t, void *out)
-{
-    *(uintptr_t *)out = info->dlpi_addr;   /* the first object is the executable */
-    return 1;
-}
-
-void load_statics(void)
-{
-    static bool done;
-    if (done)
-        return;
-    done = true;
-    uintptr_t base = 0;
-    dl_iterate_phdr(main_object_base, &base);
-    const int fd = open("/proc/self/exe", O_RDONLY);
-    if (fd < 0)
-        return;
-    const off_t len = lseek(fd, 0, SEEK_END);
-    char *f = (char *)mmap(nullptr, (size_t)len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (f == MAP_FAILED)
-        return;
-    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)f;
-    const Elf64_Shdr *sh = (const Elf64_Shdr *)(f + eh->e_shoff);
-    for (int i = 0; i < eh->e_shnum; i++) {
-        if (sh[i].sh_type != SHT_SYMTAB)
-            continue;
-        const Elf64_Sym *sym = (const Elf64_Sym *)(f + sh[i].sh_offset);
-        const char *str = f + sh[sh[i].sh_link].sh_offset;
-        for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
-            if (ELF64_ST_TYPE(sym[k].st_info) == STT_OBJECT && sym[k].st_size &&
-                strncmp(str + sym[k].st_name, "_ZZ", 3) == 0)
-                statics.push_back({ str + sym[k].st_name, (char *)(base + sym[k].st_value),
-                                    (size_t)sym[k].st_size });
-    }
-    munmap(f, (size_t)len);
-    std::sort(statics.begin(), statics.end(),
-              [](const static_sym &a, const static_sym &b) { return a.name < b.name; });
-}
-
-const std::vector<region> &statics_of(const void *kernel, const char *mangled)
-{
-    auto it = kernel_statics.find(kernel);
-    if (it != kernel_statics.end())
-        return it->second;
-    std::vector<region> &r = kernel_statics[kernel];
-    if (mangled && strncmp(mangled, "_Z", 2) == 0) {
-        load_statics();
-        const std::string prefix = std::string("_ZZ") + (mangled + 2) + "E";
-        auto lo = std::lower_bound(statics.begin(), statics.end(), prefix,
-                                   [](const static_sym &a, const std::string &p) { return a.name < p; });
-        for (; lo != statics.end() && lo->name.compare(0, prefix.size(), prefix) == 0; ++lo)
-            r.push_back({ lo->addr, lo->size });
-    }
-    return r;
-}
 
 } // namespace
 
@@ -423,7 +340,7 @@ void run_block(unsigned bx, unsigned by, unsigned bz)
 {
     const int n = L->nthreads;
     poison_fill(__start_sb_shared, __stop_sb_shared);
-    for (const region &r : *L->statics)
+    for (const sb_sim_region &r : *L->statics)
         poison_fill(r.p, r.p + r.n);
     if (L->dyn)
         poison_fill(L->dyn, L->dyn + L->smem);
@@ -538,7 +455,7 @@ void sb_sim_each_shared_region(void (*fn)(char *p, size_t n, void *arg), void *a
         fn(L->dyn, L->smem, arg);
     if ((uintptr_t)__stop_sb_shared != (uintptr_t)__start_sb_shared)
         fn(__start_sb_shared, (size_t)(__stop_sb_shared - __start_sb_shared), arg);
-    for (const region &r : *L->statics)
+    for (const sb_sim_region &r : *L->statics)
         fn(r.p, r.n, arg);
 }
 
@@ -564,7 +481,7 @@ int sb_sim_is_shared(const void *p, size_t n)
         return 0;
     if (L->dyn && c >= L->dyn && c + n <= L->dyn + L->smem)
         return 1;
-    for (const region &r : *L->statics)
+    for (const sb_sim_region &r : *L->statics)
         if (c >= r.p && c + n <= r.p + r.n)
             return 1;
     return c >= __start_sb_shared && c + n <= __stop_sb_shared;
@@ -723,95 +640,6 @@ sb_sim_async **sb_sim_thread_async(void)
     return &L->th[(size_t)L->cur].async;
 }
 
-/* ---- kernel names and statistics --------------------------------------------------------- */
-
-namespace {
-
-/* "flash_fwd_kernel" from "_Z16flash_fwd_kernelIfLi64EEvPKT_...", the last
- * component of a nested name, or an extern "C" name as it is. */
-std::string plain_name(const char *m)
-{
-    if (strncmp(m, "_Z", 2) != 0)
-        return m;
-    const char *p = m + 2;
-    bool nested = *p == 'N';
-    if (nested)
-        p++;
-    std::string last;
-    while (*p >= '0' && *p <= '9') {
-        char *end;
-        const long len = strtol(p, &end, 10);
-        if ((long)strlen(end) < len)
-            break;
-        last.assign(end, (size_t)len);
-        p = end + len;
-        if (!nested || *p == 'E' || *p == 'I')
-            break;
-    }
-    return last.empty() ? std::string(m) : last;
-}
-
-/* "<float, 64>" from the demangled name, or "". */
-std::string template_args(const char *m)
-{
-    int status = 0;
-    char *d = abi::__cxa_demangle(m, nullptr, nullptr, &status);
-    std::string r;
-    if (d && status == 0) {
-        const std::string s(d);
-        const size_t lt = s.find('<'), paren = s.find('(');
-        if (lt != std::string::npos && (paren == std::string::npos || lt < paren)) {
-            int depth = 0;
-            size_t i = lt;
-            for (; i < s.size(); i++) {
-                depth += s[i] == '<' ? 1 : s[i] == '>' ? -1 : 0;
-                if (depth == 0)
-                    break;
-            }
-            r = s.substr(lt, i - lt + 1);
-        }
-    }
-    free(d);
-    return r;
-}
-
-struct stats_entry {
-    sb_sim_kernel_stats s;
-    std::string devices, variants;
-};
-std::map<std::string, stats_entry> stats;
-
-void add_word(std::string &list, const std::string &w)
-{
-    if (w.empty())
-        return;
-    if ((" " + list + " ").find(" " + w + " ") == std::string::npos)
-        list += (list.empty() ? "" : " ") + w;
-}
-
-} // namespace
-
-const char *sb_sim_kernel_name(const void *fn, char *buf, size_t n)
-{
-    const char *m = sb_rt_symbol(fn);
-    if (m)
-        snprintf(buf, n, "%s", plain_name(m).c_str());
-    else
-        snprintf(buf, n, "?");
-    return buf;
-}
-
-void sb_sim_each_kernel(void (*fn)(const sb_sim_kernel_stats *, void *), void *arg)
-{
-    for (auto &kv : stats) {
-        stats_entry &e = kv.second;
-        e.s.name = kv.first.c_str();
-        snprintf(e.s.devices, sizeof e.s.devices, "%s", e.devices.c_str());
-        snprintf(e.s.variants, sizeof e.s.variants, "%s", e.variants.c_str());
-        fn(&e.s, arg);
-    }
-}
-
 /* ---- the grid ------------------------------------------------------------------------------ */
 
 void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
@@ -820,7 +648,8 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
     if (L)
         sb_sim_fail(nullptr, "a kernel launched from inside a kernel (dynamic parallelism is not modelled)");
     const char *mangled = sb_rt_symbol(kernel);
-    const std::string name = mangled ? plain_name(mangled) : std::string("?");
+    char name[256];
+    sb_sim_kernel_name(kernel, name, sizeof name);
     /* The checks of the runtime and the device: a failed one is the launch's error. */
     char why[300];
     const cudaError_t e = sb_rt_check_launch(kernel, mangled, grid, block, smem, stream, why, sizeof why);
@@ -828,24 +657,15 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
         sb_rt_set_error(e, why);
         return;
     }
-    stats_entry &st = stats[name];
-    add_word(st.devices, sb_rt_device_name());
-    if (mangled) {
-        std::string v = template_args(mangled);
-        std::string w;          /* one word per variant in the list */
-        for (char c : v)
-            if (c != ' ')
-                w += c;
-        add_word(st.variants, w);
-    }
+    sb_sim_kernel_stats &st = sb_sim_stats_of(name, mangled, sb_rt_device_name());
     if (!sb_rt_execute()) {
-        st.s.checked++;
+        st.checked++;
         return;
     }
-    st.s.launches++;
+    st.launches++;
 
     sim_launch launch{};
-    launch.kernel = strdup(name.c_str());
+    launch.kernel = strdup(name);
     launch.grid = grid, launch.block = block, launch.smem = smem;
     launch.nthreads = (int)(block.x * block.y * block.z);
     launch.th.resize((size_t)launch.nthreads);
@@ -856,7 +676,7 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
     }
     launch.cur = -1;
     launch.body = body, launch.closure = closure;
-    launch.statics = &statics_of(kernel, mangled);
+    launch.statics = &sb_sim_kernel_statics(kernel, mangled);
     /* Dynamic shared memory: exactly smem bytes (AddressSanitizer bounds),
      * 16-byte aligned but on purpose not 32 (what CUDA promises is 16). */
     char *dyn_base = nullptr;
@@ -879,12 +699,12 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
                 run_block(x, y, z);
-                st.s.blocks++;
-                st.s.threads += launch.nthreads;
+                st.blocks++;
+                st.threads += launch.nthreads;
             }
     sb_rt_device_memory_access(0);
     L = nullptr;
-    st.s.macs += macs_launch;
+    st.macs += macs_launch;
     macs_taken += macs_launch;
 #ifdef SIM_ASAN
     if (dyn_base)
