@@ -1,8 +1,8 @@
 /*
  * ptx.cuh — every GPU instruction the kernels need that C++ has no word
  * for, one small wrapper each (kernels never write `asm` themselves):
- * mma.sync, ldmatrix, cp.async (sm_80); mbarrier, fence.proxy.async and the
- * bulk copies (sm_90); %globaltimer.
+ * mma.sync, ldmatrix, cp.async (sm_80); mbarrier, fence.proxy.async, the
+ * bulk copies and 2-D tensor copies (TMA, sm_90); %globaltimer.
  *
  *   GPU side  the instruction, inline PTX, under __CUDA_ARCH__;
  *   CPU side  ops/sim/ptx_sim.cpp, a strict emulation that follows the PTX
@@ -22,6 +22,8 @@
 #ifndef SEQBENCH_OPS_PTX_CUH
 #define SEQBENCH_OPS_PTX_CUH
 
+#include <cuda.h>             /* CUtensorMap and its enums (types only: nothing links libcuda) */
+#include <cuda_runtime_api.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -107,6 +109,8 @@ void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *bar, 
 void sb_sim_bulk_s2g(void *dst, const void *src, unsigned bytes, const sb_sim_loc &loc);
 void sb_sim_bulk_commit(const sb_sim_loc &loc);
 void sb_sim_bulk_wait(int pending, const sb_sim_loc &loc);
+void sb_sim_tma_load_2d(void *dst, const CUtensorMap *map, int x, int y, uint64_t *bar, const sb_sim_loc &loc);
+void sb_sim_tma_store_2d(const CUtensorMap *map, int x, int y, const void *src, const sb_sim_loc &loc);
 #endif
 
 /* ---- mma.sync (PTX ISA 9.7.14.5.14 "mma") ---------------------------------------------------- */
@@ -409,6 +413,99 @@ static __device__ __forceinline__ void sb_bulk_wait_read(SB_PTX_LOC_FIRST)
     __trap();
 #elif !defined(__CUDACC__)
     sb_sim_bulk_wait(PENDING, loc);
+#endif
+}
+
+/* ---- tensor copies (TMA; PTX ISA 9.7.9.27 "cp.async.bulk.tensor") --------------------------------
+ * A 2-D tensor in global memory, described on the host by a CUtensorMap
+ * (sb_tensor_map_2d), moved a box at a time between global memory and a
+ * dense box in shared memory, optionally swizzled. */
+
+/* The byte a box element lands on in shared memory: the box's rows packed
+ * (row r at r · inner_bytes), then the swizzle mode's pattern, which XORs
+ * the 16-byte chunk index (address bits 4..) with the row within a group of
+ * 8 (bits 7..): 1, 2 or 3 bits for CU_TENSOR_MAP_SWIZZLE_32B, 64B, 128B.
+ * The box in shared memory is aligned to the pattern's period (256, 512,
+ * 1024 bytes), so offsets and address bits agree. tests/cute_layout.cu
+ * checks it against CuTe's Swizzle<B,4,3> and its GMMA K-major atoms. */
+__host__ __device__ constexpr unsigned sb_tma_smem_offset(int swizzle, unsigned inner_bytes, unsigned r,
+                                                           unsigned byte_in_row)
+{
+    const unsigned off = r * inner_bytes + byte_in_row;
+    const unsigned bits = swizzle == CU_TENSOR_MAP_SWIZZLE_32B   ? 1
+                        : swizzle == CU_TENSOR_MAP_SWIZZLE_64B   ? 2
+                        : swizzle == CU_TENSOR_MAP_SWIZZLE_128B  ? 3
+                                                                 : 0;
+    return off ^ (((off >> 7) & ((1u << bits) - 1)) << 4);
+}
+
+/* Fills *map for a row-major 2-D tensor at base: dims[0] elements per row
+ * (innermost), dims[1] rows, rows row_bytes apart; boxes of box[0] x box[1]
+ * elements; swizzle a CU_TENSOR_MAP_SWIZZLE_* mode; out-of-bounds elements
+ * of a box read as zero. Through the driver's cuTensorMapEncodeTiled (its
+ * entry point asked of the runtime: the binary does not link libcuda),
+ * which the CPU runner provides too. cudaSuccess or the error; a refusal
+ * by the driver is cudaErrorInvalidValue. */
+static inline cudaError_t sb_tensor_map_2d(CUtensorMap *map, CUtensorMapDataType dtype, const void *base,
+                                           const uint64_t dims[2], uint64_t row_bytes,
+                                           const uint32_t box[2], CUtensorMapSwizzle swizzle)
+{
+    typedef CUresult (*encode_fn)(CUtensorMap *, CUtensorMapDataType, cuuint32_t, void *, const cuuint64_t *,
+                                  const cuuint64_t *, const cuuint32_t *, const cuuint32_t *,
+                                  CUtensorMapInterleave, CUtensorMapSwizzle, CUtensorMapL2promotion,
+                                  CUtensorMapFloatOOBfill);
+    void *fn = nullptr;
+    enum cudaDriverEntryPointQueryResult q;
+    cudaError_t e = cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q);
+    if (e != cudaSuccess)
+        return e;
+    if (q != cudaDriverEntryPointSuccess || !fn)
+        return cudaErrorNotSupported;
+    const cuuint64_t gdim[2] = { dims[0], dims[1] }, gstride[1] = { row_bytes };
+    const cuuint32_t bdim[2] = { box[0], box[1] }, estride[2] = { 1, 1 };
+    const CUresult r = ((encode_fn)fn)(map, dtype, 2, const_cast<void *>(base), gdim, gstride, bdim, estride,
+                                       CU_TENSOR_MAP_INTERLEAVE_NONE, swizzle, CU_TENSOR_MAP_L2_PROMOTION_NONE,
+                                       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+    return r == CUDA_SUCCESS ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+/* Box (x, y) — its first element's column and row, either may be negative
+ * or past the end: those elements read as zero — into shared memory at dst,
+ * completing the box's bytes (all of them, out-of-bounds ones too) on bar:
+ * cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.
+ * map: the kernel's __grid_constant__ parameter. */
+static __device__ __forceinline__ void sb_tma_load_2d(void *dst, const CUtensorMap *map, int x, int y,
+                                                      uint64_t *bar SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+                 " [%0], [%1, {%2, %3}], [%4];\n"
+                 ::"r"(static_cast<unsigned>(__cvta_generic_to_shared(dst))), "l"(reinterpret_cast<uint64_t>(map)),
+                 "r"(x), "r"(y), "r"(static_cast<unsigned>(__cvta_generic_to_shared(bar)))
+                 : "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_tma_load_2d(dst, map, x, y, bar, loc);
+#endif
+}
+
+/* The box in shared memory at src to box (x, y) of the tensor, in this
+ * thread's bulk group (its in-bounds elements only):
+ * cp.async.bulk.tensor.2d.global.shared::cta.bulk_group. src is read by the
+ * async proxy: ordinary stores to it need a fence.proxy.async first. */
+static __device__ __forceinline__ void sb_tma_store_2d(const CUtensorMap *map, int x, int y,
+                                                       const void *src SB_PTX_LOC)
+{
+#if defined(SB_SM90_PTX)
+    asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];\n"
+                 ::"l"(reinterpret_cast<uint64_t>(map)), "r"(x), "r"(y),
+                 "r"(static_cast<unsigned>(__cvta_generic_to_shared(src)))
+                 : "memory");
+#elif defined(__CUDA_ARCH__)
+    __trap();
+#elif !defined(__CUDACC__)
+    sb_sim_tma_store_2d(map, x, y, src, loc);
 #endif
 }
 

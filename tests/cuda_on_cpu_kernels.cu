@@ -461,6 +461,106 @@ static bool test_bulk(char *msg, size_t n)
 }
 #endif
 
+/* ---- tensor copies (TMA, sm_90) ------------------------------------------------------------------- */
+
+#define TMA_ROWS 37             /* the tensor: 37 rows of 70 bf16, rows 144 bytes apart */
+#define TMA_COLS 70
+#define TMA_LD 72
+#define TMA_BOX_X 64            /* boxes of 8 rows of 64 bf16: 128 bytes, the 128-byte swizzle's width */
+#define TMA_BOX_Y 8
+
+/* Every box of the tensor, ragged ones too (x = 64 holds 6 columns, y = 32
+ * 5 rows): loaded by TMA with the 128-byte swizzle, each element read back
+ * from shared memory by the swizzle written out here (chunk ^= row % 8)
+ * into out [40][128] (the out-of-bounds ones must be 0), negated in place
+ * with ordinary stores, fenced, and stored by TMA into the second tensor
+ * (only its in-bounds elements). plant 1: the box 128 bytes off the 1024
+ * the swizzle needs. */
+__global__ void wrap_tma_kernel(const __grid_constant__ CUtensorMap src_map,
+                                const __grid_constant__ CUtensorMap dst_map, __nv_bfloat16 *out, int plant)
+{
+    __shared__ __align__(1024) __nv_bfloat16 tile[TMA_BOX_Y * TMA_BOX_X + 64];
+    __shared__ __align__(8) uint64_t bar;
+    __nv_bfloat16 *box = tile + (plant == 1 ? 64 : 0);
+    const int tid = threadIdx.x;
+    if (tid == 0)
+        sb_mbarrier_init(&bar, 1);
+    __syncthreads();
+    unsigned parity = 0;
+    for (int y = 0; y < 40; y += TMA_BOX_Y)
+        for (int x = 0; x < 128; x += TMA_BOX_X) {
+            if (tid == 0) {
+                sb_mbarrier_arrive_expect_tx(&bar, TMA_BOX_X * TMA_BOX_Y * 2);
+                sb_tma_load_2d(box, &src_map, x, y, &bar);
+            }
+            sb_mbarrier_wait(&bar, parity);
+            parity ^= 1;
+            for (int f = tid; f < TMA_BOX_X * TMA_BOX_Y; f += blockDim.x) {
+                const int r = f / TMA_BOX_X, c = f % TMA_BOX_X;
+                const unsigned off = (unsigned)(r * 128 + c * 2) ^ ((unsigned)(r % 8) << 4);
+                out[(y + r) * 128 + x + c] = box[off / 2];
+            }
+            __syncthreads();        /* every thread has read the box */
+            for (int f = tid; f < TMA_BOX_X * TMA_BOX_Y; f += blockDim.x)
+                box[f] = __float2bfloat16_rn(-__bfloat162float(box[f]));
+            sb_fence_proxy_async();
+            __syncthreads();
+            if (tid == 0) {
+                sb_tma_store_2d(&dst_map, x, y, box);
+                sb_bulk_commit();
+                sb_bulk_wait_read<0>();
+            }
+            __syncthreads();        /* the store has read the box before the next load */
+        }
+}
+
+#if !defined(__CUDACC__)
+static bool tma_case(int plant, char *msg, size_t n)
+{
+    __nv_bfloat16 h[TMA_ROWS * TMA_LD], back[TMA_ROWS * TMA_LD], got[40 * 128];
+    for (int i = 0; i < TMA_ROWS * TMA_LD; i++)
+        h[i] = __float2bfloat16_rn((float)(i % 251) - 125.0f);
+    __nv_bfloat16 *src = dev_copy(h, TMA_ROWS * TMA_LD), *dst = dev_copy<__nv_bfloat16>(nullptr, TMA_ROWS * TMA_LD);
+    __nv_bfloat16 *out = dev_copy<__nv_bfloat16>(nullptr, 40 * 128);
+    CUtensorMap ms, md;
+    const uint64_t dims[2] = { TMA_COLS, TMA_ROWS };
+    const uint32_t box[2] = { TMA_BOX_X, TMA_BOX_Y };
+    if (sb_tensor_map_2d(&ms, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, src, dims, TMA_LD * 2, box,
+                         CU_TENSOR_MAP_SWIZZLE_128B) != cudaSuccess ||
+        sb_tensor_map_2d(&md, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, dst, dims, TMA_LD * 2, box,
+                         CU_TENSOR_MAP_SWIZZLE_128B) != cudaSuccess) {
+        snprintf(msg, n, "sb_tensor_map_2d refused the maps");
+        return false;
+    }
+    sb_sim_launch(wrap_tma_kernel, dim3(1), dim3(128), 0, nullptr, ms, md, out, plant);
+    host_copy(got, out, 40 * 128);
+    host_copy(back, dst, TMA_ROWS * TMA_LD);
+    cudaFree(src), cudaFree(dst), cudaFree(out);
+    for (int r = 0; r < 40; r++)
+        for (int c = 0; c < 128; c++) {
+            const bool in = r < TMA_ROWS && c < TMA_COLS;
+            const float want = in ? __bfloat162float(h[r * TMA_LD + c]) : 0.0f, g = __bfloat162float(got[r * 128 + c]);
+            if (g != want) {
+                snprintf(msg, n, "result mismatch: box element (%d, %d) read %g, the tensor holds %g", r, c, g, want);
+                return false;
+            }
+            if (in && __bfloat162float(back[r * TMA_LD + c]) != -want) {
+                snprintf(msg, n, "result mismatch: stored (%d, %d) = %g, want %g", r, c,
+                         __bfloat162float(back[r * TMA_LD + c]), -want);
+                return false;
+            }
+        }
+    snprintf(msg, n, "10 boxes of a 37 x 70 bf16 tensor (ragged ones zero-filled) loaded and stored with the "
+             "128-byte swizzle, an mbarrier, fence.proxy.async");
+    return true;
+}
+
+static bool test_tma(char *msg, size_t n)
+{
+    return tma_case(0, msg, n);
+}
+#endif
+
 /* ---- shuffles and votes ------------------------------------------------------------------------ */
 
 /* out[lane][0..7]: shfl idx/up/down/xor at width 32 and 8, ballot, and a
@@ -622,6 +722,7 @@ const wrapper_test wrapper_tests[] = {
     { "ldmatrix + mma.sync", test_ldsm_mma },
     { "cp.async", test_cp_async },
     { "mbarrier + cp.async.bulk", test_bulk },
+    { "cp.async.bulk.tensor (TMA)", test_tma },
     { "shuffles and votes", test_shfl },
     { "launch checks", test_launch_checks },
     { "softmax_rows_kernel, grid-stride", test_softmax_stride },
@@ -708,6 +809,12 @@ static int plant(const char *name)
             fprintf(stderr, "%s\n", msg);
             return 3;
         }
+    } else if (strcmp(name, "tma_misaligned_box") == 0) {
+        char msg[300];
+        if (!tma_case(1, msg, sizeof msg)) {
+            fprintf(stderr, "%s\n", msg);
+            return 3;
+        }
     } else if (strcmp(name, "host_reads_device") == 0) {
         printf("%g\n", src[0]);     /* host code dereferencing a device pointer */
     } else if (strcmp(name, "mma_swapped_lane") == 0) {
@@ -746,6 +853,8 @@ const planted_bug planted_bugs[] = {
       "never completes" },
     { "bulk_no_proxy_fence", "a bulk store of shared memory written without fence.proxy.async",
       "fence.proxy.async", "fence.proxy.async" },
+    { "tma_misaligned_box", "a TMA box 128 bytes off the 1024 its 128-byte swizzle needs",
+      "aligned for its swizzle", "aligned for its swizzle" },
     { "host_reads_device", "host code reading device memory", "SEGV", "SEGV" },
     { "mma_swapped_lane", "a swapped lane (lanes 0 and 1 trade A fragments before mma)",
       "result mismatch", "result mismatch" },

@@ -15,7 +15,11 @@
  * bits: a bit moves from source (thread, bit) to destination (thread, bit)
  * when both map to the same index. For ldmatrix the source thread 8·i + r
  * holds row r of matrix i (128 bits); the destination thread's bits are its
- * registers in order.
+ * registers in order. A GMMA K-major shared-memory atom (8 rows of a
+ * swizzle's width) is a Swizzle<B,4,3> applied to the byte address of an
+ * (8, W) row-major layout; TMA writes a box of that width with the mode
+ * get_tma_swizzle_bits names, so ptx.cuh's sb_tma_smem_offset must place
+ * every element where the atom has it.
  */
 #include <cstdio>
 #include <cstring>
@@ -24,6 +28,8 @@
 #include <cute/atom/copy_traits_sm75.hpp>
 #include <cute/atom/mma_traits_sm80.hpp>
 #include <cute/atom/mma_traits_sm89.hpp>
+#include <cute/atom/mma_traits_sm90_gmma.hpp>
+#include <cute/atom/copy_traits_sm90_tma_swizzle.hpp>
 
 #include "../ops/ptx.cuh"
 
@@ -125,6 +131,34 @@ static bool ldsm_agrees(int nmat, bool trans, mutation m, char *msg, size_t n)
     return true;
 }
 
+/* sb_tma_smem_offset with CU_TENSOR_MAP_SWIZZLE_* `mode` against the GMMA
+ * K-major atom Atom of element type T (8 rows, their width the swizzle's). */
+template <class Atom, class T>
+static bool tma_agrees(int mode, bool drop_swizzle, char *msg, size_t n)
+{
+    const auto atom = Atom{};
+    const auto sw = atom.layout_a();        /* Swizzle<B,4,3>, on byte addresses */
+    const auto rows = atom.layout_b();      /* (8, W):(W, 1), elements */
+    msg[0] = 0;
+    const int tma_bits = (int)detail::get_tma_swizzle_bits(sw);
+    if (tma_bits != mode) {
+        snprintf(msg, n, "CuTe's TMA mode for the atom's swizzle is %d, ptx.cuh uses %d", tma_bits, mode);
+        return false;
+    }
+    const int W = size<1>(rows);
+    const unsigned inner = (unsigned)(W * sizeof(T));
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < W; c++) {
+            const unsigned want = (unsigned)sw((int)(rows(r, c) * sizeof(T)));
+            const unsigned got = sb_tma_smem_offset(drop_swizzle ? 0 : mode, inner, r, (unsigned)(c * sizeof(T)));
+            if (want != got) {
+                snprintf(msg, n, "row %d element %d: CuTe's byte %u, ptx.cuh's %u", r, c, want, got);
+                return false;
+            }
+        }
+    return true;
+}
+
 static void report(bool ok, const char *atom, const char *msg)
 {
     if (ok) {
@@ -172,6 +206,17 @@ int main()
     report(ldsm_agrees<Copy_Traits<SM75_U16x8_LDSM_T>>(4, true, NONE, msg, sizeof msg),
            "ldmatrix.m8n8.x4.trans.b16 (SM75_U16x8_LDSM_T)", msg);
 
+    report(tma_agrees<GMMA::Layout_K_INTER_Atom<bfloat16_t>, bfloat16_t>(CU_TENSOR_MAP_SWIZZLE_NONE, false, msg, sizeof msg),
+           "TMA box, no swizzle (GMMA::Layout_K_INTER_Atom<bf16>)", msg);
+    report(tma_agrees<GMMA::Layout_K_SW32_Atom<bfloat16_t>, bfloat16_t>(CU_TENSOR_MAP_SWIZZLE_32B, false, msg, sizeof msg),
+           "TMA box, 32-byte swizzle (GMMA::Layout_K_SW32_Atom<bf16>)", msg);
+    report(tma_agrees<GMMA::Layout_K_SW64_Atom<bfloat16_t>, bfloat16_t>(CU_TENSOR_MAP_SWIZZLE_64B, false, msg, sizeof msg),
+           "TMA box, 64-byte swizzle (GMMA::Layout_K_SW64_Atom<bf16>)", msg);
+    report(tma_agrees<GMMA::Layout_K_SW128_Atom<bfloat16_t>, bfloat16_t>(CU_TENSOR_MAP_SWIZZLE_128B, false, msg, sizeof msg),
+           "TMA box, 128-byte swizzle (GMMA::Layout_K_SW128_Atom<bf16>)", msg);
+    report(tma_agrees<GMMA::Layout_K_SW128_Atom<tfloat32_t>, float>(CU_TENSOR_MAP_SWIZZLE_128B, false, msg, sizeof msg),
+           "TMA box, 128-byte swizzle (GMMA::Layout_K_SW128_Atom<tf32>)", msg);
+
     bool agreed = mma_agrees<MMA_Traits<SM80_16x8x16_F32BF16BF16F32_TN>>(SB_MMA_M16N8K16_BF16, SWAP_LANES_0_1,
                                                                         msg, sizeof msg);
     expect_caught(agreed, "lanes 0 and 1 swapped in the m16n8k16 bf16 A map", msg);
@@ -183,6 +228,9 @@ int main()
     expect_caught(agreed, "lane 5's accumulator rows moved by 8 in the C map", msg);
     agreed = ldsm_agrees<Copy_Traits<SM75_U16x8_LDSM_T>>(4, true, DROP_TRANS, msg, sizeof msg);
     expect_caught(agreed, ".trans dropped from ldmatrix.x4.trans", msg);
+    agreed = tma_agrees<GMMA::Layout_K_SW128_Atom<bfloat16_t>, bfloat16_t>(CU_TENSOR_MAP_SWIZZLE_128B, true, msg,
+                                                                           sizeof msg);
+    expect_caught(agreed, "the 128-byte swizzle left out of a TMA box's placement", msg);
 
     printf("%d passed, %d failed\n", n_pass, n_fail);
     return n_fail != 0;

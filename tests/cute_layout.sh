@@ -2,7 +2,8 @@
 # cute_layout.sh — the fragment maps of ops/ptx.cuh, which the CPU runner's
 # mma.sync and ldmatrix follow, against CuTe's MMA and copy traits
 # (tests/cute_layout.cu), CuTe being CUTLASS's statement of the same layouts,
-# written independently of this project. CuTe's headers come from PyPI's
+# written independently of this project; and the TMA box placement of each
+# swizzle against CuTe's GMMA K-major atoms. CuTe's headers come from PyPI's
 # nvidia-cutlass, pinned below, fetched once into the tests' folder of tools
 # ($SB_TEST_DEPS, default tests/.deps); nvcc compiles the check for the host
 # (no GPU). Prints "cute-layout: ok <atom>" per atom and "mutation: caught
@@ -49,8 +50,8 @@ if "$nvcc" -std=c++17 -I"$inc" -I. tests/cute_layout.cu -o "$t/cute_layout" 2>"$
         pass=$((pass + BASH_REMATCH[1])); fail=$((fail + BASH_REMATCH[2]))
     fi
     check "cute_layout exits 0 (exit $rc)" [ $rc -eq 0 ]
-    check "every wrapped atom compared (10)" [ "$(grep -c '^cute-layout: ok' "$t/out")" -eq 10 ]
-    check "every mutation caught (4)" [ "$(grep -c '^mutation: caught' "$t/out")" -eq 4 ]
+    check "every wrapped atom compared (15)" [ "$(grep -c '^cute-layout: ok' "$t/out")" -eq 15 ]
+    check "every mutation caught (5)" [ "$(grep -c '^mutation: caught' "$t/out")" -eq 5 ]
 else
     fail=$((fail + 1)); echo "FAIL cute_layout.sh: nvcc tests/cute_layout.cu:" >&2; head -20 "$t/cc" >&2
 fi

@@ -37,6 +37,7 @@
 
 #include "sim.h"
 #include "async.h"
+#include "../ptx.cuh"
 
 
 namespace {
@@ -92,11 +93,26 @@ struct mbar {
     sb_sim_loc init_loc;
 };
 
+/* What the runner writes into a CUtensorMap's 128 opaque bytes. */
+struct tma_desc {
+    uint64_t magic;
+    char *base;
+    uint64_t dims[2];       /* elements per row, rows */
+    uint64_t row_bytes;
+    uint32_t box[2];
+    uint32_t esize;
+    int swizzle;
+};
+constexpr uint64_t TMA_MAGIC = 0x314d53414d544253ull;     /* "SBTMASM1" */
+static_assert(sizeof(tma_desc) <= sizeof(CUtensorMap), "the description fits the opaque map");
+
 struct bulk_out {           /* shared -> global, in a bulk group */
-    char *dst;
+    char *dst;              /* NULL: a tensor store, by `map` at (x, y) */
     const char *src;
     std::vector<char> data;
     sb_sim_loc loc;
+    tma_desc map;
+    int x, y;
 };
 
 struct block_async {
@@ -218,13 +234,32 @@ void check_fenced(const char *src, size_t n, const sb_sim_loc &loc)
                         (const void *)(src + i), i, n);
 }
 
+/* Box element (r, c) of map at box (x, y): its address in global memory,
+ * or NULL when it is out of the tensor's bounds. */
+char *tma_element(const tma_desc &m, int x, int y, unsigned r, unsigned c)
+{
+    const int64_t gx = (int64_t)x + c, gy = (int64_t)y + r;
+    if (gx < 0 || gy < 0 || gx >= (int64_t)m.dims[0] || gy >= (int64_t)m.dims[1])
+        return nullptr;
+    return m.base + (uint64_t)gy * m.row_bytes + (uint64_t)gx * m.esize;
+}
+
 void complete_out(const bulk_out &c)
 {
     for (size_t i = 0; i < c.data.size(); i++)
         if (((const volatile char *)c.src)[i] != c.data[i])
             sb_sim_fail(&c.loc, "the shared source of a bulk store changed before cp.async.bulk.wait_group.read "
                         "let it be reused");
-    move(c.dst, c.data.data(), c.data.size());
+    if (c.dst) {
+        move(c.dst, c.data.data(), c.data.size());
+        return;
+    }
+    const tma_desc &m = c.map;
+    const unsigned inner = m.box[0] * m.esize;
+    for (unsigned r = 0; r < m.box[1]; r++)
+        for (unsigned e = 0; e < m.box[0]; e++)
+            if (char *g = tma_element(m, c.x, c.y, r, e))
+                move(g, c.data.data() + sb_tma_smem_offset(m.swizzle, inner, r, e * m.esize), m.esize);
 }
 
 } // namespace
@@ -329,7 +364,7 @@ void sb_sim_bulk_s2g(void *dst, const void *src, unsigned bytes, const sb_sim_lo
 {
     check_bulk(src, dst, bytes, loc);
     check_fenced((const char *)src, bytes, loc);
-    bulk_out c{ (char *)dst, (const char *)src, std::vector<char>(bytes), loc };
+    bulk_out c{ (char *)dst, (const char *)src, std::vector<char>(bytes), loc, {}, 0, 0 };
     move(c.data.data(), (const char *)src, bytes);
     B->out_open[thread_index()].push_back(std::move(c));
 }
@@ -351,4 +386,132 @@ void sb_sim_bulk_wait(int pending, const sb_sim_loc &loc)
             complete_out(c);
         g.pop_front();
     }
+}
+
+/* ---- tensor maps and tensor copies ------------------------------------------------------------ */
+
+namespace {
+
+unsigned tma_esize(CUtensorMapDataType t)
+{
+    switch (t) {
+    case CU_TENSOR_MAP_DATA_TYPE_UINT8: return 1;
+    case CU_TENSOR_MAP_DATA_TYPE_UINT16: case CU_TENSOR_MAP_DATA_TYPE_FLOAT16:
+    case CU_TENSOR_MAP_DATA_TYPE_BFLOAT16: return 2;
+    case CU_TENSOR_MAP_DATA_TYPE_UINT32: case CU_TENSOR_MAP_DATA_TYPE_INT32:
+    case CU_TENSOR_MAP_DATA_TYPE_FLOAT32: case CU_TENSOR_MAP_DATA_TYPE_FLOAT32_FTZ:
+    case CU_TENSOR_MAP_DATA_TYPE_TFLOAT32: case CU_TENSOR_MAP_DATA_TYPE_TFLOAT32_FTZ: return 4;
+    case CU_TENSOR_MAP_DATA_TYPE_UINT64: case CU_TENSOR_MAP_DATA_TYPE_INT64:
+    case CU_TENSOR_MAP_DATA_TYPE_FLOAT64: return 8;
+    default: return 0;      /* the packed 4- and 6-bit types: not modelled */
+    }
+}
+
+unsigned swizzle_span(int swizzle)
+{
+    return swizzle == CU_TENSOR_MAP_SWIZZLE_32B ? 32 : swizzle == CU_TENSOR_MAP_SWIZZLE_64B ? 64
+         : swizzle == CU_TENSOR_MAP_SWIZZLE_128B ? 128 : 0;
+}
+
+CUresult refuse(const char *why)
+{
+    fprintf(stderr, "cuda-on-cpu: cuTensorMapEncodeTiled: %s\n", why);
+    return CUDA_ERROR_INVALID_VALUE;
+}
+
+const tma_desc &desc_of(const CUtensorMap *map, const sb_sim_loc &loc)
+{
+    const tma_desc *d = (const tma_desc *)map;
+    if (d->magic != TMA_MAGIC)
+        sb_sim_fail(&loc, "a tensor copy with %p, which cuTensorMapEncodeTiled did not fill", (const void *)map);
+    return *d;
+}
+
+/* The box's place in shared memory: 128-byte aligned, and to the swizzle
+ * pattern's period (8 rows of its span), all of it inside shared memory. */
+void check_box(const tma_desc &m, const void *smem, const sb_sim_loc &loc)
+{
+    const unsigned align = m.swizzle ? 8 * swizzle_span(m.swizzle) : 128;
+    if ((uintptr_t)smem % align)
+        sb_sim_fail(&loc, "a tensor copy's box at %p in shared memory: %u-byte aligned for its swizzle", smem, align);
+    if (!sb_sim_is_shared(smem, (size_t)m.box[0] * m.box[1] * m.esize))
+        sb_sim_fail(&loc, "a tensor copy's box at %p (%u bytes) is not in the block's shared memory", smem,
+                    m.box[0] * m.box[1] * m.esize);
+}
+
+} // namespace
+
+/* cuTensorMapEncodeTiled's checks (its documentation's), for what the
+ * runner models: rank 2, element strides 1, no interleave, no L2
+ * promotion requirement, swizzle none or 32/64/128 bytes with the box's
+ * rows exactly that wide (narrower rows under a swizzle are left out). */
+CUresult sb_sim_tensor_map_encode_tiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *base,
+                                        const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                        const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                        CUtensorMapFloatOOBfill oob)
+{
+    (void)l2;
+    const unsigned es = tma_esize(dtype);
+    if (rank != 2 || !es || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE || estrides[0] != 1 || estrides[1] != 1 ||
+        oob != CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE || swizzle > CU_TENSOR_MAP_SWIZZLE_128B)
+        sb_sim_fail(nullptr, "cuTensorMapEncodeTiled: rank %u, type %d, interleave %d, element strides, swizzle %d "
+                    "or out-of-bounds fill %d: not modelled by the CPU runner", rank, (int)dtype, (int)interleave,
+                    (int)swizzle, (int)oob);
+    if ((uintptr_t)base % 16)
+        return refuse("globalAddress not 16-byte aligned");
+    for (int i = 0; i < 2; i++)
+        if (dims[i] == 0 || dims[i] > (1ull << 32))
+            return refuse("a globalDim out of [1, 2^32]");
+    if (strides[0] % 16 || strides[0] >= (1ull << 40) || strides[0] < dims[0] * es)
+        return refuse("globalStrides[0] not a multiple of 16, under 2^40 and at least a row");
+    for (int i = 0; i < 2; i++)
+        if (box[i] == 0 || box[i] > 256)
+            return refuse("a boxDim out of [1, 256]");
+    if (box[0] * es % 16)
+        return refuse("boxDim[0] x element size not a multiple of 16 bytes");
+    if (swizzle && box[0] * es > swizzle_span(swizzle))
+        return refuse("the box's inner dimension is wider than the swizzle");
+    if (swizzle && box[0] * es != swizzle_span(swizzle))
+        sb_sim_fail(nullptr, "cuTensorMapEncodeTiled: a box row of %u bytes under a %u-byte swizzle: not modelled "
+                    "(rows exactly the swizzle's width are)", box[0] * es, swizzle_span(swizzle));
+    if (!sb_sim_is_global(base, (size_t)(strides[0] * (dims[1] - 1) + dims[0] * es)))
+        sb_sim_fail(nullptr, "cuTensorMapEncodeTiled: the tensor at %p (%llu rows of %llu bytes) is not inside one "
+                    "device allocation", base, (unsigned long long)dims[1], (unsigned long long)strides[0]);
+    memset(map, 0, sizeof *map);
+    tma_desc *d = (tma_desc *)map;
+    *d = tma_desc{ TMA_MAGIC, (char *)base, { dims[0], dims[1] }, strides[0], { box[0], box[1] }, es, (int)swizzle };
+    return CUDA_SUCCESS;
+}
+
+void sb_sim_tma_load_2d(void *dst, const CUtensorMap *map, int x, int y, uint64_t *b, const sb_sim_loc &loc)
+{
+    need_sm90("cp.async.bulk.tensor", loc);
+    const tma_desc &m = desc_of(map, loc);
+    check_box(m, dst, loc);
+    mbar &bar = bar_at(b, "cp.async.bulk.tensor ... mbarrier::complete_tx", loc);
+    const unsigned inner = m.box[0] * m.esize, bytes = inner * m.box[1];
+    bulk_in c{ (char *)dst, std::vector<char>(bytes, 0), loc };     /* out of bounds: zero */
+    for (unsigned r = 0; r < m.box[1]; r++)
+        for (unsigned e = 0; e < m.box[0]; e++)
+            if (const char *g = tma_element(m, x, y, r, e))
+                move(c.data.data() + sb_tma_smem_offset(m.swizzle, inner, r, e * m.esize), g, m.esize);
+    fill(dst, bytes);
+    POISON(dst, bytes);
+    if (char *v = view_of((char *)dst, bytes))
+        fill(v, bytes);
+    bar.copies.push_back(std::move(c));
+    sb_sim_progress();
+}
+
+void sb_sim_tma_store_2d(const CUtensorMap *map, int x, int y, const void *src, const sb_sim_loc &loc)
+{
+    need_sm90("cp.async.bulk.tensor", loc);
+    const tma_desc &m = desc_of(map, loc);
+    check_box(m, src, loc);
+    const unsigned bytes = m.box[0] * m.box[1] * m.esize;
+    check_fenced((const char *)src, bytes, loc);
+    bulk_out c{ nullptr, (const char *)src, std::vector<char>(bytes), loc, m, x, y };
+    move(c.data.data(), (const char *)src, bytes);
+    B->out_open[thread_index()].push_back(std::move(c));
 }

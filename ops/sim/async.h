@@ -20,10 +20,28 @@
 #else
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
+/* The runner's cuTensorMapEncodeTiled (runtime.cpp hands it out as the
+ * driver's entry point). */
+#include <cuda.h>
+CUresult sb_sim_tensor_map_encode_tiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *base,
+                                        const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                        const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                        CUtensorMapFloatOOBfill oob);
+
 #endif
 
 void sb_sim_async_mbarrier_init(uint64_t *b, unsigned count, const sb_sim_loc &loc);
 uint64_t sb_sim_async_mbarrier_arrive(uint64_t *b, unsigned tx, const sb_sim_loc &loc);
 void sb_sim_async_mbarrier_wait(uint64_t *b, unsigned parity, const sb_sim_loc &loc);
+
+/* The runner's cuTensorMapEncodeTiled (runtime.cpp hands it out as the
+ * driver's entry point). */
+#include <cuda.h>
+CUresult sb_sim_tensor_map_encode_tiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *base,
+                                        const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                        const cuuint32_t *estrides, CUtensorMapInterleave interleave,
+                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
+                                        CUtensorMapFloatOOBfill oob);
 
 #endif

@@ -44,6 +44,7 @@
 #include <set>
 #include <string>
 
+#include "async.h"
 #include "runtime.h"
 #include "sim.h"
 
@@ -657,6 +658,19 @@ cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
     if (!a->recorded || !b->recorded)
         return ret(cudaErrorInvalidResourceHandle);
     *ms = (float)(b->t - a->t);
+    return cudaSuccess;
+}
+
+/* The driver's entry points the implementations ask for: the runner's
+ * cuTensorMapEncodeTiled; anything else is not found. */
+cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **fn, unsigned int version,
+                                             unsigned long long flags, cudaDriverEntryPointQueryResult *q)
+{
+    (void)version, (void)flags;
+    const bool known = strcmp(symbol, "cuTensorMapEncodeTiled") == 0;
+    *fn = known ? (void *)sb_sim_tensor_map_encode_tiled : nullptr;
+    if (q)
+        *q = known ? cudaDriverEntryPointSuccess : cudaDriverEntryPointSymbolNotFound;
     return cudaSuccess;
 }
 
