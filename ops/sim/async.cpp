@@ -331,6 +331,19 @@ void sb_sim_fence_proxy_async(const sb_sim_loc &loc)
     B->have_view = true;
 }
 
+/* A copy into shared memory issued on mbarrier m: its destination poisoned
+ * (for the async proxy's view too) until it lands. */
+static void issue_in(mbar &m, bulk_in &&c)
+{
+    const size_t bytes = c.data.size();
+    fill(c.dst, bytes);
+    POISON(c.dst, bytes);
+    if (char *v = view_of(c.dst, bytes))
+        fill(v, bytes);
+    m.copies.push_back(std::move(c));
+    sb_sim_progress();
+}
+
 /* What every cp.async.bulk takes: sm_90, 16-byte sizes and alignment, the
  * shared side in this block's shared memory, the global side in one
  * device allocation. */
@@ -352,12 +365,7 @@ void sb_sim_bulk_g2s(void *dst, const void *src, unsigned bytes, uint64_t *b, co
     mbar &m = bar_at(b, "cp.async.bulk ... mbarrier::complete_tx", loc);
     bulk_in c{ (char *)dst, std::vector<char>(bytes), loc };
     move(c.data.data(), (const char *)src, bytes);
-    fill(dst, bytes);
-    POISON(dst, bytes);
-    if (char *v = view_of((char *)dst, bytes))
-        fill(v, bytes);
-    m.copies.push_back(std::move(c));
-    sb_sim_progress();
+    issue_in(m, std::move(c));
 }
 
 void sb_sim_bulk_s2g(void *dst, const void *src, unsigned bytes, const sb_sim_loc &loc)
@@ -496,12 +504,7 @@ void sb_sim_tma_load_2d(void *dst, const CUtensorMap *map, int x, int y, uint64_
         for (unsigned e = 0; e < m.box[0]; e++)
             if (const char *g = tma_element(m, x, y, r, e))
                 move(c.data.data() + sb_tma_smem_offset(m.swizzle, inner, r, e * m.esize), g, m.esize);
-    fill(dst, bytes);
-    POISON(dst, bytes);
-    if (char *v = view_of((char *)dst, bytes))
-        fill(v, bytes);
-    bar.copies.push_back(std::move(c));
-    sb_sim_progress();
+    issue_in(bar, std::move(c));
 }
 
 void sb_sim_tma_store_2d(const CUtensorMap *map, int x, int y, const void *src, const sb_sim_loc &loc)
