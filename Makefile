@@ -139,7 +139,8 @@ SIM_OWN_tsan := -DSB_SIM_TSAN
 SIM_OWN_plain :=
 SIM_HOST_OBJ := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
                 $(REFERENCE_SRC:%.c=build/%.o)
-SIM_LDLIBS   := -fopenmp -Wl,-Bstatic -lsqlite3 -Wl,-Bdynamic -lm -ldl -lpthread
+# bench's libraries but the two the runner stands in for.
+SIM_LDLIBS   := $(filter-out -lcublas -lcudart_static,$(LDLIBS_ALL))
 SIM_BINS     := $(SIM_KINDS:%=bin/tests/cuda_on_cpu-%)
 SIM_REPORTS  := $(CU_OBJ:.o=.ptxas) build/tests/cuda_on_cpu_kernels.ptxas
 
