@@ -7,6 +7,7 @@
 #ifndef SEQBENCH_SIM_ASYNC_H
 #define SEQBENCH_SIM_ASYNC_H
 
+#include <cuda.h>
 #include <stdint.h>
 
 #include "sim.h"
@@ -20,15 +21,6 @@
 #else
 #define POISON(p, n) ((void)(p), (void)(n))
 #define UNPOISON(p, n) ((void)(p), (void)(n))
-/* The runner's cuTensorMapEncodeTiled (runtime.cpp hands it out as the
- * driver's entry point). */
-#include <cuda.h>
-CUresult sb_sim_tensor_map_encode_tiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *base,
-                                        const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
-                                        const cuuint32_t *estrides, CUtensorMapInterleave interleave,
-                                        CUtensorMapSwizzle swizzle, CUtensorMapL2promotion l2,
-                                        CUtensorMapFloatOOBfill oob);
-
 #endif
 
 void sb_sim_async_mbarrier_init(uint64_t *b, unsigned count, const sb_sim_loc &loc);
@@ -37,7 +29,6 @@ void sb_sim_async_mbarrier_wait(uint64_t *b, unsigned parity, const sb_sim_loc &
 
 /* The runner's cuTensorMapEncodeTiled (runtime.cpp hands it out as the
  * driver's entry point). */
-#include <cuda.h>
 CUresult sb_sim_tensor_map_encode_tiled(CUtensorMap *map, CUtensorMapDataType dtype, cuuint32_t rank, void *base,
                                         const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
                                         const cuuint32_t *estrides, CUtensorMapInterleave interleave,
