@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
+<<<<<<< HEAD
 # stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
 # build/harness/*.ptxas), and a .cu
 # file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
@@ -8,6 +9,16 @@
 # installs from PyPI into .tools/bin).
 set -u
 source "$(dirname "$0")/lib.bash"
+=======
+# stack (the reports the Makefile keeps beside each object: build/ops/**/*.ptxas,
+# build/harness/*.ptxas), and a .cu
+# file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
+# its sm_90a SASS (cuobjdump and nvdisasm, from PyPI's nvidia-cuda-cuobjdump
+# and nvidia-cuda-nvdisasm, found by tests/cuobjdump.bash; skipped when they
+# are not installed).
+set -u
+pass=0; fail=0; skip=0
+>>>>>>> cudacpu
 reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     # Not a GPU's absence but the toolkit's: tests/run.sh counts it as a
@@ -23,6 +34,7 @@ for r in $reports; do
     check "$r: no local-memory stack frame: $stack" [ -z "$stack" ]
 done
 
+<<<<<<< HEAD
 find_cuobjdump() {
     CUOBJDUMP=$(command -v cuobjdump || echo "$TOOLS/bin/cuobjdump")
     "$CUOBJDUMP" --version
@@ -35,6 +47,19 @@ if [ -n "$expects" ] && have cuobjdump find_cuobjdump; then
             n=$("$CUOBJDUMP" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
             check "$cu: $insn in the sm_90a SASS of $obj ($n found)" [ "$n" -gt 0 ]
         done
+=======
+source "$(dirname "$0")/cuobjdump.bash"
+objdump=$(sb_cuobjdump)
+for cu in $(grep -l 'sass-expect:' ops/*/*.cu harness/*.cu 2>/dev/null); do
+    obj=build/${cu%.cu}.o
+    for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
+        if [ -z "$objdump" ] || [ ! -x "$objdump" ]; then
+            skip=$((skip + 1)); echo "SKIP kernels.sh: $cu: no cuobjdump to look for $insn (pip install nvidia-cuda-cuobjdump)" >&2; continue
+        fi
+        n=$("$objdump" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
+        if [ "$n" -gt 0 ]; then pass=$((pass + 1)); else
+            fail=$((fail + 1)); echo "FAIL kernels.sh: $cu: no $insn in the sm_90a SASS of $obj" >&2; fi
+>>>>>>> cudacpu
     done
 fi
 summary

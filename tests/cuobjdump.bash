@@ -1,0 +1,30 @@
+# cuobjdump.bash — finds cuobjdump (and, beside it, nvdisasm, which its
+# --dump-sass needs) for the tests that read the build's SASS
+# (tests/kernels.sh, tests/cuda_on_cpu.sh); sourced, so not named *.sh.
+# Looked for on PATH, in $CUDA_HOME/bin, where make test installs tools
+# (.tools/bin), in the tests' own folder ($SB_TEST_DEPS, tests/.deps: PyPI's
+# nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm unpacked there) and in the
+# Python packages of that name. Prints its path, or nothing.
+sb_cuobjdump() {
+    local c
+    for c in "$(command -v cuobjdump 2>/dev/null)" "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump" .tools/bin/cuobjdump \
+             ${SB_TEST_DEPS:+"$SB_TEST_DEPS"/*/bin/cuobjdump "$SB_TEST_DEPS"/*/nvidia/cu13/bin/cuobjdump} \
+             tests/.deps/*/bin/cuobjdump tests/.deps/*/nvidia/cu13/bin/cuobjdump \
+             /usr/local/lib/python3*/dist-packages/nvidia/cu13/bin/cuobjdump \
+             "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cu13/bin/cuobjdump; do
+        [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return; }
+    done
+}
+
+# The unqualified name of a kernel from its symbol: _Z16flash_fwd_kernelI...
+# -> flash_fwd_kernel; an extern "C" name as it is; a namespaced one
+# (_ZN...) -> "NAMESPACED:<symbol>", which the caller reports.
+sb_kernel_name() {
+    if [[ $1 =~ ^_Z([0-9]+)(.*)$ ]]; then
+        echo "${BASH_REMATCH[2]:0:${BASH_REMATCH[1]}}"
+    elif [[ $1 == _ZN* ]]; then
+        echo "NAMESPACED:$1"
+    else
+        echo "$1"
+    fi
+}
