@@ -17,6 +17,8 @@
  * Products and sums in double, rounded once to C's type (cuBLAS's own
  * order and precision of the sum are its choice: within the family's
  * tolerance). Pointer mode host only (the default, what the callers use).
+ * The call is queued on the handle's stream like a kernel (runtime.cpp),
+ * and counts its m·n·k multiply-adds per batch entry (sb_sim_count_macs).
  */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -166,32 +168,40 @@ cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t tran
         return CUBLAS_STATUS_NOT_SUPPORTED;
     if (m == 0 || n == 0 || batchCount == 0)
         return CUBLAS_STATUS_SUCCESS;
+    /* alpha and beta are read now (host pointer mode), the rest when the
+     * stream runs the call: the pointer arrays and matrices are device
+     * memory the stream's earlier work may still be writing. */
     const double al = *(const float *)alpha, be = *(const float *)beta;
-    sb_rt_device_memory_access(1);
-    for (const auto &arr : { (const void *)Aarray, (const void *)Barray, (const void *)Carray })
-        if (!sb_sim_is_global(arr, (size_t)batchCount * sizeof(void *)))
-            sb_sim_fail(nullptr, "cublasGemmBatchedEx: a pointer array %p of %d entries is not in device memory",
-                        arr, batchCount);
-    for (int bi = 0; bi < batchCount; bi++) {
-        const void *A = Aarray[bi], *B = Barray[bi];
-        void *C = Carray[bi];
-        check_span("A", bi, A, a_rows, a_cols, lda, Atype);
-        check_span("B", bi, B, b_rows, b_cols, ldb, Btype);
-        check_span("C", bi, C, m, n, ldc, Ctype);
-        for (int j = 0; j < n; j++)
-            for (int i = 0; i < m; i++) {
-                double acc = 0;
-                for (int p = 0; p < k; p++) {
-                    const double a = load(A, Atype, ta ? (size_t)p + (size_t)i * lda : (size_t)i + (size_t)p * lda);
-                    const double b = load(B, Btype, tb ? (size_t)j + (size_t)p * ldb : (size_t)p + (size_t)j * ldb);
-                    acc += a * b;
+    sb_rt_enqueue(handle->stream, [=] {
+        sb_rt_device_memory_access(1);
+        for (const auto &arr : { (const void *)Aarray, (const void *)Barray, (const void *)Carray })
+            if (!sb_sim_is_global(arr, (size_t)batchCount * sizeof(void *)))
+                sb_sim_fail(nullptr, "cublasGemmBatchedEx: a pointer array %p of %d entries is not in device memory",
+                            arr, batchCount);
+        for (int bi = 0; bi < batchCount; bi++) {
+            const void *A = Aarray[bi], *B = Barray[bi];
+            void *C = Carray[bi];
+            check_span("A", bi, A, a_rows, a_cols, lda, Atype);
+            check_span("B", bi, B, b_rows, b_cols, ldb, Btype);
+            check_span("C", bi, C, m, n, ldc, Ctype);
+            for (int j = 0; j < n; j++)
+                for (int i = 0; i < m; i++) {
+                    double acc = 0;
+                    for (int p = 0; p < k; p++) {
+                        const double a = load(A, Atype, ta ? (size_t)p + (size_t)i * lda : (size_t)i + (size_t)p * lda);
+                        const double b = load(B, Btype, tb ? (size_t)j + (size_t)p * ldb : (size_t)p + (size_t)j * ldb);
+                        acc += a * b;
+                    }
+                    const size_t ci = (size_t)i + (size_t)j * ldc;
+                    /* beta = 0: C is not read (it may hold NaN), as in BLAS. */
+                    store(C, Ctype, ci, al * acc + (be != 0 ? be * load(C, Ctype, ci) : 0.0));
                 }
-                const size_t ci = (size_t)i + (size_t)j * ldc;
-                /* beta = 0: C is not read (it may hold NaN), as in BLAS. */
-                store(C, Ctype, ci, al * acc + (be != 0 ? be * load(C, Ctype, ci) : 0.0));
-            }
-    }
-    sb_rt_device_memory_access(0);
+        }
+        /* The multiply-adds a GEMM executes, for the implementation's
+         * executed count (tests/cuda_on_cpu.cpp). */
+        sb_sim_count_macs((long)m * n * k * batchCount);
+        sb_rt_device_memory_access(0);
+    });
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -19,6 +19,11 @@
 #error "cuda_sim.h is for compiling .cu files with a host C++ compiler"
 #endif
 
+/* This translation unit is a .cu file built for the CPU runner: its device
+ * code runs as CUDA threads (fibers), as under __CUDA_ARCH__ on a GPU.
+ * For code shared with plain C that must tell the two apart (gpu_ref.h). */
+#define SB_CUDA_ON_CPU 1
+
 /* Static shared memory: function-local statics (shared by the threads of a
  * block, and blocks run one at a time) in their own section, so the
  * scheduler refills all of it with NaN bytes before every block, as a GPU

@@ -20,8 +20,28 @@
  *               faults. Under AddressSanitizer the slack around the
  *               requested bytes is poisoned, so a kernel's access one byte
  *               past an allocation is reported where it happens
- *   streams     every call completes before it returns (a launch runs the
- *               grid); events record the host clock
+ *   streams     work queued on a stream (launches, async copies and
+ *               memsets, event records, cuBLAS calls) runs in order when
+ *               the host waits for it: cudaStreamSynchronize,
+ *               cudaEventSynchronize, cudaDeviceSynchronize, cudaFree, a
+ *               synchronous copy or memset (the legacy stream and the
+ *               blocking streams), a copy into pageable host memory. That
+ *               is one schedule a GPU may take (as late as the API
+ *               allows), so a kernel whose input the host writes after the
+ *               launch but before the wait, such as the harness's blocking
+ *               kernel's release word, sees it, and code that reads results
+ *               without waiting reads what was there before. Events record
+ *               the host clock when their turn comes: the time of the work
+ *               queued between two of them as the CPU ran it
+ *   host memory cudaHostAlloc: pinned, mapped (unified addressing: its
+ *               device pointer is its host pointer), always accessible;
+ *               copies to and from it are asynchronous
+ *   graphs      stream capture records the queued work instead of running
+ *               it; a launched graph queues it again. While a capture that
+ *               is not cudaStreamCaptureModeRelaxed is under way, the
+ *               calls CUDA deems unsafe then (allocation, freeing,
+ *               synchronisation, synchronous copies) fail with
+ *               cudaErrorStreamCaptureUnsupported and invalidate it
  *   errors      the last error as the runtime keeps it: a launch that breaks
  *               a limit sets it (cudaGetLastError reads and clears it)
  *
@@ -40,9 +60,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <deque>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "async.h"
 #include "runtime.h"
@@ -197,18 +221,11 @@ void protect(const allocation &a, int open)
     mprotect(a.data, a.data_len, open ? PROT_READ | PROT_WRITE : PROT_NONE);
 }
 
-std::set<cudaStream_t> streams;
-
 double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-int stream_ok(cudaStream_t s)
-{
-    return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread || streams.count(s);
 }
 
 cudaError_t ret(cudaError_t e)
@@ -226,14 +243,95 @@ void ensure_device(void)
 
 } // namespace
 
-/* Streams are opaque to the API: complete the type the headers leave open. */
+/* Streams, events and graphs are opaque to the API: complete the types the
+ * headers leave open. */
+struct CUgraph_st {
+    std::vector<std::function<void()>> ops;     /* the captured work, in order */
+};
+struct CUgraphExec_st {
+    std::vector<std::function<void()>> ops;
+};
 struct CUstream_st {
     unsigned flags;
+    std::deque<std::function<void()>> work;     /* queued, not yet run */
+    CUgraph_st *capture;                        /* the graph being captured, or NULL */
+    enum cudaStreamCaptureMode capture_mode;
+    bool capture_invalid;                       /* an unsafe call was made during it */
 };
 struct CUevent_st {
     double t;
-    int recorded;
+    int state;                  /* 0: never recorded, 1: recorded, not yet reached, 2: reached */
+    CUstream_st *stream;        /* where it was last recorded */
+    unsigned long seq;          /* records made: only the last one's turn counts */
 };
+
+namespace {
+
+std::set<cudaStream_t> streams;
+CUstream_st legacy{ 0, {}, nullptr, cudaStreamCaptureModeGlobal, false };
+
+int stream_ok(cudaStream_t s)
+{
+    return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread || streams.count(s);
+}
+
+/* The queue of s (the legacy stream for NULL and its aliases). */
+CUstream_st *queue_of(cudaStream_t s)
+{
+    return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread ? &legacy : s;
+}
+
+void drain(CUstream_st *q)
+{
+    while (!q->work.empty()) {
+        std::function<void()> op = std::move(q->work.front());
+        q->work.pop_front();
+        op();
+    }
+}
+
+/* What the legacy stream waits for: itself and every blocking stream. */
+void drain_legacy(void)
+{
+    for (cudaStream_t s : streams)
+        if (!(s->flags & cudaStreamNonBlocking))
+            drain(s);
+    drain(&legacy);
+}
+
+void drain_all(void)
+{
+    for (cudaStream_t s : streams)
+        drain(s);
+    drain(&legacy);
+}
+
+/* A call CUDA deems unsafe during a capture (cudaMalloc, cudaFree, the
+ * synchronising calls): while a capture in global or thread-local mode is
+ * under way (one thread here makes every call) it is refused, and the
+ * capture is invalidated: its cudaStreamEndCapture fails. */
+cudaError_t capture_forbids(void)
+{
+    bool any = false;
+    for (cudaStream_t s : streams)
+        if (s->capture && s->capture_mode != cudaStreamCaptureModeRelaxed)
+            s->capture_invalid = any = true;
+    return any ? ret(cudaErrorStreamCaptureUnsupported) : cudaSuccess;
+}
+
+/* Pinned host memory (cudaHostAlloc): size by address. */
+std::map<uintptr_t, size_t> host_allocs;
+
+bool pinned(const void *p, size_t n)
+{
+    auto it = host_allocs.upper_bound((uintptr_t)p);
+    if (it == host_allocs.begin())
+        return false;
+    --it;
+    return (uintptr_t)p >= it->first && (uintptr_t)p + n <= it->first + it->second;
+}
+
+} // namespace
 
 /* ---- the runner's side --------------------------------------------------------------- */
 
@@ -317,6 +415,15 @@ void sb_rt_device_memory_access(int open)
     if (open ? open_depth++ == 0 : --open_depth == 0)
         for (auto &kv : allocs)
             protect(kv.second, open);
+}
+
+void sb_rt_enqueue(cudaStream_t s, std::function<void()> op)
+{
+    CUstream_st *q = queue_of(s);
+    if (q->capture)
+        q->capture->ops.push_back(std::move(op));
+    else
+        q->work.push_back(std::move(op));
 }
 
 cudaError_t sb_rt_check_launch(const void *kernel, const char *mangled, dim3 grid, dim3 block,
@@ -509,6 +616,8 @@ cudaError_t cudaMalloc(void **p, size_t size)
 {
     ensure_device();
     *p = nullptr;
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
     if (allocated + size > dev->mem_bytes)
         return ret(cudaErrorMemoryAllocation);
     const size_t span = (size + 255) / 256 * 256;
@@ -532,6 +641,9 @@ cudaError_t cudaMalloc(void **p, size_t size)
 
 cudaError_t cudaFree(void *p)
 {
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    drain_all();            /* cudaFree waits for the device: no queued work may still use p */
     if (!p)
         return cudaSuccess;
     auto it = allocs.find((uintptr_t)p);
@@ -554,13 +666,11 @@ cudaError_t cudaMemGetInfo(size_t *free_b, size_t *total)
     return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
-                            cudaStream_t stream)
+/* The checks of a copy: each side that kind names device memory lies
+ * inside one allocation, else the program stops (on a GPU: an illegal
+ * address or worse). */
+static void copy_check(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind)
 {
-    if (!stream_ok(stream))
-        return ret(cudaErrorInvalidResourceHandle);
-    if (n == 0)
-        return cudaSuccess;
     const allocation *d = alloc_of(dst, n), *s = alloc_of(src, n);
     const bool want_d = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice;
     const bool want_s = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice;
@@ -568,37 +678,136 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
         ((want_d && !d) || (want_s && !s)))
         sb_sim_fail(nullptr, "cudaMemcpy of %zu bytes (kind %d): %s %p is not inside a device allocation",
                     n, (int)kind, want_d && !d ? "destination" : "source", want_d && !d ? dst : src);
+}
+
+static void copy_now(void *dst, const void *src, size_t n)
+{
     sb_rt_device_memory_access(1);
     memcpy(dst, src, n);
     sb_rt_device_memory_access(0);
+}
+
+/* Asynchronous between device memory and pinned memory. From pageable
+ * host memory the bytes are staged at the call (the caller may reuse its
+ * buffer at once); into pageable host memory the call returns when the
+ * copy is done (the stream's earlier work first), as the CUDA runtime
+ * documents. A capture takes only the asynchronous kinds. */
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind,
+                            cudaStream_t stream)
+{
+    if (!stream_ok(stream))
+        return ret(cudaErrorInvalidResourceHandle);
+    if (n == 0)
+        return cudaSuccess;
+    copy_check(dst, src, n, kind);
+    CUstream_st *q = queue_of(stream);
+    const bool dst_async = alloc_of(dst, n) || pinned(dst, n);
+    const bool src_async = alloc_of(src, n) || pinned(src, n);
+    if (dst_async && src_async) {
+        sb_rt_enqueue(stream, [=] { copy_now(dst, src, n); });
+        return cudaSuccess;
+    }
+    if (q->capture) {
+        q->capture_invalid = true;
+        return ret(cudaErrorStreamCaptureUnsupported);
+    }
+    if (dst_async) {
+        std::shared_ptr<std::vector<char>> staged =
+            std::make_shared<std::vector<char>>((const char *)src, (const char *)src + n);
+        sb_rt_enqueue(stream, [=] { copy_now(dst, staged->data(), n); });
+        return cudaSuccess;
+    }
+    drain(q);
+    copy_now(dst, src, n);
     return cudaSuccess;
 }
 
+/* The legacy stream's copy: after the work it waits for, done on return. */
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t n, enum cudaMemcpyKind kind)
 {
-    return cudaMemcpyAsync(dst, src, n, kind, nullptr);
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    if (n == 0)
+        return cudaSuccess;
+    copy_check(dst, src, n, kind);
+    drain_legacy();
+    copy_now(dst, src, n);
+    return cudaSuccess;
+}
+
+static void memset_check(void *dst, size_t n)
+{
+    if (n && !alloc_of(dst, n))
+        sb_sim_fail(nullptr, "cudaMemset of %zu bytes at %p: not inside a device allocation", n, dst);
+}
+
+static void memset_now(void *dst, int value, size_t n)
+{
+    sb_rt_device_memory_access(1);
+    memset(dst, value, n);
+    sb_rt_device_memory_access(0);
 }
 
 cudaError_t cudaMemsetAsync(void *dst, int value, size_t n, cudaStream_t stream)
 {
     if (!stream_ok(stream))
         return ret(cudaErrorInvalidResourceHandle);
-    if (n && !alloc_of(dst, n))
-        sb_sim_fail(nullptr, "cudaMemset of %zu bytes at %p: not inside a device allocation", n, dst);
-    sb_rt_device_memory_access(1);
-    memset(dst, value, n);
-    sb_rt_device_memory_access(0);
+    memset_check(dst, n);
+    sb_rt_enqueue(stream, [=] { memset_now(dst, value, n); });
     return cudaSuccess;
 }
 
 cudaError_t cudaMemset(void *dst, int value, size_t n)
 {
-    return cudaMemsetAsync(dst, value, n, nullptr);
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    memset_check(dst, n);
+    drain_legacy();
+    memset_now(dst, value, n);
+    return cudaSuccess;
+}
+
+/* Pinned, mapped host memory: page-aligned as the runtime's. */
+cudaError_t cudaHostAlloc(void **p, size_t size, unsigned int flags)
+{
+    (void)flags;            /* portable, mapped, write-combined: all the same here */
+    *p = nullptr;
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    const size_t bytes = (size ? size + page - 1 : page) / page * page;
+    if (!(*p = aligned_alloc(page, bytes)))
+        return ret(cudaErrorMemoryAllocation);
+    host_allocs[(uintptr_t)*p] = size ? size : 1;
+    return cudaSuccess;
+}
+
+/* Unified addressing: the device address of pinned memory is its host
+ * address. Memory cudaHostAlloc did not return has none. */
+cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
+{
+    *pDevice = nullptr;
+    if (flags != 0 || !pinned(pHost, 1))
+        return ret(cudaErrorInvalidValue);
+    *pDevice = pHost;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeHost(void *p)
+{
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    drain_all();
+    if (!p)
+        return cudaSuccess;
+    if (!host_allocs.erase((uintptr_t)p))
+        return ret(cudaErrorInvalidValue);
+    free(p);
+    return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, unsigned int flags)
 {
-    *s = new CUstream_st{ flags };
+    *s = new CUstream_st{ flags, {}, nullptr, cudaStreamCaptureModeGlobal, false };
     streams.insert(*s);
     return cudaSuccess;
 }
@@ -608,56 +817,151 @@ cudaError_t cudaStreamCreate(cudaStream_t *s)
     return cudaStreamCreateWithFlags(s, 0);
 }
 
+/* Its queued work still runs, as on a GPU. */
 cudaError_t cudaStreamDestroy(cudaStream_t s)
 {
-    if (!streams.erase(s))
+    if (!streams.count(s))
         return ret(cudaErrorInvalidResourceHandle);
+    drain(s);
+    delete s->capture;
+    streams.erase(s);
     delete s;
     return cudaSuccess;
 }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t s)
 {
-    return ret(stream_ok(s) ? cudaSuccess : cudaErrorInvalidResourceHandle);
+    if (!stream_ok(s))
+        return ret(cudaErrorInvalidResourceHandle);
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    drain(queue_of(s));
+    return cudaSuccess;
 }
 
 cudaError_t cudaDeviceSynchronize(void)
 {
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    drain_all();
     return cudaSuccess;
 }
 
 cudaError_t cudaEventCreate(cudaEvent_t *e)
 {
-    *e = new CUevent_st{ 0, 0 };
+    *e = new CUevent_st{ 0, 0, nullptr, 0 };
     return cudaSuccess;
 }
 
 cudaError_t cudaEventDestroy(cudaEvent_t e)
 {
+    if (e->state == 1)
+        drain(e->stream);   /* its queued record must not outlive it */
     delete e;
     return cudaSuccess;
 }
 
+/* The host clock when the stream reaches the record. In a capture the
+ * record is captured with the rest (the graph's replay records it). */
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s)
 {
     if (!stream_ok(s))
         return ret(cudaErrorInvalidResourceHandle);
-    e->t = now_ms();
-    e->recorded = 1;
+    const unsigned long seq = ++e->seq;
+    e->state = 1, e->stream = queue_of(s);
+    sb_rt_enqueue(s, [e, seq] {
+        if (e->seq == seq)
+            e->t = now_ms(), e->state = 2;
+    });
     return cudaSuccess;
 }
 
 cudaError_t cudaEventSynchronize(cudaEvent_t e)
 {
-    (void)e;
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    if (e->state == 1)
+        drain(e->stream);
     return cudaSuccess;
 }
 
 cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
 {
-    if (!a->recorded || !b->recorded)
+    if (!a->state || !b->state)
         return ret(cudaErrorInvalidResourceHandle);
+    if (a->state != 2 || b->state != 2)
+        return ret(cudaErrorNotReady);
     *ms = (float)(b->t - a->t);
+    return cudaSuccess;
+}
+
+/* ---- stream capture and graphs ---- */
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, enum cudaStreamCaptureMode mode)
+{
+    if (!stream_ok(s))
+        return ret(cudaErrorInvalidResourceHandle);
+    CUstream_st *q = queue_of(s);
+    if (q == &legacy)
+        return ret(cudaErrorStreamCaptureUnsupported);     /* the legacy stream cannot be captured */
+    if (q->capture)
+        return ret(cudaErrorIllegalState);
+    q->capture = new CUgraph_st;
+    q->capture_mode = mode;
+    q->capture_invalid = false;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
+{
+    *graph = nullptr;
+    if (!stream_ok(s))
+        return ret(cudaErrorInvalidResourceHandle);
+    CUstream_st *q = queue_of(s);
+    if (!q->capture)
+        return ret(cudaErrorIllegalState);
+    CUgraph_st *g = q->capture;
+    q->capture = nullptr;
+    if (q->capture_invalid) {
+        delete g;
+        return ret(cudaErrorStreamCaptureInvalidated);
+    }
+    *graph = g;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
+{
+    (void)flags;
+    *exec = new CUgraphExec_st{ graph->ops };
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphUpload(cudaGraphExec_t exec, cudaStream_t s)
+{
+    (void)exec;
+    return ret(stream_ok(s) ? cudaSuccess : cudaErrorInvalidResourceHandle);
+}
+
+/* The captured work, queued again in its order. */
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
+{
+    if (!stream_ok(s))
+        return ret(cudaErrorInvalidResourceHandle);
+    for (const std::function<void()> &op : exec->ops)
+        sb_rt_enqueue(s, op);
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    delete exec;            /* queued replays keep their own copies of the work */
+    return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    delete graph;
     return cudaSuccess;
 }
 
@@ -683,6 +987,8 @@ const char *cudaGetErrorName(cudaError_t e)
     E(cudaErrorInvalidResourceHandle) E(cudaErrorLaunchOutOfResources)
     E(cudaErrorInvalidDeviceFunction) E(cudaErrorNoDevice) E(cudaErrorInsufficientDriver)
     E(cudaErrorIllegalAddress) E(cudaErrorLaunchFailure) E(cudaErrorNotSupported)
+    E(cudaErrorNotReady) E(cudaErrorIllegalState) E(cudaErrorStreamCaptureUnsupported)
+    E(cudaErrorStreamCaptureInvalidated)
 #undef E
     default: return "cudaErrorUnknown";
     }
@@ -700,6 +1006,10 @@ const char *cudaGetErrorString(cudaError_t e)
     case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     case cudaErrorLaunchOutOfResources: return "too many resources requested for launch";
     case cudaErrorInvalidDeviceFunction: return "invalid device function";
+    case cudaErrorNotReady: return "device not ready";
+    case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
     default: return "unknown error (CPU runner)";
     }
 }

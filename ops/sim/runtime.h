@@ -9,6 +9,8 @@
 #include <cuda_runtime_api.h>
 #include <stddef.h>
 
+#include <functional>
+
 /* The checks a launch of `kernel` (symbol `mangled`, may be NULL) makes on
  * the simulated device: block and grid limits, the stream, the kernel's
  * build for this architecture (cudaErrorNoKernelImageForDevice without one),
@@ -21,6 +23,10 @@ cudaError_t sb_rt_check_launch(const void *kernel, const char *mangled, dim3 gri
 void sb_rt_set_error(cudaError_t e, const char *why);
 /* The symbol (mangled) of the function at fn, NULL when it has none. */
 const char *sb_rt_symbol(const void *fn);
+/* Queues op on stream s (NULL: the legacy stream), or records it into the
+ * graph being captured there; it runs when the host waits for the stream
+ * (runtime.cpp's header comment says when). s must exist. */
+void sb_rt_enqueue(cudaStream_t s, std::function<void()> op);
 /* The simulated device's short name ("H100"). */
 const char *sb_rt_device_name(void);
 /* 1 when launches run their blocks (sb_sim_set_execute). */

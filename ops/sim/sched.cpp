@@ -28,6 +28,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include <vector_functions.h>
@@ -623,7 +625,10 @@ long long macs_launch, macs_taken;      /* the running launch's; since sb_sim_ta
 
 void sb_sim_count_macs(long n)
 {
-    macs_launch += n;       /* one OS thread runs every fiber: no race */
+    if (L)
+        macs_launch += n;   /* one OS thread runs every fiber: no race */
+    else
+        macs_taken += n;
 }
 
 long long sb_sim_take_macs(void)
@@ -642,9 +647,80 @@ sb_sim_async **sb_sim_thread_async(void)
 
 /* ---- the grid ------------------------------------------------------------------------------ */
 
-void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                     void (*body)(void *), void *closure)
+namespace {
+
+/* One queued launch: what its run needs, the arguments shared with any
+ * graph that holds it. */
+struct grid_launch {
+    std::string kernel;         /* unqualified name */
+    const std::vector<sb_sim_region> *statics;
+    sb_sim_kernel_stats *st;
+    dim3 grid, block;
+    size_t smem;
+    void (*body)(void *);
+    std::shared_ptr<void> closure;
+};
+
+void run_launch(const grid_launch &g)
 {
+    sb_sim_kernel_stats &st = *g.st;
+    st.launches++;
+    sim_launch launch{};
+    launch.kernel = g.kernel.c_str();
+    launch.grid = g.grid, launch.block = g.block, launch.smem = g.smem;
+    launch.nthreads = (int)(g.block.x * g.block.y * g.block.z);
+    launch.th.resize((size_t)launch.nthreads);
+    launch.wp.resize((size_t)(launch.nthreads + 31) / 32);
+    for (size_t w = 0; w < launch.wp.size(); w++) {
+        const int lanes = launch.nthreads - (int)w * 32 < 32 ? launch.nthreads - (int)w * 32 : 32;
+        launch.wp[w].lanes = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
+    }
+    launch.cur = -1;
+    launch.body = g.body, launch.closure = g.closure.get();
+    launch.statics = g.statics;
+    /* Dynamic shared memory: exactly smem bytes (AddressSanitizer bounds),
+     * 16-byte aligned but on purpose not 32 (what CUDA promises is 16). */
+    const size_t smem = g.smem;
+    char *dyn_base = nullptr;
+    if (smem) {
+        dyn_base = (char *)aligned_alloc(128, (smem + 16 + 127) / 128 * 128);
+        launch.dyn = dyn_base + 16;
+#ifdef SIM_ASAN
+        __asan_poison_memory_region(dyn_base, 16);
+        __asan_poison_memory_region(launch.dyn + smem, (smem + 16 + 127) / 128 * 128 - 16 - smem);
+#endif
+    }
+#ifdef SB_SIM_TSAN
+    if (!sched_tsan_fiber)
+        sched_tsan_fiber = __tsan_get_current_fiber();
+#endif
+    L = &launch;
+    macs_launch = 0;
+    sb_rt_device_memory_access(1);
+    for (unsigned z = 0; z < g.grid.z; z++)
+        for (unsigned y = 0; y < g.grid.y; y++)
+            for (unsigned x = 0; x < g.grid.x; x++) {
+                run_block(x, y, z);
+                st.blocks++;
+                st.threads += launch.nthreads;
+            }
+    sb_rt_device_memory_access(0);
+    L = nullptr;
+    st.macs += macs_launch;
+    macs_taken += macs_launch;
+#ifdef SIM_ASAN
+    if (dyn_base)
+        __asan_unpoison_memory_region(dyn_base, (smem + 16 + 127) / 128 * 128);
+#endif
+    free(dyn_base);
+}
+
+} // namespace
+
+void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                     void (*body)(void *), void *closure, void (*destroy)(void *))
+{
+    std::shared_ptr<void> bound(closure, destroy);
     if (L)
         sb_sim_fail(nullptr, "a kernel launched from inside a kernel (dynamic parallelism is not modelled)");
     const char *mangled = sb_rt_symbol(kernel);
@@ -662,54 +738,7 @@ void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cud
         st.checked++;
         return;
     }
-    st.launches++;
-
-    sim_launch launch{};
-    launch.kernel = strdup(name);
-    launch.grid = grid, launch.block = block, launch.smem = smem;
-    launch.nthreads = (int)(block.x * block.y * block.z);
-    launch.th.resize((size_t)launch.nthreads);
-    launch.wp.resize((size_t)(launch.nthreads + 31) / 32);
-    for (size_t w = 0; w < launch.wp.size(); w++) {
-        const int lanes = launch.nthreads - (int)w * 32 < 32 ? launch.nthreads - (int)w * 32 : 32;
-        launch.wp[w].lanes = lanes == 32 ? 0xffffffffu : (1u << lanes) - 1;
-    }
-    launch.cur = -1;
-    launch.body = body, launch.closure = closure;
-    launch.statics = &sb_sim_kernel_statics(kernel, mangled);
-    /* Dynamic shared memory: exactly smem bytes (AddressSanitizer bounds),
-     * 16-byte aligned but on purpose not 32 (what CUDA promises is 16). */
-    char *dyn_base = nullptr;
-    if (smem) {
-        dyn_base = (char *)aligned_alloc(128, (smem + 16 + 127) / 128 * 128);
-        launch.dyn = dyn_base + 16;
-#ifdef SIM_ASAN
-        __asan_poison_memory_region(dyn_base, 16);
-        __asan_poison_memory_region(launch.dyn + smem, (smem + 16 + 127) / 128 * 128 - 16 - smem);
-#endif
-    }
-#ifdef SB_SIM_TSAN
-    if (!sched_tsan_fiber)
-        sched_tsan_fiber = __tsan_get_current_fiber();
-#endif
-    L = &launch;
-    macs_launch = 0;
-    sb_rt_device_memory_access(1);
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                run_block(x, y, z);
-                st.blocks++;
-                st.threads += launch.nthreads;
-            }
-    sb_rt_device_memory_access(0);
-    L = nullptr;
-    st.macs += macs_launch;
-    macs_taken += macs_launch;
-#ifdef SIM_ASAN
-    if (dyn_base)
-        __asan_unpoison_memory_region(dyn_base, (smem + 16 + 127) / 128 * 128);
-#endif
-    free(dyn_base);
-    free((void *)launch.kernel);
+    const grid_launch g{ name, &sb_sim_kernel_statics(kernel, mangled), &st, grid, block, smem, body,
+                         std::move(bound) };
+    sb_rt_enqueue(stream, [g] { run_launch(g); });
 }

@@ -93,9 +93,11 @@ void sb_sim_warp_collective(enum sb_sim_collective kind, unsigned mask, sb_sim_s
                             const void *op, sb_sim_warp_fn compute, const sb_sim_loc &loc);
 unsigned sb_sim_active_mask(void);
 
-/* Adds n multiply-adds to the running launch's count (SB_COUNT_MACS). */
+/* Adds n multiply-adds to the running launch's count (SB_COUNT_MACS), or,
+ * outside a kernel, to the count of work the runner's libraries do
+ * (cuBLAS's GEMMs). */
 void sb_sim_count_macs(long n);
-/* Multiply-adds counted since the last call (0 when no kernel counts). */
+/* Multiply-adds counted since the last call (0 when nothing counts). */
 long long sb_sim_take_macs(void);
 
 /* ---- per-thread async state (cp.async groups), kept by the scheduler ------ */
@@ -129,13 +131,15 @@ int sb_sim_device_cc(void);
 
 /* ---- the grid ---------------------------------------------------------------- */
 
-/* Runs `body` (the kernel call with its arguments bound) for every thread of
- * every block of the grid, after the checks a real launch makes (the limits
- * of the simulated device and of the kernel's build for it); a check that
- * fails sets the runtime's last error as the GPU would, and nothing runs.
- * `kernel` is the __global__ function (its symbol names it). */
+/* Makes the checks a real launch makes (the limits of the simulated device
+ * and of the kernel's build for it) and queues the grid on `stream`: when
+ * the stream's turn comes (runtime.cpp), `body` (the kernel call with its
+ * arguments bound in `closure`) runs for every thread of every block. A
+ * check that fails sets the runtime's last error as the GPU would, and
+ * nothing is queued. `kernel` is the __global__ function (its symbol names
+ * it); `destroy` frees the closure once no queue or graph holds it. */
 void sb_sim_run_grid(const void *kernel, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
-                     void (*body)(void *), void *closure);
+                     void (*body)(void *), void *closure, void (*destroy)(void *));
 
 /* The unqualified name of the kernel at `fn` (no template arguments), from
  * its symbol; "?" when it has none. */
@@ -178,8 +182,9 @@ void sb_sim_each_kernel(void (*fn)(const sb_sim_kernel_stats *, void *), void *a
 #include <utility>
 
 /* kernel<<<grid, block, smem, stream>>>(args...): the arguments are
- * converted to the kernel's parameter types and copied once, as the
- * runtime does, and every thread calls the kernel on those copies. */
+ * converted to the kernel's parameter types and copied once at the launch,
+ * as the runtime does, and every thread calls the kernel on those copies
+ * when the stream runs it. */
 template <typename... P, typename... A>
 static inline void sb_sim_launch(void (*kernel)(P...), dim3 grid, dim3 block, size_t smem,
                                  cudaStream_t stream, A &&...args)
@@ -187,13 +192,14 @@ static inline void sb_sim_launch(void (*kernel)(P...), dim3 grid, dim3 block, si
     struct bound {
         void (*k)(P...);
         std::tuple<std::decay_t<P>...> params;
-    } b{ kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...) };
+    };
+    bound *b = new bound{ kernel, std::tuple<std::decay_t<P>...>(std::forward<A>(args)...) };
     sb_sim_run_grid((const void *)kernel, grid, block, smem, stream,
                     [](void *c) {
                         bound *x = static_cast<bound *>(c);
                         std::apply(x->k, x->params);
                     },
-                    &b);
+                    b, [](void *c) { delete static_cast<bound *>(c); });
 }
 
 #endif /* SEQBENCH_SIM_H */
