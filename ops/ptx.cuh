@@ -115,6 +115,10 @@ void sb_sim_tma_store_2d(const CUtensorMap *map, int x, int y, const void *src, 
 
 /* ---- mma.sync (PTX ISA 9.7.14.5.14 "mma") ---------------------------------------------------- */
 
+/* One lane's share of the multiply-adds of an m16n8k16 (16·8·16 for the
+ * warp): what a kernel counts beside each such call (SB_COUNT_MACS). */
+#define SB_MMA_M16N8K16_LANE_MACS (16 * 8 * 16 / 32)
+
 /* d += a · b: mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32, every
  * lane of the warp at once (sm_80+). a: 4 registers of the A fragment,
  * b: 2 of B (layouts above); d: the 4 accumulators. */

@@ -18,6 +18,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include "../harness/gpu_kernels.h"
 #include "../ops/launch.cuh"
 #include "../ops/ptx.cuh"
 #include "cuda_on_cpu_kernels.h"
@@ -716,6 +717,126 @@ static bool test_softmax_stride(char *msg, size_t n)
     return true;
 }
 
+/* ---- the harness's blocking kernel (harness/gpu_kernels.cu) ---------------------------------
+ * Its protocol through its own launch (sb_gpu_block_stream) on a stream of
+ * the runner, the words in pinned, mapped host memory as gpu_open makes
+ * them; then gpu_time_once itself, which times behind it. The runner runs
+ * a stream's work when the host waits for it, so the release word is set
+ * (or not) before the kernel polls it: the spin while the host is still
+ * queueing is a GPU's alone. */
+
+/* One kernel of generation gen on s with the timeout; `store` into the
+ * release word after the launch (none when store is 0); the seconds until
+ * the stream is done (sb_globaltimer_ns: on the CPU, the host's clock). */
+static double block_one(cudaStream_t s, volatile unsigned *h, const unsigned *d_release,
+                        unsigned *d_timed_out, unsigned gen, unsigned store, double timeout_s)
+{
+    const double t0 = (double)sb_globaltimer_ns() * 1e-9;
+    const int e = sb_gpu_block_stream(s, d_release, gen, d_timed_out, (uint64_t)(timeout_s * 1e9));
+    if (e != 0)
+        return -1;
+    if (store)
+        __atomic_store_n(&h[0], store, __ATOMIC_SEQ_CST);
+    cudaStreamSynchronize(s);
+    return (double)sb_globaltimer_ns() * 1e-9 - t0;
+}
+
+static bool test_block_stream(char *msg, size_t n)
+{
+    unsigned *h = nullptr, *d_release = nullptr;
+    cudaStream_t s;
+    cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (cudaHostAlloc((void **)&h, 64 * sizeof(unsigned), cudaHostAllocMapped | cudaHostAllocPortable) != cudaSuccess ||
+        cudaHostGetDevicePointer((void **)&d_release, h, 0) != cudaSuccess) {
+        snprintf(msg, n, "cudaHostAlloc / cudaHostGetDevicePointer failed");
+        return false;
+    }
+    memset(h, 0, 64 * sizeof(unsigned));
+    unsigned *d_timed_out = d_release + 32;
+    volatile unsigned *timed_out = h + 32;
+    struct {
+        unsigned gen, store;
+        double timeout_s;
+        unsigned want_mark;     /* *timed_out afterwards */
+        bool waits;             /* runs into its timeout */
+        const char *what;
+    } steps[] = {
+        { 1, 1, 5.0, 0, false, "released by its own generation" },
+        { 2, 1, 0.05, 2, true, "a late store of an earlier generation (1) does not release generation 2" },
+        { 3, 0, 0.05, 3, true, "never released: the timeout lets it go and marks generation 3" },
+        { 4, 4, 5.0, 3, false, "released: it leaves the last mark (3) alone" },
+    };
+    bool ok = true;
+    for (auto &st : steps) {
+        const double secs = block_one(s, h, d_release, d_timed_out, st.gen, st.store, st.timeout_s);
+        const bool good = secs >= 0 && *timed_out == st.want_mark &&
+                          (st.waits ? secs >= st.timeout_s : secs < 1.0);
+        if (!good) {
+            snprintf(msg, n, "%s: %.3f s, timed-out word %u (want %u)", st.what, secs, *timed_out, st.want_mark);
+            ok = false;
+            break;
+        }
+    }
+    cudaStreamDestroy(s);
+    cudaFreeHost(h);
+    if (ok)
+        snprintf(msg, n, "sb_block_stream_kernel: released by its generation only (an earlier one's store "
+                 "does not), the timeout lets it go with its generation as the mark, a release leaves the mark");
+    return ok;
+}
+
+/* run() for gpu_time_once: one small launch on the harness's stream, or
+ * that and a wait for the GPU inside the sample. */
+struct timed_fn_arg {
+    struct gpu_ctx *g;
+    float *d;
+    bool wait;
+};
+
+static int timed_fn(void *p)
+{
+    timed_fn_arg *a = static_cast<timed_fn_arg *>(p);
+    struct op_ctx ctx = {};
+    ctx.gpu = a->g;
+    sb_sim_launch(wrap_smem_kernel, dim3(1), dim3(32), 128, (cudaStream_t)sb_gpu_stream(&ctx), a->d);
+    if (a->wait)
+        cudaStreamSynchronize((cudaStream_t)sb_gpu_stream(&ctx));
+    return SB_OK;
+}
+
+/* harness/gpu.c's cold sample: the flush, the blocking kernel, the events,
+ * the release through the mapped word; and a run() that waits for the GPU
+ * inside the sample, which the blocking kernel's timeout exposes. */
+static bool test_gpu_time_once(char *msg, size_t n)
+{
+    char err[400] = "";
+    struct gpu_ctx *g = gpu_open(0, err, sizeof err);
+    if (!g) {
+        snprintf(msg, n, "gpu_open: %s", err);
+        return false;
+    }
+    struct op_ctx ctx = {};
+    ctx.gpu = g;
+    timed_fn_arg a = { g, (float *)sb_gpu_alloc(&ctx, 32 * sizeof(float)), false };
+    double ms = -1, ms_wait = -1;
+    const int rc = gpu_time_once(g, timed_fn, &a, 1, &ms, err, sizeof err);
+    char err_wait[600] = "";
+    a.wait = true;
+    const int rc_wait = gpu_time_once(g, timed_fn, &a, 0, &ms_wait, err_wait, sizeof err_wait);
+    gpu_close(g);
+    if (rc != 0 || !(ms >= 0)) {
+        snprintf(msg, n, "a cold sample of one launch: rc %d, %g ms: %s", rc, ms, err);
+        return false;
+    }
+    if (rc_wait == 0 || !strstr(err_wait, "released itself")) {
+        snprintf(msg, n, "a run() that waits for the GPU was timed (rc %d, %g ms): %.200s", rc_wait, ms_wait, err_wait);
+        return false;
+    }
+    snprintf(msg, n, "a cold sample (flush, blocking kernel, events, release) took %.3f ms; a run() that "
+             "waits inside the sample is refused: \"%.90s...\"", ms, err_wait);
+    return true;
+}
+
 const wrapper_test wrapper_tests[] = {
     { "mma.sync", test_mma },
     { "ldmatrix", test_ldmatrix },
@@ -726,6 +847,8 @@ const wrapper_test wrapper_tests[] = {
     { "shuffles and votes", test_shfl },
     { "launch checks", test_launch_checks },
     { "softmax_rows_kernel, grid-stride", test_softmax_stride },
+    { "blocking kernel", test_block_stream },
+    { "gpu_time_once behind the blocking kernel", test_gpu_time_once },
 };
 const int n_wrapper_tests = (int)(sizeof wrapper_tests / sizeof wrapper_tests[0]);
 

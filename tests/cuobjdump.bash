@@ -1,17 +1,14 @@
 # cuobjdump.bash — finds cuobjdump (and, beside it, nvdisasm, which its
 # --dump-sass needs) for the tests that read the build's SASS
 # (tests/kernels.sh, tests/cuda_on_cpu.sh); sourced, so not named *.sh.
-# Looked for on PATH, in $CUDA_HOME/bin, where make test installs tools
-# (.tools/bin), in the tests' own folder ($SB_TEST_DEPS, tests/.deps: PyPI's
-# nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm unpacked there) and in the
-# Python packages of that name. Prints its path, or nothing.
+# Looked for on PATH, in $CUDA_HOME/bin, and where make test installs them
+# (scripts/deps.sh --test: PyPI's nvidia-cuda-cuobjdump and
+# nvidia-cuda-nvdisasm, linked from .tools/bin). Prints its path, or nothing.
 sb_cuobjdump() {
-    local c
-    for c in "$(command -v cuobjdump 2>/dev/null)" "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump" .tools/bin/cuobjdump \
-             ${SB_TEST_DEPS:+"$SB_TEST_DEPS"/*/bin/cuobjdump "$SB_TEST_DEPS"/*/nvidia/cu13/bin/cuobjdump} \
-             tests/.deps/*/bin/cuobjdump tests/.deps/*/nvidia/cu13/bin/cuobjdump \
-             /usr/local/lib/python3*/dist-packages/nvidia/cu13/bin/cuobjdump \
-             "$(python3 -c 'import nvidia, os; print(os.path.dirname(nvidia.__path__[0]))' 2>/dev/null)"/nvidia/cu13/bin/cuobjdump; do
+    local c root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    for c in "$(command -v cuobjdump 2>/dev/null)" "${CUDA_HOME:-/usr/local/cuda}/bin/cuobjdump" \
+             "$root/.tools/bin/cuobjdump"; do
         [ -n "$c" ] && [ -x "$c" ] && { echo "$c"; return; }
     done
 }

@@ -1,24 +1,14 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-<<<<<<< HEAD
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
-# build/harness/*.ptxas), and a .cu
-# file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
-# its sm_90a SASS (read with cuobjdump: the toolkit's, or the one make test
-# installs from PyPI into .tools/bin).
+# stack (the reports the Makefile keeps beside each object:
+# build/ops/**/*.ptxas, build/harness/*.ptxas), and a .cu file (ops/ or
+# harness/) that says "sass-expect: INSN" (e.g. HMMA) holds that instruction
+# in its sm_90a SASS (cuobjdump and nvdisasm: the toolkit's, or the ones make
+# test installs from PyPI into .tools/bin; tests/cuobjdump.bash finds them).
 set -u
 source "$(dirname "$0")/lib.bash"
-=======
-# stack (the reports the Makefile keeps beside each object: build/ops/**/*.ptxas,
-# build/harness/*.ptxas), and a .cu
-# file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
-# its sm_90a SASS (cuobjdump and nvdisasm, from PyPI's nvidia-cuda-cuobjdump
-# and nvidia-cuda-nvdisasm, found by tests/cuobjdump.bash; skipped when they
-# are not installed).
-set -u
-pass=0; fail=0; skip=0
->>>>>>> cudacpu
+source "$(dirname "$0")/cuobjdump.bash"
 reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     # Not a GPU's absence but the toolkit's: tests/run.sh counts it as a
@@ -34,12 +24,11 @@ for r in $reports; do
     check "$r: no local-memory stack frame: $stack" [ -z "$stack" ]
 done
 
-<<<<<<< HEAD
 find_cuobjdump() {
-    CUOBJDUMP=$(command -v cuobjdump || echo "$TOOLS/bin/cuobjdump")
-    "$CUOBJDUMP" --version
+    CUOBJDUMP=$(sb_cuobjdump)
+    [ -n "$CUOBJDUMP" ] && "$CUOBJDUMP" --version
 }
-expects=$(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null)
+expects=$(grep -l 'sass-expect:' ops/*/*.cu harness/*.cu 2>/dev/null)
 if [ -n "$expects" ] && have cuobjdump find_cuobjdump; then
     for cu in $expects; do
         obj=build/${cu%.cu}.o
@@ -47,19 +36,6 @@ if [ -n "$expects" ] && have cuobjdump find_cuobjdump; then
             n=$("$CUOBJDUMP" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
             check "$cu: $insn in the sm_90a SASS of $obj ($n found)" [ "$n" -gt 0 ]
         done
-=======
-source "$(dirname "$0")/cuobjdump.bash"
-objdump=$(sb_cuobjdump)
-for cu in $(grep -l 'sass-expect:' ops/*/*.cu harness/*.cu 2>/dev/null); do
-    obj=build/${cu%.cu}.o
-    for insn in $(sed -n 's/.*sass-expect: *\([A-Z0-9.]*\).*/\1/p' "$cu"); do
-        if [ -z "$objdump" ] || [ ! -x "$objdump" ]; then
-            skip=$((skip + 1)); echo "SKIP kernels.sh: $cu: no cuobjdump to look for $insn (pip install nvidia-cuda-cuobjdump)" >&2; continue
-        fi
-        n=$("$objdump" --dump-sass --gpu-architecture sm_90a "$obj" 2>/dev/null | grep -c "$insn")
-        if [ "$n" -gt 0 ]; then pass=$((pass + 1)); else
-            fail=$((fail + 1)); echo "FAIL kernels.sh: $cu: no $insn in the sm_90a SASS of $obj" >&2; fi
->>>>>>> cudacpu
     done
 fi
 summary

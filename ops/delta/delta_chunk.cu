@@ -134,6 +134,7 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                 for (int bb = 0; bb < 4; bb++) {
                     kk[a][bb] = fmaf(ki[a], km[bb], kk[a][bb]);
                     qk[a][bb] = fmaf(qi[a], km[bb], qk[a][bb]);
+                    SB_COUNT_MACS(2);
                 }
         }
     }
@@ -164,8 +165,10 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
         __syncwarp();
         for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + part; m < i; m += 4)
+            for (int m = n + part; m < i; m += 4) {
                 acc = fmaf(sA[i][m], sT[m][n], acc);
+                SB_COUNT_MACS(1);
+            }
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             acc += __shfl_xor_sync(0xffffffffu, acc, 2);
             if (part == 0 && i > n)
@@ -198,6 +201,7 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     acc[e] = fmaf(t, sX[m][wc + e], acc[e]);
+                SB_COUNT_MACS(4);
             }
             *reinterpret_cast<float4 *>(dst + wi * width + d0 + wc) =
                 make_float4(acc[0], acc[1], acc[2], acc[3]);
@@ -276,6 +280,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                         av[a][e] = fmaf(w, sv[e], av[a][e]);
                         ao[a][e] = fmaf(x, sv[e], ao[a][e]);
                     }
+                    SB_COUNT_MACS(8);
                 }
             }
         }
@@ -307,6 +312,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     ao[a][e] = fmaf(p, vv[e], ao[a][e]);
+                SB_COUNT_MACS(4);
             }
         }
 #pragma unroll
@@ -339,6 +345,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                 s4.y = fmaf(kd, v4.y, s4.y);
                 s4.z = fmaf(kd, v4.z, s4.z);
                 s4.w = fmaf(kd, v4.w, s4.w);
+                SB_COUNT_MACS(4);
             }
             *sp = s4;
         }

@@ -190,7 +190,9 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                 uint32_t bk[2];
                 frag_b(bk, sK, ldk, 8 * nt, k0);
                 sb_mma_m16n8k16_bf16(kk[nt], ak, bk);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 sb_mma_m16n8k16_bf16(qk[nt], aq, bk);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
         bf16 *pout = ws_p + blk * DC * DC;
@@ -223,8 +225,10 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
         __syncwarp();
         for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + part; m < i; m += 2)
+            for (int m = n + part; m < i; m += 2) {
                 acc = fmaf(sA[i * (DC + 1) + m], sT[m * (DC + 1) + n], acc);
+                SB_COUNT_MACS(1);
+            }
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             if (part == 0 && i > n)
                 sT[i * (DC + 1) + n] = -acc;
@@ -269,6 +273,7 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                     uint32_t bb[2];
                     frag_b(bb, sR, M_LDC, n0 + 8 * nt, k0);
                     sb_mma_m16n8k16_bf16(acc[nt], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
 #pragma unroll
@@ -398,7 +403,9 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                 uint32_t bs[2];
                 frag_b(bs, sSt, ldk, 8 * nt, k0);
                 sb_mma_m16n8k16_bf16(av[nt], aw, bs);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 sb_mma_m16n8k16_bf16(ao[nt], aq, bs);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
         /* V' = U − W·S, stored transposed in bf16. */
@@ -424,6 +431,7 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                 uint32_t bv[2];
                 frag_b(bv, sVt, M_LDC, 8 * nt, k0);
                 sb_mma_m16n8k16_bf16(ao[nt], ap, bv);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
 #pragma unroll
@@ -463,6 +471,7 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                     uint32_t bv[2];
                     frag_b(bv, sVt, M_LDC, 8 * nt, k0);
                     sb_mma_m16n8k16_bf16(s[mt][nt], a, bv);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
         }

@@ -67,6 +67,7 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
         for (int i = 0; i < RPT; i++) {
             s[i] *= decay;
             part = fmaf(sk[w * RPT + i], s[i], part);
+            SB_COUNT_MACS(1);
         }
         red_k[w][lane] = part;
         __syncthreads();
@@ -80,6 +81,7 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
         for (int i = 0; i < RPT; i++) {
             s[i] = fmaf(sk[w * RPT + i], u, s[i]);
             oq = fmaf(sq[w * RPT + i], s[i], oq);
+            SB_COUNT_MACS(2);
         }
         red_q[w][lane] = oq;
         __syncthreads();

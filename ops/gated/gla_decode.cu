@@ -77,6 +77,7 @@ gla_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__r
             const int d = rg + GLA_DEC_RG * r;
             S[r] = fmaf(sk[d], vx, S[r] * sdecay[d]);
             o = fmaf(sq[d], S[r], o);
+            SB_COUNT_MACS(2);
         }
         sred[rg][x] = o;
         __syncthreads();

@@ -138,6 +138,7 @@ gla_scores_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__r
                         for (int dd = 0; dd < GLA_DT; dd++)
                             s = fmaf(sQ[i][dd], sK[jj][dd], s);
                     }
+                    SB_COUNT_MACS(GLA_DT);
                     acc[a][bb] = s;
                 }
             }
@@ -253,6 +254,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                     o[a][1] = fmaf(x, s4.y, o[a][1]);
                     o[a][2] = fmaf(x, s4.z, o[a][2]);
                     o[a][3] = fmaf(x, s4.w, o[a][3]);
+                    SB_COUNT_MACS(4);
                 }
             }
             __syncthreads();                /* every thread has read these rows of S */
@@ -270,6 +272,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                     s4.y = fmaf(kv, v4.y, s4.y);
                     s4.z = fmaf(kv, v4.z, s4.z);
                     s4.w = fmaf(kv, v4.w, s4.w);
+                    SB_COUNT_MACS(4);
                 }
                 *reinterpret_cast<float4 *>(sS + (d0 + dd) * GLA_VS + e) = s4;
             }
@@ -285,6 +288,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                 o[a][1] = fmaf(x, v4.y, o[a][1]);
                 o[a][2] = fmaf(x, v4.z, o[a][2]);
                 o[a][3] = fmaf(x, v4.w, o[a][3]);
+                SB_COUNT_MACS(4);
             }
         }
 #pragma unroll

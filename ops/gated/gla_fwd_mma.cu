@@ -200,6 +200,7 @@ gla_mma_scores_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     uint32_t bb[2];
                     gla_frag_b(bb, kt, GLA_MS_LD, 8 * n, ks, gq, tq);
                     sb_mma_m16n8k16_bf16(acc[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
         }
         /* gate=key: the diagonal block, one exp per term of G_i − G_j ≤ 0. */
@@ -212,6 +213,7 @@ gla_mma_scores_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 #pragma unroll 4
                     for (int dd = 0; dd < GLA_M_DT; dd++)
                         s = fmaf(sm.q[di][dd] * sm.k[jj][dd], gla_m_exp(sm.G[di][dd] - sm.G[jj][dd]), s);
+                    SB_COUNT_MACS(GLA_M_DT);
                     diag[u] = s;
                 }
             }
@@ -356,6 +358,7 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     uint32_t bb[2];
                     gla_frag_b(bb, sSt, SM::ldd, 8 * n, ks, gq, tq);
                     sb_mma_m16n8k16_bf16(o[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
             for (int ks = 0; ks <= w; ks++) {           /* intra: A V over j < 16(w+1) */
@@ -366,6 +369,7 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     uint32_t bb[2];
                     gla_frag_b(bb, sVt, GLA_MC_LDC, 8 * n, 16 * ks, gq, tq);
                     sb_mma_m16n8k16_bf16(o[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
 #pragma unroll
@@ -402,6 +406,7 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                     uint32_t bb[2];
                     gla_frag_b(bb, sVt, GLA_MC_LDC, 8 * n, 16 * ks, gq, tq);
                     sb_mma_m16n8k16_bf16(S[m][n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
         }

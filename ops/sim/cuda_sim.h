@@ -170,9 +170,14 @@ template <typename T> static inline T atomicMin(T *p, T v)
     }
     return old;
 }
-static inline void __threadfence(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-static inline void __threadfence_block(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
-static inline void __threadfence_system(void) { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+/* Fences: the CUDA threads share one OS thread, so keeping the compiler
+ * from moving memory accesses across the fence is all the ordering there
+ * is to keep. A fence makes no happens-before between threads (under
+ * ThreadSanitizer only barriers and collectives do; in the PTX memory model
+ * a fence needs a flag's store and load beside it to synchronise). */
+static inline void __threadfence(void) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
+static inline void __threadfence_block(void) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
+static inline void __threadfence_system(void) { __atomic_signal_fence(__ATOMIC_SEQ_CST); }
 
 /* ---- device-only functions --------------------------------------------------- */
 
