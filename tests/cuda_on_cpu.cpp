@@ -234,19 +234,30 @@ static int plan_only(const struct family *f, const struct impl *im, const struct
     return rc;
 }
 
-static void run_op_case(const op_case &c, struct gpu_ctx *g)
+/* The family, implementation and shape row c names; NULL (a failure
+ * counted, said on stderr) when it names none. */
+static const struct impl *case_lookup(const op_case &c, const struct family **f, struct shape *s)
 {
-    const struct family *f = family_find(c.family);
-    const struct impl *im = f ? impl_find(f, c.impl) : nullptr;
-    struct shape s;
+    *f = family_find(c.family);
+    const struct impl *im = *f ? impl_find(*f, c.impl) : nullptr;
     char err[300];
-    shape_unset(&s);
-    s.dtype = (enum dtype)dtype_parse(c.dtype);
-    if (!im || shape_parse_words(f, c.shape, &s, err, sizeof err) != 0) {
+    shape_unset(s);
+    s->dtype = (enum dtype)dtype_parse(c.dtype);
+    if (!im || shape_parse_words(*f, c.shape, s, err, sizeof err) != 0) {
         fprintf(stderr, "FAIL cuda_on_cpu: %s/%s %s: %s\n", c.family, c.impl, c.shape, im ? err : "no such implementation");
         tally(false);
-        return;
+        return nullptr;
     }
+    return im;
+}
+
+static void run_op_case(const op_case &c, struct gpu_ctx *g)
+{
+    const struct family *f;
+    struct shape s;
+    const struct impl *im = case_lookup(c, &f, &s);
+    if (!im)
+        return;
     const char *home = "H100";
     const double t0 = cpu_s();
     sb_sim_set_device(home);
@@ -373,35 +384,26 @@ static void verify_family(const struct family *f, struct gpu_ctx *g)
  * instantiation, replays) — each sample then the recheck of the last run.
  * Three samples: the status is "ok: few samples", and the times are the
  * CPU's, which say nothing about a GPU. */
-static const struct {
-    const char *family, *impl, *dtype, *shape;
-} timed_cases[] = {
-    { "flash", "cuda", "bf16", "B=1 N=40 Nk=70 H=2 Hkv=1 D=64 causal" },
-    { "softmax", "cuda-cublas", "fp32", "B=1 N=5 Nk=40 H=2 Hkv=1 D=64" },
-    { "gated", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=head state" },
-    { "gated", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=key state" },
-    { "gated", "decode", "fp32", "B=1 N=2 H=1 Hv=1 D=64 Dv=64 gate=key state" },
-    { "delta", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 gate=head state" },
-    { "delta", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64" },
-    { "delta", "decode", "fp32", "B=1 N=2 H=1 Hv=1 D=64 Dv=64 state" },
+static const op_case timed_cases[] = {
+    { "flash", "cuda", "bf16", "B=1 N=40 Nk=70 H=2 Hkv=1 D=64 causal", "split-KV and combine" },
+    { "softmax", "cuda-cublas", "fp32", "B=1 N=5 Nk=40 H=2 Hkv=1 D=64", "cuBLAS calls in a graph" },
+    { "gated", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=head state", "two chunks" },
+    { "gated", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=key state", "two chunks" },
+    { "gated", "decode", "fp32", "B=1 N=2 H=1 Hv=1 D=64 Dv=64 gate=key state", "two tokens" },
+    { "delta", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 gate=head state", "one chunk" },
+    { "delta", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64", "one chunk" },
+    { "delta", "decode", "fp32", "B=1 N=2 H=1 Hv=1 D=64 Dv=64 state", "two tokens" },
 };
 
 static void run_timed(struct gpu_ctx *g)
 {
     const enum timing modes[] = { TIMING_COLD, TIMING_WARM, TIMING_GRAPH };
     for (const auto &c : timed_cases) {
-        const struct family *f = family_find(c.family);
-        const struct impl *im = f ? impl_find(f, c.impl) : nullptr;
+        const struct family *f;
         struct shape s;
-        char err[300];
-        shape_unset(&s);
-        s.dtype = (enum dtype)dtype_parse(c.dtype);
-        if (!im || shape_parse_words(f, c.shape, &s, err, sizeof err) != 0) {
-            fprintf(stderr, "FAIL cuda_on_cpu: timed %s/%s %s: %s\n", c.family, c.impl, c.shape,
-                    im ? err : "no such implementation");
-            tally(false);
+        const struct impl *im = case_lookup(c, &f, &s);
+        if (!im)
             continue;
-        }
         for (const enum timing mode : modes) {
             struct case_req q = {};
             q.family = f, q.impl = im, q.shape = s, q.seed = 5, q.device = "cuda:0", q.gpu = g;
