@@ -122,7 +122,7 @@ run() {   # secs, file, command...
 
 if [ $dry -eq 0 ]; then
     # $CUBLAS_DIRS, when set (even empty), saves the search.
-    libdirs=${CUBLAS_DIRS-$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' \) 2>/dev/null |
+    libdirs=${CUBLAS_DIRS-$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' -o -name 'libcupti.so*' \) 2>/dev/null |
                            xargs -r -n1 dirname | sort -u | paste -sd: -)}
     export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     say "cuBLAS from: ${libdirs:-not found}"
@@ -189,4 +189,6 @@ if [ -n "${want[suite]+x}" ]; then
         --budget "$suite_inner" --max-time 0.5 --md "$out/suite.md")
     say "suite $suite: $r: $(tail -n 1 "$f") ($((SECONDS - start)) s)"
 fi
+# The profiling checks (CUPTI, NVML, --profile) need about 3 minutes more
+# than one call leaves: scripts/profile-check.sh is a device call of its own.
 say "device-check: done; files in $out: $(cd "$out" && ls | paste -sd' ' -)"

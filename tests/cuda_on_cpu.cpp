@@ -54,6 +54,7 @@ extern "C" {
 #include <utility>
 
 #include "cuda_on_cpu_kernels.h"
+#include "harness/calibrate_kernels.h"
 
 static int n_pass, n_fail, n_skip;
 
@@ -506,6 +507,76 @@ static void check_device_reference(struct gpu_ctx *g)
     }
 }
 
+/* harness/calibrate_kernels.cu on the runner, each kernel against what it
+ * promises (calibrate_kernels.cu's header) rather than its own arithmetic:
+ * the fill writes every word of a buffer the grid does not divide (a
+ * grid-stride loop), within the mask, as varied words, and with the fp32
+ * mask finite values under 2; the FMA chains equal the closed form of
+ * x -> a·x + b; the ex2 chains reach the fixed point of x -> 2^-x. */
+static void check_calibrate_kernels(void)
+{
+    const uint64_t n = 3 * CALIB_BLOCK + 77;        /* words: not a multiple of the block */
+    const int blocks = 3, iters = 200, threads = blocks * CALIB_BLOCK;
+    const uint32_t keep = ~0x40000000u;             /* fp32's mask in harness/calibrate.c */
+    uint32_t *dw = nullptr;
+    float *dout = nullptr;
+    cudaStream_t st = nullptr;
+    uint32_t *w = (uint32_t *)malloc(n * sizeof *w);
+    float *out = (float *)malloc((size_t)threads * sizeof *out);
+    char why[200] = "";
+    bool ok = cudaStreamCreate(&st) == cudaSuccess && cudaMalloc((void **)&dw, n * 4) == cudaSuccess &&
+              cudaMalloc((void **)&dout, (size_t)threads * 4) == cudaSuccess &&
+              cudaMemset(dw, 0xff, n * 4) == cudaSuccess;   /* a word left unwritten breaks the mask */
+    if (!ok)
+        snprintf(why, sizeof why, "allocation on the runner failed");
+    if (ok && (sb_calib_fill(st, dw, n, 5, keep) != 0 || cudaStreamSynchronize(st) != cudaSuccess ||
+               cudaMemcpy(w, dw, n * 4, cudaMemcpyDeviceToHost) != cudaSuccess))
+        ok = false, snprintf(why, sizeof why, "sb_calib_fill did not run");
+    uint64_t distinct = 0;
+    for (uint64_t i = 0; ok && i < n; i++) {
+        float v;
+        memcpy(&v, &w[i], 4);
+        if ((w[i] & ~keep) != 0 || !std::isfinite(v) || fabsf(v) >= 2)
+            ok = false, snprintf(why, sizeof why, "fill: word %llu = 0x%08x (%g) breaks mask 0x%08x",
+                                 (unsigned long long)i, w[i], v, keep);
+        distinct += i == 0 || w[i] != w[i - 1];
+    }
+    if (ok && distinct < n - 2)
+        ok = false, snprintf(why, sizeof why, "fill: only %llu of %llu words differ from their neighbour",
+                             (unsigned long long)distinct, (unsigned long long)n);
+    if (ok && (sb_calib_fma(st, blocks, dout, iters) != 0 || cudaStreamSynchronize(st) != cudaSuccess ||
+               cudaMemcpy(out, dout, (size_t)threads * 4, cudaMemcpyDeviceToHost) != cudaSuccess))
+        ok = false, snprintf(why, sizeof why, "sb_calib_fma did not run");
+    const double a = 0.999999f, b = 1e-7f, an = pow(a, iters);
+    for (int t = 0; ok && t < threads; t++) {
+        double want = 0;
+        for (int c = 0; c < CALIB_CHAINS; c++) {
+            const double x0 = (double)(float)((float)(t % CALIB_BLOCK + c) * 1e-3f);
+            want += an * x0 + b * (1 - an) / (1 - a);
+        }
+        if (fabs(out[t] - want) > 1e-4 * fabs(want) + 1e-5)
+            ok = false, snprintf(why, sizeof why, "fma: thread %d sums %.9g, the closed form %.9g", t, out[t], want);
+    }
+    if (ok && (sb_calib_ex2(st, blocks, dout, iters) != 0 || cudaStreamSynchronize(st) != cudaSuccess ||
+               cudaMemcpy(out, dout, (size_t)threads * 4, cudaMemcpyDeviceToHost) != cudaSuccess))
+        ok = false, snprintf(why, sizeof why, "sb_calib_ex2 did not run");
+    const double fixed = 0.6411857445049859;      /* x = 2^-x */
+    for (int t = 0; ok && t < threads; t++)
+        if (fabs(out[t] - CALIB_CHAINS * fixed) > 1e-4)
+            ok = false, snprintf(why, sizeof why, "ex2: thread %d sums %.9g, %d chains at 2^-x's fixed point %.9g",
+                                 t, out[t], CALIB_CHAINS, CALIB_CHAINS * fixed);
+    if (ok)
+        printf("ok   calibrate kernels: fill (%llu words, mask 0x%08x), %d FMA and %d ex2 chains of %d steps\n",
+               (unsigned long long)n, keep, threads * CALIB_CHAINS, threads * CALIB_CHAINS, iters);
+    else
+        fprintf(stderr, "FAIL cuda_on_cpu: calibrate kernels: %s\n", why);
+    tally(ok);
+    cudaFree(dw), cudaFree(dout);
+    if (st)
+        cudaStreamDestroy(st);
+    free(w), free(out);
+}
+
 /* ---- planted bugs ---------------------------------------------------------------------- */
 
 /* Runs plant `p` in a child; it must stop abnormally (the runner's own
@@ -585,6 +656,7 @@ int main(int argc, char **argv)
     for (const op_case &c : op_cases)
         run_op_case(c, g);
     check_device_reference(g);
+    check_calibrate_kernels();
     if (!no_verify)
         for (int i = 0; i < n_families; i++)
             verify_family(families[i], g);

@@ -13,7 +13,8 @@
  *               ptxas reports of the build (build/sim/kernel_attrs.inc,
  *               made by the Makefile): a device no build runs on cannot
  *               launch anything, as on a GPU
- *   memory      cudaMalloc maps fresh pages per allocation, 256-byte
+ *   memory      cudaMalloc (and a pool's cudaMallocFromPoolAsync, with the
+ *               driver's accounting: below) maps fresh pages per allocation, 256-byte
  *               aligned, its end against an unmapped guard page, and keeps
  *               them inaccessible except while a kernel or a copy of the
  *               runtime runs: host code that dereferences a device pointer
@@ -612,12 +613,9 @@ cudaError_t cudaPeekAtLastError(void)
     return last_error;
 }
 
-cudaError_t cudaMalloc(void **p, size_t size)
+/* Maps one allocation of size bytes (see the header: memory). */
+static cudaError_t alloc_now(void **p, size_t size)
 {
-    ensure_device();
-    *p = nullptr;
-    if (capture_forbids() != cudaSuccess)
-        return cudaErrorStreamCaptureUnsupported;
     if (allocated + size > dev->mem_bytes)
         return ret(cudaErrorMemoryAllocation);
     const size_t span = (size + 255) / 256 * 256;
@@ -639,6 +637,30 @@ cudaError_t cudaMalloc(void **p, size_t size)
     return cudaSuccess;
 }
 
+/* Unmaps the allocation at p, which must be one; false if it is not. */
+static bool free_now(void *p)
+{
+    auto it = allocs.find((uintptr_t)p);
+    if (it == allocs.end())
+        return false;
+#ifdef SIM_ASAN
+    __asan_unpoison_memory_region(it->second.data, it->second.data_len);
+#endif
+    munmap(it->second.map, it->second.map_len);
+    allocated -= it->second.size;
+    allocs.erase(it);
+    return true;
+}
+
+cudaError_t cudaMalloc(void **p, size_t size)
+{
+    ensure_device();
+    *p = nullptr;
+    if (capture_forbids() != cudaSuccess)
+        return cudaErrorStreamCaptureUnsupported;
+    return alloc_now(p, size);
+}
+
 cudaError_t cudaFree(void *p)
 {
     if (capture_forbids() != cudaSuccess)
@@ -646,15 +668,172 @@ cudaError_t cudaFree(void *p)
     drain_all();            /* cudaFree waits for the device: no queued work may still use p */
     if (!p)
         return cudaSuccess;
-    auto it = allocs.find((uintptr_t)p);
-    if (it == allocs.end())
+    return free_now(p) ? cudaSuccess : ret(cudaErrorInvalidValue);
+}
+
+/* ---- stream-ordered memory pools ---------------------------------------------------- */
+
+/* A pool (cudaMemPoolCreate) hands out ordinary allocations of the runner
+ * (guard pages, closed to the host), so its memory is as strict as
+ * cudaMalloc's. Its accounting is the driver's: bytes in use, bytes
+ * reserved (in use, or freed and kept for reuse below the release
+ * threshold), and the high-water mark of each. Reserved bytes are not free
+ * to the rest of the device (cudaMemGetInfo) until cudaMemPoolTrimTo
+ * releases them. Not modelled: the driver's reservation granularity (2 MiB
+ * chunks), so reserved bytes here are the sum of the allocations' sizes. */
+struct CUmemPoolHandle_st {
+    int device;
+    uint64_t used, used_high, reserved, reserved_high;
+    uint64_t threshold;         /* cudaMemPoolAttrReleaseThreshold */
+};
+namespace {
+std::set<cudaMemPool_t> pools;
+std::map<void *, std::pair<cudaMemPool_t, size_t>> pool_allocs;    /* live, by pointer */
+
+/* Freed bytes the pool keeps beyond its threshold go back to the device. */
+void pool_release(cudaMemPool_t pool, uint64_t keep)
+{
+    const uint64_t floor = pool->used > keep ? pool->used : keep;
+    if (pool->reserved > floor) {
+        allocated -= pool->reserved - floor;
+        pool->reserved = floor;
+    }
+}
+
+/* p's allocation returns to its pool (or, not a pool's, is freed). */
+void pool_free_now(void *p)
+{
+    auto it = pool_allocs.find(p);
+    if (it == pool_allocs.end()) {
+        if (!free_now(p))
+            sb_sim_fail(nullptr, "cudaFreeAsync(%p): not an allocation of this device", p);
+        return;
+    }
+    cudaMemPool_t pool = it->second.first;
+    const size_t size = it->second.second;
+    pool_allocs.erase(it);
+    free_now(p);
+    allocated += size;                      /* still reserved by the pool */
+    pool->used -= size;
+    pool_release(pool, pool->threshold);
+}
+} /* namespace */
+
+cudaError_t cudaMemPoolCreate(cudaMemPool_t *pool, const struct cudaMemPoolProps *props)
+{
+    ensure_device();
+    int n = 0;
+    cudaGetDeviceCount(&n);
+    if (!pool || !props || props->allocType != cudaMemAllocationTypePinned ||
+        props->location.type != cudaMemLocationTypeDevice || props->location.id < 0 || props->location.id >= n)
         return ret(cudaErrorInvalidValue);
-#ifdef SIM_ASAN
-    __asan_unpoison_memory_region(it->second.data, it->second.data_len);
-#endif
-    munmap(it->second.map, it->second.map_len);
-    allocated -= it->second.size;
-    allocs.erase(it);
+    *pool = new CUmemPoolHandle_st{ props->location.id, 0, 0, 0, 0, 0 };
+    pools.insert(*pool);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemPoolDestroy(cudaMemPool_t pool)
+{
+    if (!pools.count(pool))
+        return ret(cudaErrorInvalidValue);
+    drain_all();
+    for (auto it = pool_allocs.begin(); it != pool_allocs.end();)     /* still in use: freed with it */
+        if (it->second.first == pool) {
+            void *p = it->first;
+            ++it;
+            pool_free_now(p);
+        } else {
+            ++it;
+        }
+    pool_release(pool, 0);
+    pools.erase(pool);
+    delete pool;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemPoolSetAttribute(cudaMemPool_t pool, enum cudaMemPoolAttr attr, void *value)
+{
+    if (!pools.count(pool) || !value)
+        return ret(cudaErrorInvalidValue);
+    const uint64_t v = *(uint64_t *)value;
+    switch (attr) {
+    case cudaMemPoolAttrReleaseThreshold:
+        pool->threshold = v;
+        return cudaSuccess;
+    case cudaMemPoolAttrUsedMemHigh:            /* may only be reset: to the current use */
+    case cudaMemPoolAttrReservedMemHigh:
+        if (v != 0)
+            return ret(cudaErrorInvalidValue);
+        if (attr == cudaMemPoolAttrUsedMemHigh)
+            pool->used_high = pool->used;
+        else
+            pool->reserved_high = pool->reserved;
+        return cudaSuccess;
+    default:
+        return ret(cudaErrorInvalidValue);      /* not modelled: refused, not ignored */
+    }
+}
+
+cudaError_t cudaMemPoolGetAttribute(cudaMemPool_t pool, enum cudaMemPoolAttr attr, void *value)
+{
+    if (!pools.count(pool) || !value)
+        return ret(cudaErrorInvalidValue);
+    uint64_t *v = (uint64_t *)value;
+    switch (attr) {
+    case cudaMemPoolAttrReleaseThreshold: *v = pool->threshold; return cudaSuccess;
+    case cudaMemPoolAttrUsedMemCurrent: *v = pool->used; return cudaSuccess;
+    case cudaMemPoolAttrUsedMemHigh: *v = pool->used_high; return cudaSuccess;
+    case cudaMemPoolAttrReservedMemCurrent: *v = pool->reserved; return cudaSuccess;
+    case cudaMemPoolAttrReservedMemHigh: *v = pool->reserved_high; return cudaSuccess;
+    default: return ret(cudaErrorInvalidValue);
+    }
+}
+
+cudaError_t cudaMemPoolTrimTo(cudaMemPool_t pool, size_t min_keep)
+{
+    if (!pools.count(pool))
+        return ret(cudaErrorInvalidValue);
+    pool_release(pool, min_keep);
+    return cudaSuccess;
+}
+
+/* The allocation is made at the call: the memory is ready sooner than the
+ * stream order promises, which no correct program can tell. Its free is
+ * queued on the stream, so a kernel queued before it still finds it. */
+cudaError_t cudaMallocFromPoolAsync(void **p, size_t size, cudaMemPool_t pool, cudaStream_t stream)
+{
+    ensure_device();
+    if (!p || !pools.count(pool) || !stream_ok(stream))
+        return ret(!stream_ok(stream) ? cudaErrorInvalidResourceHandle : cudaErrorInvalidValue);
+    *p = nullptr;
+    /* Reserved bytes not in use are reused before the device gives more. */
+    const uint64_t spare = pool->reserved - pool->used;
+    const uint64_t reuse = spare < size ? spare : size;
+    allocated -= reuse;
+    const cudaError_t e = alloc_now(p, size);
+    if (e != cudaSuccess) {
+        allocated += reuse;
+        return e;
+    }
+    pool_allocs[*p] = { pool, size };
+    pool->used += size;
+    pool->reserved += size - reuse;
+    if (pool->used > pool->used_high)
+        pool->used_high = pool->used;
+    if (pool->reserved > pool->reserved_high)
+        pool->reserved_high = pool->reserved;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFreeAsync(void *p, cudaStream_t stream)
+{
+    if (!stream_ok(stream))
+        return ret(cudaErrorInvalidResourceHandle);
+    if (!p)
+        return cudaSuccess;
+    if (!pool_allocs.count(p) && !alloc_of(p, 1))
+        return ret(cudaErrorInvalidValue);
+    sb_rt_enqueue(stream, [=] { pool_free_now(p); });
     return cudaSuccess;
 }
 
