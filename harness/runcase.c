@@ -63,6 +63,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->worst_rel_err = r->validate_s = r->recheck_rel_err = NAN;
     r->worst_row = r->worst_head = -1;
     r->stop_reason = r->timing = r->bound = r->impl_info = NULL;
+    r->started_at_ms = r->finished_at_ms = store_now_ms();
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
@@ -326,6 +327,7 @@ int run_case(const struct case_req *q, struct case_result *res)
     record_init(q, res);
     if (cannot_run(q, why, sizeof why)) {
         snprintf(res->status, sizeof res->status, "skipped: %s", why);
+        res->rec.finished_at_ms = store_now_ms();
         return 0;
     }
 
@@ -460,5 +462,6 @@ done:
         for (int i = 0; i < io.n_in; i++)
             free(in[i]);
     free(out), free(rows), free(ref), free(final), free(ref_final);
+    res->rec.finished_at_ms = store_now_ms();
     return 0;
 }

@@ -12,11 +12,13 @@
  *   9. an injected failure on the 4th sample rolls the whole result back.
  */
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -191,7 +193,7 @@ static const struct run_record full_run = {
     .gpu_l2_bytes = 52428800, .gpu_clock_khz = 1980000, .driver_version = 13000,
     .runtime_version = 13010, .peak_tflops = 989.5, .peak_gbps = NAN, .env_json = "{\"a\":1}",
     .driver_release = "580.65.06", .cublas_version = "13.0.2", .nvcc_version = NULL,
-    .input_version = 3,
+    .input_version = 3, .config = "suite=smoke fnv=1 device=cuda:0",
 };
 
 static const double ok_samples[5] = { 1.25, 1.5, 1.0 / 3.0, 1e-300, 2.75 };
@@ -212,6 +214,7 @@ static const struct result_record ok_result = {
     .roof_bytes_s = 3.25e12, .flops_executed = 4.75e9, .worst_rel_err = 2.5e-3, .worst_row = 17,
     .worst_head = 3, .validate_s = 0.125, .recheck_rel_err = 1.25e-3,
     .impl_info = "{\"graph\":\"composite\",\"cudnn\":\"9.19.0\"}",
+    .started_at_ms = 1765000000123, .finished_at_ms = 1765000004567,
 };
 
 static struct result_record skipped_result(void)
@@ -247,6 +250,7 @@ static void check_stored_run(sqlite3 *db, int64_t run_id)
         X_INT("runtime_version", 13010), X_REAL("peak_tflops", 989.5), X_NULL("peak_gbps"),
         X_TEXT("env_json", "{\"a\":1}"), X_TEXT("driver_release", "580.65.06"),
         X_TEXT("cublas_version", "13.0.2"), X_NULL("nvcc_version"), X_INT("input_version", 3),
+        X_TEXT("config", "suite=smoke fnv=1 device=cuda:0"),
     };
     check_row(db, sql, ex, N_OF(ex), "runs");
 }
@@ -272,7 +276,8 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_TEXT("bound", "compute"), X_REAL("roof_flops", 9.5e14), X_REAL("roof_bytes_s", 3.25e12),
         X_REAL("flops_executed", 4.75e9), X_REAL("worst_rel_err", 2.5e-3), X_INT("worst_row", 17),
         X_INT("worst_head", 3), X_REAL("validate_s", 0.125), X_REAL("recheck_rel_err", 1.25e-3),
-        X_TEXT("impl_info", r->impl_info),
+        X_TEXT("impl_info", r->impl_info), X_INT("started_at", 1765000000123),
+        X_INT("finished_at", 1765000004567),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
     CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
@@ -309,7 +314,7 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("pct_bound"), X_NULL("pct_compute"), X_NULL("pct_bandwidth"), X_NULL("bound"),
         X_NULL("roof_flops"), X_NULL("roof_bytes_s"), X_NULL("flops_executed"),
         X_NULL("worst_rel_err"), X_NULL("worst_row"), X_NULL("worst_head"), X_NULL("validate_s"),
-        X_NULL("recheck_rel_err"), X_NULL("impl_info"),
+        X_NULL("recheck_rel_err"), X_NULL("impl_info"), X_NULL("started_at"), X_NULL("finished_at"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
@@ -419,6 +424,10 @@ static void test_migration(void)
               query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'impl_info'"
                             " AND type = 'TEXT'") == 1,
           "schema 5: impl_info added, NULL for the old row");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND started_at IS NULL"
+                        " AND finished_at IS NULL") == 1 &&
+              query_int(db, "SELECT count(*) FROM runs WHERE run_uid = 'old' AND config IS NULL") == 1,
+          "schema 6: started_at, finished_at and runs.config added, NULL for the old rows");
     CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys back on after the rebuild");
     CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('samples') WHERE"
                         " \"table\" = 'results'") == 1, "samples still reference results");
@@ -596,6 +605,179 @@ static void test_bad_inserts(void)
     store_close(st);
 }
 
+/* ---- 10: a valid header over a corrupt page -------------------------- */
+
+/* Overwrites 8 bytes at offset off of path with 0xff. */
+static void scribble(const char *path, long off)
+{
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "open %s to corrupt it", path);
+    if (!f)
+        return;
+    static const unsigned char junk[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    fseek(f, off, SEEK_SET);
+    fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+}
+
+/* A database written by the store (WAL), and the same in a rollback journal
+ * (as another tool leaves it), each with page 2's b-tree header (the runs
+ * table's root) overwritten: the header and the schema still read, so only
+ * PRAGMA quick_check finds it. Refused, byte for byte as it was, and not
+ * switched to WAL. */
+static void test_corrupt_page(void)
+{
+    char path[256], err[512];
+    for (int rollback = 0; rollback < 2; rollback++) {
+        path_in_dir(path, sizeof path, rollback ? "corrupt-rollback.db" : "corrupt-wal.db");
+        struct store *st = store_open(path, err, sizeof err);
+        int64_t run_id = 0;
+        CHECK(st && store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0 &&
+                  store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err) == 0,
+              "a database to corrupt: %s", err);
+        if (rollback)
+            CHECK(sqlite3_exec(store_db(st), "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK,
+                  "switch it to a rollback journal");
+        store_close(st);
+        scribble(path, 4096);
+        check_refused_untouched(path, "quick_check", rollback ? "a rollback-journal database with a "
+                                "corrupt page 2" : "a WAL database with a corrupt page 2");
+        char mode[16] = "";
+        sqlite3 *db = NULL;
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+        query_text(db, "PRAGMA journal_mode", mode, sizeof mode);
+        sqlite3_close(db);
+        CHECK(strcmp(mode, rollback ? "delete" : "wal") == 0, "its journal mode is still %s (got %s)",
+              rollback ? "delete" : "wal", mode);
+    }
+}
+
+/* ---- 11: another writer holds the lock past the busy timeout ------------- */
+
+struct holder {
+    const char *path;
+    double seconds;             /* how long it keeps the write lock */
+    volatile int holding;       /* 1 once it has it, 2 when it let go */
+};
+
+static void *hold_write_lock(void *arg)
+{
+    struct holder *h = arg;
+    sqlite3 *db = NULL;
+    sqlite3_open_v2(h->path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+        h->holding = 1;
+        usleep((useconds_t)(h->seconds * 1e6));
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    h->holding = 2;
+    sqlite3_close(db);
+    return NULL;
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The store's busy timeout is 5 s; a writer holding the lock for 6 s must
+ * make the insert wait and succeed, not fail (the suite used to stop and
+ * lose the case in flight). */
+static void test_busy_writer(void)
+{
+    char path[256], err[512];
+    path_in_dir(path, sizeof path, "busy.db");
+    struct store *st = store_open(path, err, sizeof err);
+    int64_t run_id = 0;
+    CHECK(st && store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0, "begin: %s", err);
+    if (!st)
+        return;
+    struct holder h = { .path = path, .seconds = 6.5 };
+    pthread_t th;
+    pthread_create(&th, NULL, hold_write_lock, &h);
+    while (!h.holding)
+        usleep(1000);
+    CHECK(h.holding == 1, "the other connection holds the write lock");
+    double t0 = wall_seconds();
+    int rc = store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err);
+    double waited = wall_seconds() - t0;
+    pthread_join(th, NULL);
+    CHECK(rc == 0, "the insert waited for the lock and succeeded: %s", err);
+    CHECK(waited > 5.0, "it waited past one busy timeout (%.1f s)", waited);
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1 &&
+              query_int(store_db(st), "SELECT count(*) FROM samples") == 5, "the result and its samples");
+    store_close(st);
+}
+
+/* ---- 12: resuming: unfinished runs, a case's result, replacing, reading back */
+
+static void test_resume_api(void)
+{
+    char path[256], err[512], uid[40] = "", status[64];
+    path_in_dir(path, sizeof path, "resume.db");
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st != NULL, "open: %s", err);
+    if (!st)
+        return;
+    struct run_record a = full_run, b = full_run;
+    b.config = "another configuration";
+    int64_t done_id, open_id, other_id, found = 0, rid = 0, rid2 = 0;
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 0,
+          "no run yet: none unfinished");
+    store_begin_run(st, &a, &done_id, err, sizeof err);
+    store_finish_run(st, done_id, err, sizeof err);
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 0,
+          "a finished run is not resumed");
+    store_begin_run(st, &a, &open_id, err, sizeof err);
+    store_begin_run(st, &b, &other_id, err, sizeof err);
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 1 &&
+              found == open_id && strlen(uid) == 32,
+          "the unfinished run of the same config (%lld, uid %s), not the other config's",
+          (long long)found, uid);
+
+    struct result_record failed = skipped_result();
+    failed.status = "error: child killed by SIGSEGV";
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid, status, sizeof status, err,
+                            sizeof err) == 0, "no result for the case yet");
+    CHECK(store_insert_result(st, open_id, &failed, NULL, 0, err, sizeof err) == 0, "store the error");
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid, status, sizeof status, err,
+                            sizeof err) == 1 && strcmp(status, failed.status) == 0,
+          "found with its status (%s)", status);
+    CHECK(store_find_result(st, other_id, failed.case_str, &rid2, NULL, 0, err, sizeof err) == 0,
+          "not in another run");
+    struct result_record again = ok_result;
+    again.case_str = failed.case_str;
+    CHECK(store_replace_result(st, open_id, rid, &again, ok_samples, 5, err, sizeof err) == 0,
+          "replace the error: %s", err);
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid2, status, sizeof status, err,
+                            sizeof err) == 1 && strcmp(status, "ok") == 0,
+          "the case now has one result, ok (%s)", status);
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1 &&
+              query_int(store_db(st), "SELECT count(*) FROM samples") == 5,
+          "one result, its 5 samples");
+    CHECK(store_replace_result(st, open_id, rid2 + 100, &again, ok_samples, 5, err, sizeof err) != 0 &&
+              strstr(err, "no result"), "replacing a result that is not there fails: %s", err);
+    CHECK(store_replace_result(st, other_id, rid2, &again, ok_samples, 5, err, sizeof err) != 0,
+          "replacing another run's result fails");
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1, "and changes nothing");
+
+    struct result_record back;
+    char text[2048];
+    CHECK(store_load_result(st, rid2, &back, text, sizeof text, err, sizeof err) == 0, "load: %s", err);
+    CHECK(strcmp(back.case_str, failed.case_str) == 0 && strcmp(back.status, "ok") == 0 &&
+              back.median_ms == 1.5 && back.p10_ms == 0.5 && back.p90_ms == 2.5 &&
+              back.n_samples == 5 && back.tflops == 3.0 && isnan(back.gbps) &&
+              back.pct_bound == 87.5 && strcmp(back.bound, "compute") == 0 &&
+              back.noise == 0.0075 && back.rel_err == 1.5e-3 && back.error == NULL &&
+              back.started_at_ms == 1765000000123 && back.finished_at_ms == 1765000004567,
+          "read back as stored");
+    CHECK(store_load_result(st, rid2 + 100, &back, text, sizeof text, err, sizeof err) != 0 &&
+              strstr(err, "no result"), "a missing id: %s", err);
+    store_close(st);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -608,6 +790,9 @@ int main(void)
     test_garbage();
     test_unwritable();
     test_bad_inserts();
+    test_corrupt_page();
+    test_busy_writer();
+    test_resume_api();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
