@@ -3,6 +3,7 @@
  * command lives in its own harness/cmd_*.c; --help text comes from here.
  */
 #include "cli.h"
+#include "isolate.h"
 
 const struct command commands[] = {
     { "list", cmd_list, "[families|impls|suites]",
@@ -75,6 +76,12 @@ const struct command commands[] = {
       "Write an HTML report of one or more results databases. They are only read: environment,\n"
       "per-family tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
       "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
+    /* Internal: what an isolated suite's children run (isolate.h). A name
+     * starting with '_' is left out of `bench --help`. */
+    { "_case", cmd_case, "CASE --db FILE --run-id ID --device DEV [options]",
+      "Internal: run one case of an isolated suite and store its result in run ID." },
+    { "_probe", cmd_probe, "INDEX [--bandwidth]",
+      "Internal: probe a GPU for an isolated suite, whose process never initialises CUDA." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak and bandwidth, GPU,\n"
       "NVIDIA driver release, CUDA driver and runtime API versions, cuBLAS, nvcc and the build\n"

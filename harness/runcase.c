@@ -79,6 +79,12 @@ void case_result_skipped(const struct case_req *q, const char *why, struct case_
     snprintf(res->status, sizeof res->status, "skipped: %s", why);
 }
 
+void case_result_error(const struct case_req *q, const char *why, struct case_result *res)
+{
+    record_init(q, res);
+    snprintf(res->status, sizeof res->status, "error: %s", why);
+}
+
 void case_result_free(struct case_result *res)
 {
     free(res->samples);

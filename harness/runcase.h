@@ -48,6 +48,7 @@ struct case_result {
     char status[320];
     char error[320];
     char impl_info[512];            /* the implementation's op_ctx.info */
+    char text[1536];                /* the other strings of a result read back from the store */
     double *samples;                /* malloc'd, n_samples of them */
 };
 
@@ -58,6 +59,9 @@ void case_result_free(struct case_result *res);
 
 /* A result that never ran: status "skipped: <why>". */
 void case_result_skipped(const struct case_req *req, const char *why, struct case_result *res);
+/* A result whose run failed outside the case (its isolated process died):
+ * status "error: <why>". */
+void case_result_error(const struct case_req *req, const char *why, struct case_result *res);
 
 /* Bytes the case needs on its device (inputs and output in the dtype plus
  * the implementation's workspace), and on the host (fp32 copies). */
