@@ -332,5 +332,6 @@ int isolate_run_case(struct store *st, const struct isolate_case *ic, const stru
     snprintf(why, sizeof why, "child %s%s (isolated case)", how,
              pid > 0 && WIFEXITED(status) ? " without a result" : "");
     case_result_error(q, why, res);
+    res->rec.started_at_ms = launched_ms;
     return store_replace_result(st, ic->run_id, ic->replace_id, &res->rec, NULL, 0, err, n);
 }

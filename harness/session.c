@@ -214,6 +214,14 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
     return r;
 }
 
+void session_config(const struct session *s, const char *what, char *buf, size_t n)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(buf, n, "%s device=%s host=%s commit=%s input=%d", what, s->device, host, SB_GIT_COMMIT,
+             SB_INPUT_VERSION);
+}
+
 /* cuDNN as found at run time (harness/cudnn_lib.h), as a JSON string. */
 static void cudnn_json(char *buf, size_t n)
 {

@@ -91,6 +91,11 @@ void session_close(struct session *s);
  * implementation, the GPU's datasheet peaks (0: unknown) for a GPU one. */
 struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt);
 
+/* A run's configuration (runs.config), which `bench suite --resume`
+ * matches: what (the command's part: suite, shard, timing, seed, ...)
+ * followed by the device, the host, the commit and the input version. */
+void session_config(const struct session *s, const char *what, char *buf, size_t n);
+
 /* Fills r from this host, the GPU and the build; strings live in statics. */
 void env_collect(const struct session *s, const char *suite, struct run_record *r);
 /* Prints the environment (bench env), the roofs included. */
