@@ -331,15 +331,25 @@ static int suite_case(struct suite_loop *L, int i, const struct suite_case *c, c
 
 /* ---- the command ----------------------------------------------------------------- */
 
+/* What the command line asked. */
+struct suite_args {
+    const char *name, *device, *db, *filter, *md, *shard, *shard_class;
+    int no_db, list_only, isolate_on, isolate_off, resume, retry_failed;
+    int64_t seed;
+    double budget, lock_wait, case_timeout;
+    struct measure_opts mopts;
+    int shard_i, shard_n;
+};
+
 /* What --resume matches, before session_config adds the device, host and
  * commit. */
-static void suite_config(const struct suite *su, int shard_i, int shard_n, const char *cls,
-                         const char *filter, int64_t seed, const struct measure_opts *mo, char *buf,
-                         size_t n)
+static void suite_config(const struct suite *su, const struct suite_args *a, const char *cls,
+                         char *buf, size_t n)
 {
+    const struct measure_opts *mo = &a->mopts;
     snprintf(buf, n, "suite=%s file=%016llx shard=%d/%d class=%s filter=%s seed=%lld timing=%s "
              "max_time=%g min_samples=%d target=%g", su->name, (unsigned long long)su->text_hash,
-             shard_i, shard_n, cls, filter ? filter : "", (long long)seed,
+             a->shard_i, a->shard_n, cls, a->filter ? a->filter : "", (long long)a->seed,
              timing_names[mo->timing], mo->max_seconds, mo->min_samples, mo->target_rel);
 }
 
@@ -365,9 +375,8 @@ static int auto_device(int isolate, int shard_i, char *buf, size_t n)
 /* Expands the suite for the session's device and keeps the cases that run:
  * the device's, --filter's, each once, this shard's. *out is malloc'd.
  * Returns the count, or -1 after saying why (EXIT_USAGE). */
-static int pick_cases(const struct suite *su, const struct session *ses, const char *filter,
-                      int shard_i, int shard_n, const struct shard_class *cls,
-                      const struct measure_opts *mo, struct picked **out)
+static int pick_cases(const struct suite *su, const struct session *ses, const struct suite_args *a,
+                      const struct shard_class *cls, struct picked **out)
 {
     struct suite_case *cases;
     int n_cases, on_device = 0, n = 0;
@@ -384,16 +393,16 @@ static int pick_cases(const struct suite *su, const struct session *ses, const c
         on_device++;
         struct case_result r;       /* the stored case string, with its timing suffix */
         struct case_req q = { .family = cases[i].family, .impl = cases[i].impl,
-                              .shape = cases[i].shape, .device = ses->device, .mopts = *mo };
+                              .shape = cases[i].shape, .device = ses->device, .mopts = a->mopts };
         case_result_skipped(&q, "", &r);
-        if (!case_matches(filter, r.case_str))
+        if (!case_matches(a->filter, r.case_str))
             continue;
         p[n].c = cases[i];
         snprintf(p[n++].str, sizeof p[0].str, "%s", r.case_str);
     }
     free(cases);
     if (!p || (n = drop_duplicates(p, n, su->name)) < 0 ||
-        (shard_n > 1 && (n = keep_shard(p, n, shard_i, shard_n, cls)) < 0)) {
+        (a->shard_n > 1 && (n = keep_shard(p, n, a->shard_i, a->shard_n, cls)) < 0)) {
         cli_error("suite: out of memory");
         free(p);
         return -1;
@@ -408,33 +417,194 @@ static int pick_cases(const struct suite *su, const struct session *ses, const c
     return n;
 }
 
+/* An isolated suite's children store into a database; --no-db gets a
+ * scratch one in $TMPDIR, removed at the end. Writes its path into buf.
+ * Returns 0, or -1 (said). */
+static int scratch_make(char *buf, size_t n)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(buf, n, "%s/seqbench-scratch-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (!mkdtemp(buf)) {
+        cli_error("suite: --no-db --isolate: cannot make a scratch folder %s", buf);
+        return -1;
+    }
+    snprintf(buf + strlen(buf), n - strlen(buf), "/scratch.db");
+    return 0;
+}
+
+static void scratch_remove(char *path)
+{
+    static const char *const side[] = { "", "-wal", "-shm" };
+    char f[700];
+    for (int k = 0; k < 3; k++) {
+        snprintf(f, sizeof f, "%s%s", path, side[k]);
+        unlink(f);
+    }
+    *strrchr(path, '/') = 0;
+    rmdir(path);
+}
+
+/* What session_start found of an unfinished run of this configuration. */
+static void say_resume(const struct session *ses, const struct suite *su, const struct suite_args *a)
+{
+    if (ses->resumed)
+        fprintf(stderr, "suite %s: resuming run %s (its stored cases are not run again%s)\n",
+                su->name, ses->open_uid, a->retry_failed ? ", but those stored as error are" : "");
+    else if (a->resume)
+        fprintf(stderr, "suite %s: no unfinished run of this configuration to resume; a new run\n",
+                su->name);
+    else if (ses->open_uid[0])
+        fprintf(stderr, "suite %s: run %s of this configuration did not finish; --resume would "
+                "continue it\n", su->name, ses->open_uid);
+}
+
+/* The cases in order until the last, a signal, or a store that failed.
+ * Returns 1 when the store failed. */
+static int run_cases(struct suite_loop *L, const struct picked *cases, int n)
+{
+    int broken = 0;
+    stop_signal = 0;
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
+    table_header(stdout);
+    if (L->mdf)
+        table_header(L->mdf);
+    for (int i = 0; i < n && !stop_signal && !broken; i++)
+        broken = suite_case(L, i, &cases[i].c, cases[i].str) != 0;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return broken;
+}
+
+/* Runs the cases of a loaded suite on the session's device (picked, not
+ * started); returns the exit code. */
+static int suite_run(const struct suite_args *a, struct suite *su, struct session *ses, int isolate)
+{
+    struct shard_class cls;
+    struct picked *cases;
+    char err[600], md_path[600] = "", scratch[600] = "", what[1200], config[1600];
+    if (shard_class_find(a->shard_class ? a->shard_class : shard_class_default(ses->on_cpu), &cls,
+                         err, sizeof err) != 0) {
+        cli_error("suite: %s", err);
+        return EXIT_USAGE;
+    }
+    int n_cases = pick_cases(su, ses, a, &cls, &cases), rc;
+    if (n_cases < 0)
+        return EXIT_USAGE;
+    if (a->list_only || n_cases == 0) {
+        for (int i = 0; a->list_only && i < n_cases; i++)
+            printf("%s\n", cases[i].str);
+        if (!a->list_only && a->shard_n > 1)    /* a small suite can leave a shard empty */
+            fprintf(stderr, "suite %s: shard %d/%d has no cases; nothing to run\n", su->name,
+                    a->shard_i, a->shard_n);
+        else if (!a->list_only)
+            cli_error("suite: no case of %s matches '%s'", su->name, a->filter ? a->filter : "");
+        free(cases);
+        return a->list_only || a->shard_n > 1 ? EXIT_OK : EXIT_USAGE;
+    }
+    double budget = a->budget >= 0 ? a->budget
+                    : ses->on_cpu && su->cpu_budget_s > 0 ? su->cpu_budget_s : su->budget_s;
+    if (a->no_db && isolate && scratch_make(scratch, sizeof scratch) != 0) {
+        free(cases);
+        return EXIT_FAIL;
+    }
+    const char *store_path = scratch[0] ? scratch : a->no_db ? NULL : a->db;
+    if (a->md)
+        snprintf(md_path, sizeof md_path, "%s", a->md);
+    else if (!a->no_db)
+        md_beside(a->db, md_path, sizeof md_path);
+    suite_config(su, a, cls.name, what, sizeof what);
+    session_config(ses, what, config, sizeof config);
+    ses->config = config;
+    ses->resume = a->resume;
+    ses->lock_wait_s = a->lock_wait;
+    if ((rc = session_start(ses, store_path, su->name)) != EXIT_OK) {
+        if (scratch[0])
+            scratch_remove(scratch);
+        free(cases);
+        return rc;
+    }
+    say_resume(ses, su, a);
+    FILE *mdf = md_path[0] ? fopen(md_path, "w") : NULL;
+    if (md_path[0] && !mdf)
+        fprintf(stderr, "bench: suite: cannot write %s; the table goes to stdout only\n", md_path);
+    const int stores = ses->store && !scratch[0];
+    fprintf(stderr, "suite %s: %d cases on %s%s%s%s, budget %.0f s\n", su->name, n_cases,
+            ses->device, isolate ? " (isolated)" : "", stores ? ", storing in " : "",
+            stores ? a->db : "", budget);
+
+    struct suite_loop L = { .ses = ses, .su = su, .mopts = a->mopts, .seed = (uint64_t)a->seed,
+                            .budget = budget, .t_start = now_seconds(), .isolate = isolate,
+                            .ic = { .db = store_path, .run_id = ses->run_id,
+                                    .timeout_s = a->case_timeout },
+                            .retry_failed = a->retry_failed, .mdf = mdf, .n_cases = n_cases,
+                            .rates = calloc((size_t)n_cases, sizeof(struct rate)) };
+    const int broken = run_cases(&L, cases, n_cases), stopped = L.done < n_cases;
+    if (stopped)
+        fprintf(stderr, "suite %s: %s after %d of %d cases; those are stored%s\n", su->name,
+                broken ? "stopped (the store failed)" : stop_signal == SIGTERM ? "terminated"
+                                                                               : "interrupted",
+                L.done, n_cases, stores ? "; --resume continues the run" : "");
+    fprintf(stderr, "suite %s: %d ok (%d of them few samples or noisy), %d skipped, %d other%s, "
+            "%.0f s%s%s\n", su->name, L.n_ok, L.n_unreliable, L.n_skipped,
+            L.done - L.n_ok - L.n_skipped, L.n_earlier ? " (some stored earlier)" : "",
+            now_seconds() - L.t_start, mdf ? "; table in " : "", mdf ? md_path : "");
+    if (mdf)
+        fclose(mdf);
+    ses->unfinished = stopped;
+    rc = session_gpu_ran(ses, "suite", L.done, L.done - L.n_skipped);
+    session_close(ses);
+    if (scratch[0])
+        scratch_remove(scratch);
+    free(L.rates);
+    free(cases);
+    if (stopped)
+        return broken ? EXIT_FAIL : 128 + stop_signal;
+    return L.failed ? EXIT_FAIL : rc;
+}
+
+/* Checks what parsing cannot; 0 or EXIT_USAGE (said). */
+static int check_args(struct suite_args *a, int n_pos, char *err, size_t n)
+{
+    if (!n_pos)
+        cli_error("suite: which suite? (bench list suites)");
+    else if (a->isolate_on && a->isolate_off)
+        cli_error("suite: --isolate and --no-isolate contradict each other");
+    else if (!(a->case_timeout >= 0))
+        cli_error("suite: --case-timeout %g: expected seconds >= 0", a->case_timeout);
+    else if ((a->resume || a->retry_failed) && a->no_db)
+        cli_error("suite: --resume continues a run in a database; --no-db has none");
+    else if (a->shard && shard_parse(a->shard, &a->shard_i, &a->shard_n, err, n) != 0)
+        cli_error("suite: %s", err);
+    else
+        return 0;
+    return EXIT_USAGE;
+}
+
 int cmd_suite(int argc, char **argv)
 {
-    const char *device = NULL, *db = DEFAULT_DB, *filter = NULL, *md = NULL, *shard = NULL;
-    const char *shard_class = NULL;
-    int no_db = 0, list_only = 0, isolate_on = 0, isolate_off = 0, resume = 0, retry_failed = 0;
-    int64_t seed = 1;
-    double budget = -1, lock_wait = -1, case_timeout = CASE_TIMEOUT_DEFAULT_S;
+    struct suite_args a = { .db = DEFAULT_DB, .seed = 1, .budget = -1, .lock_wait = -1,
+                            .case_timeout = CASE_TIMEOUT_DEFAULT_S, .shard_i = 1, .shard_n = 1 };
     struct measure_flags mf;
     measure_flags_init(&mf);
     struct opt opts[] = {
-        OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu); cuda:auto: shard I on cuda:(I-1 mod the GPUs here)"),
-        OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
-        OPT("no-db", OPT_FLAG, &no_db, NULL, "do not store the results"),
-        OPT("filter", OPT_STRING, &filter, "PATTERN", "only cases whose case string contains PATTERN (a glob if it has * ? [)"),
-        OPT("shard", OPT_STRING, &shard, "I/N", "only shard I of N, balanced by predicted cost (the budget is per shard)"),
-        OPT("shard-class", OPT_STRING, &shard_class, "CLASS", "the device class whose roofs predict the shards' costs: cpu, h100, h200, a100, ... (default cpu on --device cpu, else h100); the same for every shard"),
-        OPT("list", OPT_FLAG, &list_only, NULL, "print the cases and exit"),
-        OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
-        OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
+        OPT("device", OPT_STRING, &a.device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu); cuda:auto: shard I on cuda:(I-1 mod the GPUs here)"),
+        OPT("db", OPT_STRING, &a.db, "FILE", "results database (default " DEFAULT_DB ")"),
+        OPT("no-db", OPT_FLAG, &a.no_db, NULL, "do not store the results"),
+        OPT("filter", OPT_STRING, &a.filter, "PATTERN", "only cases whose case string contains PATTERN (a glob if it has * ? [)"),
+        OPT("shard", OPT_STRING, &a.shard, "I/N", "only shard I of N, balanced by predicted cost (the budget is per shard)"),
+        OPT("shard-class", OPT_STRING, &a.shard_class, "CLASS", "the device class whose roofs predict the shards' costs: cpu, h100, h200, a100, ... (default cpu on --device cpu, else h100); the same for every shard"),
+        OPT("list", OPT_FLAG, &a.list_only, NULL, "print the cases and exit"),
+        OPT("budget", OPT_DOUBLE, &a.budget, "S", "time budget in seconds (default: the suite's)"),
+        OPT("seed", OPT_INT, &a.seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
-        OPT("isolate", OPT_FLAG, &isolate_on, NULL, "each case in a child process: a crash or a sticky CUDA error is one error row (the default on a GPU)"),
-        OPT("no-isolate", OPT_FLAG, &isolate_off, NULL, "every case in this process (the default on cpu)"),
-        OPT("case-timeout", OPT_DOUBLE, &case_timeout, "S", "kill an isolated case after S seconds, an error row (default 1800; 0: never)"),
-        OPT("resume", OPT_FLAG, &resume, NULL, "continue the latest unfinished run of this configuration (suite file, device, shard, timing, seed, commit): only the cases it has no result for"),
-        OPT("retry-failed", OPT_FLAG, &retry_failed, NULL, "with --resume (implied): also run again the cases stored as error, replacing them"),
-        OPT("lock-wait", OPT_DOUBLE, &lock_wait, "S", "when another bench times on the device, wait at most S seconds, then exit 2 (default: until it is free)"),
-        OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
+        OPT("isolate", OPT_FLAG, &a.isolate_on, NULL, "each case in a child process: a crash or a sticky CUDA error is one error row (the default on a GPU)"),
+        OPT("no-isolate", OPT_FLAG, &a.isolate_off, NULL, "every case in this process (the default on cpu)"),
+        OPT("case-timeout", OPT_DOUBLE, &a.case_timeout, "S", "kill an isolated case after S seconds, an error row (default 1800; 0: never)"),
+        OPT("resume", OPT_FLAG, &a.resume, NULL, "continue the latest unfinished run of this configuration (suite file, device, shard, timing, seed, commit): only the cases it has no result for"),
+        OPT("retry-failed", OPT_FLAG, &a.retry_failed, NULL, "with --resume (implied): also run again the cases stored as error, replacing them"),
+        OPT("lock-wait", OPT_DOUBLE, &a.lock_wait, "S", "when another bench times on the device, wait at most S seconds, then exit 2 (default: until it is free)"),
+        OPT("md", OPT_STRING, &a.md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     char *pos[1], err[600];
     int n_pos, rc = cli_parse(cli_command(cmd_suite), argc, argv, opts,
@@ -443,175 +613,30 @@ int cmd_suite(int argc, char **argv)
         return EXIT_OK;
     if (rc)
         return rc;
-    struct measure_opts mopts = MEASURE_DEFAULTS;
-    if ((rc = measure_flags_apply("suite", &mf, &mopts)) != 0)
+    a.mopts = (struct measure_opts)MEASURE_DEFAULTS;
+    if ((rc = measure_flags_apply("suite", &mf, &a.mopts)) != 0 ||
+        (rc = check_args(&a, n_pos, err, sizeof err)) != 0)
         return rc;
-    if (!n_pos) {
-        cli_error("suite: which suite? (bench list suites)");
-        return EXIT_USAGE;
-    }
-    if (isolate_on && isolate_off) {
-        cli_error("suite: --isolate and --no-isolate contradict each other");
-        return EXIT_USAGE;
-    }
-    if (!(case_timeout >= 0)) {
-        cli_error("suite: --case-timeout %g: expected seconds >= 0", case_timeout);
-        return EXIT_USAGE;
-    }
-    resume |= retry_failed;
-    if (resume && no_db) {
-        cli_error("suite: --resume continues a run in a database; --no-db has none");
-        return EXIT_USAGE;
-    }
+    a.name = pos[0];
+    a.resume |= a.retry_failed;
 
     struct suite su;
-    int shard_i = 1, shard_n = 1;
-    if (shard && shard_parse(shard, &shard_i, &shard_n, err, sizeof err) != 0) {
-        cli_error("suite: %s", err);
-        return EXIT_USAGE;
-    }
-    if (suite_load(pos[0], sb_exe_dir, &su, err, sizeof err) != 0) {
+    if (suite_load(a.name, sb_exe_dir, &su, err, sizeof err) != 0) {
         cli_error("suite: %s", err);
         return EXIT_USAGE;
     }
     /* Isolation: asked, or by default unless the device is the CPU. The
      * GPU is then probed in a child, before anything else touches CUDA. */
-    int isolate = isolate_on || (!isolate_off && !(device && strcmp(device, "cpu") == 0));
+    int isolate = a.isolate_on || (!a.isolate_off && !(a.device && strcmp(a.device, "cpu") == 0));
     char auto_dev[32];
-    if (device && strcmp(device, "cuda:auto") == 0) {
-        if ((rc = auto_device(isolate, shard_i, auto_dev, sizeof auto_dev)) != EXIT_OK) {
-            suite_free(&su);
-            return rc;
-        }
-        device = auto_dev;
-    }
     struct session ses;
-    rc = isolate ? session_device_isolated(&ses, device) : session_device(&ses, device);
-    if (rc != EXIT_OK) {
-        suite_free(&su);
-        return rc;
-    }
-    isolate = isolate_on || (isolate && !ses.on_cpu);   /* on cpu only when asked */
-    struct shard_class cls;
-    if (shard_class_find(shard_class ? shard_class : shard_class_default(ses.on_cpu), &cls, err,
-                         sizeof err) != 0) {
-        cli_error("suite: %s", err);
-        suite_free(&su);
-        return EXIT_USAGE;
-    }
-    struct picked *cases;
-    int n_cases = pick_cases(&su, &ses, filter, shard_i, shard_n, &cls, &mopts, &cases);
-    if (n_cases < 0) {
-        suite_free(&su);
-        return EXIT_USAGE;
-    }
-    if (list_only || n_cases == 0) {
-        for (int i = 0; list_only && i < n_cases; i++)
-            printf("%s\n", cases[i].str);
-        if (!list_only && shard_n > 1)      /* a small suite can leave a shard empty */
-            fprintf(stderr, "suite %s: shard %d/%d has no cases; nothing to run\n", su.name,
-                    shard_i, shard_n);
-        else if (!list_only)
-            cli_error("suite: no case of %s matches '%s'", su.name, filter ? filter : "");
-        rc = list_only || shard_n > 1 ? EXIT_OK : EXIT_USAGE;
-        free(cases);
-        suite_free(&su);
-        return rc;
-    }
-    if (budget < 0)
-        budget = ses.on_cpu && su.cpu_budget_s > 0 ? su.cpu_budget_s : su.budget_s;
-
-    /* An isolated suite's children store into a database; --no-db gets a
-     * scratch one, removed at the end. */
-    char md_path[600] = "", scratch[600] = "", what[1200], config[1600];
-    if (no_db && isolate) {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(scratch, sizeof scratch, "%s/seqbench-scratch-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-        if (!mkdtemp(scratch)) {
-            cli_error("suite: --no-db --isolate: cannot make a scratch folder %s", scratch);
-            free(cases);
-            suite_free(&su);
-            return EXIT_FAIL;
-        }
-        snprintf(scratch + strlen(scratch), sizeof scratch - strlen(scratch), "/scratch.db");
-    }
-    const char *store_path = scratch[0] ? scratch : no_db ? NULL : db;
-    if (md)
-        snprintf(md_path, sizeof md_path, "%s", md);
-    else if (!no_db)
-        md_beside(db, md_path, sizeof md_path);
-    suite_config(&su, shard_i, shard_n, cls.name, filter, seed, &mopts, what, sizeof what);
-    session_config(&ses, what, config, sizeof config);
-    ses.config = config;
-    ses.resume = resume;
-    ses.lock_wait_s = lock_wait;
-    if ((rc = session_start(&ses, store_path, su.name)) != EXIT_OK) {
-        free(cases);
-        suite_free(&su);
-        return rc;
-    }
-    if (ses.resumed)
-        fprintf(stderr, "suite %s: resuming run %s (its stored cases are not run again%s)\n",
-                su.name, ses.open_uid, retry_failed ? ", but those stored as error are" : "");
-    else if (resume)
-        fprintf(stderr, "suite %s: no unfinished run of this configuration to resume; a new run\n",
-                su.name);
-    else if (ses.open_uid[0])
-        fprintf(stderr, "suite %s: run %s of this configuration did not finish; --resume would "
-                "continue it\n", su.name, ses.open_uid);
-    FILE *mdf = md_path[0] ? fopen(md_path, "w") : NULL;
-    if (md_path[0] && !mdf)
-        fprintf(stderr, "bench: suite: cannot write %s; the table goes to stdout only\n", md_path);
-    fprintf(stderr, "suite %s: %d cases on %s%s%s%s, budget %.0f s\n", su.name, n_cases, ses.device,
-            isolate ? " (isolated)" : "", ses.store && !scratch[0] ? ", storing in " : "",
-            ses.store && !scratch[0] ? db : "", budget);
-
-    struct suite_loop L = { .ses = &ses, .su = &su, .mopts = mopts, .seed = (uint64_t)seed,
-                            .budget = budget, .t_start = now_seconds(), .isolate = isolate,
-                            .ic = { .db = store_path, .run_id = ses.run_id,
-                                    .timeout_s = case_timeout },
-                            .retry_failed = retry_failed, .mdf = mdf, .n_cases = n_cases,
-                            .rates = calloc((size_t)n_cases, sizeof(struct rate)) };
-    stop_signal = 0;
-    signal(SIGINT, on_stop);
-    signal(SIGTERM, on_stop);
-    table_header(stdout);
-    if (mdf)
-        table_header(mdf);
-    int broken = 0;
-    for (int i = 0; i < n_cases && !stop_signal && !broken; i++)
-        broken = suite_case(&L, i, &cases[i].c, cases[i].str) != 0;
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    const int stopped = L.done < n_cases;
-    if (stopped)
-        fprintf(stderr, "suite %s: %s after %d of %d cases; those are stored%s\n", su.name,
-                broken ? "stopped (the store failed)" : stop_signal == SIGTERM ? "terminated"
-                                                                               : "interrupted",
-                L.done, n_cases, ses.store && !scratch[0] ? "; --resume continues the run" : "");
-    fprintf(stderr, "suite %s: %d ok (%d of them few samples or noisy), %d skipped, %d other%s, "
-            "%.0f s%s%s\n", su.name, L.n_ok, L.n_unreliable, L.n_skipped,
-            L.done - L.n_ok - L.n_skipped, L.n_earlier ? " (some stored earlier)" : "",
-            now_seconds() - L.t_start, mdf ? "; table in " : "", mdf ? md_path : "");
-    if (mdf)
-        fclose(mdf);
-    ses.unfinished = stopped;
-    rc = session_gpu_ran(&ses, "suite", L.done, L.done - L.n_skipped);
-    session_close(&ses);
-    if (scratch[0]) {
-        static const char *const side[] = { "", "-wal", "-shm" };
-        char f[640];
-        for (int k = 0; k < 3; k++) {
-            snprintf(f, sizeof f, "%s%s", scratch, side[k]);
-            unlink(f);
-        }
-        *strrchr(scratch, '/') = 0;
-        rmdir(scratch);
-    }
-    free(L.rates);
-    free(cases);
+    if (a.device && strcmp(a.device, "cuda:auto") == 0 &&
+        (rc = auto_device(isolate, a.shard_i, auto_dev, sizeof auto_dev)) == EXIT_OK)
+        a.device = auto_dev;
+    if (rc == EXIT_OK)
+        rc = isolate ? session_device_isolated(&ses, a.device) : session_device(&ses, a.device);
+    if (rc == EXIT_OK)
+        rc = suite_run(&a, &su, &ses, a.isolate_on || (isolate && !ses.on_cpu));
     suite_free(&su);
-    if (stopped)
-        return broken ? EXIT_FAIL : 128 + stop_signal;
-    return L.failed ? EXIT_FAIL : rc;
+    return rc;
 }

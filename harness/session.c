@@ -218,8 +218,11 @@ void session_config(const struct session *s, const char *what, char *buf, size_t
 {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    snprintf(buf, n, "%s device=%s host=%s commit=%s input=%d", what, s->device, host, SB_GIT_COMMIT,
-             SB_INPUT_VERSION);
+    /* The host and the GPU itself (cuda:0 is another GPU under another
+     * CUDA_VISIBLE_DEVICES): a run is resumed only where it ran, so its
+     * runs row describes every result in it. */
+    snprintf(buf, n, "%s device=%s gpu=%s host=%s commit=%s input=%d", what, s->device,
+             s->on_cpu || !s->gpu.uuid[0] ? "-" : s->gpu.uuid, host, SB_GIT_COMMIT, SB_INPUT_VERSION);
 }
 
 /* cuDNN as found at run time (harness/cudnn_lib.h), as a JSON string. */

@@ -93,7 +93,8 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
 
 /* A run's configuration (runs.config), which `bench suite --resume`
  * matches: what (the command's part: suite, shard, timing, seed, ...)
- * followed by the device, the host, the commit and the input version. */
+ * followed by the device, the GPU's UUID, the host, the commit and the
+ * input version. */
 void session_config(const struct session *s, const char *what, char *buf, size_t n);
 
 /* Fills r from this host, the GPU and the build; strings live in statics. */
