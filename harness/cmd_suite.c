@@ -44,6 +44,7 @@
 #include "cli.h"
 #include "isolate.h"
 #include "measure_flags.h"
+#include "peer.h"
 #include "shard.h"
 #include "suite.h"
 #include "table.h"
@@ -338,6 +339,7 @@ struct suite_args {
     int64_t seed;
     double budget, lock_wait, case_timeout;
     struct measure_opts mopts;
+    struct peer_flags pf;       /* --plugin, --peer-timeout: the children get them too */
     int shard_i, shard_n;
 };
 
@@ -379,8 +381,8 @@ static int pick_cases(const struct suite *su, const struct session *ses, const s
                       const struct shard_class *cls, struct picked **out)
 {
     struct suite_case *cases;
-    int n_cases, on_device = 0, n = 0;
-    char err[600];
+    int n_cases, on_device = 0, n = 0, n_absent = 0;
+    char err[600], absent[600] = "";    /* the peers left out because they are not installed */
     *out = NULL;
     if (suite_expand(su, ses->on_cpu, &cases, &n_cases, err, sizeof err) != 0) {
         cli_error("suite: %s", err);
@@ -391,6 +393,13 @@ static int pick_cases(const struct suite *su, const struct session *ses, const s
         if (!session_runs_impl(ses, cases[i].impl))
             continue;
         on_device++;
+        char why[300];
+        if (!impl_available(cases[i].impl, why, sizeof why)) {
+            if (n_absent++ == 0 || !strstr(absent, cases[i].impl->name))
+                snprintf(absent + strlen(absent), sizeof absent - strlen(absent), "%s%s",
+                         absent[0] ? "; " : "", why);
+            continue;
+        }
         struct case_result r;       /* the stored case string, with its timing suffix */
         struct case_req q = { .family = cases[i].family, .impl = cases[i].impl,
                               .shape = cases[i].shape, .device = ses->device, .mopts = a->mopts };
@@ -401,6 +410,9 @@ static int pick_cases(const struct suite *su, const struct session *ses, const s
         snprintf(p[n++].str, sizeof p[0].str, "%s", r.case_str);
     }
     free(cases);
+    if (n_absent)
+        fprintf(stderr, "suite %s: %d cases of peers that are not installed left out: %s\n",
+                su->name, n_absent, absent);
     if (!p || (n = drop_duplicates(p, n, su->name)) < 0 ||
         (a->shard_n > 1 && (n = keep_shard(p, n, a->shard_i, a->shard_n, cls)) < 0)) {
         cli_error("suite: out of memory");
@@ -536,7 +548,7 @@ static int suite_run(const struct suite_args *a, struct suite *su, struct sessio
     struct suite_loop L = { .ses = ses, .su = su, .mopts = a->mopts, .seed = (uint64_t)a->seed,
                             .budget = budget, .t_start = now_seconds(), .isolate = isolate,
                             .ic = { .db = store_path, .run_id = ses->run_id,
-                                    .timeout_s = a->case_timeout },
+                                    .timeout_s = a->case_timeout, .peers = &a->pf },
                             .retry_failed = a->retry_failed, .mdf = mdf, .n_cases = n_cases,
                             .rates = calloc((size_t)n_cases, sizeof(struct rate)) };
     const int broken = run_cases(&L, cases, n_cases), stopped = L.done < n_cases;
@@ -584,7 +596,8 @@ static int check_args(struct suite_args *a, int n_pos, char *err, size_t n)
 int cmd_suite(int argc, char **argv)
 {
     struct suite_args a = { .db = DEFAULT_DB, .seed = 1, .budget = -1, .lock_wait = -1,
-                            .case_timeout = CASE_TIMEOUT_DEFAULT_S, .shard_i = 1, .shard_n = 1 };
+                            .case_timeout = CASE_TIMEOUT_DEFAULT_S, .shard_i = 1, .shard_n = 1,
+                            .pf = PEER_FLAGS_INIT };
     struct measure_flags mf;
     measure_flags_init(&mf);
     struct opt opts[] = {
@@ -598,6 +611,7 @@ int cmd_suite(int argc, char **argv)
         OPT("budget", OPT_DOUBLE, &a.budget, "S", "time budget in seconds (default: the suite's)"),
         OPT("seed", OPT_INT, &a.seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
+        PEER_OPTS(a.pf),
         OPT("isolate", OPT_FLAG, &a.isolate_on, NULL, "each case in a child process: a crash or a sticky CUDA error is one error row (the default on a GPU)"),
         OPT("no-isolate", OPT_FLAG, &a.isolate_off, NULL, "every case in this process (the default on cpu)"),
         OPT("case-timeout", OPT_DOUBLE, &a.case_timeout, "S", "kill an isolated case after S seconds, an error row (default 1800; 0: never)"),
@@ -615,7 +629,8 @@ int cmd_suite(int argc, char **argv)
         return rc;
     a.mopts = (struct measure_opts)MEASURE_DEFAULTS;
     if ((rc = measure_flags_apply("suite", &mf, &a.mopts)) != 0 ||
-        (rc = check_args(&a, n_pos, err, sizeof err)) != 0)
+        (rc = check_args(&a, n_pos, err, sizeof err)) != 0 ||
+        (rc = peer_flags_apply("suite", &a.pf)) != 0)
         return rc;
     a.name = pos[0];
     a.resume |= a.retry_failed;

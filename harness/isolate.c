@@ -209,6 +209,7 @@ int cmd_case(int argc, char **argv)
     int64_t run_id = 0, replace_id = 0, seed = 1;
     struct measure_flags mf;
     measure_flags_init(&mf);
+    struct peer_flags pf = PEER_FLAGS_INIT;
     struct opt opts[] = {
         OPT("db", OPT_STRING, &db, "FILE", "the run's database"),
         OPT("run-id", OPT_INT, &run_id, "ID", "the run the result joins"),
@@ -216,6 +217,7 @@ int cmd_case(int argc, char **argv)
         OPT("device", OPT_STRING, &device, "DEV", "the run's device"),
         OPT("seed", OPT_INT, &seed, "N", "input seed"),
         MEASURE_OPTS(mf),
+        PEER_OPTS(pf),
     };
     char *pos[1], err[600];
     int n_pos;
@@ -224,7 +226,8 @@ int cmd_case(int argc, char **argv)
     if (rc)
         return rc == CLI_HELP ? EXIT_OK : rc;
     struct measure_opts mopts = MEASURE_DEFAULTS;
-    if ((rc = measure_flags_apply("_case", &mf, &mopts)) != 0)
+    if ((rc = measure_flags_apply("_case", &mf, &mopts)) != 0 ||
+        (rc = peer_flags_apply("_case", &pf)) != 0)
         return rc;
     struct case_req q = { .seed = (uint64_t)seed, .mopts = mopts };
     if (n_pos != 1 || !db || run_id <= 0 || !device ||
@@ -265,8 +268,9 @@ int cmd_case(int argc, char **argv)
 
 /* The argv of `bench _case` for q, in bufs. */
 struct case_argv {
-    char *v[24];
+    char *v[28 + 2 * OPT_LIST_MAX];
     char run_id[24], replace[24], seed[24], max_time[32], min_samples[16], target[32];
+    char peer_timeout[32];
     char case_str[256];
 };
 
@@ -292,6 +296,12 @@ static void case_argv(const struct isolate_case *ic, const struct case_req *q, s
     a->v[k++] = "--max-time", a->v[k++] = a->max_time;
     a->v[k++] = "--min-samples", a->v[k++] = a->min_samples;
     a->v[k++] = "--target", a->v[k++] = a->target;
+    if (ic->peers) {
+        for (int i = 0; i < ic->peers->plugins.n; i++)
+            a->v[k++] = "--plugin", a->v[k++] = (char *)ic->peers->plugins.v[i];
+        snprintf(a->peer_timeout, sizeof a->peer_timeout, "%.17g", ic->peers->timeout_s);
+        a->v[k++] = "--peer-timeout", a->v[k++] = a->peer_timeout;
+    }
     a->v[k] = NULL;
 }
 

@@ -20,6 +20,12 @@
  * without a result", "child killed after 1800 s (--case-timeout)" — and the
  * suite goes on.
  *
+ * A peer's case (ext:<peer>) runs in a child too: its bench side needs the
+ * child's GPU context, so each such case starts its own worker (the
+ * library's import and JIT caches are paid per case; --no-isolate keeps one
+ * worker per peer for the suite, the worker process isolating the library
+ * already). The parent passes its --plugin and --peer-timeout on.
+ *
  * Signals: the child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches
  * the whole process group): the parent decides, and lets the case in
  * flight finish and store. The child dies with its parent
@@ -32,6 +38,7 @@
 
 #include "gpu.h"
 #include "measure.h"
+#include "peer.h"
 #include "runcase.h"
 #include "store.h"
 
@@ -56,6 +63,7 @@ struct isolate_case {
     int64_t run_id;
     int64_t replace_id;         /* the error result this case replaces (--retry-failed), else 0 */
     double timeout_s;           /* kill the child after this long; 0: never */
+    const struct peer_flags *peers; /* --plugin and --peer-timeout, passed on; NULL: none */
 };
 
 /* Runs case q in a child storing into ic's run; res then holds the stored
