@@ -137,7 +137,7 @@ check "no two results' started_at..finished_at overlap" [ "$(q "$t/two.db" \
 "$B" run flash --impl cpu --N 16 --H 1 --D 16 --db "$t/c.db" --max-time 0.05 >/dev/null 2>&1
 printf '\377\377\377\377\377\377\377\377' | dd of="$t/c.db" bs=1 seek=4096 conv=notrunc 2>/dev/null
 sum=$(md5sum <"$t/c.db")
-bad 2 "corrupt SQLite database (PRAGMA quick_check" suite smoke "${FAST[@]}" --db "$t/c.db"
+bad 2 "corrupt SQLite database (PRAGMA quick_check" suite "$t/crashy.suite" "${FAST[@]}" --db "$t/c.db"
 check "suite: the corrupt database is byte for byte as it was" [ "$(md5sum <"$t/c.db")" = "$sum" ]
 bad 2 "quick_check" run flash --impl cpu --N 16 --H 1 --D 16 --db "$t/c.db"
 check "run: byte for byte as it was" [ "$(md5sum <"$t/c.db")" = "$sum" ]
