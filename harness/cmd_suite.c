@@ -240,6 +240,7 @@ static void case_done(struct suite_loop *L, int i, const struct case_result *r, 
     fputc('\n', stderr);
     table_row(stdout, r);
     fflush(stdout);
+    table_profile_line(stderr, r);
     if (L->mdf)
         table_row(L->mdf, r);
 }
@@ -283,6 +284,7 @@ static int suite_case(struct suite_loop *L, int i, const struct suite_case *c, c
     struct case_req q = { .family = c->family, .impl = c->impl, .shape = c->shape,
                           .seed = L->seed, .device = ses->device, .gpu = ses->gctx,
                           .no_gpu_reason = ses->no_gpu_reason, .mopts = L->mopts,
+                          .prof = &ses->prof,
                           .roof = session_roof(ses, c->impl, c->shape.dtype) };
     struct case_result r;
     char why[200], err[400];
@@ -340,6 +342,7 @@ struct suite_args {
     double budget, lock_wait, case_timeout;
     struct measure_opts mopts;
     struct peer_flags pf;       /* --plugin, --peer-timeout: the children get them too */
+    struct profile_opts popts;  /* --metrics, --energy: likewise */
     int shard_i, shard_n;
 };
 
@@ -530,6 +533,7 @@ static int suite_run(const struct suite_args *a, struct suite *su, struct sessio
     ses->config = config;
     ses->resume = a->resume;
     ses->lock_wait_s = a->lock_wait;
+    ses->popts = a->popts;
     if ((rc = session_start(ses, store_path, su->name)) != EXIT_OK) {
         if (scratch[0])
             scratch_remove(scratch);
@@ -548,7 +552,8 @@ static int suite_run(const struct suite_args *a, struct suite *su, struct sessio
     struct suite_loop L = { .ses = ses, .su = su, .mopts = a->mopts, .seed = (uint64_t)a->seed,
                             .budget = budget, .t_start = now_seconds(), .isolate = isolate,
                             .ic = { .db = store_path, .run_id = ses->run_id,
-                                    .timeout_s = a->case_timeout, .peers = &a->pf },
+                                    .timeout_s = a->case_timeout, .peers = &a->pf,
+                                    .profile = &a->popts },
                             .retry_failed = a->retry_failed, .mdf = mdf, .n_cases = n_cases,
                             .rates = calloc((size_t)n_cases, sizeof(struct rate)) };
     const int broken = run_cases(&L, cases, n_cases), stopped = L.done < n_cases;
@@ -612,6 +617,7 @@ int cmd_suite(int argc, char **argv)
         OPT("seed", OPT_INT, &a.seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
         PEER_OPTS(a.pf),
+        PROFILE_OPTS(a.popts),
         OPT("isolate", OPT_FLAG, &a.isolate_on, NULL, "each case in a child process: a crash or a sticky CUDA error is one error row (the default on a GPU)"),
         OPT("no-isolate", OPT_FLAG, &a.isolate_off, NULL, "every case in this process (the default on cpu)"),
         OPT("case-timeout", OPT_DOUBLE, &a.case_timeout, "S", "kill an isolated case after S seconds, an error row (default 1800; 0: never)"),

@@ -90,7 +90,7 @@ const struct command commands[] = {
      * starting with '_' is left out of `bench --help`. */
     { "_case", cmd_case, "CASE --db FILE --run-id ID --device DEV [options]",
       "Internal: run one case of an isolated suite and store its result in run ID." },
-    { "_probe", cmd_probe, "INDEX [--bandwidth]",
+    { "_probe", cmd_probe, "INDEX [--measure]",
       "Internal: probe a GPU for an isolated suite, whose process never initialises CUDA." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak and bandwidth, GPU,\n"

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "isolate.h"
 #include "measure_flags.h"
+#include "nvml.h"
 #include "session.h"
 #include "table.h"
 
@@ -99,13 +100,13 @@ struct probe_reply {
     struct isolate_probe p;
 };
 
-void isolate_probe(int index, int bandwidth, struct isolate_probe *p)
+void isolate_probe(int index, int measure, struct isolate_probe *p)
 {
     memset(p, 0, sizeof *p);
     p->gpu.index = index;
     char idx[16];
     snprintf(idx, sizeof idx, "%d", index);
-    char *argv[] = { "bench", "_probe", idx, bandwidth ? "--bandwidth" : NULL, NULL };
+    char *argv[] = { "bench", "_probe", idx, measure ? "--measure" : NULL, NULL };
     int fd[2];
     struct probe_reply reply;
     size_t got = 0;
@@ -142,9 +143,9 @@ void isolate_probe(int index, int bandwidth, struct isolate_probe *p)
 
 int cmd_probe(int argc, char **argv)
 {
-    int bandwidth = 0;
+    int measure = 0;
     struct opt opts[] = {
-        OPT("bandwidth", OPT_FLAG, &bandwidth, NULL, "also measure the copy bandwidth"),
+        OPT("measure", OPT_FLAG, &measure, NULL, "also measure the copy bandwidth and the ceilings"),
     };
     char *pos[1];
     int n_pos;
@@ -163,8 +164,14 @@ int cmd_probe(int argc, char **argv)
         struct gpu_ctx *g = gpu_open((int)index, p->why, sizeof p->why);
         if (g) {
             p->usable = 1;
-            if (bandwidth)
+            if (measure) {
+                char why[300];      /* NVML only reads clocks for the ceilings here */
+                struct nvml_dev *nv = nvml_open(p->gpu.uuid, (int)index, why, sizeof why);
                 p->copy_bw = gpu_measure_bandwidth(g);
+                gpu_ceilings_load(&p->ceil, g, &p->gpu, nv, 0);
+                if (nv)
+                    nvml_close(nv);
+            }
             gpu_close(g);
         }
     }
@@ -210,6 +217,7 @@ int cmd_case(int argc, char **argv)
     struct measure_flags mf;
     measure_flags_init(&mf);
     struct peer_flags pf = PEER_FLAGS_INIT;
+    struct profile_opts popts = { 0 };
     struct opt opts[] = {
         OPT("db", OPT_STRING, &db, "FILE", "the run's database"),
         OPT("run-id", OPT_INT, &run_id, "ID", "the run the result joins"),
@@ -218,6 +226,7 @@ int cmd_case(int argc, char **argv)
         OPT("seed", OPT_INT, &seed, "N", "input seed"),
         MEASURE_OPTS(mf),
         PEER_OPTS(pf),
+        PROFILE_OPTS(popts),
     };
     char *pos[1], err[600];
     int n_pos;
@@ -240,6 +249,8 @@ int cmd_case(int argc, char **argv)
     if ((rc = session_device(&ses, device)) != EXIT_OK)
         return rc;
     ses.no_lock = 1;                /* the parent holds the device */
+    ses.popts = popts;
+    ses.popts.calibrate = 1;        /* the ceilings its parent's probe cached */
     if ((rc = session_start(&ses, NULL, NULL)) != EXIT_OK)
         return rc;
     struct store *st = store_open_checked_by_parent(db, err, sizeof err);
@@ -252,6 +263,7 @@ int cmd_case(int argc, char **argv)
     q.gpu = ses.gctx;
     q.no_gpu_reason = ses.no_gpu_reason;
     q.roof = session_roof(&ses, q.impl, q.shape.dtype);
+    q.prof = &ses.prof;
     struct case_result r;
     run_case(&q, &r);
     rc = EXIT_OK;
@@ -268,7 +280,7 @@ int cmd_case(int argc, char **argv)
 
 /* The argv of `bench _case` for q, in bufs. */
 struct case_argv {
-    char *v[28 + 2 * OPT_LIST_MAX];
+    char *v[32 + 2 * OPT_LIST_MAX];
     char run_id[24], replace[24], seed[24], max_time[32], min_samples[16], target[32];
     char peer_timeout[32];
     char case_str[256];
@@ -302,6 +314,10 @@ static void case_argv(const struct isolate_case *ic, const struct case_req *q, s
         snprintf(a->peer_timeout, sizeof a->peer_timeout, "%.17g", ic->peers->timeout_s);
         a->v[k++] = "--peer-timeout", a->v[k++] = a->peer_timeout;
     }
+    if (ic->profile && ic->profile->metrics)
+        a->v[k++] = "--metrics", a->v[k++] = (char *)ic->profile->metrics;
+    if (ic->profile && ic->profile->energy)
+        a->v[k++] = "--energy";
     a->v[k] = NULL;
 }
 

@@ -24,7 +24,9 @@
  * child's GPU context, so each such case starts its own worker (the
  * library's import and JIT caches are paid per case; --no-isolate keeps one
  * worker per peer for the suite, the worker process isolating the library
- * already). The parent passes its --plugin and --peer-timeout on.
+ * already). The parent passes its --plugin and --peer-timeout on, and its
+ * --metrics and --energy: the profiling passes run in the child, which has
+ * the context CUPTI and the counters need.
  *
  * Signals: the child ignores SIGINT and SIGTERM (a terminal's Ctrl-C reaches
  * the whole process group): the parent decides, and lets the case in
@@ -36,26 +38,31 @@
 
 #include <stdint.h>
 
+#include "calibrate.h"
 #include "gpu.h"
 #include "measure.h"
 #include "peer.h"
+#include "profile.h"
 #include "runcase.h"
 #include "store.h"
 
 /* What a child found of a GPU: gpu_probe's answer, whether a context could
- * be set up on it (gpu_open) and why not, and its measured copy bandwidth. */
+ * be set up on it (gpu_open) and why not; measured, its copy bandwidth and
+ * its ceilings (calibrate.h). */
 struct isolate_probe {
     struct gpu_info gpu;
     int usable;                 /* gpu_open succeeded */
     char why[200];              /* why not (gpu_open's error), "" when usable */
     double copy_bw;             /* bytes/s, 0 unmeasured (not asked, or unusable) */
+    struct gpu_ceilings ceil;   /* from the cache, else measured and cached; loaded 0: none */
 };
 
-/* Probes device `index` in a child (`bench _probe`); with bandwidth, also
- * measures the copy bandwidth. Always fills p: a child that could not be
- * started, or died, leaves a device that is absent, with why_absent saying
- * so. */
-void isolate_probe(int index, int bandwidth, struct isolate_probe *p);
+/* Probes device `index` in a child (`bench _probe`); with measure, also
+ * measures the copy bandwidth and loads the ceilings (measuring and caching
+ * them when not cached): a timing, so the caller holds the device lock.
+ * Always fills p: a child that could not be started, or died, leaves a
+ * device that is absent, with why_absent saying so. */
+void isolate_probe(int index, int measure, struct isolate_probe *p);
 
 /* Where and how a child runs its case. */
 struct isolate_case {
@@ -64,6 +71,7 @@ struct isolate_case {
     int64_t replace_id;         /* the error result this case replaces (--retry-failed), else 0 */
     double timeout_s;           /* kill the child after this long; 0: never */
     const struct peer_flags *peers; /* --plugin and --peer-timeout, passed on; NULL: none */
+    const struct profile_opts *profile; /* --metrics and --energy, passed on; NULL: none */
 };
 
 /* Runs case q in a child storing into ic's run; res then holds the stored

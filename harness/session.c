@@ -52,7 +52,7 @@ static int pick_device(struct session *s, const char *device_opt, int isolated)
     int present;
     if (isolated) {
         struct isolate_probe p;
-        isolate_probe(index, want != 0, &p);
+        isolate_probe(index, 0, &p);
         s->gpu = p.gpu;
         s->gpu_copy_bw = p.copy_bw;
         s->probe_usable = p.usable;
@@ -90,6 +90,23 @@ int session_device_isolated(struct session *s, const char *device_opt)
     return pick_device(s, device_opt, 1);
 }
 
+/* What an isolated session's run row records of its GPU, with no CUDA
+ * context in this process: the copy bandwidth and the measured ceilings
+ * from a child (`bench _probe --measure`, under this session's device lock;
+ * it caches the ceilings, which the case children then read), the GPU's
+ * state from NVML (a driver library, not CUDA). */
+static void isolated_gpu_env(struct session *s)
+{
+    struct isolate_probe p;
+    isolate_probe(s->gpu.index, 1, &p);
+    s->gpu_copy_bw = p.copy_bw;
+    if (p.ceil.loaded)
+        s->prof.ceil = p.ceil;
+    if ((s->prof.nvml = nvml_open(s->gpu.uuid, s->gpu.index, s->prof.nvml_why,
+                                  sizeof s->prof.nvml_why)))
+        nvml_read_state(s->prof.nvml, &s->prof.state);
+}
+
 int session_start(struct session *s, const char *db_path, const char *suite)
 {
     if (!s->no_lock) {
@@ -100,9 +117,17 @@ int session_start(struct session *s, const char *db_path, const char *suite)
             return EXIT_USAGE;
         }
     }
+    /* An isolated session makes no GPU context (its case children do, and
+     * CUPTI with it); a GPU session here loads CUPTI before it makes one. */
+    const int gpu_here = !s->on_cpu && s->gpu.present && !s->isolated;
+    int rc = profile_prepare(&s->prof, &s->popts, &s->gpu, gpu_here);
+    if (rc != EXIT_OK) {
+        devlock_release(&s->lock);
+        return rc;
+    }
     if (!s->on_cpu && s->gpu.present && s->isolated) {
         s->gpu_usable = s->probe_usable;
-    } else if (!s->on_cpu && s->gpu.present) {
+    } else if (gpu_here) {
         char err[160];
         if (!(s->gctx = gpu_open(s->gpu.index, err, sizeof err)))
             snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "GPU setup failed: %s", err);
@@ -111,6 +136,13 @@ int session_start(struct session *s, const char *db_path, const char *suite)
     if (!s->on_cpu && !s->gpu_usable)
         fprintf(stderr, "bench: %s cannot be used (%s); its implementations are skipped\n",
                 s->device, s->no_gpu_reason);
+    /* The GPU's measured ceilings are stored with every run that measures
+     * (measured now when not cached, like the CPU's) or asked for. */
+    if (!s->popts.calibrate && db_path)
+        s->popts.calibrate = 1;
+    profile_attach(&s->prof, &s->popts, s->gctx, &s->gpu);
+    if (s->isolated && s->gpu_usable && db_path)
+        isolated_gpu_env(s);
 
     if (db_path) {
         /* The run row records the CPU's roofs whatever the device (a CPU
@@ -190,6 +222,7 @@ void session_close(struct session *s)
         store_close(s->store);
         s->store = NULL;
     }
+    profile_close(&s->prof);
     if (s->gctx)
         gpu_close(s->gctx);
     s->gctx = NULL;
@@ -210,6 +243,8 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
     } else {
         r.flops = gpu_peak_flops(&s->gpu, dt);
         r.bytes_s = gpu_peak_bandwidth(&s->gpu);
+        r.flops_measured = gpu_ceiling_flops(&s->prof.ceil, dt);
+        r.bytes_s_measured = gpu_ceiling_bandwidth(&s->prof.ceil);
     }
     return r;
 }
@@ -231,6 +266,31 @@ static void cudnn_json(char *buf, size_t n)
     char what[400];
     cudnn_lib_describe(what, sizeof what);
     emit_json_string_buf(buf, n, what);
+}
+
+/* The run's GPU state from NVML (-1 / NAN / NULL where unknown) and the
+ * measured ceilings. */
+static void env_nvml(const struct session *s, struct run_record *r)
+{
+    static char calibration[2048];
+    const struct nvml_state *st = &s->prof.state;
+    const int have = s->prof.nvml != NULL;
+    r->gpu_sm_clock_mhz = have ? st->sm_mhz : -1;
+    r->gpu_mem_clock_mhz = have ? st->mem_mhz : -1;
+    r->gpu_max_sm_clock_mhz = have ? st->max_sm_mhz : -1;
+    r->gpu_default_sm_clock_mhz = have ? st->default_sm_mhz : -1;
+    r->clocks_locked = have ? st->clocks_locked : -1;
+    r->power_limit_w = have ? st->power_limit_w : NAN;
+    r->temperature_c = have ? st->temperature_c : -1;
+    r->ecc_enabled = have ? st->ecc : -1;
+    r->mig_enabled = have ? st->mig : -1;
+    r->persistence_enabled = have ? st->persistence : -1;
+    r->throttle_reasons = have ? st->reasons : -1;
+    r->nvml_why = have ? NULL : s->prof.nvml_why;
+    if (have && !r->driver_release && st->driver[0])
+        r->driver_release = st->driver;
+    profile_calibration_json(&s->prof, s->cpu.flops, s->cpu.bytes_s, calibration, sizeof calibration);
+    r->calibration_json = calibration;
 }
 
 void env_collect(const struct session *s, const char *suite, struct run_record *r)
@@ -282,6 +342,7 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
         r->peak_tflops = s->cpu.flops / 1e12;
         r->peak_gbps = s->cpu.bytes_s > 0 ? s->cpu.bytes_s / 1e9 : NAN;
     }
+    env_nvml(s, r);
 }
 
 /* A CUDA API version as "13.0 (13000)"; "none" for 0. */
@@ -339,4 +400,24 @@ void env_print(struct session *s)
     char cudnn[400];
     cudnn_lib_describe(cudnn, sizeof cudnn);
     printf("| cudnn (loaded at run time) | %s |\n", cudnn);
+    profile_env_print(&s->prof);
+}
+
+void env_print_ceilings(struct session *s)
+{
+    if (!s->cpu.loaded)
+        ceilings_load(&s->cpu, omp_get_max_threads());
+    printf("| what | value |\n|---|---|\n");
+    printf("| cpu compute roof (fp32 FMA loop, %d threads, %s) | %.1f GFLOP/s |\n", s->cpu.threads,
+           s->cpu.origin, s->cpu.flops / 1e9);
+    printf("| cpu bandwidth roof (STREAM triad, %s) | %.1f GB/s |\n", s->cpu.origin,
+           s->cpu.bytes_s / 1e9);
+    printf("| cpu roofs cache | %s |\n", s->cpu.path[0] ? s->cpu.path : "none (no cache directory)");
+    if (s->prof.ceil.loaded) {
+        printf("| gpu | %s (%s) |\n| gpu ceilings cache | %s |\n\n", s->gpu.name, s->gpu.uuid,
+               s->prof.ceil.path[0] ? s->prof.ceil.path : "none (no cache directory)");
+        profile_print_ceilings(&s->prof);
+    } else {
+        printf("| gpu | none measured: %s |\n", s->gctx ? "calibration failed" : s->no_gpu_reason);
+    }
 }
