@@ -181,8 +181,8 @@ test: test-deps
 # Each .cu file of the binary (ops/, harness/) and the runner's test kernels,
 # compiled as C++ by g++ with ops/sim/cuda_sim.h, twice: AddressSanitizer +
 # UBSan, and ThreadSanitizer; linked with the harness and reference objects
-# and the runner (ops/sim/: scheduler, CUDA runtime, cuBLAS) in place of
-# libcudart and cuBLAS. The kernels' registers and static shared memory per
+# and the runner (ops/sim/: scheduler, CUDA runtime, cuBLAS, cuFFT) in place
+# of libcudart, cuBLAS and cuFFT. The kernels' registers and static shared memory per
 # architecture come from the nvcc build's ptxas reports. tests/cuda_on_cpu.sh
 # builds and runs them (docs/cuda-on-cpu.md).
 ifneq ($(NVCC),)
@@ -205,8 +205,8 @@ SIM_OWN_tsan := -DSB_SIM_TSAN
 SIM_OWN_plain :=
 SIM_HOST_OBJ := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
                 $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(OPS_C_SRC:%.c=build/%.o)
-# bench's libraries but the two the runner stands in for.
-SIM_LDLIBS   := $(filter-out -lcublas -lcudart_static,$(LDLIBS_ALL))
+# bench's libraries but the three the runner stands in for.
+SIM_LDLIBS   := $(filter-out -lcublas -lcufft -lcudart_static,$(LDLIBS_ALL))
 SIM_BINS     := $(SIM_KINDS:%=bin/tests/cuda_on_cpu-%)
 SIM_REPORTS  := $(CU_OBJ:.o=.ptxas) build/tests/cuda_on_cpu_kernels.ptxas
 

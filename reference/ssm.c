@@ -684,16 +684,17 @@ static const struct impl ssm_impls[] = {
                  "conv by FFT (KISS FFT)",
       .run = ssm_cpu_run, .flops_executed = ssm_cpu_flops_executed },
     { .name = "cuda", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
-      .status = "unverified: never run on a GPU",
+      .status = SB_GPU_STATUS_CPU_ONLY,
       .summary = "fp32 FMA; s6: a thread per chunk of 8/16 tokens, warp and block scans of the "
-                 "chunk maps; ssd: chunk states, state passing, chunk outputs; conv: cuFFT",
+                 "chunk maps; ssd: chunk states, state passing, chunk outputs; conv: cuFFT (a model of its "
+                 "R2C/C2R on the CPU runner)",
       .flops_executed = ssm_cuda_flops_executed, SB_GPU_FNS(ssm_cuda) },
     { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
-      .status = "unverified: never run on a GPU",
+      .status = SB_GPU_STATUS_CPU_ONLY,
       .summary = "ssd on tensor cores (mma.sync m16n8k16 bf16, fp32 chunk states)",
       .flops_executed = ssm_cuda_opt_flops_executed, SB_GPU_FNS(ssm_cuda_opt) },
     { .name = "decode", .device = DEV_CUDA, .dtypes = SSM_DTYPES,
-      .status = "unverified: never run on a GPU",
+      .status = SB_GPU_STATUS_CPU_ONLY,
       .summary = "s6, ssd: N <= 16 new tokens on the state h0 (a warp per s6 channel, a block "
                  "per ssd head); the state read and written once",
       .flops_executed = ssm_decode_flops_executed, SB_GPU_FNS(ssm_decode) },

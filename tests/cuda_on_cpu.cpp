@@ -201,6 +201,39 @@ static const op_case op_cases[] = {
       "3 tokens, Hv = 4H, gate, state" },
     { "delta", "decode", "bf16", "B=1 N=16 H=2 Hv=2 D=256 Dv=64 state",
       "the most tokens (16), D = 256, no gate" },
+    /* ssm s6/cuda: s6_scan_kernel */
+    { "ssm", "cuda", "fp32", "variant=s6 B=1 N=1100 Dm=5 Ds=16 chunk=8 z state",
+      "two steps of 1024 tokens (the carry between them), a ragged second, a block of 1 channel, z, h0/ht" },
+    { "ssm", "cuda", "bf16", "variant=s6 B=2 N=77 Dm=8 Ds=32 G=2 chunk=16",
+      "chunk 16, groups, most threads past L" },
+    /* ssm s6/decode: s6_decode_kernel */
+    { "ssm", "decode", "fp32", "variant=s6 B=2 N=3 Dm=9 Ds=16 G=3 z state",
+      "3 tokens on a state, a block with 2 of its 8 warps, groups, z" },
+    { "ssm", "decode", "bf16", "variant=s6 B=1 N=16 Dm=4 Ds=128 state",
+      "the most tokens (16), 4 states a lane" },
+    /* ssm ssd/cuda: ssd_chunk_state_kernel, ssd_state_pass_kernel, ssd_chunk_out_kernel */
+    { "ssm", "cuda", "fp32", "variant=ssd B=1 N=130 H=4 P=32 Ds=16 G=2 chunk=64 skip z state",
+      "3 chunks (the last 2 tokens), groups, D, z, h0/ht" },
+    { "ssm", "cuda", "bf16", "variant=ssd B=2 N=100 H=2 P=64 Ds=64 chunk=128",
+      "two query tiles in a chunk, the second ragged, no D (its FMA on 0)" },
+    { "ssm", "cuda", "fp32", "variant=ssd B=1 N=64 H=1 P=128 Ds=64 chunk=64 state",
+      "P·Ds = 8192 (the largest), one exact chunk" },
+    /* ssm ssd/cuda-opt: ssd_mma_state_kernel, ssd_mma_out_kernel (and the state pass) */
+    { "ssm", "cuda-opt", "bf16", "variant=ssd B=1 N=200 H=2 P=64 Ds=128 chunk=128 z state",
+      "Mamba-2's P and Ds, two query tiles, a ragged second chunk" },
+    { "ssm", "cuda-opt", "bf16", "variant=ssd B=1 N=70 H=4 P=32 Ds=16 G=2 chunk=64 skip",
+      "4 state tiles for 8 warps (idle warps), groups, D" },
+    { "ssm", "cuda-opt", "bf16", "variant=ssd B=2 N=64 H=1 P=128 Ds=64 chunk=64 state",
+      "P = 128: 8 column tiles a warp" },
+    /* ssm ssd/decode: ssd_decode_kernel */
+    { "ssm", "decode", "fp32", "variant=ssd B=2 N=3 H=2 P=16 Ds=16 z state",
+      "Ds = 16: two outputs a warp by shuffles, K = 1, z" },
+    { "ssm", "decode", "bf16", "variant=ssd B=1 N=16 H=2 P=64 Ds=128 G=2 skip state",
+      "Ds = 128: 4 warps an output through shared memory, K = 32, the most tokens" },
+    /* ssm conv/cuda: conv_pad_k_kernel, conv_transpose_kernel, conv_mul_kernel, cuFFT (modelled) */
+    { "ssm", "cuda", "fp32", "variant=conv B=2 N=77 H=40",
+      "ragged 32 x 32 tiles in tokens and channels, n = 256" },
+    { "ssm", "cuda", "bf16", "variant=conv B=1 N=1 H=4", "one token, the smallest FFT (n = 4)" },
 };
 
 /* The host code alone on the current device: setup and every launch
@@ -394,6 +427,12 @@ static const op_case timed_cases[] = {
     { "delta", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 gate=head state", "one chunk" },
     { "delta", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64", "one chunk" },
     { "delta", "decode", "fp32", "B=1 N=2 H=1 Hv=1 D=64 Dv=64 state", "two tokens" },
+    { "ssm", "cuda", "fp32", "variant=s6 B=1 N=20 Dm=4 Ds=16 chunk=8 state", "one step" },
+    { "ssm", "decode", "fp32", "variant=s6 B=1 N=2 Dm=8 Ds=16 state", "two tokens" },
+    { "ssm", "cuda", "fp32", "variant=ssd B=1 N=70 H=1 P=32 Ds=16 chunk=64 state", "two chunks" },
+    { "ssm", "cuda-opt", "bf16", "variant=ssd B=1 N=70 H=1 P=32 Ds=16 chunk=64", "two chunks" },
+    { "ssm", "decode", "fp32", "variant=ssd B=1 N=2 H=1 P=16 Ds=16 state", "two tokens" },
+    { "ssm", "cuda", "fp32", "variant=conv B=1 N=40 H=4", "cuFFT calls in a graph" },
 };
 
 static void run_timed(struct gpu_ctx *g)

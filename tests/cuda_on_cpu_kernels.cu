@@ -17,6 +17,7 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <cufft.h>
 
 #include "../harness/gpu_kernels.h"
 #include "../ops/launch.cuh"
@@ -837,6 +838,75 @@ static bool test_gpu_time_once(char *msg, size_t n)
     return true;
 }
 
+/* The runner's cuFFT (ops/sim/cufft.cpp) against the definitions: a batch
+ * of 3 signals of 16 reals, R2C against the DFT in double, C2R of that
+ * spectrum back to 16 times the signal, its input left as NaN; the errors
+ * cuFFT documents for a plan without its work area, a transform in the
+ * plan's other direction and a destroyed plan; the multiply-adds counted
+ * by the FFT convention (5·n·log2 n / 4 a real transform). */
+static bool test_cufft(char *msg, size_t n)
+{
+    enum { N = 16, NF = N / 2 + 1, BATCH = 3 };
+    float h[BATCH * N];
+    for (int i = 0; i < BATCH * N; i++)
+        h[i] = sinf(0.37f * (float)i) + 0.25f * (float)(i % 5);
+    float *d_in = dev_copy(h, BATCH * N), *d_back = dev_copy<float>(nullptr, BATCH * N);
+    cufftComplex *d_f = dev_copy<cufftComplex>(nullptr, BATCH * NF);
+    cufftHandle fwd, inv;
+    long long nn[1] = { N };
+    size_t work = 0, work_inv = 0;
+    void *area = nullptr;
+    cufftCreate(&fwd), cufftCreate(&inv);
+    cufftSetAutoAllocation(fwd, 0), cufftSetAutoAllocation(inv, 0);
+    if (cufftMakePlanMany64(fwd, 1, nn, nullptr, 1, 0, nullptr, 1, 0, CUFFT_R2C, BATCH, &work) != CUFFT_SUCCESS ||
+        cufftMakePlanMany64(inv, 1, nn, nullptr, 1, 0, nullptr, 1, 0, CUFFT_C2R, BATCH, &work_inv) != CUFFT_SUCCESS) {
+        snprintf(msg, n, "cufftMakePlanMany64 failed");
+        return false;
+    }
+    const cufftResult no_area = cufftExecR2C(fwd, d_in, d_f);
+    cudaMalloc(&area, work > work_inv ? work : work_inv);
+    cufftSetWorkArea(fwd, area), cufftSetWorkArea(inv, area);
+    const cufftResult wrong_type = cufftExecC2R(fwd, d_f, d_back);
+    (void)sb_sim_take_macs();
+    cufftExecR2C(fwd, d_in, d_f);
+    cufftComplex hf[BATCH * NF];
+    host_copy(hf, d_f, BATCH * NF);
+    const long long macs = sb_sim_take_macs();
+    cufftExecC2R(inv, d_f, d_back);
+    float hb[BATCH * N];
+    cufftComplex after[1];
+    host_copy(hb, d_back, BATCH * N);
+    host_copy(after, d_f, 1);
+    cufftDestroy(fwd), cufftDestroy(inv);
+    const cufftResult destroyed = cufftExecR2C(fwd, d_in, d_f);
+    cudaFree(area), cudaFree(d_in), cudaFree(d_back), cudaFree(d_f);
+    double worst_f = 0, worst_b = 0;
+    for (int b = 0; b < BATCH; b++)
+        for (int k = 0; k < NF; k++) {
+            double re = 0, im = 0;
+            for (int t = 0; t < N; t++) {
+                re += h[b * N + t] * cos(2 * M_PI * k * t / N);
+                im -= h[b * N + t] * sin(2 * M_PI * k * t / N);
+            }
+            worst_f = fmax(worst_f, hypot(hf[b * NF + k].x - re, hf[b * NF + k].y - im));
+        }
+    for (int i = 0; i < BATCH * N; i++)
+        worst_b = fmax(worst_b, fabs(hb[i] - (double)N * h[i]));
+    const long long want = BATCH * 5 * N * 4 / 4;
+    if (no_area != CUFFT_NO_WORKSPACE || wrong_type != CUFFT_INVALID_TYPE || destroyed != CUFFT_INVALID_PLAN ||
+        !(worst_f < 1e-5) || !(worst_b < 1e-4) || after[0].x == after[0].x || macs != want) {
+        snprintf(msg, n, "no work area %d (want %d), wrong direction %d (want %d), destroyed %d (want %d); "
+                 "R2C error %.2g, C2R error %.2g, C2R input after %g (want NaN), macs %lld (want %lld)",
+                 (int)no_area, (int)CUFFT_NO_WORKSPACE, (int)wrong_type, (int)CUFFT_INVALID_TYPE,
+                 (int)destroyed, (int)CUFFT_INVALID_PLAN, worst_f, worst_b, (double)after[0].x, macs, want);
+        return false;
+    }
+    snprintf(msg, n, "R2C within %.1g of the DFT, C2R back to 16x the signal within %.1g, its input NaN; "
+             "no work area, the other direction, a destroyed plan refused; %lld multiply-adds",
+             worst_f, worst_b, macs);
+    return true;
+}
+
 const wrapper_test wrapper_tests[] = {
     { "mma.sync", test_mma },
     { "ldmatrix", test_ldmatrix },
@@ -849,6 +919,7 @@ const wrapper_test wrapper_tests[] = {
     { "softmax_rows_kernel, grid-stride", test_softmax_stride },
     { "blocking kernel", test_block_stream },
     { "gpu_time_once behind the blocking kernel", test_gpu_time_once },
+    { "cuFFT R2C/C2R (the runner's model)", test_cufft },
 };
 const int n_wrapper_tests = (int)(sizeof wrapper_tests / sizeof wrapper_tests[0]);
 
@@ -938,6 +1009,16 @@ static int plant(const char *name)
             fprintf(stderr, "%s\n", msg);
             return 3;
         }
+    } else if (strcmp(name, "cufft_work_overlap") == 0) {
+        cufftHandle p;
+        long long nn[1] = { 64 };
+        size_t work = 0;
+        cufftComplex *f = dev_copy<cufftComplex>(nullptr, 4 * 33);
+        cufftCreate(&p);
+        cufftSetAutoAllocation(p, 0);
+        cufftMakePlanMany64(p, 1, nn, nullptr, 1, 0, nullptr, 1, 0, CUFFT_R2C, 4, &work);
+        cufftSetWorkArea(p, f);     /* the work area is the output */
+        cufftExecR2C(p, dev_copy(h, 512), f);
     } else if (strcmp(name, "host_reads_device") == 0) {
         printf("%g\n", src[0]);     /* host code dereferencing a device pointer */
     } else if (strcmp(name, "mma_swapped_lane") == 0) {
@@ -980,6 +1061,7 @@ const planted_bug planted_bugs[] = {
     { "tma_misaligned_box", "a TMA box 128 bytes off the 1024 its 128-byte swizzle needs",
       "aligned for its swizzle", "aligned for its swizzle" },
     { "host_reads_device", "host code reading device memory", "SEGV", "SEGV" },
+    { "cufft_work_overlap", "a cuFFT work area that is the transform's output", "overlap", "overlap" },
     { "mma_swapped_lane", "a swapped lane (lanes 0 and 1 trade A fragments before mma)",
       "result mismatch", "result mismatch" },
 };

@@ -18,12 +18,17 @@
  * from the harness's allocator (cufftSetAutoAllocation(0)), so the footprint
  * counts it. Plans are made in setup (not timed).
  *
- * Status: compiled for sm_80/89/90a (build/ops/ssm/conv_fft.ptxas), plans
- * never made on a GPU; never run on a GPU.
+ * Status: compiled for sm_80/89/90a (build/ops/ssm/conv_fft.ptxas); the
+ * three kernels, their plans and the host code run on the CPU from this
+ * source under ASan/UBSan and TSan against the float64 reference
+ * (tests/cuda_on_cpu.sh), the cuFFT calls through the runner's model of
+ * them (ops/sim/cufft.cpp: its semantics and checks, not cuFFT's kernels);
+ * never on a GPU.
  */
 #include <cufft.h>
 #include <stdint.h>
 
+#include "../launch.cuh"
 #include "ssm_dev.cuh"
 
 #define CONV_TILE 32
@@ -129,7 +134,7 @@ extern "C" int64_t conv_cuda_workspace_bytes(const struct shape *s)
     return conv_buffer_bytes(s) + conv_cufft_bytes(s);
 }
 
-static int conv_plans(struct op_ctx *ctx, struct conv_state *st)
+static int conv_cufft_plans(struct op_ctx *ctx, struct conv_state *st)
 {
     const struct shape *s = ctx->shape;
     long long n[1] = { conv_fft_len(s->N) };
@@ -155,6 +160,65 @@ static int conv_plans(struct op_ctx *ctx, struct conv_state *st)
     return SB_OK;
 }
 
+/* Blocks of a grid-stride loop over `count` elements: enough to fill any GPU. */
+static int64_t conv_blocks(int64_t count)
+{
+    const int64_t b = (count + CONV_THREADS - 1) / CONV_THREADS;
+    return b < 65536 ? b : 65536;
+}
+
+/* The launches: the filter's padding and the products as grid-stride
+ * loops; the transposes in 32 × 32 tiles, (tokens, channels) into the FFT
+ * rows and (channels, tokens) back, a z-layer per batch. */
+struct conv_launches {
+    struct sb_plan pad_k, pad_u, mul, unpad;
+};
+static struct conv_launches conv_launches_of(const struct shape *s)
+{
+    const int64_t n = conv_fft_len(s->N), nf = n / 2 + 1, H = s->H;
+    const auto tiles = [](int64_t x) { return (x + CONV_TILE - 1) / CONV_TILE; };
+    return { { "conv_pad_k_kernel", { conv_blocks(H * n), 1, 1 }, CONV_THREADS, 0 },
+             { "conv_transpose_kernel", { tiles(n), tiles(H), s->B }, CONV_TILE * 8, 0 },
+             { "conv_mul_kernel", { conv_blocks(s->B * H * nf), 1, 1 }, CONV_THREADS, 0 },
+             { "conv_transpose_kernel", { tiles(H), tiles(s->N), s->B }, CONV_TILE * 8, 0 } };
+}
+
+template <typename T>
+static int conv_prepare(struct op_ctx *ctx)
+{
+    const struct conv_launches p = conv_launches_of(ctx->shape);
+    int rc;
+    if ((rc = sb_plan_prepare(ctx, (const void *)conv_pad_k_kernel<T>, &p.pad_k, "cuda")) != SB_OK ||
+        (rc = sb_plan_prepare(ctx, (const void *)conv_transpose_kernel<T, float>, &p.pad_u, "cuda")) != SB_OK ||
+        (rc = sb_plan_prepare(ctx, (const void *)conv_mul_kernel, &p.mul, "cuda")) != SB_OK)
+        return rc;
+    return sb_plan_prepare(ctx, (const void *)conv_transpose_kernel<float, T>, &p.unpad, "cuda");
+}
+
+template <typename T>
+static int conv_launch(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const struct ssm_layout l = ssm_layout(s);
+    const struct conv_state *st = (const struct conv_state *)ctx->priv;
+    const struct conv_launches p = conv_launches_of(s);
+    const int64_t L = s->N, n = conv_fft_len(L), nf = n / 2 + 1, H = s->H, BH = s->B * H;
+    int rc;
+    if ((rc = sb_launch(ctx, conv_pad_k_kernel<T>, p.pad_k, (const T *)st->dev.in[l.k], st->kp, L, n, H)) != SB_OK)
+        return rc;
+    SB_CUFFT_CHECK(ctx, cufftExecR2C(st->plan[CONV_PLAN_K], st->kp, st->Kf));
+    if ((rc = sb_launch(ctx, conv_transpose_kernel<T, float>, p.pad_u, (const T *)st->dev.in[l.x], st->up,
+                        L, H, H, n, L * H, H * n)) != SB_OK)
+        return rc;
+    SB_CUFFT_CHECK(ctx, cufftExecR2C(st->plan[CONV_PLAN_U], st->up, st->Uf));
+    if ((rc = sb_launch(ctx, conv_mul_kernel, p.mul, st->Uf, (const cufftComplex *)st->Kf, nf, H, BH,
+                        1.0f / (float)n)) != SB_OK)
+        return rc;
+    SB_CUFFT_CHECK(ctx, cufftExecC2R(st->plan[CONV_PLAN_Y], st->Uf, st->up));
+    return sb_launch(ctx, conv_transpose_kernel<float, T>, p.unpad, (const float *)st->up, (T *)st->dev.out,
+                     H, L, n, H, H * n, L * H);
+}
+
 extern "C" void conv_cuda_teardown(struct op_ctx *ctx)
 {
     struct conv_state *st = (struct conv_state *)ctx->priv;
@@ -168,13 +232,9 @@ extern "C" int conv_cuda_setup(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
     const int64_t n = conv_fft_len(s->N), nf = n / 2 + 1;
-    if (s->B > 65535 || (n + CONV_TILE - 1) / CONV_TILE > INT32_MAX ||
-        (s->N + CONV_TILE - 1) / CONV_TILE > 65535 || s->H > 65535 * CONV_TILE) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: B=%lld, H=%lld or N=%lld over the grid's limits",
-                 (long long)s->B, (long long)s->H, (long long)s->N);
-        return SB_UNSUPPORTED;
-    }
-    int rc = ssm_dev_open(ctx, sizeof(struct conv_state), (size_t)conv_buffer_bytes(s), "cuda");
+    int rc = s->dtype == DT_BF16 ? conv_prepare<__nv_bfloat16>(ctx) : conv_prepare<float>(ctx);
+    if (rc == SB_OK)
+        rc = ssm_dev_open(ctx, sizeof(struct conv_state), (size_t)conv_buffer_bytes(s), "cuda");
     if (rc != SB_OK)
         return rc;
     struct conv_state *st = (struct conv_state *)ctx->priv;
@@ -182,49 +242,9 @@ extern "C" int conv_cuda_setup(struct op_ctx *ctx)
     st->up = st->kp + s->H * n;
     st->Kf = (cufftComplex *)(st->up + s->B * s->H * n);
     st->Uf = st->Kf + s->H * nf;
-    if ((rc = conv_plans(ctx, st)) != SB_OK)
+    if ((rc = conv_cufft_plans(ctx, st)) != SB_OK)
         conv_cuda_teardown(ctx);
     return rc;
-}
-
-/* Blocks of a grid-stride loop over `count` elements: enough to fill any GPU. */
-static unsigned conv_blocks(int64_t count)
-{
-    const int64_t b = (count + CONV_THREADS - 1) / CONV_THREADS;
-    return (unsigned)(b < 65536 ? b : 65536);
-}
-
-template <typename T>
-static int conv_launch(struct op_ctx *ctx)
-{
-    const struct shape *s = ctx->shape;
-    const struct ssm_layout l = ssm_layout(s);
-    const struct conv_state *st = (const struct conv_state *)ctx->priv;
-    const int64_t L = s->N, n = conv_fft_len(L), nf = n / 2 + 1, H = s->H, BH = s->B * H;
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
-    int rc;
-    conv_pad_k_kernel<T><<<conv_blocks(H * n), CONV_THREADS, 0, stream>>>(
-        (const T *)st->dev.in[l.k], st->kp, L, n, H);
-    if ((rc = sb_gpu_check_launch(ctx, "conv_pad_k_kernel")) != SB_OK)
-        return rc;
-    SB_CUFFT_CHECK(ctx, cufftExecR2C(st->plan[CONV_PLAN_K], st->kp, st->Kf));
-    const dim3 pad((unsigned)((n + CONV_TILE - 1) / CONV_TILE), (unsigned)((H + CONV_TILE - 1) / CONV_TILE),
-                   (unsigned)s->B);
-    conv_transpose_kernel<T, float><<<pad, CONV_TILE * 8, 0, stream>>>(
-        (const T *)st->dev.in[l.x], st->up, L, H, H, n, L * H, H * n);
-    if ((rc = sb_gpu_check_launch(ctx, "conv_transpose_kernel (pad)")) != SB_OK)
-        return rc;
-    SB_CUFFT_CHECK(ctx, cufftExecR2C(st->plan[CONV_PLAN_U], st->up, st->Uf));
-    conv_mul_kernel<<<conv_blocks(BH * nf), CONV_THREADS, 0, stream>>>(st->Uf, st->Kf, nf, H, BH,
-                                                                      1.0f / (float)n);
-    if ((rc = sb_gpu_check_launch(ctx, "conv_mul_kernel")) != SB_OK)
-        return rc;
-    SB_CUFFT_CHECK(ctx, cufftExecC2R(st->plan[CONV_PLAN_Y], st->Uf, st->up));
-    const dim3 unpad((unsigned)((H + CONV_TILE - 1) / CONV_TILE), (unsigned)((L + CONV_TILE - 1) / CONV_TILE),
-                     (unsigned)s->B);
-    conv_transpose_kernel<float, T><<<unpad, CONV_TILE * 8, 0, stream>>>(
-        st->up, (T *)st->dev.out, H, L, n, H, H * n, L * H);
-    return sb_gpu_check_launch(ctx, "conv_transpose_kernel (unpad)");
 }
 
 extern "C" int conv_cuda_run(struct op_ctx *ctx)

@@ -12,11 +12,14 @@
  * so a warp reads and writes the channel's Ds consecutive states at once.
  * C·h is summed over the warp by shuffles.
  *
- * Status: compiled for sm_80/89/90a (build/ops/ssm/s6_decode.ptxas); never
- * run on a GPU.
+ * Status: compiled for sm_80/89/90a (build/ops/ssm/s6_decode.ptxas); the
+ * kernel and its plan run on the CPU from this source, host code included,
+ * under ASan/UBSan and TSan against the float64 reference
+ * (tests/cuda_on_cpu.sh); never on a GPU.
  */
 #include <stdint.h>
 
+#include "../launch.cuh"
 #include "ssm_dev.cuh"
 
 #define S6_DEC_MAX_N 16         /* more tokens: the chunked cuda's case */
@@ -85,6 +88,13 @@ s6_decode_kernel(const s6_dec_args<T> p)
 
 /* ---- host ------------------------------------------------------------------------ */
 
+/* The launch: a warp per (batch, channel), S6_DEC_WARPS to a block. */
+static struct sb_plan s6_decode_plan(const struct shape *s)
+{
+    return { "s6_decode_kernel", { (s->B * s->Dm + S6_DEC_WARPS - 1) / S6_DEC_WARPS, 1, 1 },
+             S6_DEC_WARPS * 32, 0 };
+}
+
 template <typename T, int NS>
 static int s6_decode_launch(struct op_ctx *ctx)
 {
@@ -96,25 +106,21 @@ static int s6_decode_launch(struct op_ctx *ctx)
                          (const T *)ssm_dev_in(d, l.z), (const T *)ssm_dev_in(d, l.h0),
                          (T *)d->out, (T *)d->ht, (int)s->N, (int)s->Dm, (int)s->Ds, (int)s->G,
                          s->B * s->Dm };
-    const unsigned grid = (unsigned)((a.channels + S6_DEC_WARPS - 1) / S6_DEC_WARPS);
-    s6_decode_kernel<T, NS><<<grid, S6_DEC_WARPS * 32, 0, (cudaStream_t)sb_gpu_stream(ctx)>>>(a);
-    return sb_gpu_check_launch(ctx, "s6_decode_kernel");
+    return sb_launch(ctx, s6_decode_kernel<T, NS>, s6_decode_plan(s), a);
 }
 
 /* By dtype and states per lane NS (1, 2, 4, 8: Ds up to 32, 64, 128, 256). */
+#define S6_DEC_VARIANT(T, dt, ns) { dt, ns, (const void *)s6_decode_kernel<T, ns>, s6_decode_launch<T, ns> }
 static const struct {
     enum dtype dt;
     int ns;
+    const void *kernel;
     int (*launch)(struct op_ctx *);
 } s6_decode_variants[] = {
-    { DT_FP32, 1, s6_decode_launch<float, 1> },
-    { DT_FP32, 2, s6_decode_launch<float, 2> },
-    { DT_FP32, 4, s6_decode_launch<float, 4> },
-    { DT_FP32, 8, s6_decode_launch<float, 8> },
-    { DT_BF16, 1, s6_decode_launch<__nv_bfloat16, 1> },
-    { DT_BF16, 2, s6_decode_launch<__nv_bfloat16, 2> },
-    { DT_BF16, 4, s6_decode_launch<__nv_bfloat16, 4> },
-    { DT_BF16, 8, s6_decode_launch<__nv_bfloat16, 8> },
+    S6_DEC_VARIANT(float, DT_FP32, 1), S6_DEC_VARIANT(float, DT_FP32, 2),
+    S6_DEC_VARIANT(float, DT_FP32, 4), S6_DEC_VARIANT(float, DT_FP32, 8),
+    S6_DEC_VARIANT(__nv_bfloat16, DT_BF16, 1), S6_DEC_VARIANT(__nv_bfloat16, DT_BF16, 2),
+    S6_DEC_VARIANT(__nv_bfloat16, DT_BF16, 4), S6_DEC_VARIANT(__nv_bfloat16, DT_BF16, 8),
 };
 
 static int s6_decode_variant(const struct shape *s)
@@ -142,17 +148,15 @@ extern "C" int s6_decode_setup(struct op_ctx *ctx)
                  (long long)s->N, S6_DEC_MAX_N);
         return SB_UNSUPPORTED;
     }
-    if (s6_decode_variant(s) < 0) {
+    const int v = s6_decode_variant(s);
+    if (v < 0) {
         snprintf(ctx->err, sizeof ctx->err, "decode: dtype %s, Ds=%lld not built",
                  dtype_table[s->dtype].name, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    if ((s->B * s->Dm + S6_DEC_WARPS - 1) / S6_DEC_WARPS > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "decode: B·Dm=%lld channels: over the grid's x limit",
-                 (long long)(s->B * s->Dm));
-        return SB_UNSUPPORTED;
-    }
-    return ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "decode");
+    const struct sb_plan plan = s6_decode_plan(s);
+    const int rc = sb_plan_prepare(ctx, s6_decode_variants[v].kernel, &plan, "decode");
+    return rc != SB_OK ? rc : ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "decode");
 }
 
 extern "C" int s6_decode_run(struct op_ctx *ctx)

@@ -44,10 +44,13 @@
  *
  * Status: compiled for sm_80/89/90a with no spills (build/ops/ssm/
  * s6_scan.ptxas: 94 registers at chunk 8, 162 at 16; MUFU.EX2 in the
- * SASS); never run on a GPU.
+ * SASS); the kernel and its plan run on the CPU from this source, host
+ * code included, under ASan/UBSan and TSan against the float64 reference
+ * (tests/cuda_on_cpu.sh); never on a GPU.
  */
 #include <stdint.h>
 
+#include "../launch.cuh"
 #include "ssm_dev.cuh"
 
 #define S6_THREADS S6_GPU_THREADS
@@ -67,7 +70,7 @@ template <typename T, int NI>
 __global__ void __launch_bounds__(S6_THREADS)
 s6_scan_kernel(const s6_args<T> p)
 {
-    extern __shared__ float s6_smem[];
+    float *s6_smem = static_cast<float *>(sb_dynamic_smem());
     __shared__ float sP[2][S6_WARPS], sH[2][S6_WARPS];     /* the warps' totals, by barrier parity */
     const int Ds = p.Ds, L = p.L, tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int d0 = blockIdx.x * S6_ROWS, b = blockIdx.y;
@@ -162,9 +165,12 @@ s6_scan_kernel(const s6_args<T> p)
 
 /* ---- host ------------------------------------------------------------------------ */
 
-static size_t s6_smem_bytes(const struct shape *s)
+/* The launch: a block per (S6_ROWS channels, batch); A·log2(e) and the
+ * two carry buffers in dynamic shared memory. */
+static struct sb_plan s6_scan_plan(const struct shape *s)
 {
-    return (size_t)(3 * S6_ROWS * s->Ds) * sizeof(float);
+    return { "s6_scan_kernel", { (s->Dm + S6_ROWS - 1) / S6_ROWS, s->B, 1 }, S6_THREADS,
+             (size_t)(3 * S6_ROWS * s->Ds) * sizeof(float) };
 }
 
 template <typename T, int NI>
@@ -177,20 +183,19 @@ static int s6_launch(struct op_ctx *ctx)
                      (const T *)d->in[l.B], (const T *)d->in[l.C], (const T *)d->in[l.D],
                      (const T *)ssm_dev_in(d, l.z), (const T *)ssm_dev_in(d, l.h0),
                      (T *)d->out, (T *)d->ht, (int)s->N, (int)s->Dm, (int)s->Ds, (int)s->G };
-    const dim3 grid((unsigned)((s->Dm + S6_ROWS - 1) / S6_ROWS), (unsigned)s->B);
-    s6_scan_kernel<T, NI><<<grid, S6_THREADS, s6_smem_bytes(s), (cudaStream_t)sb_gpu_stream(ctx)>>>(a);
-    return sb_gpu_check_launch(ctx, "s6_scan_kernel");
+    return sb_launch(ctx, s6_scan_kernel<T, NI>, s6_scan_plan(s), a);
 }
 
 static const struct {
     enum dtype dt;
     int chunk;
+    const void *kernel;
     int (*launch)(struct op_ctx *);
 } s6_variants[] = {
-    { DT_FP32, 8, s6_launch<float, 8> },
-    { DT_FP32, 16, s6_launch<float, 16> },
-    { DT_BF16, 8, s6_launch<__nv_bfloat16, 8> },
-    { DT_BF16, 16, s6_launch<__nv_bfloat16, 16> },
+    { DT_FP32, 8, (const void *)s6_scan_kernel<float, 8>, s6_launch<float, 8> },
+    { DT_FP32, 16, (const void *)s6_scan_kernel<float, 16>, s6_launch<float, 16> },
+    { DT_BF16, 8, (const void *)s6_scan_kernel<__nv_bfloat16, 8>, s6_launch<__nv_bfloat16, 8> },
+    { DT_BF16, 16, (const void *)s6_scan_kernel<__nv_bfloat16, 16>, s6_launch<__nv_bfloat16, 16> },
 };
 
 static int s6_variant(const struct shape *s)
@@ -210,17 +215,20 @@ extern "C" int64_t s6_cuda_workspace_bytes(const struct shape *s)
 extern "C" int s6_cuda_setup(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
-    if (s6_variant(s) < 0) {
+    const int v = s6_variant(s);
+    if (v < 0) {
         snprintf(ctx->err, sizeof ctx->err, "cuda: chunk=%lld not supported (8 or 16 tokens per thread)",
                  (long long)s->chunk);
         return SB_UNSUPPORTED;
     }
-    if (s->B > 65535 || s->N > INT32_MAX || s->Dm * s->Ds > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: B=%lld (grid y, at most 65535) or N=%lld too large",
-                 (long long)s->B, (long long)s->N);
+    if (s->N > INT32_MAX || s->Dm * s->Ds > INT32_MAX) {
+        snprintf(ctx->err, sizeof ctx->err, "cuda: N=%lld or Dm·Ds=%lld over the kernel's int indices",
+                 (long long)s->N, (long long)(s->Dm * s->Ds));
         return SB_UNSUPPORTED;
     }
-    return ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "cuda");
+    const struct sb_plan plan = s6_scan_plan(s);
+    const int rc = sb_plan_prepare(ctx, s6_variants[v].kernel, &plan, "cuda");
+    return rc != SB_OK ? rc : ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "cuda");
 }
 
 extern "C" int s6_cuda_run(struct op_ctx *ctx)

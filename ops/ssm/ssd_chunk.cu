@@ -25,8 +25,10 @@
  * P = 64, Ds = 128 (within sm_86/89's 99 KiB).
  * Workspace: lam [B,H,L] and states [B,H,chunks,P,Ds], fp32.
  *
- * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_chunk.ptxas); never
- * run on a GPU.
+ * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_chunk.ptxas); the
+ * three kernels and their plans run on the CPU from this source, host code
+ * included, under ASan/UBSan and TSan against the float64 reference
+ * (tests/cuda_on_cpu.sh); never on a GPU.
  */
 #include <stdint.h>
 
@@ -88,12 +90,15 @@ static __host__ __device__ int ssd_out_smem_floats(int P, int Ds)
     return SSD_QT * Ds + bh + SSD_QT * (SSD_QT + 1) + SSD_QT * P + 2 * SSD_QT;
 }
 
+/* Two blocks an SM (at most 128 registers): what ptxas chose unasked until
+ * the kernel's shared memory came through sb_dynamic_smem(), after which
+ * it took 80 registers and spilled at P = 32. */
 template <typename T, int TP>
-__global__ void __launch_bounds__(SSD_THREADS)
+__global__ void __launch_bounds__(SSD_THREADS, 2)
 ssd_chunk_out_kernel(const ssd_args<T> p)
 {
     constexpr int P = 16 * TP, QA = SSD_QT / 16;   /* a thread's output rows */
-    extern __shared__ float ssd_smem[];
+    float *ssd_smem = static_cast<float *>(sb_dynamic_smem());
     const int Ds = p.Ds, tiles = p.chunk / SSD_QT;
     const int ci = blockIdx.x / tiles, h = blockIdx.y, b = blockIdx.z, g = h / (p.H / p.G);
     const int64_t c0 = (int64_t)ci * p.chunk, i0 = c0 + (int64_t)(blockIdx.x % tiles) * SSD_QT;
@@ -203,44 +208,31 @@ ssd_chunk_out_kernel(const ssd_args<T> p)
 
 /* ---- host ------------------------------------------------------------------------ */
 
+static struct ssd_plans ssd_cuda_plans(const struct shape *s)
+{
+    return ssd_plans_of(s, "ssd_chunk_state_kernel", "ssd_chunk_out_kernel",
+                        (size_t)ssd_out_smem_floats((int)s->P, (int)s->Ds) * sizeof(float));
+}
+
 template <typename T, int TP, int TN>
 static int ssd_cuda_launch(struct op_ctx *ctx)
 {
-    const struct shape *s = ctx->shape;
     const ssd_args<T> a = ssd_args_of<T>(ctx);
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
+    const struct ssd_plans pl = ssd_cuda_plans(ctx->shape);
     int rc;
-    ssd_chunk_state_kernel<T, TP, TN><<<dim3((unsigned)a.nch, (unsigned)s->H, (unsigned)s->B),
-                                        SSD_THREADS, 0, stream>>>(a);
-    if ((rc = sb_gpu_check_launch(ctx, "ssd_chunk_state_kernel")) != SB_OK)
+    if ((rc = sb_launch(ctx, ssd_chunk_state_kernel<T, TP, TN>, pl.state, a)) != SB_OK ||
+        (rc = sb_launch(ctx, ssd_state_pass_kernel<T>, pl.pass, a)) != SB_OK)
         return rc;
-    const unsigned pass = (unsigned)((s->P * s->Ds + SSD_THREADS - 1) / SSD_THREADS);
-    ssd_state_pass_kernel<T><<<dim3(pass, (unsigned)s->H, (unsigned)s->B), SSD_THREADS, 0, stream>>>(a);
-    if ((rc = sb_gpu_check_launch(ctx, "ssd_state_pass_kernel")) != SB_OK)
-        return rc;
-    const size_t smem = (size_t)ssd_out_smem_floats(a.P, a.Ds) * sizeof(float);
-    ssd_chunk_out_kernel<T, TP><<<dim3((unsigned)(a.nch * (a.chunk / SSD_QT)), (unsigned)s->H,
-                                       (unsigned)s->B), SSD_THREADS, smem, stream>>>(a);
-    return sb_gpu_check_launch(ctx, "ssd_chunk_out_kernel");
+    return sb_launch(ctx, ssd_chunk_out_kernel<T, TP>, pl.out, a);
 }
 
-/* The output kernel's dynamic shared memory, opted in (above 48 KiB). */
+/* The plans against the device (the output kernel's shared memory opted in). */
 template <typename T, int TP, int TN>
 static int ssd_cuda_prepare(struct op_ctx *ctx)
 {
-    const size_t smem = (size_t)ssd_out_smem_floats(16 * TP, 16 * TN) * sizeof(float);
-    int dev = 0, optin = 0;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (smem > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err,
-                 "cuda: P=%d Ds=%d needs %zu bytes of shared memory, cuda:%d allows %d", 16 * TP,
-                 16 * TN, smem, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(ssd_chunk_out_kernel<T, TP>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    return SB_OK;
+    return ssd_prepare(ctx, ssd_cuda_plans(ctx->shape), (const void *)ssd_chunk_state_kernel<T, TP, TN>,
+                       (const void *)ssd_state_pass_kernel<T>, (const void *)ssd_chunk_out_kernel<T, TP>,
+                       "cuda");
 }
 
 #define SSD_VARIANT(T, dt, P, Ds) \
@@ -285,13 +277,10 @@ extern "C" int ssd_cuda_setup(struct op_ctx *ctx)
                  (long long)s->P, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    int rc = ssd_check_chunk(ctx, "cuda", SSD_QT);
-    if (rc != SB_OK)
-        return rc;
-    rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda");
-    if (rc == SB_OK && (rc = ssd_cuda_variants[v].prepare(ctx)) != SB_OK)
-        ssm_dev_close(ctx);
-    return rc;
+    int rc = ssd_check_chunk(ctx, "cuda");
+    if (rc == SB_OK)
+        rc = ssd_cuda_variants[v].prepare(ctx);
+    return rc != SB_OK ? rc : ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda");
 }
 
 extern "C" int ssd_cuda_run(struct op_ctx *ctx)

@@ -36,10 +36,14 @@
  * Ds = 128.
  *
  * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_chunk_mma.ptxas);
- * never run on a GPU.
+ * mma.sync emulated to the PTX ISA (ops/ptx.cuh), the three kernels and
+ * their plans run on the CPU from this source, host code included, under
+ * ASan/UBSan and TSan against the float64 reference (tests/cuda_on_cpu.sh);
+ * never on a GPU.
  */
 #include <stdint.h>
 
+#include "../ptx.cuh"
 #include "ssd_dev.cuh"
 
 #define SSD_MQT SSD_GPU_QT      /* query rows of an output block; key rows of its tiles */
@@ -47,20 +51,7 @@
 #define SSD_MPAD 8              /* bf16 elements after each operand row */
 #define SSD_MWARPS (SSD_THREADS / 32)
 
-/* One m16n8k16's 16·8·16 multiply-adds, a 32nd of them per lane. */
-#define SSD_MMA_LANE_MACS (16 * 8 * 16 / 32)
-
 typedef __nv_bfloat16 bf16;
-
-/* d += a · b on the tensor cores: a 16×16 (row), b 16×8 (col), fp32 d
- * (mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32). */
-static __device__ __forceinline__ void ssd_mma(float d[4], const uint32_t a[4], const uint32_t b[2])
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
 
 static __device__ __forceinline__ uint32_t ssd_ld32(const bf16 *p)
 {
@@ -121,8 +112,8 @@ ssd_mma_state_kernel(const ssd_args<bf16> p)
                     uint32_t af[4], bfr[2];
                     ssd_frag_a(af, &sXT[0][0], LD, tile / NT * 16, kk);
                     ssd_frag_b(bfr, &sBT[0][0], LD, tile % NT * 8, kk);
-                    SB_COUNT_MACS(SSD_MMA_LANE_MACS);
-                    ssd_mma(acc[u], af, bfr);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+                    sb_mma_m16n8k16_bf16(acc[u], af, bfr);
                 }
             }
         __syncthreads();
@@ -151,7 +142,7 @@ __global__ void __launch_bounds__(SSD_THREADS)
 ssd_mma_out_kernel(const ssd_args<bf16> p)
 {
     constexpr int P = 16 * TP, LDQ = SSD_MQT + SSD_MPAD;
-    extern __shared__ __align__(16) unsigned char ssd_mma_smem[];
+    unsigned char *ssd_mma_smem = static_cast<unsigned char *>(sb_dynamic_smem());
     const int Ds = p.Ds, LDD = Ds + SSD_MPAD, tiles = p.chunk / SSD_MQT;
     const int ci = blockIdx.x / tiles, h = blockIdx.y, b = blockIdx.z, g = h / (p.H / p.G);
     const int64_t c0 = (int64_t)ci * p.chunk, i0 = c0 + (int64_t)(blockIdx.x % tiles) * SSD_MQT;
@@ -187,8 +178,8 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
         for (int u = 0; u < TP; u++) {
             uint32_t bfr[2];
             ssd_frag_b(bfr, sH, LDD, 8 * (half * TP + u), kk);
-            SB_COUNT_MACS(SSD_MMA_LANE_MACS);
-            ssd_mma(acc[u], af, bfr);
+            SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+            sb_mma_m16n8k16_bf16(acc[u], af, bfr);
         }
     }
     const float e0 = ssm_dev_exp(s_lq[16 * mt + gq]), e1 = ssm_dev_exp(s_lq[16 * mt + gq + 8]);
@@ -221,8 +212,8 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
             for (int u = 0; u < 4; u++) {
                 uint32_t bfr[2];
                 ssd_frag_b(bfr, sB, LDD, 8 * (4 * half + u), kk);
-                SB_COUNT_MACS(SSD_MMA_LANE_MACS);
-                ssd_mma(sc[u], af, bfr);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+                sb_mma_m16n8k16_bf16(sc[u], af, bfr);
             }
         }
 #pragma unroll
@@ -243,8 +234,8 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
             for (int u = 0; u < TP; u++) {
                 uint32_t bfr[2];
                 ssd_frag_b(bfr, sXT, LDQ, 8 * (half * TP + u), kk);
-                SB_COUNT_MACS(SSD_MMA_LANE_MACS);
-                ssd_mma(acc[u], af, bfr);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+                sb_mma_m16n8k16_bf16(acc[u], af, bfr);
             }
         }
     }
@@ -262,44 +253,31 @@ ssd_mma_out_kernel(const ssd_args<bf16> p)
 
 /* ---- host ------------------------------------------------------------------------ */
 
+static struct ssd_plans ssd_mma_plans(const struct shape *s)
+{
+    return ssd_plans_of(s, "ssd_mma_state_kernel", "ssd_mma_out_kernel",
+                        (size_t)ssd_mma_out_smem((int)s->P, (int)s->Ds));
+}
+
 template <int TP, int TN>
 static int ssd_mma_launch(struct op_ctx *ctx)
 {
-    const struct shape *s = ctx->shape;
     const ssd_args<bf16> a = ssd_args_of<bf16>(ctx);
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
+    const struct ssd_plans pl = ssd_mma_plans(ctx->shape);
     int rc;
-    ssd_mma_state_kernel<TP, TN><<<dim3((unsigned)a.nch, (unsigned)s->H, (unsigned)s->B),
-                                   SSD_THREADS, 0, stream>>>(a);
-    if ((rc = sb_gpu_check_launch(ctx, "ssd_mma_state_kernel")) != SB_OK)
+    if ((rc = sb_launch(ctx, ssd_mma_state_kernel<TP, TN>, pl.state, a)) != SB_OK ||
+        (rc = sb_launch(ctx, ssd_state_pass_kernel<bf16>, pl.pass, a)) != SB_OK)
         return rc;
-    const unsigned pass = (unsigned)((s->P * s->Ds + SSD_THREADS - 1) / SSD_THREADS);
-    ssd_state_pass_kernel<bf16><<<dim3(pass, (unsigned)s->H, (unsigned)s->B), SSD_THREADS, 0, stream>>>(a);
-    if ((rc = sb_gpu_check_launch(ctx, "ssd_state_pass_kernel")) != SB_OK)
-        return rc;
-    ssd_mma_out_kernel<TP><<<dim3((unsigned)(a.nch * (a.chunk / SSD_MQT)), (unsigned)s->H,
-                                  (unsigned)s->B), SSD_THREADS, (size_t)ssd_mma_out_smem(a.P, a.Ds),
-                             stream>>>(a);
-    return sb_gpu_check_launch(ctx, "ssd_mma_out_kernel");
+    return sb_launch(ctx, ssd_mma_out_kernel<TP>, pl.out, a);
 }
 
-/* The output kernel's dynamic shared memory, opted in (above 48 KiB). */
+/* The plans against the device (the output kernel's shared memory opted in). */
 template <int TP, int TN>
 static int ssd_mma_prepare(struct op_ctx *ctx)
 {
-    const size_t smem = (size_t)ssd_mma_out_smem(16 * TP, 16 * TN);
-    int dev = 0, optin = 0;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (smem > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err,
-                 "cuda-opt: P=%d Ds=%d needs %zu bytes of shared memory, cuda:%d allows %d",
-                 16 * TP, 16 * TN, smem, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(ssd_mma_out_kernel<TP>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    return SB_OK;
+    return ssd_prepare(ctx, ssd_mma_plans(ctx->shape), (const void *)ssd_mma_state_kernel<TP, TN>,
+                       (const void *)ssd_state_pass_kernel<bf16>, (const void *)ssd_mma_out_kernel<TP>,
+                       "cuda-opt");
 }
 
 #define SSD_MMA_VARIANT(P, Ds) { P, Ds, ssd_mma_prepare<P / 16, Ds / 16>, ssd_mma_launch<P / 16, Ds / 16> }
@@ -338,13 +316,11 @@ extern "C" int ssd_cuda_opt_setup(struct op_ctx *ctx)
                  "P·Ds <= 8192)", dtype_table[s->dtype].name, (long long)s->P, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    int rc = ssd_check_chunk(ctx, "cuda-opt", SSD_MQT);
-    if (rc != SB_OK)
-        return rc;
-    rc = ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda-opt");
-    if (rc == SB_OK && (rc = ssd_mma_variants[v].prepare(ctx)) != SB_OK)
-        ssm_dev_close(ctx);
-    return rc;
+    int rc = ssd_check_chunk(ctx, "cuda-opt");
+    if (rc == SB_OK)
+        rc = ssd_mma_variants[v].prepare(ctx);
+    return rc != SB_OK ? rc
+                       : ssm_dev_open(ctx, sizeof(struct ssm_dev), (size_t)ssd_workspace_bytes(s), "cuda-opt");
 }
 
 extern "C" int ssd_cuda_opt_run(struct op_ctx *ctx)

@@ -17,11 +17,14 @@
  * Shapes: Ds a power of two from 16 to 256, P·Ds a multiple of 256 up to
  * 16384 (K ≤ 64 registers of state per thread).
  *
- * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_decode.ptxas); never
- * run on a GPU.
+ * Status: compiled for sm_80/89/90a (build/ops/ssm/ssd_decode.ptxas); the
+ * kernel and its plan run on the CPU from this source, host code included,
+ * under ASan/UBSan and TSan against the float64 reference
+ * (tests/cuda_on_cpu.sh); never on a GPU.
  */
 #include <stdint.h>
 
+#include "../launch.cuh"
 #include "ssm_dev.cuh"
 
 #define SSD_DEC_MAX_N 16
@@ -112,6 +115,12 @@ ssd_decode_kernel(const ssd_dec_args<T> p)
 
 /* ---- host ------------------------------------------------------------------------ */
 
+/* The launch: a block per (head, batch). */
+static struct sb_plan ssd_decode_plan(const struct shape *s)
+{
+    return { "ssd_decode_kernel", { s->H, s->B, 1 }, SSD_DEC_THREADS, 0 };
+}
+
 template <typename T, int K>
 static int ssd_decode_launch(struct op_ctx *ctx)
 {
@@ -123,28 +132,23 @@ static int ssd_decode_launch(struct op_ctx *ctx)
                           (const T *)ssm_dev_in(d, l.z), (const T *)ssm_dev_in(d, l.h0),
                           (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->P, (int)s->Ds,
                           (int)s->G };
-    ssd_decode_kernel<T, K><<<dim3((unsigned)s->H, (unsigned)s->B), SSD_DEC_THREADS, 0,
-                              (cudaStream_t)sb_gpu_stream(ctx)>>>(a);
-    return sb_gpu_check_launch(ctx, "ssd_decode_kernel");
+    return sb_launch(ctx, ssd_decode_kernel<T, K>, ssd_decode_plan(s), a);
 }
 
 /* By dtype and K = P·Ds / 256 state elements per thread. */
+#define SSD_DEC_VARIANT(T, dt, K) { dt, K, (const void *)ssd_decode_kernel<T, K>, ssd_decode_launch<T, K> }
+#define SSD_DEC_VARIANTS_OF(T, dt)                                                             \
+    SSD_DEC_VARIANT(T, dt, 1), SSD_DEC_VARIANT(T, dt, 2), SSD_DEC_VARIANT(T, dt, 4),           \
+    SSD_DEC_VARIANT(T, dt, 8), SSD_DEC_VARIANT(T, dt, 16), SSD_DEC_VARIANT(T, dt, 32),         \
+    SSD_DEC_VARIANT(T, dt, 64)
 static const struct {
     enum dtype dt;
     int K;
+    const void *kernel;
     int (*launch)(struct op_ctx *);
 } ssd_decode_variants[] = {
-    { DT_FP32, 1, ssd_decode_launch<float, 1> },   { DT_FP32, 2, ssd_decode_launch<float, 2> },
-    { DT_FP32, 4, ssd_decode_launch<float, 4> },   { DT_FP32, 8, ssd_decode_launch<float, 8> },
-    { DT_FP32, 16, ssd_decode_launch<float, 16> }, { DT_FP32, 32, ssd_decode_launch<float, 32> },
-    { DT_FP32, 64, ssd_decode_launch<float, 64> },
-    { DT_BF16, 1, ssd_decode_launch<__nv_bfloat16, 1> },
-    { DT_BF16, 2, ssd_decode_launch<__nv_bfloat16, 2> },
-    { DT_BF16, 4, ssd_decode_launch<__nv_bfloat16, 4> },
-    { DT_BF16, 8, ssd_decode_launch<__nv_bfloat16, 8> },
-    { DT_BF16, 16, ssd_decode_launch<__nv_bfloat16, 16> },
-    { DT_BF16, 32, ssd_decode_launch<__nv_bfloat16, 32> },
-    { DT_BF16, 64, ssd_decode_launch<__nv_bfloat16, 64> },
+    SSD_DEC_VARIANTS_OF(float, DT_FP32),
+    SSD_DEC_VARIANTS_OF(__nv_bfloat16, DT_BF16),
 };
 
 static int ssd_decode_variant(const struct shape *s)
@@ -174,17 +178,16 @@ extern "C" int ssd_decode_setup(struct op_ctx *ctx)
                  (long long)s->N, SSD_DEC_MAX_N);
         return SB_UNSUPPORTED;
     }
-    if (ssd_decode_variant(s) < 0) {
+    const int v = ssd_decode_variant(s);
+    if (v < 0) {
         snprintf(ctx->err, sizeof ctx->err,
                  "decode: P=%lld Ds=%lld not supported (Ds a power of two 16..256, P·Ds a "
                  "multiple of 256 up to 16384)", (long long)s->P, (long long)s->Ds);
         return SB_UNSUPPORTED;
     }
-    if (s->B > 65535 || s->H > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "decode: B=%lld over the grid's y limit", (long long)s->B);
-        return SB_UNSUPPORTED;
-    }
-    return ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "decode");
+    const struct sb_plan plan = ssd_decode_plan(s);
+    const int rc = sb_plan_prepare(ctx, ssd_decode_variants[v].kernel, &plan, "decode");
+    return rc != SB_OK ? rc : ssm_dev_open(ctx, sizeof(struct ssm_dev), 0, "decode");
 }
 
 extern "C" int ssd_decode_run(struct op_ctx *ctx)

@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "../launch.cuh"
 #include "ssm_dev.cuh"
 
 #define SSD_THREADS 256
@@ -116,22 +117,49 @@ static ssd_args<T> ssd_args_of(struct op_ctx *ctx)
     return a;
 }
 
-/* The chunk and grid limits both implementations share (qt: the output
- * kernel's query rows per block): SB_OK, or SB_UNSUPPORTED naming why. */
-static inline int ssd_check_chunk(struct op_ctx *ctx, const char *who, int qt)
+/* The chunk limits both implementations share (the output kernel's query
+ * tiles of SSD_GPU_QT rows): SB_OK, or SB_UNSUPPORTED naming why. The grid's
+ * limits are the plans' (ssd_prepare). */
+static inline int ssd_check_chunk(struct op_ctx *ctx, const char *who)
 {
     const struct shape *s = ctx->shape;
-    if (s->chunk % qt != 0 || s->chunk > SSD_CMAX) {
+    if (s->chunk % SSD_GPU_QT != 0 || s->chunk > SSD_CMAX) {
         snprintf(ctx->err, sizeof ctx->err, "%s: chunk=%lld not supported (a multiple of %d up to %d)",
-                 who, (long long)s->chunk, qt, SSD_CMAX);
+                 who, (long long)s->chunk, SSD_GPU_QT, SSD_CMAX);
         return SB_UNSUPPORTED;
     }
-    if (s->B > 65535 || s->H > 65535 || s->N > INT32_MAX || ssd_chunks(s) * (s->chunk / qt) > INT32_MAX) {
-        snprintf(ctx->err, sizeof ctx->err, "%s: B=%lld, H=%lld or N=%lld over the grid's limits", who,
-                 (long long)s->B, (long long)s->H, (long long)s->N);
+    if (s->N > INT32_MAX) {
+        snprintf(ctx->err, sizeof ctx->err, "%s: N=%lld over the kernels' int indices", who, (long long)s->N);
         return SB_UNSUPPORTED;
     }
     return SB_OK;
+}
+
+/* The three launches of a chunked implementation: its chunk-state kernel,
+ * a block per (chunk, head, batch); the state passing, a thread per state
+ * element of (head, batch); its output kernel, a block per (query tile,
+ * head, batch) with out_smem bytes of dynamic shared memory. */
+struct ssd_plans {
+    struct sb_plan state, pass, out;
+};
+static inline struct ssd_plans ssd_plans_of(const struct shape *s, const char *state_kernel,
+                                            const char *out_kernel, size_t out_smem)
+{
+    const int64_t nch = ssd_chunks(s);
+    return { { state_kernel, { nch, s->H, s->B }, SSD_THREADS, 0 },
+             { "ssd_state_pass_kernel", { (s->P * s->Ds + SSD_THREADS - 1) / SSD_THREADS, s->H, s->B },
+               SSD_THREADS, 0 },
+             { out_kernel, { nch * (s->chunk / SSD_GPU_QT), s->H, s->B }, SSD_THREADS, out_smem } };
+}
+
+/* sb_plan_prepare of the three, for kernels state_fn, pass_fn, out_fn. */
+static inline int ssd_prepare(struct op_ctx *ctx, const struct ssd_plans &p, const void *state_fn,
+                              const void *pass_fn, const void *out_fn, const char *who)
+{
+    int rc = sb_plan_prepare(ctx, state_fn, &p.state, who);
+    if (rc == SB_OK)
+        rc = sb_plan_prepare(ctx, pass_fn, &p.pass, who);
+    return rc != SB_OK ? rc : sb_plan_prepare(ctx, out_fn, &p.out, who);
 }
 
 /* The output element (token t of the batch, head h, column q) from its
