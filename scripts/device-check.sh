@@ -27,9 +27,10 @@
 # --dry-run prints the plan and lays out the folder without running
 # anything (tests/device_check.sh runs it on the CPU).
 #
-# bench links cuBLAS dynamically; the device has no toolkit, so the libraries
-# come from whatever Python wheel ships them (nvidia-cublas), found by name
-# ($CUBLAS_DIRS, a colon-separated list, instead when set).
+# bench links cuBLAS and cuFFT dynamically; the device has no toolkit, so the
+# libraries come from whatever Python wheel ships them (nvidia-cublas,
+# nvidia-cufft; CUDA 13's share nvidia/cu13/lib), found by name ($CUBLAS_DIRS,
+# a colon-separated list, instead when set).
 set -u
 
 usage() {
@@ -50,7 +51,7 @@ die() { echo "device-check.sh: $*" >&2; exit 2; }
 STAGES=(env sanitize verify suite)
 declare -A budget=([env]=30 [sanitize]=240 [verify]=120 [suite]=150)
 TOOLS=(memcheck racecheck synccheck initcheck)
-FAMILIES=(softmax flash linear gated delta)
+FAMILIES=(softmax flash linear gated delta ssm)
 out=${OUT:-/tmp/seqbench-out}
 stages=env,sanitize,verify,suite
 limit=580
@@ -122,10 +123,11 @@ run() {   # secs, file, command...
 
 if [ $dry -eq 0 ]; then
     # $CUBLAS_DIRS, when set (even empty), saves the search.
-    libdirs=${CUBLAS_DIRS-$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' -o -name 'libcupti.so*' \) 2>/dev/null |
+    libdirs=${CUBLAS_DIRS-$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' -o -name 'libcufft.so*' \
+                           -o -name 'libcupti.so*' \) 2>/dev/null |
                            xargs -r -n1 dirname | sort -u | paste -sd: -)}
     export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    say "cuBLAS from: ${libdirs:-not found}"
+    say "cuBLAS, cuFFT from: ${libdirs:-not found}"
 fi
 
 if [ -n "${want[env]+x}" ]; then
