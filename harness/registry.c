@@ -124,6 +124,8 @@ float dtype_round(enum dtype dt, float x)
 
 #define FIELD(nm, member, flag, vals, hlp) { nm, offsetof(struct shape, member), flag, vals, hlp }
 static const char *const gate_names[GATE_COUNT + 1] = { "none", "head", "key", NULL };
+/* enum sparse_pattern (reference/sparse.h), in its order. */
+static const char *const pattern_names[] = { "random", "window", "sink", "strided", "mixed", NULL };
 const struct shape_field shape_fields[SF_COUNT] = {
     [SF_B]      = FIELD("B", B, 0, NULL, "batch size"),
     [SF_N]      = FIELD("N", N, 0, NULL, "query tokens (sequence length)"),
@@ -137,6 +139,12 @@ const struct shape_field shape_fields[SF_COUNT] = {
     [SF_CHUNK]  = FIELD("chunk", chunk, 0, NULL, "chunk length of the chunked algorithms (default 64)"),
     [SF_GATE]   = FIELD("gate", gate, 0, gate_names, "decay gate: none, head (scalar per head) or key (GLA)"),
     [SF_STATE]  = FIELD("state", state, 1, NULL, "initial state in and final state out"),
+    [SF_PATTERN] = FIELD("pattern", pattern, 0, pattern_names, "sparse: the block mask: random, window, sink (sink + local), strided or mixed (dense and streaming heads)"),
+    [SF_DENSITY] = FIELD("density", density, 0, NULL, "sparse: percent of the causal key blocks kept (random); strided: 100/stride; mixed: percent of dense heads"),
+    [SF_WINDOW] = FIELD("window", window, 0, NULL, "flash: sliding window, key j seen by query i iff j > i + Nk - N - W (needs causal); sparse: the local window in keys"),
+    [SF_SINK]   = FIELD("sink", sink, 0, NULL, "flash, sparse: the first S keys, seen by every query besides its window"),
+    [SF_BQ]     = FIELD("bq", bq, 0, NULL, "sparse: query block size of the block mask, 64 or 128 (default 128)"),
+    [SF_BK]     = FIELD("bk", bk, 0, NULL, "sparse: key block size of the block mask, 64 or 128 (default 128)"),
 };
 #undef FIELD
 
@@ -184,6 +192,11 @@ int64_t tensor_numel(const struct tensor_spec *t)
     return n;
 }
 
+unsigned family_fields(const struct family *f, const struct shape *s)
+{
+    return f->fields_of ? f->fields_of(s) : f->fields;
+}
+
 int64_t family_out_rows(const struct io_specs *io)
 {
     return io->out.dims[0] * io->out.dims[1];
@@ -202,6 +215,7 @@ extern const struct family family_flash;    /* reference/flash.c */
 extern const struct family family_linear;   /* reference/linear.c */
 extern const struct family family_gated;    /* reference/gated.c */
 extern const struct family family_delta;    /* reference/delta.c */
+extern const struct family family_sparse;   /* reference/sparse.c */
 
 const struct family *const families[] = {
     &family_softmax,
@@ -209,6 +223,7 @@ const struct family *const families[] = {
     &family_linear,
     &family_gated,
     &family_delta,
+    &family_sparse,
 };
 const int n_families = (int)(sizeof families / sizeof families[0]);
 
@@ -259,10 +274,11 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
                  char *buf, size_t n)
 {
     size_t len = 0;
+    const unsigned fields = family_fields(f, s);
     len += (size_t)snprintf(buf, n, "%s%s%s %s", f->name, impl ? "/" : "", impl ? impl : "",
                             dtype_table[s->dtype].name);
     for (int i = 0; i < SF_COUNT && len < n; i++) {
-        if (!(f->fields & SF_BIT(i)))
+        if (!(fields & SF_BIT(i)))
             continue;
         int64_t v = shape_field_get(s, i);
         if (shape_fields[i].is_flag) {
@@ -279,8 +295,9 @@ void case_string(const struct family *f, const char *impl, const struct shape *s
 void shape_json(const struct family *f, const struct shape *s, char *buf, size_t n)
 {
     size_t len = (size_t)snprintf(buf, n, "{");
+    const unsigned fields = family_fields(f, s);
     for (int i = 0; i < SF_COUNT && len < n; i++) {
-        if (!(f->fields & SF_BIT(i)))
+        if (!(fields & SF_BIT(i)))
             continue;
         char val[32];
         shape_field_format(i, shape_field_get(s, i), val, sizeof val);

@@ -73,12 +73,19 @@ struct shape {
     int64_t chunk;      /* chunk length of the chunked recurrent algorithms */
     int64_t gate;       /* enum gate_kind */
     int64_t state;      /* 0/1: initial state in, final state out */
+    int64_t pattern;    /* sparse: enum sparse_pattern (reference/sparse.h) */
+    int64_t density;    /* sparse: percent of the candidate key blocks computed, 0..100 */
+    int64_t window;     /* flash, sparse: sliding window of W keys, 0 = none */
+    int64_t sink;       /* flash, sparse: the first S keys every query sees, 0 = none */
+    int64_t bq, bk;     /* sparse: query and key block sizes of the block mask */
     enum dtype dtype;
 };
 
 enum shape_field_id {
     SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_HV, SF_D, SF_DV, SF_CAUSAL,
-    SF_CHUNK, SF_GATE, SF_STATE, SF_COUNT
+    SF_CHUNK, SF_GATE, SF_STATE,
+    SF_PATTERN, SF_DENSITY, SF_WINDOW, SF_SINK, SF_BQ, SF_BK,
+    SF_COUNT
 };
 #define SF_BIT(f) (1u << (f))
 
@@ -124,6 +131,9 @@ struct tensor_spec {
     const char *name;           /* file name stem in --dump: "q" -> q.npy */
     int ndim;
     int64_t dims[SB_MAX_DIMS];
+    int u8;                     /* 1: integer values 0..255 (the sparse block mask), not
+                                   values of the dtype: --dump writes them as uint8 ('|u1'),
+                                   --load does not round them; in host memory still floats */
 };
 
 struct io_specs {
@@ -208,6 +218,11 @@ struct family {
     const char *name;
     const char *summary;
     unsigned fields;                                    /* SF_BIT() mask of fields it reads */
+    /* The fields a shape of the family reads where they depend on the shape
+     * (flash's window and sink only when set, the sparse patterns' own
+     * parameters), a subset of fields: case strings and shape_json print
+     * these. NULL: fields. */
+    unsigned (*fields_of)(const struct shape *);
     void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
     int (*validate)(const struct shape *, char *msg, size_t n); /* 0 ok; msg names the field */
     /* The algorithmic count (a multiply-add is 2): attention's exact
@@ -230,6 +245,11 @@ struct family {
                       const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
+    /* Rejects inputs outside the family's domain, as an edited --load
+     * folder may hold (a block mask that is not the one its pattern
+     * fields make): 0 when they are fine, else -1 and one line in msg
+     * naming the tensor and the element. NULL: any finite values do. */
+    int (*check_inputs)(const struct shape *, const float *const in[], char *msg, size_t n);
     /* The tilings of the N rows that the implementations' kernels use, from
      * the constants they use (tile sizes, chunk length); returns how many
      * (<= SB_MAX_TILINGS). NULL: none seqbench knows of. */
@@ -246,6 +266,9 @@ struct family {
      * left out take the family's defaults), NULL-terminated. */
     const char *const *edge_shapes;
 };
+
+/* The fields a shape of family f reads (f->fields_of or f->fields). */
+unsigned family_fields(const struct family *f, const struct shape *s);
 
 /* Output rows and elements per row for the family's output tensor:
  * rows = dims[0]*dims[1] (B*N tokens), elems = the rest. */

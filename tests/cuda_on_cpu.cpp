@@ -105,6 +105,7 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
     for (size_t i = 0; i < nq; i++) q[i] = (T)hq[i];
     for (size_t i = 0; i < nk; i++) k[i] = (T)hk[i], v[i] = (T)hv[i];
     flash_split plan = flash_splits(B, H, N, Nk, causal, sms);
+    const flash_keys keys = { 0, 0, nullptr, nullptr, 1, 1 };
     float *ws = nullptr, *ws_ml = nullptr;
     if (plan.max > 1) {
         size_t slots = (size_t)B * N * H * plan.max;
@@ -117,12 +118,12 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
     dim3 grid((unsigned)((N + FLASH_BR - 1) / FLASH_BR * plan.max), H, B);
     g_macs = 0;
     launch(grid, FLASH_THREADS, flash_smem<D>::bytes, [&] {
-        flash_fwd_kernel<T, D>(q, k, v, out, ws, ws_ml, N, Nk, H, Hkv, causal, qscale, plan);
+        flash_fwd_kernel<T, D>(q, k, v, out, ws, ws_ml, N, Nk, H, Hkv, causal, qscale, plan, keys);
     });
     if (plan.max > 1) {
         int64_t rows = (int64_t)B * N * H;
         launch(dim3((unsigned)((rows + FLASH_COMBINE_ROWS - 1) / FLASH_COMBINE_ROWS)), FLASH_COMBINE_THREADS, 0, [&] {
-            flash_combine_kernel<T, D>(ws, ws_ml, out, B, N, Nk, H, causal, plan);
+            flash_combine_kernel<T, D>(ws, ws_ml, out, B, N, Nk, H, causal, plan, keys);
         });
     }
     double num = 0, den = 0, maxerr = 0;
