@@ -437,15 +437,5 @@ int attn_ref_run_with(struct op_ctx *ctx, attn_reference_fn *reference)
 }
 
 /* Edge cases small enough for the reference to check every row in well under
- * a second each. */
-const char *const attn_edge_shapes[] = {
-    "B=1 N=1 Nk=1 H=1 Hkv=1 D=64",              /* the smallest case */
-    "B=2 N=1 Nk=4099 H=8 Hkv=2 D=128 causal",   /* decode, GQA, Nk not a multiple of the tile */
-    "B=1 N=1 Nk=512 H=4 Hkv=1 D=64",            /* decode, MQA */
-    "B=2 N=77 Nk=77 H=2 Hkv=2 D=64 causal",     /* N not a multiple of the tile, causal */
-    "B=1 N=200 Nk=333 H=4 Hkv=2 D=128 causal",  /* Nk > N causal (bottom-right aligned), GQA */
-    "B=1 N=130 Nk=130 H=3 Hkv=3 D=128",         /* two tiles plus two rows */
-    "B=3 N=64 Nk=64 H=2 Hkv=1 D=64 causal",     /* exact tile, MQA, batch > 1 */
-    "B=1 N=257 Nk=1000 H=2 Hkv=2 D=128",        /* cross attention, long Nk */
-    NULL,
-};
+ * a second each (ATTN_EDGE_SHAPES, attention.h). */
+const char *const attn_edge_shapes[] = { ATTN_EDGE_SHAPES, NULL };

@@ -42,6 +42,17 @@ int64_t attn_mask_spans(const struct shape *s, const float *const in[], int64_t 
 void attn_reference_spans(const struct shape *s, double scale, const float *const in[],
                           const struct attn_spans *sp, const int64_t *rows, int64_t nrows,
                           double *out);
+/* Edge shapes of both families (softmax's edge_shapes; flash adds its
+ * window's to them). */
+#define ATTN_EDGE_SHAPES                                                                      \
+    "B=1 N=1 Nk=1 H=1 Hkv=1 D=64",              /* the smallest case */                      \
+    "B=2 N=1 Nk=4099 H=8 Hkv=2 D=128 causal",   /* decode, GQA, Nk not a multiple of the tile */ \
+    "B=1 N=1 Nk=512 H=4 Hkv=1 D=64",            /* decode, MQA */                            \
+    "B=2 N=77 Nk=77 H=2 Hkv=2 D=64 causal",     /* N not a multiple of the tile, causal */  \
+    "B=1 N=200 Nk=333 H=4 Hkv=2 D=128 causal",  /* Nk > N causal (bottom-right), GQA */      \
+    "B=1 N=130 Nk=130 H=3 Hkv=3 D=128",         /* two tiles plus two rows */               \
+    "B=3 N=64 Nk=64 H=2 Hkv=1 D=64 causal",     /* exact tile, MQA, batch > 1 */            \
+    "B=1 N=257 Nk=1000 H=2 Hkv=2 D=128"         /* cross attention, long Nk */
 extern const char *const attn_edge_shapes[];
 double attn_row_cost(const struct shape *s, int64_t row);
 struct tolerance attn_tolerance(const struct shape *s);

@@ -560,6 +560,20 @@ static int flash_row_tilings(const struct shape *s, struct row_tiling *t)
     return 3;
 }
 
+/* The attention edge shapes, then the window's: one wider than a tile with
+ * sinks inside it, a split decode (the splits cut the walk's tiles), a
+ * window narrower than a tile (rows that see no key of a tile: the -inf
+ * guards), one as long as the keys (plain causal attention), one key. */
+static const char *const flash_edge_shapes[] = {
+    ATTN_EDGE_SHAPES,
+    "B=1 N=200 Nk=333 H=4 Hkv=2 D=64 causal window=70 sink=5",
+    "B=2 N=1 Nk=4099 H=4 Hkv=2 D=128 causal window=1000 sink=4",
+    "B=1 N=130 Nk=130 H=2 Hkv=1 D=64 causal window=16",
+    "B=1 N=100 Nk=100 H=2 Hkv=2 D=128 causal window=100 sink=3",
+    "B=1 N=70 Nk=90 H=1 Hkv=1 D=64 causal window=1 sink=66",
+    NULL,
+};
+
 /* A window and sinks appear in the case string only when set, so every
  * flash case from before them keeps its string. */
 static unsigned flash_fields_of(const struct shape *s)
@@ -585,6 +599,6 @@ const struct family family_flash = {
     .gpu_ref = attn_gpu_ref,
     .row_tilings = flash_row_tilings,
     .impls = flash_impls,
-    .edge_shapes = attn_edge_shapes,
+    .edge_shapes = flash_edge_shapes,
     .n_impls = (int)(sizeof flash_impls / sizeof flash_impls[0]),
 };
