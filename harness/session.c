@@ -207,8 +207,10 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
         r->gpu_mem_bytes = s->gpu.mem_bytes;
         r->gpu_l2_bytes = s->gpu.l2_bytes;
         r->gpu_clock_khz = s->gpu.clock_khz;
-        r->peak_tflops = gpu_peak_flops(&s->gpu, DT_BF16) / 1e12;     /* 0: unknown peak */
-        r->peak_gbps = gpu_peak_bandwidth(&s->gpu) / 1e9;
+        /* An unknown GPU has no peak: NULL, never 0. */
+        const double pf = gpu_peak_flops(&s->gpu, DT_BF16), pb = gpu_peak_bandwidth(&s->gpu);
+        r->peak_tflops = pf > 0 ? pf / 1e12 : NAN;
+        r->peak_gbps = pb > 0 ? pb / 1e9 : NAN;
     } else {
         r->peak_tflops = s->cpu.flops / 1e12;
         r->peak_gbps = s->cpu.bytes_s > 0 ? s->cpu.bytes_s / 1e9 : NAN;
