@@ -1,5 +1,7 @@
 // cuda_on_cpu.cpp — flash_fwd.cu's kernels (flash_fwd_kernel and
-// flash_combine_kernel) and softmax_cublas.cu's softmax_rows_kernel,
+// flash_combine_kernel, with windows, sinks and block-sparse tile lists as
+// flash --window and sparse/cuda launch them) and softmax_cublas.cu's
+// softmax_rows_kernel,
 // extracted by tests/cuda_on_cpu.sh, executed on the
 // CPU: one std::thread per CUDA thread, __syncthreads as a block barrier,
 // warp shuffles through per-warp slots behind a warp barrier (every shuffle
@@ -89,8 +91,38 @@ template <class F> static void launch(dim3 grid, int threads, size_t smem, F bod
 
 static float bf(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
+/* A block mask for run_case: density % of the 64 x 64 tiles of each (batch,
+ * head), as the CSR index ops/sparse/sparse_tiles.h builds (key tiles
+ * before each query tile's last row's diagonal); density < 0: none. */
+struct tile_mask {
+    std::vector<uint8_t> on;        /* [B][H][query tiles][key tiles] */
+    std::vector<int32_t> ptr, idx;
+    int64_t most = 0;
+};
+
+static void make_tile_mask(tile_mask &m, int B, int N, int Nk, int H, int causal, int density)
+{
+    std::mt19937 rng(13);
+    const int qt = (N + FLASH_BR - 1) / FLASH_BR, kt = (Nk + FLASH_BC - 1) / FLASH_BC;
+    m.on.assign((size_t)B * H * qt * kt, 0);
+    m.ptr.assign(1, 0);
+    for (int r = 0; r < B * H * qt; r++) {
+        const int64_t kv_end = flash_kv_end(N, Nk, causal, (int64_t)(r % qt) * FLASH_BR);
+        int64_t n = 0;
+        for (int t = 0; t < kt; t++) {
+            const bool on = (int)(rng() % 100) < density && (int64_t)t * FLASH_BC < kv_end;
+            m.on[(size_t)r * kt + t] = on;
+            if (on)
+                m.idx.push_back(t), n++;
+        }
+        m.ptr.push_back((int32_t)m.idx.size());
+        m.most = n > m.most ? n : m.most;
+    }
+}
+
 template <typename T, int D>
-static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
+static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms, int window = 0,
+                    int sink = 0, int density = -1)
 {
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> U(-1, 1);
@@ -104,8 +136,15 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
     memset(out, 0xFF, no * sizeof(T));
     for (size_t i = 0; i < nq; i++) q[i] = (T)hq[i];
     for (size_t i = 0; i < nk; i++) k[i] = (T)hk[i], v[i] = (T)hv[i];
-    flash_split plan = flash_splits(B, H, N, Nk, causal, sms);
-    const flash_keys keys = { 0, 0, nullptr, nullptr, 1, 1 };
+    tile_mask tm;
+    flash_keys keys = { window, sink, nullptr, nullptr, 1, 1 };
+    flash_split plan = flash_splits_keys(B, H, N, Nk, causal, &keys, sms);
+    if (density >= 0) {
+        make_tile_mask(tm, B, N, Nk, H, causal, density);
+        keys = { 0, 0, tm.ptr.data(), tm.idx.data(), B, H };
+        plan = flash_splits_for((int64_t)B * H * ((N + FLASH_BR - 1) / FLASH_BR), tm.most, sms);
+    }
+    const int qtiles = (N + FLASH_BR - 1) / FLASH_BR, ktiles = (Nk + FLASH_BC - 1) / FLASH_BC;
     float *ws = nullptr, *ws_ml = nullptr;
     if (plan.max > 1) {
         size_t slots = (size_t)B * N * H * plan.max;
@@ -135,32 +174,47 @@ static int run_case(int B, int N, int Nk, int H, int Hkv, int causal, int sms)
                 int g = h / (H / Hkv);
                 int kend = causal ? n + Nk - N + 1 : Nk;
                 double mx = -1e300, sum = 0;
+                /* the mask: causal, window and sinks, the tile mask */
+                auto seen = [&](int j) {
+                    return flash_visible(N, Nk, causal, window, sink, n, j) &&
+                           (density < 0 || tm.on[(((size_t)b * H + h) * qtiles + n / FLASH_BR) * ktiles + j / FLASH_BC]);
+                };
                 for (int j = 0; j < kend; j++) {
                     double s = 0;
                     for (int d = 0; d < D; d++)
                         s += (double)hq[(((size_t)b * N + n) * H + h) * D + d] * hk[(((size_t)b * Nk + j) * Hkv + g) * D + d];
                     p[j] = s * scale;
-                    mx = p[j] > mx ? p[j] : mx;
+                    mx = seen(j) && p[j] > mx ? p[j] : mx;
                 }
-                for (int j = 0; j < kend; j++) sum += p[j] = exp(p[j] - mx);
+                for (int j = 0; j < kend; j++) sum += p[j] = seen(j) ? exp(p[j] - mx) : 0.0;
                 for (int d = 0; d < D; d++) {
                     double o = 0;
                     for (int j = 0; j < kend; j++) o += p[j] * hv[(((size_t)b * Nk + j) * Hkv + g) * D + d];
-                    o /= sum;
+                    o = sum > 0 ? o / sum : 0.0;    /* a row that sees no key: 0 */
                     float got = (float)out[(((size_t)b * N + n) * H + h) * D + d];
                     if (!std::isfinite(got)) bad++;
                     num += (got - o) * (got - o), den += o * o;
                     maxerr = fabs(got - o) > maxerr ? fabs(got - o) : maxerr;
                 }
             }
-    double rel = sqrt(num / den);
+    double rel = den > 0 ? sqrt(num / den) : sqrt(num);    /* every row 0: absolute */
     double tol = sizeof(T) == 2 ? 1e-2 : 1e-5;
     int ok = bad == 0 && rel < tol;
+    /* With a tile mask: every listed tile computed whole, nothing else
+     * (flash_cuda_walk_macs, reference/flash.c, counts so). */
+    if (density >= 0)
+        ok &= g_macs.load() == (long long)tm.idx.size() * FLASH_BR * FLASH_BC * 2 * D;
     /* The executed multiply-adds close the line: cuda_on_cpu.sh compares
-     * them with what bench stores as flash/cuda's flops_executed. */
-    fprintf(ok ? stdout : stderr, "%s %s D=%d B=%d N=%d Nk=%d H=%d Hkv=%d causal=%d sms=%d plan(len=%lld,max=%lld): rel %.3g max %.3g nonfinite %d macs %lld\n",
+     * them with what bench stores as flash/cuda's flops_executed (a window
+     * as " window=W sink=S" before them; a tile mask is not bench's). */
+    char mask[64] = "";
+    if (density >= 0)
+        snprintf(mask, sizeof mask, " tiles=%d%%", density);
+    else if (window > 0)
+        snprintf(mask, sizeof mask, " window=%d sink=%d", window, sink);
+    fprintf(ok ? stdout : stderr, "%s %s D=%d B=%d N=%d Nk=%d H=%d Hkv=%d causal=%d sms=%d plan(len=%lld,max=%lld): rel %.3g max %.3g nonfinite %d%s macs %lld\n",
            ok ? "ok  " : "FAIL cuda_on_cpu.sh:", sizeof(T) == 2 ? "bf16" : "fp32", D, B, N, Nk, H, Hkv, causal, sms,
-           (long long)plan.len, (long long)plan.max, rel, maxerr, bad, g_macs.load());
+           (long long)plan.len, (long long)plan.max, rel, maxerr, bad, mask, g_macs.load());
     free(q), free(k), free(v), free(out), free(ws);
     return ok;
 }
@@ -215,6 +269,12 @@ int main(int argc, char **argv)
     tally(run_case<__nv_bfloat16, 128>(2, 1, 1100, 4, 2, 1, 132));
     tally(run_case<float, 64>(1, 129, 129, 2, 2, 1, 1000));
     tally(run_case<float, 128>(1, 200, 333, 2, 1, 1, 1));
+    /* A window narrower than a tile (rows that see no key of a tile) with
+     * sinks, split; a block-sparse decode over split tile lists with empty
+     * splits and tiles; a block-sparse prefill with empty query tiles. */
+    tally(run_case<float, 64>(1, 130, 200, 2, 1, 1, 1000, 16, 3));
+    tally(run_case<__nv_bfloat16, 64>(1, 1, 3000, 2, 1, 1, 132, -1, 0, 20));
+    tally(run_case<float, 64>(1, 200, 333, 2, 2, 1, 1, 0, 0, 25));
     /* Rows shorter than the block (idle threads and warps: the empty-sum
      * merge), causal with Nk > N, a row longer than the block. */
     tally(run_softmax<float>(2, 5, 100, 1, 3, SOFTMAX_THREADS));
@@ -227,6 +287,11 @@ int main(int argc, char **argv)
         tally(run_case<__nv_bfloat16, 64>(1, 130, 200, 3, 3, 0, 132));
         tally(run_case<float, 128>(1, 200, 333, 2, 1, 1, 132));
         tally(run_case<__nv_bfloat16, 64>(1, 1, 300, 2, 1, 1, 1));
+        tally(run_case<__nv_bfloat16, 128>(2, 1, 4099, 4, 2, 1, 132, 1000, 4));
+        tally(run_case<float, 128>(1, 200, 333, 4, 2, 1, 132, 70, 5));
+        tally(run_case<float, 64>(1, 70, 90, 1, 1, 1, 132, 1, 66));
+        tally(run_case<float, 128>(2, 130, 200, 2, 1, 0, 132, 0, 0, 0));
+        tally(run_case<float, 64>(1, 300, 300, 3, 1, 1, 132, 0, 0, 100));
     }
     printf("%d passed, %d failed\n", pass, fail);
     return fail != 0;

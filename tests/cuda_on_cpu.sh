@@ -51,16 +51,17 @@ done
 # without a GPU stores it too, beside "skipped") against twice the
 # multiply-adds the kernel's product statements counted as they ran here.
 if [ -x bin/bench ] && command -v sqlite3 >/dev/null && ls "$tmp"/out.* >/dev/null 2>&1; then
-    re='^ok +(bf16|fp32) D=([0-9]+) B=([0-9]+) N=([0-9]+) Nk=([0-9]+) H=([0-9]+) Hkv=([0-9]+) causal=([01]) .* macs ([0-9]+)$'
+    re='^ok +(bf16|fp32) D=([0-9]+) B=([0-9]+) N=([0-9]+) Nk=([0-9]+) H=([0-9]+) Hkv=([0-9]+) causal=([01]) [^%]*: rel .* nonfinite [0-9]+( window=([0-9]+) sink=([0-9]+))? macs ([0-9]+)$'
     while read -r line; do
         [[ $line =~ $re ]] || continue
         m=("${BASH_REMATCH[@]}")
         causal=; [ "${m[8]}" = 1 ] && causal=--causal
+        window=; [ -n "${m[9]}" ] && window="--window ${m[10]}" && [ "${m[11]}" != 0 ] && window+=" --sink ${m[11]}"
         rm -f "$tmp/x.db"
         SEQBENCH_GPU_FAULT="counting only" bin/bench run flash --impl cuda --dtype "${m[1]}" --D "${m[2]}" --B "${m[3]}" --N "${m[4]}" \
-            --Nk "${m[5]}" --H "${m[6]}" --Hkv "${m[7]}" $causal --db "$tmp/x.db" --max-time 0.05 >/dev/null 2>&1
+            --Nk "${m[5]}" --H "${m[6]}" --Hkv "${m[7]}" $causal $window --db "$tmp/x.db" --max-time 0.05 >/dev/null 2>&1
         got=$(sqlite3 "$tmp/x.db" 'SELECT printf("%.0f", flops_executed) FROM results' 2>/dev/null)
-        if [ -n "$got" ] && [ "$got" = "$((2 * m[9]))" ]; then
+        if [ -n "$got" ] && [ "$got" = "$((2 * m[12]))" ]; then
             pass=$((pass + 1))
         else
             fail=$((fail + 1))
