@@ -5,7 +5,8 @@
  * algorithmic FLOPs against a brute-force count of allowed pairs and the
  * reference's own multiply-adds; sparse/cpu's executed count against its
  * micro-kernels'; the block index against the mask; rows that see no key
- * are 0; density 100 is dense attention; a loaded mask that is not the
+ * are 0; density 100 is dense attention; planted faults (the mask
+ * ignored, a no-key row not 0) are mismatches; a loaded mask that is not the
  * pattern's is refused; bad shapes name their field; sparse/cuda stored as
  * skipped without a GPU (run over the edge shapes with one).
  */
@@ -404,6 +405,54 @@ static void test_empty_and_dense(void)
     }
 }
 
+/* Planted faults: an implementation that ignores the mask (dense
+ * attention), and one that leaves the rows that see no key at the dense
+ * value instead of 0, are both mismatches. */
+static int dense_run(struct op_ctx *ctx)
+{
+    return attn_ref_run(ctx);
+}
+
+static int nonzero_empty_run(struct op_ctx *ctx)
+{
+    const struct impl *ref = impl_find(family_find("sparse"), "ref");
+    const struct shape *s = ctx->shape;
+    float *dense = malloc((size_t)tensor_numel(&ctx->io->out) * sizeof *dense);
+    float *keep = ctx->out;
+    ctx->out = dense;
+    attn_ref_run(ctx);
+    ctx->out = keep;
+    const int rc = ref->run(ctx);
+    for (int64_t r = 0; r < s->B * s->N * s->H; r++) {
+        double norm = 0;
+        for (int64_t e = 0; e < s->Dv; e++)
+            norm += fabs(ctx->out[r * s->Dv + e]);
+        for (int64_t e = 0; norm == 0 && e < s->Dv; e++)
+            ctx->out[r * s->Dv + e] = dense[r * s->Dv + e];
+    }
+    free(dense);
+    return rc;
+}
+
+static void test_planted(void)
+{
+    struct impl bad = { .name = "planted", .device = DEV_CPU, .dtypes = DT_BIT(DT_FP32),
+                        .run = dense_run };
+    const struct shape s = mk("sparse", "B=2 N=600 H=2 D=64 causal density=20 bq=128 bk=64",
+                              DT_FP32);
+    struct case_req q = req_for("cpu", s);
+    q.impl = &bad;
+    struct case_result r;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "mismatch") == 0, "ignoring the mask is a mismatch: %s", r.status);
+    case_result_free(&r);
+    bad.run = nonzero_empty_run;
+    run_case(&q, &r);
+    CHECK(strcmp(r.status, "mismatch") == 0, "a no-key row not 0 is a mismatch: %s (%s)",
+          r.status, r.error ? r.error : "");
+    case_result_free(&r);
+}
+
 /* A loaded mask must be the pattern's: another, or one with values other
  * than 0 and 1, is refused naming the element. */
 static void test_check_inputs(void)
@@ -521,6 +570,7 @@ int main(void)
     test_flops_executed();
     test_index();
     test_empty_and_dense();
+    test_planted();
     test_check_inputs();
     test_validate();
     test_case_strings();
