@@ -127,10 +127,12 @@ build/%.o: %.cu build/flags
 	$(Q)$(NVCC) $(NVCCFLAGS) $(GENCODE) -DSB_HAVE_CUDA -Xptxas -v -MMD -MP -c $< -o $@ \
 	    2> $(@:.o=.ptxas) || { cat $(@:.o=.ptxas); rm -f $@; exit 1; }
 
-bin/bench: build/harness/main.o $(LIB_OBJ)
+# Plugins (--plugin x.so) call the harness functions harness/plugin.syms
+# lists, so bench exports those and nothing else.
+bin/bench: build/harness/main.o $(LIB_OBJ) harness/plugin.syms
 	@mkdir -p bin
 	@echo "  LD    $@"
-	$(Q)$(CC) $^ -o $@ $(LDLIBS_ALL)
+	$(Q)$(CC) $(filter %.o,$^) -o $@ -Wl,--dynamic-list=harness/plugin.syms $(LDLIBS_ALL)
 
 bin/tests/%: tests/%.c $(LIB_OBJ) $(wildcard tests/*.h)
 	@mkdir -p bin/tests

@@ -75,6 +75,16 @@ static int set_value(const struct command *cmd, struct opt *o, const char *val)
     case OPT_STRING:
         *(const char **)o->dest = val;
         break;
+    case OPT_LIST: {
+        struct opt_list *l = o->dest;
+        if (l->n == OPT_LIST_MAX) {
+            cli_error("%s: %s%s given more than %d times", cmd->name, dashes(o->name), o->name,
+                      OPT_LIST_MAX);
+            return EXIT_USAGE;
+        }
+        l->v[l->n++] = val;
+        break;
+    }
     case OPT_FLAG:
         break;
     }
@@ -112,7 +122,7 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
                       short_opt ? "-" : "--", (int)len, name, cmd->name);
             return EXIT_USAGE;
         }
-        if (o->seen) {
+        if (o->seen && o->type != OPT_LIST) {
             cli_error("%s: %s%s given twice", cmd->name, dashes(o->name), o->name);
             return EXIT_USAGE;
         }

@@ -8,12 +8,20 @@
 
 #include <stdint.h>
 
-enum opt_type { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STRING };
+enum opt_type { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STRING, OPT_LIST };
+
+/* The values of a repeatable option (OPT_LIST), in command-line order. */
+#define OPT_LIST_MAX 16
+struct opt_list {
+    const char *v[OPT_LIST_MAX];
+    int n;
+};
 
 struct opt {
     const char *name;       /* without the leading "--"; a one-letter name is "-x" */
     enum opt_type type;
-    void *dest;             /* int* for FLAG, int64_t* for INT, double*, const char** */
+    void *dest;             /* int* for FLAG, int64_t* for INT, double*, const char**,
+                               struct opt_list* for LIST (the one option that may repeat) */
     const char *arg;        /* metavariable in --help, e.g. "FILE" */
     const char *help;
     int seen;               /* set by cli_parse */

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "peer.h"
+#include "plugin.h"
 #include "session.h"
 #include "suite.h"
 
@@ -24,18 +26,36 @@ static void list_families(void)
     for (int i = 0; i < n_families; i++) {
         const struct family *f = families[i];
         printf("| %s | ", f->name);
-        for (int j = 0; j < f->n_impls; j++)
-            printf("%s%s", j ? ", " : "", f->impls[j].name);
+        for (int j = 0; j < family_n_impls(f); j++)
+            printf("%s%s", j ? ", " : "", family_impl(f, j)->name);
         printf(" | %s |\n", f->summary);
     }
+}
+
+/* The "built" column: whether the implementation can run here. A peer is
+ * installed or not (and how to install it); a plugin's row names it. */
+static void built_text(const struct impl *im, char *buf, size_t n)
+{
+    const struct peer_adapter *a = peer_of(im);
+    const char *plugin = plugin_of(im);
+    char what[300];
+    if (a && peer_installed(a, what, sizeof what))
+        snprintf(buf, n, "installed: %s", what);
+    else if (a)
+        snprintf(buf, n, "no: %s", what);
+    else if (plugin)
+        snprintf(buf, n, "plugin %s", plugin);
+    else
+        snprintf(buf, n, "%s", im->run ? "yes" : "no (no nvcc)");
 }
 
 static void list_impls(void)
 {
     printf("| family/impl | device | dtypes | built | status | what |\n|---|---|---|---|---|---|\n");
     for (int i = 0; i < n_families; i++)
-        for (int j = 0; j < families[i]->n_impls; j++) {
-            const struct impl *im = &families[i]->impls[j];
+        for (int j = 0; j < family_n_impls(families[i]); j++) {
+            const struct impl *im = family_impl(families[i], j);
+            char built[400];
             printf("| %s/%s | %s | ", families[i]->name, im->name,
                    im->device == DEV_CUDA ? "cuda" : "cpu");
             for (int t = 0, first = 1; t < DT_COUNT; t++)
@@ -43,7 +63,9 @@ static void list_impls(void)
                     printf("%s%s", first ? "" : " ", dtype_table[t].name);
                     first = 0;
                 }
-            printf(" | %s | %s | %s |\n", im->run ? "yes" : "no (no nvcc)", im->status, im->summary);
+            built_text(im, built, sizeof built);
+            printf(" | %s | %s | %s |\n", built, im->status ? im->status : "",
+                   im->summary ? im->summary : "");
         }
 }
 
@@ -90,11 +112,13 @@ static int list_suites(void)
 
 int cmd_list(int argc, char **argv)
 {
+    struct peer_flags pf = PEER_FLAGS_INIT;
+    struct opt opts[] = { PEER_PLUGIN_OPT(pf) };
     char *pos[1];
-    int n_pos, rc = cli_parse(find_command(cmd_list), argc, argv, NULL, 0, pos, 1, &n_pos);
+    int n_pos, rc = cli_parse(find_command(cmd_list), argc, argv, opts, 1, pos, 1, &n_pos);
     if (rc == CLI_HELP)
         return EXIT_OK;
-    if (rc)
+    if (rc || (rc = peer_flags_apply("list", &pf)) != 0)
         return rc;
     const char *what = n_pos ? pos[0] : "families";
     if (strcmp(what, "families") == 0)

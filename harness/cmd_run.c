@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "dump.h"
 #include "measure_flags.h"
+#include "peer.h"
 #include "table.h"
 
 /* Splits a comma list of implementation names into impls[]; -1 on an unknown one. */
@@ -20,10 +21,10 @@ static int parse_impls(const struct family *f, const char *list, const struct im
     for (char *save, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         const struct impl *im = impl_find(f, t);
         if (!im) {
-            char known[256] = "";
-            for (int i = 0; i < f->n_impls; i++)
+            char known[512] = "";
+            for (int i = 0; i < family_n_impls(f); i++)
                 snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
-                         i ? ", " : "", f->impls[i].name);
+                         i ? ", " : "", family_impl(f, i)->name);
             cli_error("run: %s has no implementation '%s' (known: %s)", f->name, t, known);
             return -1;
         }
@@ -35,15 +36,18 @@ static int parse_impls(const struct family *f, const char *list, const struct im
 
 /* The implementations a run without --impl takes: those of its device but
  * the reference, or the reference when the device has no other (softmax on
- * the CPU). */
+ * the CPU); peers only when installed (impl.available). */
 static void default_impls(const struct family *f, const struct session *ses,
                           const struct impl **impls, int *n)
 {
     *n = 0;
     for (int pass = 0; pass < 2 && !*n; pass++)
-        for (int i = 0; i < f->n_impls && *n < 16; i++)
-            if (session_runs_impl(ses, &f->impls[i]) && (pass || strcmp(f->impls[i].name, "ref") != 0))
-                impls[(*n)++] = &f->impls[i];
+        for (int i = 0; i < family_n_impls(f) && *n < 16; i++) {
+            const struct impl *im = family_impl(f, i);
+            if (session_runs_impl(ses, im) && (pass || strcmp(im->name, "ref") != 0) &&
+                impl_available(im, NULL, 0))
+                impls[(*n)++] = im;
+        }
 }
 
 /* Named implementations must all run on the run's device; -1 after one
@@ -73,7 +77,7 @@ static void known_families(char *buf, size_t n)
 }
 
 /* The options before the shape fields, which follow in shape_fields[] order. */
-#define N_BASE_OPTS (8 + N_MEASURE_OPTS)
+#define N_BASE_OPTS (8 + N_MEASURE_OPTS + N_PEER_OPTS)
 
 int cmd_run(int argc, char **argv)
 {
@@ -85,6 +89,7 @@ int cmd_run(int argc, char **argv)
     const char *named[SF_COUNT] = { 0 };
     struct measure_flags mf;
     measure_flags_init(&mf);
+    struct peer_flags pf = PEER_FLAGS_INIT;
     struct opt opts[N_BASE_OPTS + SF_COUNT] = {
         OPT("impl", OPT_STRING, &impl_list, "A,B", "implementations (default: the device's, but ref); CPU ones alone imply --device cpu"),
         OPT("dtype", OPT_STRING, &dtype, "T", "fp32, bf16 or fp16 (default fp32)"),
@@ -95,6 +100,7 @@ int cmd_run(int argc, char **argv)
         OPT("load", OPT_STRING, &load_dir, "DIR", "run on the inputs of a --dump folder"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
+        PEER_OPTS(pf),
     };
     int n_opts = N_BASE_OPTS;
     for (int f = 0; f < SF_COUNT; f++) {
@@ -118,7 +124,8 @@ int cmd_run(int argc, char **argv)
     if (rc)
         return rc;
     struct measure_opts mopts = MEASURE_DEFAULTS;
-    if ((rc = measure_flags_apply("run", &mf, &mopts)) != 0)
+    if ((rc = measure_flags_apply("run", &mf, &mopts)) != 0 ||
+        (rc = peer_flags_apply("run", &pf)) != 0)
         return rc;
 
     struct loaded_case lc;
@@ -241,7 +248,8 @@ int cmd_run(int argc, char **argv)
         run_case(&q, &r);
         table_row(stdout, &r);
         fflush(stdout);
-        failed |= status_failed(r.status) || table_store(&ses, &r) != 0;
+        const int store_failed = table_store(&ses, &r) != 0;    /* a mismatch is stored too */
+        failed |= status_failed(r.status) || store_failed;
         n_ran += strncmp(r.status, "skipped", 7) != 0;
         case_result_free(&r);
     }

@@ -25,6 +25,7 @@
 
 #include "cli.h"
 #include "measure_flags.h"
+#include "peer.h"
 #include "shard.h"
 #include "suite.h"
 #include "table.h"
@@ -94,6 +95,7 @@ int cmd_suite(int argc, char **argv)
     double budget = -1;
     struct measure_flags mf;
     measure_flags_init(&mf);
+    struct peer_flags pf = PEER_FLAGS_INIT;
     struct opt opts[] = {
         OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations' cases) or cuda:N (the GPU ones'; default cuda:0 where there is a GPU, else cpu)"),
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB ")"),
@@ -104,6 +106,7 @@ int cmd_suite(int argc, char **argv)
         OPT("budget", OPT_DOUBLE, &budget, "S", "time budget in seconds (default: the suite's)"),
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
+        PEER_OPTS(pf),
         OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     const struct command *cmd = NULL;
@@ -118,7 +121,8 @@ int cmd_suite(int argc, char **argv)
     if (rc)
         return rc;
     struct measure_opts mopts = MEASURE_DEFAULTS;
-    if ((rc = measure_flags_apply("suite", &mf, &mopts)) != 0)
+    if ((rc = measure_flags_apply("suite", &mf, &mopts)) != 0 ||
+        (rc = peer_flags_apply("suite", &pf)) != 0)
         return rc;
     if (!n_pos) {
         cli_error("suite: which suite? (bench list suites)");
@@ -151,17 +155,27 @@ int cmd_suite(int argc, char **argv)
         suite_free(&su);
         return EXIT_USAGE;
     }
-    int kept = 0, on_device = 0;
+    int kept = 0, on_device = 0, n_absent = 0;
+    char absent[600] = "";          /* the peers left out because they are not installed */
     for (int i = 0; i < n_cases; i++) {
-        char cs[256];
+        char cs[256], why[300];
         if (!session_runs_impl(&ses, cases[i].impl))
             continue;
         on_device++;
+        if (!impl_available(cases[i].impl, why, sizeof why)) {
+            if (n_absent++ == 0 || !strstr(absent, cases[i].impl->name))
+                snprintf(absent + strlen(absent), sizeof absent - strlen(absent), "%s%s",
+                         absent[0] ? "; " : "", why);
+            continue;
+        }
         case_string(cases[i].family, cases[i].impl->name, &cases[i].shape, cs, sizeof cs);
         if (case_matches(filter, cs) && shard_of(cs, shard_n) == shard_i)
             cases[kept++] = cases[i];
     }
     n_cases = kept;
+    if (n_absent)
+        fprintf(stderr, "suite %s: %d cases of peers that are not installed left out: %s\n",
+                su.name, n_absent, absent);
     if (!on_device) {
         cli_error("suite: no case of %s runs on %s (--device %s runs its cases)", su.name,
                   ses.device, on_cpu ? "cuda:N" : "cpu");

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "peer.h"
 #include "table.h"
 
 /* Skipped cases counted by reason (the status after "skipped: "); reasons
@@ -116,10 +117,12 @@ static int verify_impl(const struct session *ses, const struct family *f, const 
 int cmd_verify(int argc, char **argv)
 {
     const char *fam_list = NULL, *device = NULL, *impl_only = NULL;
+    struct peer_flags pf = PEER_FLAGS_INIT;
     struct opt opts[] = {
         OPT("family", OPT_STRING, &fam_list, "A,B", "families to verify (default: all)"),
         OPT("impl", OPT_STRING, &impl_only, "NAME", "only this implementation (its device is then the default)"),
         OPT("device", OPT_STRING, &device, "DEV", "cpu (the CPU implementations) or cuda:N (the GPU ones; default cuda:0 where there is a GPU, else cpu)"),
+        PEER_OPTS(pf),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -130,7 +133,7 @@ int cmd_verify(int argc, char **argv)
                               &n_pos);
     if (rc == CLI_HELP)
         return EXIT_OK;
-    if (rc)
+    if (rc || (rc = peer_flags_apply("verify", &pf)) != 0)
         return rc;
 
     const struct family *fams[16];
@@ -157,10 +160,12 @@ int cmd_verify(int argc, char **argv)
     struct skip_counts skips = { .n = 0 };
     table_header(stdout);
     for (int fi = 0; fi < n_fams && rc == EXIT_OK; fi++)
-        for (int ii = 0; ii < fams[fi]->n_impls && rc == EXIT_OK; ii++) {
-            const struct impl *im = &fams[fi]->impls[ii];
+        for (int ii = 0; ii < family_n_impls(fams[fi]) && rc == EXIT_OK; ii++) {
+            const struct impl *im = family_impl(fams[fi], ii);
             if ((impl_only && strcmp(impl_only, im->name) != 0) || !session_runs_impl(&ses, im))
                 continue;
+            if (!impl_only && !impl_available(im, NULL, 0))
+                continue;       /* a peer not installed: verified only when named */
             n_impls++;
             if (verify_impl(&ses, fams[fi], im, &n_ok, &n_fail, &skips) != 0)
                 rc = EXIT_FAIL;

@@ -5,9 +5,11 @@
 #include "cli.h"
 
 const struct command commands[] = {
-    { "list", cmd_list, "[families|impls|suites]",
+    { "list", cmd_list, "[families|impls|suites] [--plugin PATH.so]",
       "List the operator families, their implementations (device, dtypes, verification status)\n"
-      "or the suites." },
+      "or the suites. Peers (<family>/ext:<peer>: other projects' implementations run in a\n"
+      "worker process) say whether they are installed in the peers' Python, and how to install\n"
+      "them when not; a plugin's implementations name their library." },
     { "run", cmd_run, "FAMILY [--impl A,B] [--dtype T] [shape: --B --N --Nk --H --Hkv --Hv --D --Dv --causal --chunk --gate --state] [options]",
       "Run one shape: validate every implementation against the reference (sampled rows at long N),\n"
       "time it, print a markdown table and store each result. The device picks the implementations:\n"

@@ -157,6 +157,8 @@ double gpu_measure_bandwidth(struct gpu_ctx *g)
     (void)g;
     return 0;
 }
+int gpu_ctx_index(const struct gpu_ctx *g) { (void)g; return -1; }
+size_t gpu_flush_bytes(const struct gpu_ctx *g) { (void)g; return 0; }
 
 #else /* SB_HAVE_CUDA */
 
@@ -720,6 +722,16 @@ double gpu_measure_bandwidth(struct gpu_ctx *g)
             best = t;
     }
     return best > 0 ? 2.0 * (double)half / (best * 1e-3) : 0;
+}
+
+int gpu_ctx_index(const struct gpu_ctx *g)
+{
+    return g->index;
+}
+
+size_t gpu_flush_bytes(const struct gpu_ctx *g)
+{
+    return g->flush_bytes;
 }
 
 #endif /* SB_HAVE_CUDA */

@@ -115,6 +115,11 @@ int gpu_graph_launch(struct gpu_ctx *g, char *err, size_t n);
 void gpu_graph_release(struct gpu_ctx *g);
 
 int gpu_synchronize(struct gpu_ctx *g, char *err, size_t n);
+/* The context's CUDA device ordinal (-1 without CUDA), and the size of its
+ * L2 flush (max(2 x L2, 256 MiB); 0 without CUDA), which a peer's worker
+ * repeats on its side so its samples are as cold as ours. */
+int gpu_ctx_index(const struct gpu_ctx *g);
+size_t gpu_flush_bytes(const struct gpu_ctx *g);
 /* Measured device-to-device copy bandwidth in bytes/s (read + write); 0 when
  * it could not be measured (or without CUDA). */
 double gpu_measure_bandwidth(struct gpu_ctx *g);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "peer.h"
 
 static void usage(FILE *f)
 {
@@ -48,6 +49,13 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return EXIT_OK;
+    }
+    /* The peers are implementations like any other from here on
+     * (ops/peers/peers.c; $SEQBENCH_PEER_ADAPTERS adds rows). */
+    char err[400];
+    if (peers_register(err, sizeof err) != 0) {
+        cli_error("%s", err);
+        return EXIT_USAGE;
     }
     for (int i = 0; i < n_commands; i++)
         if (strcmp(argv[1], commands[i].name) == 0)

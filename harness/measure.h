@@ -25,6 +25,10 @@
  *          sample; a sample is the replay's time / n (for ops of a few to
  *          ~100 us, whose single launches the event resolution and the
  *          launch rate would dominate). n from a warm-up estimate.
+ * An implementation that times itself (impl.sample: a peer's worker
+ * process) is asked for batches of runs in the same mode, and the same
+ * warm-up and stopping rule decide how many: the rule stays here, only the
+ * clock is elsewhere.
  */
 #ifndef SEQBENCH_MEASURE_H
 #define SEQBENCH_MEASURE_H

@@ -235,12 +235,61 @@ const struct family *family_find(const char *name)
     return NULL;
 }
 
+/* Implementations added at run time (peers, plugins): a flat list of
+ * (family, impl) in the order added, so a family's extras keep that order. */
+static struct {
+    const struct family *family;
+    const struct impl *impl;
+} extra[REGISTRY_MAX_EXTRA];
+static int n_extra;
+
+int family_n_impls(const struct family *f)
+{
+    int n = f->n_impls;
+    for (int i = 0; i < n_extra; i++)
+        n += extra[i].family == f;
+    return n;
+}
+
+const struct impl *family_impl(const struct family *f, int i)
+{
+    if (i < f->n_impls)
+        return i >= 0 ? &f->impls[i] : NULL;
+    i -= f->n_impls;
+    for (int k = 0; k < n_extra; k++)
+        if (extra[k].family == f && i-- == 0)
+            return extra[k].impl;
+    return NULL;
+}
+
 const struct impl *impl_find(const struct family *f, const char *name)
 {
-    for (int i = 0; i < f->n_impls; i++)
-        if (strcmp(f->impls[i].name, name) == 0)
-            return &f->impls[i];
+    for (int i = 0, n = family_n_impls(f); i < n; i++)
+        if (strcmp(family_impl(f, i)->name, name) == 0)
+            return family_impl(f, i);
     return NULL;
+}
+
+int registry_add_impl(const struct family *f, const struct impl *im, char *err, size_t n)
+{
+    if (impl_find(f, im->name)) {
+        snprintf(err, n, "%s/%s already exists", f->name, im->name);
+        return -1;
+    }
+    if (n_extra == REGISTRY_MAX_EXTRA) {
+        snprintf(err, n, "more than %d added implementations", REGISTRY_MAX_EXTRA);
+        return -1;
+    }
+    extra[n_extra].family = f;
+    extra[n_extra++].impl = im;
+    return 0;
+}
+
+int impl_available(const struct impl *im, char *why, size_t n)
+{
+    if (n)
+        why[0] = 0;
+    return !im->available || im->available(im, why, n);
 }
 
 int shape_parse_words(const struct family *f, const char *words, struct shape *s, char *err,

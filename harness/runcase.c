@@ -138,6 +138,8 @@ static const char *cannot_run(const struct case_req *q, char *why, size_t n)
         snprintf(why, n, "built without CUDA (nvcc not found at build time)");
         return why;
     }
+    if (!impl_available(im, why, n))
+        return why;
     if (im->device == DEV_CUDA && !q->gpu) {
         snprintf(why, n, "%s", q->no_gpu_reason ? q->no_gpu_reason : "no CUDA device");
         return why;
@@ -342,7 +344,8 @@ int run_case(const struct case_req *q, struct case_result *res)
     struct op_ctx ctx = { .shape = s, .io = &io, .out = out, .final = final,
                           .scale = 1.0 / sqrt((double)s->D),
                           .threads = omp_get_max_threads(),
-                          .gpu = im->device == DEV_CUDA ? q->gpu : NULL };
+                          .gpu = im->device == DEV_CUDA ? q->gpu : NULL,
+                          .impl_data = im->data };
     if (q->load)
         ctx.scale = q->load->scale;
 
@@ -432,7 +435,8 @@ int run_case(const struct case_req *q, struct case_result *res)
         measure_status(&q->mopts, &m, res->status, sizeof res->status);
     }
 measured:
-    res->rec.footprint_bytes = ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
+    res->rec.footprint_bytes = ctx.footprint_bytes > 0 ? ctx.footprint_bytes
+                               : ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
     goto done;
 
 host_oom:

@@ -175,6 +175,19 @@ struct op_ctx {
     char info[512];             /* what ran, where setup chooses (a library's graph, engine,
                                    version), as a JSON object; "" when nothing to say.
                                    Stored as results.impl_info */
+    const void *impl_data;      /* the implementation's impl.data */
+    int64_t footprint_bytes;    /* device (or host) bytes the implementation reports it used
+                                   where the harness cannot track its allocations (a peer's
+                                   worker process); 0: the harness's own count */
+};
+
+/* One request for timed runs that the implementation takes itself (impl.sample). */
+struct sample_req {
+    const char *timing;         /* "cold", "warm", "graph" (GPU) or "cpu" (measure.h) */
+    int n;                      /* runs to time */
+    int warmup;                 /* 1: warm-up runs, whose times the harness drops */
+    double graph_ms;            /* graph: launches per replay so that one lasts about this, */
+    int graph_max;              /* and at most this many */
 };
 
 struct impl {
@@ -192,6 +205,19 @@ struct impl {
      * the family's algorithmic count (whole diagonal tiles, padded rows,
      * full GEMMs under a causal mask); NULL: the family's flops. */
     double (*flops_executed)(const struct shape *);
+    /* Times n runs itself and writes each run's milliseconds to ms[0..n): for
+     * an implementation the harness cannot time by calling run() (a peer's
+     * worker process, which applies the harness's flush and clock rules on its
+     * side). The harness's stopping rule still decides how many (measure.c).
+     * NULL: the harness times run(). */
+    int (*sample)(struct op_ctx *, const struct sample_req *, double *ms);
+    /* 0 when the implementation cannot run on this machine at all (a peer
+     * that is not installed), with why (e.g. "ext:fa2 not installed (...)");
+     * NULL: always available. Suites and a run without --impl leave out what
+     * is unavailable; a case that names it is stored as skipped: why. */
+    int (*available)(const struct impl *, char *why, size_t n);
+    const void *data;           /* the implementation's own constant data (a peer's
+                                   adapter row), passed as op_ctx.impl_data */
 };
 
 /* ---- families ------------------------------------------------------------- */
@@ -286,6 +312,18 @@ extern const struct family *const families[];
 extern const int n_families;
 const struct family *family_find(const char *name);
 const struct impl *impl_find(const struct family *f, const char *name);
+
+/* A family's implementations: its static table (family.impls), then those
+ * added at run time by registry_add_impl (peers, plugins) in the order
+ * added. Iterate with these, not family.impls, to see them all. */
+int family_n_impls(const struct family *f);
+const struct impl *family_impl(const struct family *f, int i);
+/* Adds im to f's implementations; im must stay valid for the process.
+ * 0, or -1 with one line in err (the name is taken, the table is full). */
+#define REGISTRY_MAX_EXTRA 128
+int registry_add_impl(const struct family *f, const struct impl *im, char *err, size_t n);
+/* impl.available, or 1 when it has none. */
+int impl_available(const struct impl *im, char *why, size_t n);
 
 /* Canonical case string, e.g. "flash/cuda bf16 B=8 N=16384 Nk=16384 H=16 Hkv=16
  * D=128 Dv=128 causal". It is the CLI filter, the database key and the report

@@ -98,10 +98,10 @@ static int check_impl(const char *file, int line, const struct family *f, const 
     }
     if (impl_find(f, w))
         return 0;
-    char known[256] = "";
-    for (int i = 0; i < f->n_impls; i++)
+    char known[512] = "";
+    for (int i = 0; i < family_n_impls(f); i++)
         snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "",
-                 f->impls[i].name);
+                 family_impl(f, i)->name);
     snprintf(err, n, "%s:%d: %s has no implementation '%s' (known: %s)", file, line, f->name, w,
              known);
     return -1;
@@ -557,7 +557,7 @@ static int expand_section(const char *file, const struct suite_section *sec, int
         return -1;
     }
     int all_impls = !impls || strcmp(impls->values[0], "*") == 0;
-    int n_impl = all_impls ? f->n_impls : impls->n_values;
+    int n_impl = all_impls ? family_n_impls(f) : impls->n_values;
     int64_t count = n_impl;
     for (int a = 0; a < n_axes && count <= SUITE_MAX_CASES; a++)
         count *= axes[a]->n_values;
@@ -576,7 +576,7 @@ static int expand_section(const char *file, const struct suite_section *sec, int
             return -1;
         f->defaults(&shape);
         for (int m = 0; m < n_impl; m++) {
-            const struct impl *im = all_impls ? &f->impls[m] : impl_find(f, impls->values[m]);
+            const struct impl *im = all_impls ? family_impl(f, m) : impl_find(f, impls->values[m]);
             /* "*" means every implementation that takes the dtype; one named
              * explicitly is kept, and its result says it does not. */
             if (all_impls && !(im->dtypes & DT_BIT(shape.dtype)))

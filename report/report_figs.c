@@ -8,7 +8,8 @@
  *
  * Figures, per family: latency vs N and TFLOP/s + % of bound vs N (per
  * dtype x mask), decode latency vs context Nk, speedup bars between the
- * implementations of each case. Across families: memory footprint vs N,
+ * implementations of each case, and where peers (ext:*) ran, seqbench's
+ * best over the best peer per case vs N. Across families: memory footprint vs N,
  * a roofline (one roof per device and dtype), flash-vs-linear-time crossovers, block-sparse
  * latency vs density beside dense flash (report_density.c). Across runs: per-case latency
  * ratio bars against the first run, with geometric means.
@@ -337,6 +338,11 @@ static int same_run_dtype(const struct rp_result *a, const struct rp_result *b)
     return same_dtype(a, b) && a->run == b->run;
 }
 
+static int same_run_case(const struct rp_result *a, const struct rp_result *b)
+{
+    return a->run == b->run && strcmp(a->case_key, b->case_key) == 0;
+}
+
 /* Runs fig(c, fam, row) for the first row of each key in the family's rows
  * that kind picks. Returns the number of figures drawn, or -1. */
 static int per_key(struct figctx *c, const char *fam, int (*kind)(const struct rp_result *),
@@ -370,6 +376,74 @@ static int speedup_of(struct figctx *c, const char *fam, const struct rp_result 
     return fig_speedup(c, fam, r->dtype, r->run);
 }
 
+/* ---- per family: seqbench against the peers --------------------------------- */
+
+/* A peer: another project's implementation, run through a worker
+ * (harness/peer.h), named ext:<peer>. */
+static int is_peer(const struct rp_result *r)
+{
+    return strncmp(r->impl, "ext:", 4) == 0;
+}
+
+static int has_peer(const struct rp_result *r)
+{
+    return is_peer(r) && (rp_is_sweep(r) || rp_is_decode(r));
+}
+
+/* Per case (run and case key), the best peer's median over the best of
+ * seqbench's own implementations (every other row but ref; a plugin's
+ * counts as seqbench's), against N for an N sweep and against the context
+ * Nk for decode: above 1, seqbench's best is faster. Drawn only for a
+ * family with a peer's ok row. */
+static int fig_peers(struct figctx *c, const char *fam)
+{
+    struct pick p = { fam, NULL, -2, -1, NULL };
+    struct sel s = select_rows(c->rp, &p);
+    int peers = 0;
+    for (int i = 0; i < s.n; i++)
+        peers += has_peer(s.r[i]);
+    if (!peers) {
+        free(s.r);
+        return 0;
+    }
+    unsigned vary = varying(&s, F_RUN | F_DTYPE | F_H | F_HKV | F_D | F_DV | F_CAUSAL | F_VARIANT);
+    char title[300], label[LABEL_LEN], fields[LABEL_LEN / 2];
+    struct fig f;
+    snprintf(title, sizeof title, "%s: best peer's time over seqbench's best (above 1: seqbench "
+             "faster)", fam);
+    fig_start(c, &f, FIG_LINES, title, "peers", fam, NULL, NULL);
+    f.logx = 2, f.logy[0] = 1, f.hline = 1.0;
+    f.xlabel = "sequence length N (decode: context Nk), log2 scale";
+    f.ylabel[0] = "best peer / best seqbench (x, log scale)";
+    for (int i = 0; i < s.n; i++) {
+        const struct rp_result *r = s.r[i];
+        int decode = rp_is_decode(r);
+        if ((!decode && !rp_is_sweep(r)) || !first_of(&s, i, same_run_case))
+            continue;
+        double own = INFINITY, peer = INFINITY;
+        for (int j = i; j < s.n; j++) {
+            const struct rp_result *o = s.r[j];
+            if (!same_run_case(o, r))
+                continue;
+            if (is_peer(o))
+                peer = fmin(peer, o->median_ms);
+            else if (strcmp(o->impl, "ref") != 0)
+                own = fmin(own, o->median_ms);
+        }
+        if (!isfinite(own) || !isfinite(peer))
+            continue;
+        field_label(c->rp, r, vary, fields, sizeof fields);
+        snprintf(label, sizeof label, "%s%s", decode ? "decode" : fields[0] ? "" : "prefill",
+                 decode ? fields : fields + (fields[0] == ' '));
+        fig_point(&f, fig_series(&f, label), (double)(decode ? r->Nk : r->N), peer / own, NAN);
+    }
+    free(s.r);
+    char note[300];
+    snprintf(note, sizeof note, "No seqbench-over-peers figure for %s: no case has both a peer "
+             "and one of seqbench's implementations ok.", fam);
+    return emit(c, &f, fam, note);
+}
+
 /* Every figure of one family, or a one-line note for each kind it lacks. */
 static int figs_family(struct figctx *c, const char *fam)
 {
@@ -382,6 +456,8 @@ static int figs_family(struct figctx *c, const char *fam)
     drawn[0] = per_key(c, fam, rp_is_sweep, same_dtype_mask, sweep_of);
     drawn[1] = drawn[0] < 0 ? -1 : per_key(c, fam, rp_is_decode, same_dtype, decode_of);
     drawn[2] = drawn[1] < 0 ? -1 : per_key(c, fam, NULL, same_run_dtype, speedup_of);
+    if (drawn[2] >= 0 && fig_peers(c, fam) < 0)
+        return -1;
     for (int k = 0; k < 3; k++) {
         if (drawn[k] < 0)
             return -1;
