@@ -140,8 +140,7 @@ static void cache_key(int threads, char *buf, size_t n)
     snprintf(buf, n, "%s|%s|%d threads|%s", host, cpu, threads, SB_BUILD_FLAGS);
 }
 
-/* The cache file for key, "" when no directory can hold it. */
-static void cache_path(const char *key, char *buf, size_t n)
+void ceilings_cache_path(const char *prefix, const char *key, char *buf, size_t n)
 {
     const char *env = getenv("SEQBENCH_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
     const char *home = getenv("HOME");
@@ -156,39 +155,76 @@ static void cache_path(const char *key, char *buf, size_t n)
         dir[0] = 0;
     buf[0] = 0;
     if (dir[0])
-        snprintf(buf, n, "%s/cpu-ceilings-%016llx", dir, (unsigned long long)fnv1a64(key));
+        snprintf(buf, n, "%s/%s-%016llx", dir, prefix, (unsigned long long)fnv1a64(key));
     if (buf[0] && make_parents(buf) != 0)
         buf[0] = 0;
 }
 
-/* Reads the two values when the file holds exactly this key; -1 otherwise
- * (absent, unreadable, another key, a value that is not a positive number). */
-static int cache_read(const char *path, const char *key, double *flops, double *bytes_s)
+int ceilings_cache_read(const char *path, const char *key, const char *const *names,
+                        double *values, int count)
 {
     FILE *f = path[0] ? fopen(path, "r") : NULL;
     char line[1024], want[1100];
-    int have_key = 0, n = 0;
+    int have_key = 0, bad = 0, seen = 0;
     if (!f)
         return -1;
     snprintf(want, sizeof want, "key %s\n", key);
     while (fgets(line, sizeof line, f)) {
-        char *end;
         if (line[0] == '#')
             continue;
         if (strcmp(line, want) == 0) {
             have_key = 1;
-        } else if (strncmp(line, "fma_flops ", 10) == 0) {
-            *flops = strtod(line + 10, &end);
-            n += *end == '\n' && isfinite(*flops) && *flops > 0;
-        } else if (strncmp(line, "stream_bytes_s ", 15) == 0) {
-            *bytes_s = strtod(line + 15, &end);
-            n += *end == '\n' && isfinite(*bytes_s) && *bytes_s > 0;
-        } else {
-            n = -10;            /* anything else: not a file this code wrote */
+            continue;
         }
+        int known = 0;
+        for (int i = 0; i < count && !known; i++) {
+            size_t len = strlen(names[i]);
+            if (strncmp(line, names[i], len) == 0 && line[len] == ' ') {
+                char *end;
+                values[i] = strtod(line + len + 1, &end);
+                known = 1;
+                bad |= *end != '\n' || !isfinite(values[i]) || values[i] < 0;
+                seen |= 1 << i;
+            }
+        }
+        bad |= !known;          /* anything else: not a file this code wrote */
     }
     fclose(f);
-    return have_key && n == 2 ? 0 : -1;
+    return have_key && !bad && seen == (1 << count) - 1 ? 0 : -1;
+}
+
+void ceilings_cache_write(const char *path, const char *key, const char *comment,
+                          const char *const *names, const double *values, int count)
+{
+    char tmp[600];
+    if (!path[0])
+        return;
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    fprintf(f, "# seqbench: %s; delete to re-measure\nkey %s\n", comment, key);
+    for (int i = 0; i < count; i++)
+        fprintf(f, "%s %.17g\n", names[i], values[i]);
+    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok &= fclose(f) == 0;
+    if (!ok || rename(tmp, path) != 0)
+        unlink(tmp);
+}
+
+/* The CPU cache's two values. */
+static const char *const cpu_names[] = { "fma_flops", "stream_bytes_s" };
+#define CPU_CACHE "cpu-ceilings"
+
+/* Reads the two values when the file holds exactly this key and both are
+ * positive; -1 otherwise. */
+static int cache_read(const char *path, const char *key, double *flops, double *bytes_s)
+{
+    double v[2];
+    if (ceilings_cache_read(path, key, cpu_names, v, 2) != 0 || !(v[0] > 0) || !(v[1] > 0))
+        return -1;
+    *flops = v[0], *bytes_s = v[1];
+    return 0;
 }
 
 /* Writes the file beside itself and renames it over the old one, so a
@@ -196,19 +232,10 @@ static int cache_read(const char *path, const char *key, double *flops, double *
  * file whole. Failures leave no cache, which only costs a measurement. */
 static void cache_write(const struct cpu_ceilings *c, const char *key)
 {
-    char tmp[600];
-    if (!c->path[0] || !(c->flops > 0) || !(c->bytes_s > 0))
-        return;
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", c->path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return;
-    fprintf(f, "# seqbench: this host's measured CPU roofs (harness/ceilings.c); delete to re-measure\n"
-               "key %s\nfma_flops %.17g\nstream_bytes_s %.17g\n", key, c->flops, c->bytes_s);
-    int ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-    ok &= fclose(f) == 0;
-    if (!ok || rename(tmp, c->path) != 0)
-        unlink(tmp);
+    const double v[2] = { c->flops, c->bytes_s };
+    if (c->flops > 0 && c->bytes_s > 0)
+        ceilings_cache_write(c->path, key, "this host's measured CPU roofs (harness/ceilings.c)",
+                             cpu_names, v, 2);
 }
 
 /* Both measurements with the threads the run uses. */
@@ -228,7 +255,7 @@ void ceilings_load(struct cpu_ceilings *c, int threads)
     c->threads = threads;
     c->loaded = 1;
     cache_key(threads, key, sizeof key);
-    cache_path(key, c->path, sizeof c->path);
+    ceilings_cache_path(CPU_CACHE, key, c->path, sizeof c->path);
     if (cache_read(c->path, key, &c->flops, &c->bytes_s) == 0) {
         snprintf(c->origin, sizeof c->origin, "cached");
         return;

@@ -41,6 +41,18 @@ int ceilings_remeasure(struct cpu_ceilings *c);
 double cpu_fma_flops(void);             /* best of CEIL_TRIALS FMA trials, FLOP/s */
 double cpu_stream_bandwidth(void);      /* best of the triad passes, bytes/s; 0 no memory */
 
+/* The cache files, shared with the GPU's measured ceilings (calibrate.h):
+ * "<dir>/<prefix>-<FNV-1a of key, hex>" in the directory above ("" when
+ * there is none), holding "key KEY" and one "name value" line per value.
+ * read: 0 when the file holds exactly this key and every name with a
+ * finite value >= 0, else -1. write: atomically (a temporary renamed over
+ * the file); a failure leaves no cache. */
+void ceilings_cache_path(const char *prefix, const char *key, char *buf, size_t n);
+int ceilings_cache_read(const char *path, const char *key, const char *const *names,
+                        double *values, int count);
+void ceilings_cache_write(const char *path, const char *key, const char *comment,
+                          const char *const *names, const double *values, int count);
+
 /* The host's CPU model from /proc/cpuinfo ("unknown" when absent). */
 void host_cpu_model(char *buf, size_t n);
 

@@ -2,6 +2,7 @@
  * cmd_list.c — `bench list [families|impls|suites]` and `bench env`.
  */
 #include <dirent.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,19 +138,34 @@ int cmd_list(int argc, char **argv)
 int cmd_env(int argc, char **argv)
 {
     const char *device = NULL;
+    int calibrate = 0;
     struct opt opts[] = {
         OPT("device", OPT_STRING, &device, "DEV", "cpu or cuda:N (default cuda:0 if present, else cpu)"),
+        OPT("calibrate", OPT_FLAG, &calibrate, NULL,
+            "measure the ceilings afresh and cache them: on a GPU cuBLASLt GEMMs (bf16, fp16, tf32, "
+            "fp8, int8), FMA and exp2 rates, copy bandwidth; the CPU's FMA loop and STREAM triad"),
     };
     char *pos[1];
-    int n_pos, rc = cli_parse(find_command(cmd_env), argc, argv, opts, 1, pos, 0, &n_pos);
+    int n_pos, rc = cli_parse(find_command(cmd_env), argc, argv, opts, 2, pos, 0, &n_pos);
     if (rc == CLI_HELP)
         return EXIT_OK;
     if (rc)
         return rc;
     struct session s;
-    if ((rc = session_open(&s, device, NULL, NULL)) != EXIT_OK)
+    if ((rc = session_device(&s, device)) != EXIT_OK)
         return rc;
-    env_print(&s);
+    s.popts.calibrate = calibrate ? 2 : 0;
+    if ((rc = session_start(&s, NULL, NULL)) != EXIT_OK)
+        return rc;
+    if (calibrate) {
+        /* The CPU's roofs every time (bench may run CPU implementations on
+         * any host); the GPU's when there is one (session_start measured them). */
+        ceilings_load(&s.cpu, omp_get_max_threads());
+        ceilings_remeasure(&s.cpu);
+        env_print_ceilings(&s);
+    } else {
+        env_print(&s);
+    }
     session_close(&s);
     return EXIT_OK;
 }

@@ -6,6 +6,9 @@
  * same inputs again changes nothing, and merging A then B gives what merging
  * both at once gives.
  *
+ * Kernels (the per-kernel breakdown, schema 6) follow their result as
+ * samples do.
+ *
  * Every input is opened read-only and checked before OUT is touched (a newer
  * schema is refused); an older one is read by column name: a column OUT has
  * and the input lacks stays NULL. OUT is created, or migrated, by store_open.
@@ -36,7 +39,7 @@ struct copier {
 
 struct merge_counts {
     int runs_added, runs_present;
-    long results, samples;
+    long results, samples, kernels;
 };
 
 static int in_list(char **names, int n, const char *name)
@@ -123,29 +126,41 @@ static int copy_row(struct copier *cp, sqlite3 *out, int has_parent, int64_t par
     return 0;
 }
 
-/* Copies every result of the input run old_run (and each result's samples)
- * into OUT's run new_run. */
-static int copy_results(struct copier *res, struct copier *smp, sqlite3 *out, int64_t old_run,
-                        int64_t new_run, struct merge_counts *k)
+/* Copies the rows of a child table (samples, kernels) of the input result
+ * old_result to OUT's new_result; *count grows by the rows copied. */
+static int copy_children(struct copier *c, sqlite3 *out, int64_t old_result, int64_t new_result,
+                         long *count)
+{
+    int64_t ignored;
+    int rc;
+    sqlite3_reset(c->sel);
+    if (sqlite3_bind_int64(c->sel, 1, old_result) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(c->sel)) == SQLITE_ROW) {
+        if (copy_row(c, out, 1, new_result, &ignored) != 0)
+            return -1;
+        (*count)++;
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Copies every result of the input run old_run (and each result's samples
+ * and, from schema 6, kernels: ker NULL when the input has none) into OUT's
+ * run new_run. */
+static int copy_results(struct copier *res, struct copier *smp, struct copier *ker, sqlite3 *out,
+                        int64_t old_run, int64_t new_run, struct merge_counts *k)
 {
     int rc;
     sqlite3_reset(res->sel);
     if (sqlite3_bind_int64(res->sel, 1, old_run) != SQLITE_OK)
         return -1;
     while ((rc = sqlite3_step(res->sel)) == SQLITE_ROW) {
-        int64_t new_result, ignored;
+        int64_t new_result, old_result = sqlite3_column_int64(res->sel, 0);
         if (copy_row(res, out, 1, new_run, &new_result) != 0)
             return -1;
         k->results++;
-        sqlite3_reset(smp->sel);
-        if (sqlite3_bind_int64(smp->sel, 1, sqlite3_column_int64(res->sel, 0)) != SQLITE_OK)
-            return -1;
-        while ((rc = sqlite3_step(smp->sel)) == SQLITE_ROW) {
-            if (copy_row(smp, out, 1, new_result, &ignored) != 0)
-                return -1;
-            k->samples++;
-        }
-        if (rc != SQLITE_DONE)
+        if (copy_children(smp, out, old_result, new_result, &k->samples) != 0 ||
+            (ker && copy_children(ker, out, old_result, new_result, &k->kernels) != 0))
             return -1;
     }
     return rc == SQLITE_DONE ? 0 : -1;
@@ -163,12 +178,14 @@ static int run_present(sqlite3_stmt *exists, sqlite3_value *uid)
  * message says it. */
 static int copy_runs(sqlite3 *out, sqlite3 *in, struct merge_counts *k, const char **why)
 {
-    struct copier runs, res, smp;
+    struct copier runs, res, smp, ker = { 0 };
     sqlite3_stmt *exists = NULL;
     int rc = -1;
+    const int has_kernels = rs_has_column(in, "kernels", "idx");
     if (copier_init(&runs, out, in, "runs", "id", NULL, "id") != 0 ||
         copier_init(&res, out, in, "results", "id", "run_id", "id") != 0 ||
         copier_init(&smp, out, in, "samples", NULL, "result_id", "idx") != 0 ||
+        (has_kernels && copier_init(&ker, out, in, "kernels", NULL, "result_id", "idx") != 0) ||
         (runs.uid_col < 0 && (*why = "its runs table has no run_uid column")) ||
         sqlite3_prepare_v2(out, "SELECT 1 FROM runs WHERE run_uid = ?1", -1, &exists, NULL) != SQLITE_OK)
         goto done;
@@ -180,7 +197,8 @@ static int copy_runs(sqlite3 *out, sqlite3 *in, struct merge_counts *k, const ch
             continue;
         }
         if (copy_row(&runs, out, 0, 0, &new_run) != 0 ||
-            copy_results(&res, &smp, out, sqlite3_column_int64(runs.sel, 0), new_run, k) != 0)
+            copy_results(&res, &smp, has_kernels ? &ker : NULL, out, sqlite3_column_int64(runs.sel, 0),
+                         new_run, k) != 0)
             goto done;
         k->runs_added++;
     }
@@ -190,6 +208,7 @@ done:
     copier_free(&runs);
     copier_free(&res);
     copier_free(&smp);
+    copier_free(&ker);
     return rc;
 }
 
@@ -212,8 +231,11 @@ static int merge_one(sqlite3 *out, sqlite3 *in, const char *path)
             sqlite3_exec(out, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    printf("%s: %d runs added (%ld results, %ld samples), %d already present\n", path,
-           k.runs_added, k.results, k.samples, k.runs_present);
+    char kernels[48] = "";
+    if (k.kernels)
+        snprintf(kernels, sizeof kernels, ", %ld kernels", k.kernels);
+    printf("%s: %d runs added (%ld results, %ld samples%s), %d already present\n", path,
+           k.runs_added, k.results, k.samples, kernels, k.runs_present);
     return 0;
 }
 

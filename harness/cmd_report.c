@@ -141,8 +141,10 @@ static int make_report(const char *const *dbs, int n_dbs, const char *run, const
     interrupted = 0;
     signal(SIGINT, on_sigint);
     int rc = report_figures(&rp, tmp, err, sizeof err);
-    if (rc == 0)
+    if (rc == 0) {
+        report_profile_items(&rp);
         rc = report_html(&rp, tmp, err, sizeof err);
+    }
     if (rc == 0 && interrupted)
         rc = -1, snprintf(err, sizeof err, "interrupted; %s left as it was", out);
     if (rc == 0)

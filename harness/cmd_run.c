@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "dump.h"
 #include "measure_flags.h"
+#include "profile_cmd.h"
 #include "peer.h"
 #include "table.h"
 
@@ -76,14 +79,79 @@ static void known_families(char *buf, size_t n)
         snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? ", " : "", families[i]->name);
 }
 
+/* 1 when an executable file named name is on PATH. */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char dir[4096], file[4200];
+    for (const char *p = path ? path : ""; *p;) {
+        size_t len = strcspn(p, ":");
+        snprintf(dir, sizeof dir, "%.*s", (int)len, p);
+        snprintf(file, sizeof file, "%s/%s", len ? dir : ".", name);
+        if (access(file, X_OK) == 0)
+            return 1;
+        p += len + (p[len] == ':');
+    }
+    return 0;
+}
+
+/* --profile TOOL: for each implementation, the command that profiles its
+ * timed launches of the case (profile_cmd.h), printed; with --exec, run
+ * one after the other. Returns the exit code: 0, the first failing
+ * command's status, or EXIT_USAGE when the tool is not on PATH. */
+static int profile_handoff(enum profile_tool tool, int exec, int argc, char **argv,
+                           const struct family *f, const struct shape *s, enum timing timing,
+                           const struct impl *const *impls, int n_impls)
+{
+    char bench[4200];
+    snprintf(bench, sizeof bench, "%s/bench", sb_exe_dir ? sb_exe_dir : ".");
+    if (exec && !on_path(profile_tool_names[tool])) {
+        cli_error("run: --exec: %s is not on PATH (%s)", profile_tool_names[tool],
+                  tool == PROFILE_NCU ? "Nsight Compute" : "Nsight Systems");
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < n_impls; i++) {
+        char case_str[320];
+        case_string(f, impls[i]->name, s, case_str, sizeof case_str);
+        if (impls[i]->device == DEV_CUDA && timing != TIMING_COLD)
+            snprintf(case_str + strlen(case_str), sizeof case_str - strlen(case_str), " timing=%s",
+                     timing_names[timing]);
+        static struct profile_cmd cmd;
+        if (profile_command(&cmd, tool, bench, argc - 1, argv + 1, impls[i]->name, case_str) != 0) {
+            cli_error("run: --profile: the command line is too long");
+            return EXIT_USAGE;
+        }
+        profile_command_print(stdout, &cmd);
+        fflush(stdout);
+        if (!exec)
+            continue;
+        pid_t pid = fork();
+        if (pid == 0) {
+            execvp(cmd.argv[0], cmd.argv);
+            _exit(127);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            cli_error("run: --exec: %s failed (%s %d)", profile_tool_names[tool],
+                      pid > 0 && WIFSIGNALED(st) ? "signal" : "exit",
+                      pid > 0 && WIFSIGNALED(st) ? WTERMSIG(st) : pid > 0 ? WEXITSTATUS(st) : -1);
+            return pid > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_FAIL;
+        }
+        fprintf(stderr, "bench: %s wrote %s.%s\n", profile_tool_names[tool], cmd.report,
+                tool == PROFILE_NCU ? "ncu-rep" : "nsys-rep");
+    }
+    return EXIT_OK;
+}
+
 /* The options before the shape fields, which follow in shape_fields[] order. */
-#define N_BASE_OPTS (8 + N_MEASURE_OPTS + N_PEER_OPTS)
+#define N_BASE_OPTS (10 + N_MEASURE_OPTS + N_PROFILE_OPTS + N_PEER_OPTS)
 
 int cmd_run(int argc, char **argv)
 {
     const char *impl_list = NULL, *dtype = "fp32", *device = NULL, *db = DEFAULT_DB;
-    const char *dump_dir = NULL, *load_dir = NULL;
-    int no_db = 0;
+    const char *dump_dir = NULL, *load_dir = NULL, *profile_tool = NULL;
+    int no_db = 0, exec = 0;
+    struct profile_opts popts = { 0 };
     int64_t seed = 1, field[SF_COUNT];
     int flag[SF_COUNT] = { 0 };
     const char *named[SF_COUNT] = { 0 };
@@ -101,6 +169,12 @@ int cmd_run(int argc, char **argv)
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
         PEER_OPTS(pf),
+        PROFILE_OPTS(popts),
+        OPT("profile", OPT_STRING, &profile_tool, "TOOL",
+            "ncu or nsys: print the command that profiles each implementation's timed launches of "
+            "this case (an NVTX filter on its 'timed' range; the report named after the case), "
+            "and run nothing"),
+        OPT("exec", OPT_FLAG, &exec, NULL, "with --profile: run those commands"),
     };
     int n_opts = N_BASE_OPTS;
     for (int f = 0; f < SF_COUNT; f++) {
@@ -127,6 +201,15 @@ int cmd_run(int argc, char **argv)
     if ((rc = measure_flags_apply("run", &mf, &mopts)) != 0 ||
         (rc = peer_flags_apply("run", &pf)) != 0)
         return rc;
+    int tool = profile_tool ? profile_tool_parse(profile_tool) : -1;
+    if (profile_tool && tool < 0) {
+        cli_error("run: --profile '%s': expected ncu or nsys", profile_tool);
+        return EXIT_USAGE;
+    }
+    if (exec && !profile_tool) {
+        cli_error("run: --exec runs the --profile command; give --profile ncu|nsys");
+        return EXIT_USAGE;
+    }
 
     struct loaded_case lc;
     char err[400], known[256];
@@ -224,6 +307,14 @@ int cmd_run(int argc, char **argv)
         rc = EXIT_USAGE;
     if (rc == EXIT_OK && !list)
         default_impls(fam, &ses, impls, &n_impls);
+    if (rc == EXIT_OK && tool >= 0) {
+        rc = profile_handoff((enum profile_tool)tool, exec, argc, argv, fam, &s, mopts.timing, impls,
+                             n_impls);
+        if (load_dir)
+            loaded_case_free(&lc);
+        return rc;
+    }
+    ses.popts = popts;
     if (rc == EXIT_OK)
         rc = session_start(&ses, no_db ? NULL : db, NULL);
     if (rc != EXIT_OK) {
@@ -240,7 +331,7 @@ int cmd_run(int argc, char **argv)
         struct case_req q = { .family = fam, .impl = impls[i], .shape = s, .seed = (uint64_t)seed,
                               .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
-                              .mopts = mopts,
+                              .mopts = mopts, .prof = &ses.prof,
                               .dump_dir = dump_dir ? dir : NULL,
                               .load = load_dir ? &lc : NULL,
                               .roof = session_roof(&ses, impls[i], s.dtype) };
@@ -248,6 +339,7 @@ int cmd_run(int argc, char **argv)
         run_case(&q, &r);
         table_row(stdout, &r);
         fflush(stdout);
+        table_profile_line(stderr, &r);
         const int store_failed = table_store(&ses, &r) != 0;    /* a mismatch is stored too */
         failed |= status_failed(r.status) || store_failed;
         n_ran += strncmp(r.status, "skipped", 7) != 0;

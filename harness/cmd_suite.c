@@ -94,6 +94,7 @@ int cmd_suite(int argc, char **argv)
     int64_t seed = 1;
     double budget = -1;
     struct measure_flags mf;
+    struct profile_opts popts = { 0 };
     measure_flags_init(&mf);
     struct peer_flags pf = PEER_FLAGS_INIT;
     struct opt opts[] = {
@@ -107,6 +108,7 @@ int cmd_suite(int argc, char **argv)
         OPT("seed", OPT_INT, &seed, "N", "input seed (default 1)"),
         MEASURE_OPTS(mf),
         PEER_OPTS(pf),
+        PROFILE_OPTS(popts),
         OPT("md", OPT_STRING, &md, "FILE", "also write the markdown table to FILE (default: beside the database, X.db -> X.md; none with --no-db)"),
     };
     const struct command *cmd = NULL;
@@ -214,6 +216,7 @@ int cmd_suite(int argc, char **argv)
         snprintf(md_path, sizeof md_path, "%s", md);
     else if (!no_db)
         md_beside(db, md_path, sizeof md_path);
+    ses.popts = popts;
     if ((rc = session_start(&ses, no_db ? NULL : db, su.name)) != EXIT_OK) {
         free(cases);
         suite_free(&su);
@@ -238,7 +241,7 @@ int cmd_suite(int argc, char **argv)
         struct case_req q = { .family = c->family, .impl = c->impl, .shape = c->shape,
                               .seed = (uint64_t)seed, .device = ses.device, .gpu = ses.gctx,
                               .no_gpu_reason = ses.no_gpu_reason,
-                              .mopts = mopts,
+                              .mopts = mopts, .prof = &ses.prof,
                               .roof = session_roof(&ses, c->impl, c->shape.dtype) };
         struct case_result r;
         char why[200];
@@ -280,6 +283,7 @@ int cmd_suite(int argc, char **argv)
         fputc('\n', stderr);
         table_row(stdout, &r);
         fflush(stdout);
+        table_profile_line(stderr, &r);
         if (mdf)
             table_row(mdf, &r);
         failed |= status_failed(r.status);

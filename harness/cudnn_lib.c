@@ -22,11 +22,9 @@ int cudnn_lib_describe(char *buf, size_t n)
 #else /* SB_HAVE_CUDNN */
 
 #include <dlfcn.h>
-#include <errno.h>
-#include <glob.h>
-#include <link.h>
 #include <stdlib.h>
-#include <unistd.h>
+
+#include "libload.h"
 
 /* The soname of the cuDNN the headers describe (9 here): a cuDNN of
  * another major version has another ABI and is refused. */
@@ -38,58 +36,19 @@ int cudnn_lib_describe(char *buf, size_t n)
 #define SB_CUDA_LIB "/usr/local/cuda/lib64"
 #endif
 
-/* Candidate files of search steps 2-4 (cudnn_lib.h), at most this many. */
-#define SEARCH_MAX 48
-#define SEARCH_PATH 512
-
-/* Python installs whose site-packages may hold the cuDNN wheel, as
- * environment variables naming a prefix ("HOME" with /.local appended). */
-static const struct { const char *env, *suffix; } py_prefixes[] = {
-    { "VIRTUAL_ENV", "" }, { "CONDA_PREFIX", "" }, { "HOME", "/.local" },
-    { NULL, "/usr/local" }, { NULL, "/usr" },
+/* Search steps 2-4 (cudnn_lib.h): $CUDNN_HOME, the CUDA toolkit, then the
+ * wheels' directories: the cuDNN wheel's own and the one CUDA 13 wheels
+ * share. */
+static const struct lib_dir cudnn_dirs[] = {
+    { "CUDNN_HOME", "/lib" }, { "CUDNN_HOME", "/lib64" }, { "CUDA_HOME", "/lib64" },
+    { "CUDA_HOME", "/lib" }, { NULL, SB_CUDA_LIB }, { NULL, "/usr/local/cuda/lib64" },
 };
-/* Where, under a prefix, the wheels put libcudnn.so.9: the cuDNN wheel's own
- * directory, and the one CUDA 13 wheels share. */
-static const char *const py_wheel_dirs[] = {
-    "lib/python3*/*-packages/nvidia/cudnn/lib",
-    "lib/python3*/*-packages/nvidia/cu13/lib",
+static const char *const cudnn_wheels[] = { "nvidia/cudnn/lib", "nvidia/cu13/lib" };
+static const struct lib_search cudnn_search = {
+    .what = "cuDNN", .soname = CUDNN_SONAME, .env_only = "SEQBENCH_CUDNN",
+    .dirs = cudnn_dirs, .n_dirs = sizeof cudnn_dirs / sizeof cudnn_dirs[0],
+    .wheels = cudnn_wheels, .n_wheels = sizeof cudnn_wheels / sizeof cudnn_wheels[0],
 };
-
-/* Appends the file CUDNN_SONAME in directory a + b to paths (when there is
- * room and a is not empty). */
-static void add_dir(char paths[][SEARCH_PATH], int *nd, const char *a, const char *b)
-{
-    if (*nd < SEARCH_MAX && a && *a)
-        snprintf(paths[(*nd)++], SEARCH_PATH, "%s%s/" CUDNN_SONAME, a, b);
-}
-
-/* The candidate files of steps 2-4, in search order. */
-static int search_paths(char dirs[][SEARCH_PATH])
-{
-    int nd = 0;
-    const char *cudnn_home = getenv("CUDNN_HOME"), *cuda_home = getenv("CUDA_HOME");
-    add_dir(dirs, &nd, cudnn_home, "/lib");
-    add_dir(dirs, &nd, cudnn_home, "/lib64");
-    add_dir(dirs, &nd, cuda_home, "/lib64");
-    add_dir(dirs, &nd, cuda_home, "/lib");
-    add_dir(dirs, &nd, SB_CUDA_LIB, "");
-    add_dir(dirs, &nd, "/usr/local/cuda/lib64", "");
-    for (size_t p = 0; p < sizeof py_prefixes / sizeof py_prefixes[0]; p++) {
-        const char *root = py_prefixes[p].env ? getenv(py_prefixes[p].env) : "";
-        if (!root || (py_prefixes[p].env && !*root))
-            continue;
-        for (size_t w = 0; w < sizeof py_wheel_dirs / sizeof py_wheel_dirs[0]; w++) {
-            char pattern[SEARCH_PATH];
-            snprintf(pattern, sizeof pattern, "%s%s/%s", root, py_prefixes[p].suffix, py_wheel_dirs[w]);
-            glob_t g;
-            if (glob(pattern, GLOB_ONLYDIR, NULL, &g) == 0)
-                for (size_t i = 0; i < g.gl_pathc; i++)
-                    add_dir(dirs, &nd, g.gl_pathv[i], "");
-            globfree(&g);
-        }
-    }
-    return nd;
-}
 
 void cudnn_version_string(size_t v, char *buf, size_t n)
 {
@@ -102,23 +61,9 @@ void cudnn_version_string(size_t v, char *buf, size_t n)
 int cudnn_lib_open(struct cudnn_lib *lib, const char *path, char *why, size_t n)
 {
     memset(lib, 0, sizeof *lib);
-    if (strchr(path, '/') && access(path, F_OK) != 0) {
-        snprintf(why, n, "cuDNN not found (%s: %s)", path, strerror(errno));
+    void *dl = lib_dlopen("cuDNN", path, lib->path, sizeof lib->path, why, n);
+    if (!dl)
         return -1;
-    }
-    dlerror();
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (!dl) {
-        const char *e = dlerror();
-        /* A bare name dlopen cannot find is "not found"; a file that exists
-         * but fails to load (a missing libz, a wrong ELF class) is not. */
-        int absent = !strchr(path, '/') && e && strncmp(e, path, strlen(path)) == 0;
-        snprintf(why, n, "cuDNN %s (%s)", absent ? "not found" : "unusable", e ? e : path);
-        return -1;
-    }
-    struct link_map *lm = NULL;
-    const char *real = dlinfo(dl, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name[0] ? lm->l_name : path;
-    snprintf(lib->path, sizeof lib->path, "%s", real);
 #define CUDNN_LIB_LOAD(f)                                                                  \
     if (!(lib->f = (__typeof__(lib->f))dlsym(dl, #f))) {                                   \
         snprintf(why, n, "cuDNN unusable (%s lacks %s)", lib->path, #f);                   \
@@ -144,23 +89,16 @@ fail:
 
 int cudnn_lib_load(struct cudnn_lib *lib, char *why, size_t n)
 {
-    const char *only = getenv("SEQBENCH_CUDNN");
-    if (only && *only) {
+    const char *only = lib_env_only(&cudnn_search);
+    if (only) {
         char inner[600];
         if (cudnn_lib_open(lib, only, inner, sizeof inner) == 0)
             return 0;
-        /* "cuDNN not found (PATH: ...)" names the variable that chose PATH:
-         * "cuDNN not found (SEQBENCH_CUDNN=PATH: ...)". */
-        const size_t k = strcspn(inner, "(");
-        snprintf(why, n, "%.*s(SEQBENCH_CUDNN=%s", (int)k, inner, inner[k] ? inner + k + 1 : "");
+        lib_env_why(cudnn_search.env_only, inner, why, n);
         return -1;
     }
-    static char paths[SEARCH_MAX][SEARCH_PATH];
-    const int np = search_paths(paths);
-    for (int i = 0; i < np; i++)
-        if (access(paths[i], F_OK) == 0)
-            return cudnn_lib_open(lib, paths[i], why, n);
-    return cudnn_lib_open(lib, CUDNN_SONAME, why, n);
+    char path[LIB_PATH_MAX];
+    return cudnn_lib_open(lib, lib_find(&cudnn_search, path, sizeof path), why, n);
 }
 
 const struct cudnn_lib *cudnn_lib_get(char *why, size_t n)

@@ -74,9 +74,22 @@ void *sb_gpu_alloc(struct op_ctx *ctx, size_t bytes);
 void gpu_free_case(struct gpu_ctx *g);          /* frees every case allocation */
 void gpu_reset_peak(struct gpu_ctx *g);
 int64_t gpu_peak_case_bytes(struct gpu_ctx *g);
+/* The tracked allocations come from the harness's stream-ordered pool:
+ * its used high-water mark since gpu_reset_peak, as the driver counts it
+ * (-1 unknown). Beside gpu_peak_case_bytes it is a check; beside the drop
+ * in gpu_free_bytes it shows what libraries allocated themselves. */
+int64_t gpu_pool_peak_bytes(struct gpu_ctx *g);
+
+/* The CUDA driver's current context (a CUcontext) for CUPTI's Range
+ * Profiler, without linking libcuda; NULL when it cannot be had. */
+void *gpu_cu_context(struct gpu_ctx *g);
+/* The L2 flush alone, waited for (the counters pass flushes as cold does).
+ * 0, or -1 with err. */
+int gpu_flush(struct gpu_ctx *g, char *err, size_t n);
 
 /* The stream every implementation launches on (a cudaStream_t). */
 void *sb_gpu_stream(struct op_ctx *ctx);
+void *gpu_stream(struct gpu_ctx *g);
 
 /* Host fp32 <-> device dtype. Synchronous. Return SB_OK or SB_ERROR (ctx->err). */
 int sb_gpu_upload(struct op_ctx *ctx, void *d_dst, const float *h_src, int64_t n, enum dtype dt);

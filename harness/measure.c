@@ -9,11 +9,16 @@
 #include <string.h>
 #include <time.h>
 
+#include "cupti.h"
 #include "gpu.h"
+#include "kernrec.h"
 #include "measure.h"
+#include "nvml.h"
+#include "nvtx.h"
 
 const char *const timing_names[TIMING_COUNT] = {
-    [TIMING_COLD] = "cold", [TIMING_WARM] = "warm", [TIMING_GRAPH] = "graph", [TIMING_CPU] = "cpu",
+    [TIMING_COLD] = "cold", [TIMING_WARM] = "warm", [TIMING_GRAPH] = "graph",
+    [TIMING_KERNEL] = "kernel", [TIMING_CPU] = "cpu",
 };
 const char *const stop_names[STOP_COUNT] = {
     [STOP_NONE] = NULL, [STOP_TARGET] = "target", [STOP_MAX_SAMPLES] = "max_samples",
@@ -202,36 +207,75 @@ void measure_status(const struct measure_opts *o, const struct measure_result *m
 
 /* ---- the loop ------------------------------------------------------------- */
 
+/* The kernel records of the process (CUPTI delivers into it while a pass
+ * is on); names interned for the process's life. */
+static struct kernel_log kernel_records;
+
 struct run_arg {
     const struct impl *im;
     struct op_ctx *ctx;
+    int timed;              /* inside NVTX's "timed" range (nvtx.h) */
 };
 
 static int run_once(void *p)
 {
     struct run_arg *a = p;
-    return a->im->run(a->ctx);
+    if (!a->timed)
+        return a->im->run(a->ctx);
+    nvtx_push_timed();
+    int rc = a->im->run(a->ctx);
+    nvtx_pop();
+    return rc;
 }
 
 static int graph_once(void *p)
 {
     struct op_ctx *ctx = p;
-    return gpu_graph_launch(ctx->gpu, ctx->err, sizeof ctx->err);
+    nvtx_push_timed();
+    int rc = gpu_graph_launch(ctx->gpu, ctx->err, sizeof ctx->err);
+    nvtx_pop();
+    return rc;
+}
+
+/* One kernel-timed sample: the op's kernel records between the host's
+ * queueing and its seeing the stop event, summed. */
+static int kernel_sample(struct cupti *c, struct op_ctx *ctx, struct run_arg *a, int flush,
+                         double *ms, int *count)
+{
+    double event_ms;
+    const uint64_t t0 = cupti_timestamp(c);
+    if (gpu_time_once(ctx->gpu, run_once, a, flush, &event_ms, ctx->err, sizeof ctx->err) != 0)
+        return SB_ERROR;
+    if (cupti_activity_flush(c, ctx->err, sizeof ctx->err) != 0)
+        return SB_ERROR;
+    *ms = kernel_log_sum_ms(&kernel_records, t0, cupti_timestamp(c), count);
+    if (*count == 0) {
+        snprintf(ctx->err, sizeof ctx->err, "timing=kernel: CUPTI recorded no kernel of the sample "
+                 "(%ld records dropped)", kernel_records.dropped);
+        return SB_ERROR;
+    }
+    return SB_OK;
 }
 
 /* One sample in milliseconds per run() (the whole replay for a graph). */
-static int sample(const struct impl *im, struct op_ctx *ctx, enum timing t, double *ms)
+static int sample(const struct impl *im, struct op_ctx *ctx, const struct measure_opts *o,
+                  enum timing t, int timed, double *ms)
 {
-    struct run_arg a = { im, ctx };
+    struct run_arg a = { im, ctx, timed };
     switch (t) {
     case TIMING_CPU: {
         double t0 = now_seconds();
-        int rc = im->run(ctx);
+        int rc = run_once(&a);
         *ms = 1e3 * (now_seconds() - t0);
         return rc;
     }
     case TIMING_GRAPH:
         return gpu_time_once(ctx->gpu, graph_once, ctx, 0, ms, ctx->err, sizeof ctx->err);
+    case TIMING_KERNEL: {
+        int count, rc = kernel_sample(o->cupti, ctx, &a, 1, ms, &count);
+        kernel_log_clear(&kernel_records);
+        return rc;
+    }
     default:
         return gpu_time_once(ctx->gpu, run_once, &a, t == TIMING_COLD, ms, ctx->err,
                              sizeof ctx->err);
@@ -244,8 +288,24 @@ static int graph_setup(const struct impl *im, struct op_ctx *ctx, double best_ms
 {
     double want = best_ms > 0 ? ceil(GRAPH_TARGET_MS / best_ms) : GRAPH_MAX_LAUNCHES;
     *launches = want < 1 ? 1 : want > GRAPH_MAX_LAUNCHES ? GRAPH_MAX_LAUNCHES : (int)want;
-    struct run_arg a = { im, ctx };
+    struct run_arg a = { im, ctx, 0 };
     return gpu_graph_capture(ctx->gpu, run_once, &a, *launches, ctx->err, sizeof ctx->err);
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts = { (time_t)s, (long)((s - floor(s)) * 1e9) };
+    nanosleep(&ts, NULL);
+}
+
+/* The SM clock now, 0 when nobody watches it; reasons OR-ed into *reasons. */
+static unsigned clock_now(const struct measure_opts *o, uint64_t *reasons)
+{
+    unsigned mhz = 0;
+    uint64_t r = 0;
+    if (o->nvml && nvml_sm_clock(o->nvml, &mhz, &r) == 0)
+        *reasons |= r;
+    return mhz;
 }
 
 /* ---- samples taken outside this process ---------------------------------- */
@@ -324,16 +384,32 @@ int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure
                  double *samples, struct measure_result *out)
 {
     const enum timing mode = im->device == DEV_CUDA ? o->timing : TIMING_CPU;
-    *out = (struct measure_result){ .noise = INFINITY, .timing = mode, .graph_launches = 1 };
-    if (im->sample)
+    if (im->sample) {           /* timed in its own process: no clock of ours to watch */
+        *out = (struct measure_result){ .noise = INFINITY, .timing = mode, .graph_launches = 1,
+                                        .throttled = -1, .reasons = -1, .sm_mhz = NAN };
         return measure_external(im, ctx, o, mode, samples, out);
+    }
+    /* Clocks are watched on GPU samples, or wherever the caller gave NVML
+     * (a test drives the rule with a fake library and a CPU op). */
+    const int watched = o->nvml != NULL;
+    *out = (struct measure_result){ .noise = INFINITY, .timing = mode, .graph_launches = 1,
+                                    .throttled = watched ? 0 : -1, .reasons = watched ? 0 : -1,
+                                    .sm_mhz = NAN };
     struct sample_set set;
+    struct throttle thr;
+    throttle_init(&thr, watched ? o->default_sm_mhz : 0);
     if (sample_set_init(&set, o->max_samples) != 0) {
         snprintf(ctx->err, sizeof ctx->err, "out of host memory for %d samples", o->max_samples);
         return SB_OOM;
     }
+    if (mode == TIMING_KERNEL && !o->cupti) {
+        sample_set_free(&set);
+        snprintf(ctx->err, sizeof ctx->err, "timing=kernel needs CUPTI's kernel records: %.200s",
+                 o->cupti_why ? o->cupti_why : "no CUPTI in this session");
+        return SB_UNSUPPORTED;
+    }
     double ms, best = INFINITY, t0 = now_seconds();
-    int rc;
+    int rc, activity = 0;
     /* Warm-up: caches, page faults, clocks, library heuristics, module
      * loading. A run longer than the whole warm-up budget is its own
      * warm-up. GPU warm-up samples are warm single launches, whatever the
@@ -351,29 +427,94 @@ int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure
         }
     }
     do {
-        if ((rc = sample(im, ctx, warm_mode, &ms)) != SB_OK)
+        if ((rc = sample(im, ctx, o, warm_mode, 0, &ms)) != SB_OK)
             goto done;
         best = fmin(best, ms);
     } while (now_seconds() - t0 < o->warmup_seconds);
     if (mode == TIMING_GRAPH) {
         if ((rc = graph_setup(im, ctx, best, &out->graph_launches)) != SB_OK)
             goto done;
-        if ((rc = sample(im, ctx, mode, &ms)) != SB_OK)     /* the first replay is not timed */
+        if ((rc = sample(im, ctx, o, mode, 0, &ms)) != SB_OK)  /* the first replay is not timed */
             goto done;
+    }
+    if (mode == TIMING_KERNEL) {
+        kernel_log_clear(&kernel_records);
+        if (cupti_activity_start(o->cupti, &kernel_records, ctx->err, sizeof ctx->err) != 0) {
+            rc = SB_ERROR;
+            goto done;
+        }
+        activity = 1;
     }
 
     t0 = now_seconds();
     while (out->stop == STOP_NONE) {
-        if ((rc = sample(im, ctx, mode, &ms)) != SB_OK)
+        uint64_t reasons = 0;
+        const unsigned before = clock_now(o, &reasons);
+        if ((rc = sample(im, ctx, o, mode, 1, &ms)) != SB_OK)
             break;
-        samples[out->n++] = ms / out->graph_launches;
-        sample_set_add(&set, ms / out->graph_launches);
+        const unsigned after = clock_now(o, &reasons);
+        if (throttle_judge(&thr, before, after, reasons)) {
+            samples[out->n++] = ms / out->graph_launches;
+            sample_set_add(&set, ms / out->graph_launches);
+        } else {
+            sleep_seconds(thr.recovery_s);
+        }
         out->stop = measure_stop(o, &set, now_seconds() - t0);
     }
 done:
+    if (activity) {
+        char err[256];
+        cupti_activity_stop(o->cupti, err, sizeof err);
+        kernel_log_clear(&kernel_records);
+    }
     out->noise = sample_set_noise(&set);
+    if (watched) {
+        out->throttled = thr.dropped;
+        out->reasons = (int64_t)thr.reasons;
+        out->sm_mhz = throttle_mean_mhz(&thr);
+    }
     if (mode == TIMING_GRAPH)
         gpu_graph_release(ctx->gpu);
     sample_set_free(&set);
+    return rc;
+}
+
+int measure_kernels(const struct impl *im, struct op_ctx *ctx, const struct measure_opts *o,
+                    double *kernel_ms, struct kernel_row **rows, int *n_rows)
+{
+    double ms[KERNEL_PASS_RUNS];
+    int n = 0, rc = SB_OK, count;
+    *kernel_ms = NAN;
+    *rows = NULL;
+    *n_rows = 0;
+    kernel_log_clear(&kernel_records);
+    if (cupti_activity_start(o->cupti, &kernel_records, ctx->err, sizeof ctx->err) != 0)
+        return SB_ERROR;
+    struct run_arg a = { im, ctx, 0 };
+    const int flush = o->timing == TIMING_COLD || o->timing == TIMING_KERNEL;
+    const uint64_t first = cupti_timestamp(o->cupti);
+    const double t0 = now_seconds();
+    while (n < KERNEL_PASS_RUNS && (n == 0 || now_seconds() - t0 < KERNEL_PASS_SECONDS)) {
+        if ((rc = kernel_sample(o->cupti, ctx, &a, flush, &ms[n], &count)) != SB_OK)
+            break;
+        n++;
+    }
+    const uint64_t last = cupti_timestamp(o->cupti);
+    char err[256];
+    if (cupti_activity_stop(o->cupti, err, sizeof err) != 0 && rc == SB_OK) {
+        snprintf(ctx->err, sizeof ctx->err, "%s", err);
+        rc = SB_ERROR;
+    }
+    if (rc == SB_OK) {
+        struct stats st;
+        stats_compute(ms, n, &st);
+        *kernel_ms = st.median;
+        if ((*n_rows = kernel_log_group(&kernel_records, first, last, n, rows)) < 0) {
+            *n_rows = 0;
+            snprintf(ctx->err, sizeof ctx->err, "out of host memory for the kernel breakdown");
+            rc = SB_OOM;
+        }
+    }
+    kernel_log_clear(&kernel_records);
     return rc;
 }

@@ -25,6 +25,15 @@
  *          sample; a sample is the replay's time / n (for ops of a few to
  *          ~100 us, whose single launches the event resolution and the
  *          launch rate would dominate). n from a warm-up estimate.
+ *   kernel cold, but the sample is the summed duration of the op's kernels
+ *          as CUPTI Activity records them (no launch gaps, no event
+ *          resolution), under the same stopping rule.
+ *
+ * Around every GPU sample, outside the timed region (before the sample is
+ * queued, after its stop event is synchronised), NVML's SM clock and
+ * throttle reasons are read when the session has NVML: a sample taken
+ * under a throttled clock is dropped (nvml.h's rule) and counted.
+ *
  * An implementation that times itself (impl.sample: a peer's worker
  * process) is asked for batches of runs in the same mode, and the same
  * warm-up and stopping rule decide how many: the rule stays here, only the
@@ -34,10 +43,14 @@
 #define SEQBENCH_MEASURE_H
 
 #include "seqbench.h"
+#include "store.h"
 
-/* The stored names (results.timing) are timing_names[]; only cold, warm and
- * graph can be asked for. A CUPTI kernel-time mode is to be added here. */
-enum timing { TIMING_COLD, TIMING_WARM, TIMING_GRAPH, TIMING_CPU, TIMING_COUNT };
+struct cupti;
+struct nvml_dev;
+
+/* The stored names (results.timing) are timing_names[]; cold, warm, graph
+ * and kernel can be asked for. */
+enum timing { TIMING_COLD, TIMING_WARM, TIMING_GRAPH, TIMING_KERNEL, TIMING_CPU, TIMING_COUNT };
 extern const char *const timing_names[TIMING_COUNT];
 /* The mode named s among those a user can choose (GPU modes); -1 if none. */
 int timing_parse(const char *s);
@@ -53,6 +66,11 @@ struct measure_opts {
     double max_seconds;     /* wall-clock cap for the samples of one case */
     double warmup_seconds;  /* at least one warm-up run, then until this much time */
     enum timing timing;     /* for GPU implementations; a CPU one is always TIMING_CPU */
+    /* The session's instruments (profile.h); NULL: none. */
+    struct nvml_dev *nvml;  /* clocks read around each GPU sample */
+    unsigned default_sm_mhz;/* the throttle rule's base; 0: no rule */
+    struct cupti *cupti;    /* kernel records (TIMING_KERNEL, measure_kernels) */
+    const char *cupti_why;  /* why cupti is NULL, for a TIMING_KERNEL case's skip */
 };
 #define MEASURE_DEFAULTS { .target_rel = 0.01, .min_samples = 10, .max_samples = 1000, \
                            .max_seconds = 2.0, .warmup_seconds = 0.05, .timing = TIMING_COLD }
@@ -104,6 +122,9 @@ struct measure_result {
     enum stop_reason stop;
     enum timing timing;     /* the mode used */
     int graph_launches;     /* launches per graph replay (TIMING_GRAPH), else 1 */
+    int throttled;          /* samples dropped under a throttled clock; -1 not watched */
+    int64_t reasons;        /* NVML clocks-event reasons seen around samples; -1 not watched */
+    double sm_mhz;          /* mean SM clock over the kept samples; NAN unknown */
 };
 
 /* Runs impl->run repeatedly on ctx. samples must hold opts->max_samples; a
@@ -113,6 +134,17 @@ struct measure_result {
  * filled either way. */
 int measure_case(const struct impl *im, struct op_ctx *ctx, const struct measure_opts *opts,
                  double *samples, struct measure_result *out);
+
+/* The kernel pass, apart from timing: KERNEL_PASS_RUNS samples (at most
+ * KERNEL_PASS_SECONDS of them) flushed as opts->timing flushes, with CUPTI
+ * Activity on. *kernel_ms is the median of the samples' summed kernel
+ * durations (beside the event median it shows the launch overhead), *rows
+ * the per-kernel breakdown (malloc'd; its names are the process's, never freed).
+ * Returns SB_OK, or SB_ERROR with ctx->err. Unverified: never run on a GPU. */
+#define KERNEL_PASS_RUNS 10
+#define KERNEL_PASS_SECONDS 1.0
+int measure_kernels(const struct impl *im, struct op_ctx *ctx, const struct measure_opts *opts,
+                    double *kernel_ms, struct kernel_row **rows, int *n_rows);
 
 /* The status of a timed result: "ok", "ok: few samples (n of MIN)" or
  * "ok: noisy (ci95 X% > T%)". */

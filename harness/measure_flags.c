@@ -17,7 +17,7 @@ int measure_flags_apply(const char *cmd, const struct measure_flags *m, struct m
 {
     int timing = TIMING_COLD;
     if (m->timing && (timing = timing_parse(m->timing)) < 0) {
-        cli_error("%s: --timing '%s': expected cold, warm or graph", cmd, m->timing);
+        cli_error("%s: --timing '%s': expected cold, warm, graph or kernel", cmd, m->timing);
         return EXIT_USAGE;
     }
     if (m->warm && m->timing && timing != TIMING_WARM) {

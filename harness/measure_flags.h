@@ -27,7 +27,8 @@ void measure_flags_init(struct measure_flags *m);
     OPT("timing", OPT_STRING, &(m).timing, "MODE",                                                \
         "GPU timing: cold (default: L2 flushed, the launches queued behind a blocking kernel so "  \
         "events time the kernels, not the host), warm (no flush), graph (a CUDA graph of n runs "  \
-        "replayed, time / n; for ops under ~100 us)"),                                             \
+        "replayed, time / n; for ops under ~100 us), kernel (cold, the sample the op's kernel "     \
+        "durations summed from CUPTI's records: no launch gaps)"),                                             \
     OPT("warm", OPT_FLAG, &(m).warm, NULL, "same as --timing warm"),                              \
     OPT("max-time", OPT_DOUBLE, &(m).max_time, "S",                                                \
         "seconds of samples per case at most (default 2); fewer than --min-samples in that "      \

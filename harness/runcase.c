@@ -12,6 +12,9 @@
 #include "ceilings.h"
 #include "dump.h"
 #include "gpu.h"
+#include "memuse.h"
+#include "nvtx.h"
+#include "profile.h"
 #include "runcase.h"
 #include "validate.h"
 
@@ -55,7 +58,8 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->median_ms = r->min_ms = r->p10_ms = r->p90_ms = r->mean_ms = r->stdev_ms = NAN;
     r->tflops = r->gbps = r->pct_peak = r->kernel_ms = NAN;
     r->footprint_bytes = -1;
-    r->l2_flush = q->impl->device == DEV_CUDA ? q->mopts.timing == TIMING_COLD : -1;
+    r->l2_flush = q->impl->device == DEV_CUDA
+                      ? q->mopts.timing == TIMING_COLD || q->mopts.timing == TIMING_KERNEL : -1;
     r->seed = q->seed;
     r->flops = r->min_bytes = r->flops_minimal = NAN;
     r->noise = r->pct_bound = r->pct_compute = r->pct_bandwidth = NAN;
@@ -63,6 +67,12 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->worst_rel_err = r->validate_s = r->recheck_rel_err = NAN;
     r->worst_row = r->worst_head = -1;
     r->stop_reason = r->timing = r->bound = r->impl_info = NULL;
+    r->dram_read_bytes = r->dram_write_bytes = r->l2_bytes = r->tensor_util_pct = r->dram_pct = NAN;
+    r->energy_j_per_op = r->power_w = r->sm_clock_mhz = NAN;
+    r->pct_bound_measured = r->roof_flops_measured = r->roof_bytes_s_measured = NAN;
+    r->throttled_samples = -1;
+    r->throttle_reasons = r->footprint_predicted = r->pool_peak_bytes = -1;
+    r->meminfo_bytes = r->host_peak_bytes = -1;
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
@@ -81,7 +91,11 @@ void case_result_skipped(const struct case_req *q, const char *why, struct case_
 void case_result_free(struct case_result *res)
 {
     free(res->samples);
+    free(res->kernels);
     res->samples = NULL;
+    res->kernels = NULL;
+    res->rec.kernels = NULL;
+    res->rec.n_kernels = 0;
 }
 
 static double io_elems(const struct case_req *q)
@@ -234,6 +248,35 @@ static void case_bound(const struct case_req *q, struct case_result *res)
     r->pct_peak = r->pct_compute;
 }
 
+/* % of bound against the measured ceilings (the GPU's from calibrate.h,
+ * the CPU's own): the time the work needs at the binding measured roof over
+ * the median. Not clamped: a kernel that beats what cuBLAS or a copy
+ * reached says the ceiling is the number to question. */
+static void bound_measured(const struct case_req *q, struct result_record *r)
+{
+    const double f = q->roof.cpu ? q->roof.cpu->flops : q->roof.flops_measured;
+    const double b = q->roof.cpu ? q->roof.cpu->bytes_s : q->roof.bytes_s_measured;
+    r->roof_flops_measured = f > 0 ? f : NAN;
+    r->roof_bytes_s_measured = b > 0 ? b : NAN;
+    const double need = fmax(r->flops / r->roof_flops_measured, r->min_bytes / r->roof_bytes_s_measured);
+    r->pct_bound_measured = 100.0 * need / (r->median_ms * 1e-3);
+}
+
+/* Device memory the case took as cudaMemGetInfo sees it: the free memory
+ * before setup less the least seen since (inputs, outputs, workspaces and
+ * what libraries allocated themselves; device-wide, so another process's
+ * allocation counts too). */
+struct meminfo_watch {
+    int64_t before, least;
+};
+
+static void meminfo_look(struct meminfo_watch *w, struct gpu_ctx *g)
+{
+    const int64_t f = g ? gpu_free_bytes(g) : 0;
+    if (f > 0 && (w->least <= 0 || f < w->least))
+        w->least = f;
+}
+
 /* What the check before timing compared, kept for the recheck after it. */
 struct check_set {
     const struct io_specs *io;
@@ -326,10 +369,19 @@ int run_case(const struct case_req *q, struct case_result *res)
     const struct shape *s = &q->shape;
     char why[240];
     record_init(q, res);
+    /* The prediction that decides skip-before-OOM, kept beside what the
+     * case then measured. */
+    res->rec.footprint_predicted = (int64_t)(im->device == DEV_CUDA ? case_device_bytes(q)
+                                                                     : case_host_bytes(q));
     if (cannot_run(q, why, sizeof why)) {
         snprintf(res->status, sizeof res->status, "skipped: %s", why);
         return 0;
     }
+    nvtx_push(res->case_str);
+    struct host_peak host_peak;
+    host_peak_begin(&host_peak);
+    struct measure_opts mopts = q->mopts;
+    profile_measure_opts(q->prof, &mopts);
 
     struct io_specs io;
     f->io(s, &io);
@@ -374,9 +426,13 @@ int run_case(const struct case_req *q, struct case_result *res)
     double validate_s = now_seconds() - t_check;
 
     poison_host(&ctx);
-    if (ctx.gpu)
+    struct meminfo_watch mem = { 0 };
+    if (ctx.gpu) {
         gpu_reset_peak(ctx.gpu);
+        mem.before = gpu_free_bytes(ctx.gpu);
+    }
     rc = im->setup ? im->setup(&ctx) : SB_OK;
+    meminfo_look(&mem, ctx.gpu);
     if (ctx.info[0]) {                          /* kept for a skip or an error too */
         snprintf(res->impl_info, sizeof res->impl_info, "%s", ctx.info);
         res->rec.impl_info = res->impl_info;
@@ -388,6 +444,7 @@ int run_case(const struct case_req *q, struct case_result *res)
         goto failed;
     if (im->fetch && (rc = im->fetch(&ctx)) != SB_OK)
         goto failed;
+    meminfo_look(&mem, ctx.gpu);
 
     t_check = now_seconds();
     struct check_result chk;
@@ -411,9 +468,13 @@ int run_case(const struct case_req *q, struct case_result *res)
         struct measure_result m;
         struct result_record *r = &res->rec;
         poison_host(&ctx);
-        rc = measure_case(im, &ctx, &q->mopts, res->samples, &m);
+        rc = measure_case(im, &ctx, &mopts, res->samples, &m);
+        meminfo_look(&mem, ctx.gpu);
         r->n_samples = m.n;
         r->timing = timing_names[m.timing];
+        r->throttled_samples = m.throttled;
+        r->throttle_reasons = m.reasons;
+        r->sm_clock_mhz = m.sm_mhz;
         if (rc != SB_OK)
             goto failed;
         int matched;
@@ -432,11 +493,20 @@ int run_case(const struct case_req *q, struct case_result *res)
         r->tflops = r->flops / (st.median * 1e-3) / 1e12;
         r->gbps = r->min_bytes / (st.median * 1e-3) / 1e9;
         case_bound(q, res);
+        bound_measured(q, r);
         measure_status(&q->mopts, &m, res->status, sizeof res->status);
+        profile_case(q->prof, im, &ctx, &mopts, res);
+        meminfo_look(&mem, ctx.gpu);
     }
 measured:
     res->rec.footprint_bytes = ctx.footprint_bytes > 0 ? ctx.footprint_bytes
                                : ctx.gpu ? gpu_peak_case_bytes(ctx.gpu) : (int64_t)case_host_bytes(q);
+    res->rec.host_peak_bytes = host_peak_end(&host_peak);
+    if (ctx.gpu) {
+        res->rec.pool_peak_bytes = gpu_pool_peak_bytes(ctx.gpu);
+        if (mem.before > 0 && mem.least > 0)
+            res->rec.meminfo_bytes = mem.before > mem.least ? mem.before - mem.least : 0;
+    }
     goto done;
 
 host_oom:
@@ -464,5 +534,6 @@ done:
         for (int i = 0; i < io.n_in; i++)
             free(in[i]);
     free(out), free(rows), free(ref), free(final), free(ref_final);
+    nvtx_pop();
     return 0;
 }

@@ -15,6 +15,7 @@ struct dump_case;
 struct loaded_case;
 struct gpu_ctx;
 struct cpu_ceilings;
+struct profiler;
 
 /* The roofs a result is measured against (the roofline's two lines): the
  * compute roof of its dtype on its device and the memory bandwidth. */
@@ -23,6 +24,9 @@ struct roof {
     double bytes_s;                 /* bytes/s; 0 unknown */
     struct cpu_ceilings *cpu;       /* the measured ceilings behind them (CPU), re-measured
                                        once when a result beats them; NULL: datasheet (GPU) */
+    double flops_measured;          /* the measured ceilings (calibrate.h on a GPU, the CPU's
+                                       own on the CPU): pct_bound_measured; 0 unknown */
+    double bytes_s_measured;
 };
 
 struct case_req {
@@ -38,6 +42,7 @@ struct case_req {
     const char *dump_dir;           /* --dump DIR, or NULL */
     const struct loaded_case *load; /* --load DIR inputs, or NULL */
     struct roof roof;               /* for % of bound; zeros: unknown */
+    struct profiler *prof;          /* the session's instruments (profile.h); NULL: none */
 };
 
 struct case_result {
@@ -48,7 +53,11 @@ struct case_result {
     char status[320];
     char error[320];
     char impl_info[512];            /* the implementation's op_ctx.info */
+    char counters_json[2048];
+    char counters_why[512];
+    char energy_why[320];
     double *samples;                /* malloc'd, n_samples of them */
+    struct kernel_row *kernels;     /* malloc'd, rec.n_kernels of them */
 };
 
 /* Fills res; returns 0 (a result to store) or -1 only when the result

@@ -64,7 +64,11 @@ int session_device(struct session *s, const char *device_opt)
 
 int session_start(struct session *s, const char *db_path, const char *suite)
 {
-    if (!s->on_cpu && s->gpu.present) {
+    const int gpu_session = !s->on_cpu && s->gpu.present;
+    int rc = profile_prepare(&s->prof, &s->popts, &s->gpu, gpu_session);
+    if (rc != EXIT_OK)
+        return rc;
+    if (gpu_session) {
         char err[160];
         if (!(s->gctx = gpu_open(s->gpu.index, err, sizeof err)))
             snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "GPU setup failed: %s", err);
@@ -72,6 +76,11 @@ int session_start(struct session *s, const char *db_path, const char *suite)
     if (!s->on_cpu && !s->gctx)
         fprintf(stderr, "bench: %s cannot be used (%s); its implementations are skipped\n",
                 s->device, s->no_gpu_reason);
+    /* The GPU's measured ceilings are stored with every run that measures
+     * (measured now when not cached, like the CPU's) or asked for. */
+    if (!s->popts.calibrate && db_path)
+        s->popts.calibrate = 1;
+    profile_attach(&s->prof, &s->popts, s->gctx, &s->gpu);
 
     if (db_path) {
         /* The run row records the CPU's roofs whatever the device (a CPU
@@ -135,6 +144,7 @@ void session_close(struct session *s)
         store_close(s->store);
         s->store = NULL;
     }
+    profile_close(&s->prof);
     if (s->gctx)
         gpu_close(s->gctx);
     s->gctx = NULL;
@@ -154,6 +164,8 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
     } else {
         r.flops = gpu_peak_flops(&s->gpu, dt);
         r.bytes_s = gpu_peak_bandwidth(&s->gpu);
+        r.flops_measured = gpu_ceiling_flops(&s->prof.ceil, dt);
+        r.bytes_s_measured = gpu_ceiling_bandwidth(&s->prof.ceil);
     }
     return r;
 }
@@ -164,6 +176,31 @@ static void cudnn_json(char *buf, size_t n)
     char what[400];
     cudnn_lib_describe(what, sizeof what);
     emit_json_string_buf(buf, n, what);
+}
+
+/* The run's GPU state from NVML (-1 / NAN / NULL where unknown) and the
+ * measured ceilings. */
+static void env_nvml(const struct session *s, struct run_record *r)
+{
+    static char calibration[2048];
+    const struct nvml_state *st = &s->prof.state;
+    const int have = s->prof.nvml != NULL;
+    r->gpu_sm_clock_mhz = have ? st->sm_mhz : -1;
+    r->gpu_mem_clock_mhz = have ? st->mem_mhz : -1;
+    r->gpu_max_sm_clock_mhz = have ? st->max_sm_mhz : -1;
+    r->gpu_default_sm_clock_mhz = have ? st->default_sm_mhz : -1;
+    r->clocks_locked = have ? st->clocks_locked : -1;
+    r->power_limit_w = have ? st->power_limit_w : NAN;
+    r->temperature_c = have ? st->temperature_c : -1;
+    r->ecc_enabled = have ? st->ecc : -1;
+    r->mig_enabled = have ? st->mig : -1;
+    r->persistence_enabled = have ? st->persistence : -1;
+    r->throttle_reasons = have ? st->reasons : -1;
+    r->nvml_why = have ? NULL : s->prof.nvml_why;
+    if (have && !r->driver_release && st->driver[0])
+        r->driver_release = st->driver;
+    profile_calibration_json(&s->prof, s->cpu.flops, s->cpu.bytes_s, calibration, sizeof calibration);
+    r->calibration_json = calibration;
 }
 
 void env_collect(const struct session *s, const char *suite, struct run_record *r)
@@ -215,6 +252,7 @@ void env_collect(const struct session *s, const char *suite, struct run_record *
         r->peak_tflops = s->cpu.flops / 1e12;
         r->peak_gbps = s->cpu.bytes_s > 0 ? s->cpu.bytes_s / 1e9 : NAN;
     }
+    env_nvml(s, r);
 }
 
 /* A CUDA API version as "13.0 (13000)"; "none" for 0. */
@@ -272,4 +310,24 @@ void env_print(struct session *s)
     char cudnn[400];
     cudnn_lib_describe(cudnn, sizeof cudnn);
     printf("| cudnn (loaded at run time) | %s |\n", cudnn);
+    profile_env_print(&s->prof);
+}
+
+void env_print_ceilings(struct session *s)
+{
+    if (!s->cpu.loaded)
+        ceilings_load(&s->cpu, omp_get_max_threads());
+    printf("| what | value |\n|---|---|\n");
+    printf("| cpu compute roof (fp32 FMA loop, %d threads, %s) | %.1f GFLOP/s |\n", s->cpu.threads,
+           s->cpu.origin, s->cpu.flops / 1e9);
+    printf("| cpu bandwidth roof (STREAM triad, %s) | %.1f GB/s |\n", s->cpu.origin,
+           s->cpu.bytes_s / 1e9);
+    printf("| cpu roofs cache | %s |\n", s->cpu.path[0] ? s->cpu.path : "none (no cache directory)");
+    if (s->prof.ceil.loaded) {
+        printf("| gpu | %s (%s) |\n| gpu ceilings cache | %s |\n\n", s->gpu.name, s->gpu.uuid,
+               s->prof.ceil.path[0] ? s->prof.ceil.path : "none (no cache directory)");
+        profile_print_ceilings(&s->prof);
+    } else {
+        printf("| gpu | none measured: %s |\n", s->gctx ? "calibration failed" : s->no_gpu_reason);
+    }
 }

@@ -8,6 +8,7 @@
 #include "ceilings.h"
 #include "gpu.h"
 #include "peaks.h"
+#include "profile.h"
 #include "runcase.h"
 #include "seqbench.h"
 #include "store.h"
@@ -24,6 +25,8 @@ struct session {
     double gpu_copy_bw;         /* measured device-to-device copy bytes/s; 0 unmeasured */
     struct store *store;        /* NULL with --no-db */
     int64_t run_id;
+    struct profile_opts popts;  /* set between session_device and session_start */
+    struct profiler prof;       /* CUPTI, NVML, the measured ceilings (profile.h) */
 };
 
 /* The device decides which implementations run: on cpu the CPU ones, on
@@ -37,7 +40,10 @@ struct session {
  * build, the fault hook in gpu.h) the device is still cuda:N, with no
  * context and the reason in no_gpu_reason, so its implementations are
  * recorded as skipped and the command exits 1 (session_gpu_ran).
- * session_start then sets up the GPU context, measures the host, opens the
+ * session_start then loads the profiling instruments (s->popts: CUPTI
+ * before the GPU context, so it sees the context made; --metrics checked,
+ * EXIT_USAGE for an unknown metric before anything is stored), sets up the
+ * GPU context, NVML and the measured ceilings, measures the host, opens the
  * store (db_path NULL: none) and begins the run. session_open does both.
  * Each prints one line and returns EXIT_USAGE/EXIT_FAIL on failure. */
 int session_device(struct session *s, const char *device_opt);
@@ -60,12 +66,15 @@ void session_close(struct session *s);
 
 /* The roofs a result of implementation im in dtype dt is measured against:
  * the CPU's measured ceilings (loaded on first use) for a CPU
- * implementation, the GPU's datasheet peaks (0: unknown) for a GPU one. */
+ * implementation, the GPU's datasheet peaks (0: unknown) for a GPU one,
+ * with the GPU's measured ceilings (calibrate.h) beside them. */
 struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt);
 
 /* Fills r from this host, the GPU and the build; strings live in statics. */
 void env_collect(const struct session *s, const char *suite, struct run_record *r);
 /* Prints the environment (bench env), the roofs included. */
 void env_print(struct session *s);
+/* Prints the measured ceilings (bench env --calibrate). */
+void env_print_ceilings(struct session *s);
 
 #endif

@@ -130,6 +130,46 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     /* 4 -> 5: what an implementation chose at setup, as JSON (a vendor
      * library's graph, engine and version: flash/cudnn). */
     "ALTER TABLE results ADD COLUMN impl_info TEXT;",
+    /* 5 -> 6: profiling: CUPTI's counters and per-kernel breakdown, NVML's
+     * GPU state, throttling and energy, measured memory and ceilings. */
+    "CREATE TABLE kernels ("
+    " result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, name TEXT NOT NULL, grid TEXT, block TEXT, registers INTEGER,"
+    " shared_bytes INTEGER, duration_ns REAL, count REAL,"
+    " PRIMARY KEY (result_id, idx)) WITHOUT ROWID;"
+    "ALTER TABLE results ADD COLUMN dram_read_bytes REAL;"
+    "ALTER TABLE results ADD COLUMN dram_write_bytes REAL;"
+    "ALTER TABLE results ADD COLUMN l2_bytes REAL;"
+    "ALTER TABLE results ADD COLUMN tensor_util_pct REAL;"
+    "ALTER TABLE results ADD COLUMN dram_pct REAL;"
+    "ALTER TABLE results ADD COLUMN counters_json TEXT;"
+    "ALTER TABLE results ADD COLUMN counters_why TEXT;"
+    "ALTER TABLE results ADD COLUMN energy_j_per_op REAL;"
+    "ALTER TABLE results ADD COLUMN power_w REAL;"
+    "ALTER TABLE results ADD COLUMN energy_why TEXT;"
+    "ALTER TABLE results ADD COLUMN throttled_samples INTEGER;"
+    "ALTER TABLE results ADD COLUMN throttle_reasons INTEGER;"
+    "ALTER TABLE results ADD COLUMN sm_clock_mhz REAL;"
+    "ALTER TABLE results ADD COLUMN footprint_predicted INTEGER;"
+    "ALTER TABLE results ADD COLUMN pool_peak_bytes INTEGER;"
+    "ALTER TABLE results ADD COLUMN meminfo_bytes INTEGER;"
+    "ALTER TABLE results ADD COLUMN host_peak_bytes INTEGER;"
+    "ALTER TABLE results ADD COLUMN pct_bound_measured REAL;"
+    "ALTER TABLE results ADD COLUMN roof_flops_measured REAL;"
+    "ALTER TABLE results ADD COLUMN roof_bytes_s_measured REAL;"
+    "ALTER TABLE runs ADD COLUMN gpu_sm_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN gpu_mem_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN gpu_max_sm_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN gpu_default_sm_clock_mhz INTEGER;"
+    "ALTER TABLE runs ADD COLUMN clocks_locked INTEGER;"
+    "ALTER TABLE runs ADD COLUMN power_limit_w REAL;"
+    "ALTER TABLE runs ADD COLUMN temperature_c INTEGER;"
+    "ALTER TABLE runs ADD COLUMN ecc_enabled INTEGER;"
+    "ALTER TABLE runs ADD COLUMN mig_enabled INTEGER;"
+    "ALTER TABLE runs ADD COLUMN persistence_enabled INTEGER;"
+    "ALTER TABLE runs ADD COLUMN throttle_reasons INTEGER;"
+    "ALTER TABLE runs ADD COLUMN nvml_why TEXT;"
+    "ALTER TABLE runs ADD COLUMN calibration_json TEXT;",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -439,8 +479,10 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
         " build_flags, hostname, cpu_model, cpu_threads, device, gpu_name, gpu_uuid, gpu_sms,"
         " gpu_cc, gpu_mem_bytes, gpu_l2_bytes, gpu_clock_khz, driver_version, runtime_version,"
         " peak_tflops, peak_gbps, env_json, driver_release, cublas_version, nvcc_version,"
-        " input_version)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        " input_version, gpu_sm_clock_mhz, gpu_mem_clock_mhz, gpu_max_sm_clock_mhz,"
+        " gpu_default_sm_clock_mhz, clocks_locked, power_limit_w, temperature_c, ecc_enabled,"
+        " mig_enabled, persistence_enabled, throttle_reasons, nvml_why, calibration_json)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *s = NULL;
     char uid[2 * RUN_UID_BYTES + 1], started[32];
     if (!r->run_uid && random_uid(uid) != 0) {
@@ -477,6 +519,19 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
     bind_text(&b, r->cublas_version);
     bind_text(&b, r->nvcc_version);
     bind_int64(&b, r->input_version);
+    bind_int64_or_null(&b, r->gpu_sm_clock_mhz);
+    bind_int64_or_null(&b, r->gpu_mem_clock_mhz);
+    bind_int64_or_null(&b, r->gpu_max_sm_clock_mhz);
+    bind_int64_or_null(&b, r->gpu_default_sm_clock_mhz);
+    bind_int64_or_null(&b, r->clocks_locked);
+    bind_real(&b, r->power_limit_w);
+    bind_int64_or_null(&b, r->temperature_c);
+    bind_int64_or_null(&b, r->ecc_enabled);
+    bind_int64_or_null(&b, r->mig_enabled);
+    bind_int64_or_null(&b, r->persistence_enabled);
+    bind_int64_or_null(&b, r->throttle_reasons);
+    bind_text(&b, r->nvml_why);
+    bind_text(&b, r->calibration_json);
     SQL_CHECK(bind_done(&b), "begin run: bind");
     SQL_CHECK(sqlite3_step(s), "begin run: insert");
     *run_id = sqlite3_last_insert_rowid(st->db);
@@ -544,6 +599,10 @@ static int validate_result(const struct store *st, const struct result_record *r
     if (n_samples < 0 || n_samples != r->n_samples || (n_samples > 0 && !samples_ms)) {
         snprintf(err, n, "%s: insert result: %d samples given but n_samples is %d", st->path,
                  n_samples, r->n_samples);
+        return -1;
+    }
+    if (r->n_kernels < 0 || (r->n_kernels > 0 && !r->kernels)) {
+        snprintf(err, n, "%s: insert result: %d kernels given without rows", st->path, r->n_kernels);
         return -1;
     }
     for (int k = 0; k < n_samples; k++)
@@ -619,6 +678,26 @@ static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
     bind_real(&b, r->validate_s);
     bind_real(&b, r->recheck_rel_err);
     bind_text(&b, r->impl_info);
+    bind_real(&b, r->dram_read_bytes);
+    bind_real(&b, r->dram_write_bytes);
+    bind_real(&b, r->l2_bytes);
+    bind_real(&b, r->tensor_util_pct);
+    bind_real(&b, r->dram_pct);
+    bind_text(&b, r->counters_json);
+    bind_text(&b, r->counters_why);
+    bind_real(&b, r->energy_j_per_op);
+    bind_real(&b, r->power_w);
+    bind_text(&b, r->energy_why);
+    bind_int64_or_null(&b, r->throttled_samples);
+    bind_int64_or_null(&b, r->throttle_reasons);
+    bind_real(&b, r->sm_clock_mhz);
+    bind_int64_or_null(&b, r->footprint_predicted);
+    bind_int64_or_null(&b, r->pool_peak_bytes);
+    bind_int64_or_null(&b, r->meminfo_bytes);
+    bind_int64_or_null(&b, r->host_peak_bytes);
+    bind_real(&b, r->pct_bound_measured);
+    bind_real(&b, r->roof_flops_measured);
+    bind_real(&b, r->roof_bytes_s_measured);
     return bind_done(&b);
 }
 
@@ -635,11 +714,18 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         " mean_ms, stdev_ms, n_samples, tflops, gbps, pct_peak, l2_flush, seed, kernel_ms,"
         " shape_json, flops_minimal, noise, stop_reason, timing, pct_bound, pct_compute,"
         " pct_bandwidth, bound, roof_flops, roof_bytes_s, flops_executed, worst_rel_err,"
-        " worst_row, worst_head, validate_s, recheck_rel_err, impl_info)"
+        " worst_row, worst_head, validate_s, recheck_rel_err, impl_info, dram_read_bytes,"
+        " dram_write_bytes, l2_bytes, tensor_util_pct, dram_pct, counters_json, counters_why,"
+        " energy_j_per_op, power_w, energy_why, throttled_samples, throttle_reasons, sm_clock_mhz,"
+        " footprint_predicted, pool_peak_bytes, meminfo_bytes, host_peak_bytes, pct_bound_measured,"
+        " roof_flops_measured, roof_bytes_s_measured)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
-    sqlite3_stmt *s = NULL, *smp = NULL;
+    static const char kernel_sql[] =
+        "INSERT INTO kernels (result_id, idx, name, grid, block, registers, shared_bytes,"
+        " duration_ns, count) VALUES (?,?,?,?,?,?,?,?,?)";
+    sqlite3_stmt *s = NULL, *smp = NULL, *ker = NULL;
     char now[32];
     if (validate_result(st, r, samples_ms, n_samples, err, n) != 0)
         return -1;
@@ -661,14 +747,38 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         sqlite3_reset(smp);
         sqlite3_clear_bindings(smp);
     }
+    if (r->n_kernels > 0)
+        SQL_CHECK(sqlite3_prepare_v2(st->db, kernel_sql, -1, &ker, NULL), "insert kernels: prepare");
+    for (int k = 0; k < r->n_kernels; k++) {
+        const struct kernel_row *kr = &r->kernels[k];
+        char grid[64], block[64];
+        snprintf(grid, sizeof grid, "%dx%dx%d", kr->grid[0], kr->grid[1], kr->grid[2]);
+        snprintf(block, sizeof block, "%dx%dx%d", kr->block[0], kr->block[1], kr->block[2]);
+        struct binder b = { .s = ker };
+        bind_int64(&b, result_id);
+        bind_int64(&b, k);
+        bind_text(&b, kr->name ? kr->name : "?");
+        bind_text(&b, grid);
+        bind_text(&b, block);
+        bind_int64(&b, kr->registers);
+        bind_int64(&b, kr->shared_bytes);
+        bind_real(&b, kr->duration_ns);
+        bind_real(&b, kr->count);
+        SQL_CHECK(bind_done(&b), "insert kernel: bind");
+        SQL_CHECK(sqlite3_step(ker), "insert kernel");
+        sqlite3_reset(ker);
+        sqlite3_clear_bindings(ker);
+    }
     sqlite3_finalize(s);
     sqlite3_finalize(smp);
-    s = smp = NULL;
+    sqlite3_finalize(ker);
+    s = smp = ker = NULL;
     SQL_CHECK(exec(st, "COMMIT"), "insert result: commit");
     return 0;
 fail:
     sqlite3_finalize(s);
     sqlite3_finalize(smp);
+    sqlite3_finalize(ker);
     rollback(st);
     return -1;
 }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 5   /* the user_version this build writes */
+#define STORE_SCHEMA_VERSION 6   /* the user_version this build writes */
 
 struct store;
 
@@ -47,6 +47,31 @@ struct run_record {
     double peak_tflops;         /* of the run's device and main dtype; 0 unknown */
     double peak_gbps;
     const char *env_json;       /* anything else, as a JSON object */
+    /* Schema 6: the GPU's state from NVML when the run began (-1 / NAN /
+     * NULL unknown: no NVML, a CPU run, a query the GPU does not answer),
+     * and the measured ceilings. */
+    int gpu_sm_clock_mhz;       /* current SM clock */
+    int gpu_mem_clock_mhz;      /* current memory clock */
+    int gpu_max_sm_clock_mhz;   /* the highest SM clock the GPU may run at */
+    int gpu_default_sm_clock_mhz; /* default applications clock: the 75 % throttle rule's base */
+    int clocks_locked;          /* 1 applications clocks set away from the default, 0 not */
+    double power_limit_w;       /* enforced power limit */
+    int temperature_c;
+    int ecc_enabled, mig_enabled, persistence_enabled;   /* 1 on, 0 off */
+    int64_t throttle_reasons;   /* NVML clocks-event reasons when the run began (bit mask) */
+    const char *nvml_why;       /* why the NVML fields are NULL; NULL when they are not */
+    const char *calibration_json; /* the measured ceilings (bench env --calibrate), JSON */
+};
+
+/* One kernel of a case's per-kernel breakdown (CUPTI Activity): the op's
+ * launches grouped by name and launch configuration. */
+struct kernel_row {
+    const char *name;           /* as CUPTI names it (mangled for C++ kernels) */
+    int grid[3], block[3];
+    int registers;              /* per thread */
+    int64_t shared_bytes;       /* static + dynamic per block */
+    double duration_ns;         /* mean of one launch */
+    double count;               /* launches per run() (the mean over the profiled runs) */
 };
 
 /* One measured (or skipped) case. Doubles that do not apply are NAN and are
@@ -97,6 +122,30 @@ struct result_record {
     /* Schema 5. */
     const char *impl_info;      /* what the implementation chose at setup, JSON (flash/cudnn:
                                    {"graph":"composite","cudnn":"9.19.0",...}); NULL none */
+    /* Schema 6: profiling (harness/profile.h). NAN / NULL / -1 where they
+     * do not apply or were not measured; the *_why fields say why. */
+    double dram_read_bytes;     /* CUPTI counters, summed over the op's kernels */
+    double dram_write_bytes;
+    double l2_bytes;
+    double tensor_util_pct;     /* tensor pipe active, % of peak, duration-weighted */
+    double dram_pct;            /* DRAM throughput, % of peak, duration-weighted */
+    const char *counters_json;  /* every metric measured, {"name": value, ...} */
+    const char *counters_why;   /* why kernel_ms or the counters are NULL (CUPTI absent, ...) */
+    double energy_j_per_op;     /* NVML total energy over a steady loop / runs */
+    double power_w;             /* the loop's mean power */
+    const char *energy_why;     /* why energy is NULL when --energy asked for it */
+    int throttled_samples;      /* samples dropped as taken under a throttled clock; -1 unknown */
+    int64_t throttle_reasons;   /* NVML clocks-event reasons seen while sampling; -1 unknown */
+    double sm_clock_mhz;        /* mean SM clock over the kept samples */
+    int64_t footprint_predicted; /* bytes predicted before the case ran (skip-before-OOM) */
+    int64_t pool_peak_bytes;    /* GPU: the harness pool's used high-water mark */
+    int64_t meminfo_bytes;      /* GPU: device memory the case took (cudaMemGetInfo), libraries too */
+    int64_t host_peak_bytes;    /* peak resident growth of the process during the case */
+    double pct_bound_measured;  /* % of bound against the measured ceilings */
+    double roof_flops_measured; /* those ceilings, FLOP/s and bytes/s */
+    double roof_bytes_s_measured;
+    const struct kernel_row *kernels;   /* the per-kernel breakdown, n_kernels rows */
+    int n_kernels;
 };
 
 /* "ok" or "ok: <why the number is less reliable>": the case matched and was
@@ -115,7 +164,7 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
                     char *err, size_t n);
 /* Sets finished_at = now. */
 int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n);
-/* The result and all its samples in one transaction. */
+/* The result, all its samples and its kernels in one transaction. */
 int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
                         const double *samples_ms, int n_samples, char *err, size_t n);
 

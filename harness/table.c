@@ -51,6 +51,40 @@ void table_row(FILE *f, const struct case_result *r)
     }
 }
 
+void table_profile_line(FILE *f, const struct case_result *r)
+{
+    const struct result_record *x = &r->rec;
+    char line[1600] = "";
+    size_t k = 0;
+#define ADD(...) (k < sizeof line ? (k += (size_t)snprintf(line + k, sizeof line - k, __VA_ARGS__)) : k)
+    if (isfinite(x->kernel_ms))
+        ADD("%skernels %.4g ms of %.4g ms event (launch gaps %.3g ms) in %d kernel%s", k ? "; " : "",
+            x->kernel_ms, x->median_ms, x->median_ms - x->kernel_ms, x->n_kernels,
+            x->n_kernels == 1 ? "" : "s");
+    if (isfinite(x->dram_read_bytes) || isfinite(x->dram_write_bytes))
+        ADD("%sDRAM %.4g MB read, %.4g MB written", k ? "; " : "", x->dram_read_bytes / 1e6,
+            x->dram_write_bytes / 1e6);
+    if (isfinite(x->l2_bytes))
+        ADD("%sL2 %.4g MB", k ? "; " : "", x->l2_bytes / 1e6);
+    if (isfinite(x->tensor_util_pct))
+        ADD("%stensor pipe %.1f %%", k ? "; " : "", x->tensor_util_pct);
+    if (isfinite(x->dram_pct))
+        ADD("%sDRAM %.1f %% of peak", k ? "; " : "", x->dram_pct);
+    if (isfinite(x->energy_j_per_op))
+        ADD("%s%.4g J/op at %.0f W", k ? "; " : "", x->energy_j_per_op, x->power_w);
+    if (x->throttled_samples > 0)
+        ADD("%s%d throttled samples dropped", k ? "; " : "", x->throttled_samples);
+    if (isfinite(x->pct_bound_measured) && strcmp(x->device, "cpu") != 0)
+        ADD("%s%.1f %% of the measured ceiling", k ? "; " : "", x->pct_bound_measured);
+    if (x->counters_why)
+        ADD("%snone: %s", k ? "; " : "", x->counters_why);
+    if (x->energy_why)
+        ADD("%sno energy: %s", k ? "; " : "", x->energy_why);
+#undef ADD
+    if (k)
+        fprintf(f, "  %s: %s\n", r->case_str, line);
+}
+
 int table_store(struct session *s, const struct case_result *r)
 {
     if (!s->store)

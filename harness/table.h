@@ -13,6 +13,11 @@
 void table_header(FILE *f);
 void table_row(FILE *f, const struct case_result *r);
 
+/* One line on f for a GPU case's profiling, when there is any: kernel time
+ * against event time (the launch overhead), the kernels, counters, energy,
+ * throttled samples, % of the measured ceiling; and what is missing, why. */
+void table_profile_line(FILE *f, const struct case_result *r);
+
 /* Stores r in the session's run (when there is a store); prints one line
  * and returns -1 if that failed. */
 int table_store(struct session *s, const struct case_result *r);

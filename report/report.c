@@ -23,24 +23,32 @@
 /* Columns read from runs, in the order of struct rp_run's fields below. */
 enum { RC_STARTED, RC_FINISHED, RC_SUITE, RC_COMMAND, RC_VERSION, RC_COMMIT, RC_FLAGS, RC_HOST,
        RC_CPU, RC_DEVICE, RC_GPU, RC_CC, RC_THREADS, RC_SMS, RC_DRIVER, RC_RUNTIME, RC_PEAK_TF,
-       RC_PEAK_GB, RC_N };
+       RC_PEAK_GB, RC_SM_CLOCK, RC_MAX_CLOCK, RC_LOCKED, RC_TEMP, RC_ECC, RC_MIG, RC_PERSIST,
+       RC_POWER, RC_NVML_WHY, RC_CALIBRATION, RC_N };
 static const char *const run_cols[RC_N] = {
     "started_at", "finished_at", "suite", "command", "seqbench_version", "git_commit",
     "build_flags", "hostname", "cpu_model", "device", "gpu_name", "gpu_cc", "cpu_threads",
     "gpu_sms", "driver_version", "runtime_version", "peak_tflops", "peak_gbps",
+    "gpu_sm_clock_mhz", "gpu_max_sm_clock_mhz", "clocks_locked", "temperature_c", "ecc_enabled",
+    "mig_enabled", "persistence_enabled", "power_limit_w", "nvml_why", "calibration_json",
 };
 
 /* Columns read from results; the first four are required. */
 enum { XC_CASE, XC_FAMILY, XC_IMPL, XC_STATUS, XC_KEY, XC_DEVICE, XC_DTYPE, XC_ERROR, XC_BOUND,
        XC_B, XC_N, XC_NK, XC_H, XC_HKV, XC_D, XC_DV, XC_CAUSAL, XC_REL, XC_FLOPS, XC_FLOPS_MIN,
        XC_BYTES, XC_FOOT, XC_MEDIAN, XC_TFLOPS, XC_GBPS, XC_PCT, XC_PCT_BOUND, XC_PCT_COMPUTE,
-       XC_PCT_BW, XC_ROOF_FLOPS, XC_ROOF_BW, XC_FLOPS_EXEC, XC_SHAPE, XC_N_COLS };
+       XC_PCT_BW, XC_ROOF_FLOPS, XC_ROOF_BW, XC_FLOPS_EXEC, XC_SHAPE, XC_ID, XC_KERNEL_MS,
+       XC_DRAM_READ, XC_DRAM_WRITE, XC_L2, XC_TENSOR, XC_DRAM_PCT, XC_ENERGY, XC_POWER,
+       XC_PCT_MEASURED, XC_SM_CLOCK, XC_THROTTLED, XC_COUNTERS_WHY, XC_ENERGY_WHY, XC_N_COLS };
 #define XC_REQUIRED 4
 static const char *const result_cols[XC_N_COLS] = {
     "case_str", "family", "impl", "status", "case_key", "device", "dtype", "error", "bound", "B",
     "N", "Nk", "H", "Hkv", "D", "Dv", "causal", "rel_err", "flops", "flops_minimal", "min_bytes",
     "footprint_bytes", "median_ms", "tflops", "gbps", "pct_peak", "pct_bound", "pct_compute",
-    "pct_bandwidth", "roof_flops", "roof_bytes_s", "flops_executed", "shape_json",
+    "pct_bandwidth", "roof_flops", "roof_bytes_s", "flops_executed", "shape_json", "id",
+    "kernel_ms", "dram_read_bytes", "dram_write_bytes", "l2_bytes", "tensor_util_pct", "dram_pct",
+    "energy_j_per_op", "power_w", "pct_bound_measured", "sm_clock_mhz", "throttled_samples",
+    "counters_why", "energy_why",
 };
 /* The row order of every table and figure: stable, and groups a family's
  * sweep by dtype, mask and shape with N ascending. */
@@ -155,6 +163,13 @@ static void read_run(sqlite3_stmt *s, const char *path, struct rp_run *r)
     r->runtime_version = col_int(s, 1 + RC_RUNTIME);
     r->peak_tflops = col_peak(s, 1 + RC_PEAK_TF);
     r->peak_gbps = col_peak(s, 1 + RC_PEAK_GB);
+    int64_t *state[] = { &r->sm_clock_mhz, &r->max_sm_clock_mhz, &r->clocks_locked,
+                         &r->temperature_c, &r->ecc, &r->mig, &r->persistence };
+    for (int i = RC_SM_CLOCK; i <= RC_PERSIST; i++)
+        *state[i - RC_SM_CLOCK] = col_int(s, 1 + i);
+    r->power_limit_w = col_real(s, 1 + RC_POWER);
+    r->nvml_why = col_text(s, 1 + RC_NVML_WHY);
+    r->calibration_json = col_text(s, 1 + RC_CALIBRATION);
 }
 
 /* The shape fields beyond the fixed columns, from results.shape_json
@@ -230,6 +245,44 @@ static void read_result(sqlite3_stmt *s, int run, struct rp_result *r)
         r->case_key = strdup(r->case_str);
     if (!r->dtype)
         r->dtype = strdup("?");
+    r->id = col_int(s, XC_ID);
+    double *prof[] = { &r->kernel_ms, &r->dram_read_bytes, &r->dram_write_bytes, &r->l2_bytes,
+                       &r->tensor_util_pct, &r->dram_pct, &r->energy_j_per_op, &r->power_w,
+                       &r->pct_bound_measured, &r->sm_clock_mhz };
+    for (int i = XC_KERNEL_MS; i <= XC_SM_CLOCK; i++)
+        *prof[i - XC_KERNEL_MS] = col_real(s, i);
+    r->throttled_samples = col_int(s, XC_THROTTLED);
+    r->counters_why = col_text(s, XC_COUNTERS_WHY);
+    r->energy_why = col_text(s, XC_ENERGY_WHY);
+}
+
+/* The per-kernel breakdown of result r (schema 6; none before). */
+static int load_kernels(sqlite3 *db, const char *path, struct rp_result *r, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    if (r->id < 0 || sqlite3_prepare_v2(db, "SELECT name, grid, block, registers, shared_bytes,"
+                                            " duration_ns, count FROM kernels WHERE result_id = ?"
+                                            " ORDER BY idx", -1, &s, NULL) != SQLITE_OK)
+        return 0;       /* no kernels table: an older database */
+    int rc;
+    sqlite3_bind_int64(s, 1, r->id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        r->kernels = grow_array(r->kernels, r->n_kernels, sizeof *r->kernels);
+        struct rp_kernel *k = &r->kernels[r->n_kernels++];
+        k->name = col_text(s, 0);
+        k->grid = col_text(s, 1);
+        k->block = col_text(s, 2);
+        k->registers = col_int(s, 3);
+        k->shared_bytes = col_int(s, 4);
+        k->duration_ns = col_real(s, 5);
+        k->count = col_real(s, 6);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, n, "%s: reading kernels: %s", path, sqlite3_errmsg(db));
+        return -1;
+    }
+    return 0;
 }
 
 /* Appends every result of run index `run` (runs.id = id) to rp. */
@@ -248,6 +301,7 @@ static int load_results(struct report *rp, sqlite3 *db, const char *path, int ru
         return -1;
     }
     sqlite3_bind_int64(s, 1, id);
+    const int first = rp->n_res;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         rp->res = grow_array(rp->res, rp->n_res, sizeof *rp->res);
         read_result(s, run, &rp->res[rp->n_res++]);
@@ -257,6 +311,9 @@ static int load_results(struct report *rp, sqlite3 *db, const char *path, int ru
         snprintf(err, n, "%s: reading results: %s", path, sqlite3_errmsg(db));
         return -1;
     }
+    for (int i = first; i < rp->n_res; i++)
+        if (load_kernels(db, path, &rp->res[i], err, n) != 0)
+            return -1;
     return 0;
 }
 
@@ -408,16 +465,22 @@ void report_free(struct report *rp)
         struct rp_run *r = &rp->runs[i];
         char *text[] = { r->label, r->started_at, r->finished_at, r->suite, r->command, r->version,
                          r->git_commit, r->build_flags, r->hostname, r->cpu_model, r->device,
-                         r->gpu_name, r->gpu_cc };
+                         r->gpu_name, r->gpu_cc, r->nvml_why, r->calibration_json };
         for (size_t k = 0; k < sizeof text / sizeof text[0]; k++)
             free(text[k]);
     }
     for (int i = 0; i < rp->n_res; i++) {
         struct rp_result *r = &rp->res[i];
         char *text[] = { r->case_str, r->case_key, r->family, r->impl, r->device, r->dtype,
-                         r->status, r->error, r->bound, r->variant };
+                         r->status, r->error, r->bound, r->variant, r->counters_why, r->energy_why };
         for (size_t k = 0; k < sizeof text / sizeof text[0]; k++)
             free(text[k]);
+        for (int k = 0; k < r->n_kernels; k++) {
+            free(r->kernels[k].name);
+            free(r->kernels[k].grid);
+            free(r->kernels[k].block);
+        }
+        free(r->kernels);
     }
     for (int i = 0; i < rp->n_items; i++) {
         free(rp->items[i].section);

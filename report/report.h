@@ -37,6 +37,11 @@ struct rp_run {
          *hostname, *cpu_model, *device, *gpu_name, *gpu_cc;
     int64_t cpu_threads, gpu_sms, driver_version, runtime_version;
     double peak_tflops, peak_gbps;
+    /* Schema 6: NVML's GPU state when the run began (-1 / NAN unknown),
+     * why there is none, the measured ceilings (JSON). */
+    int64_t sm_clock_mhz, max_sm_clock_mhz, clocks_locked, temperature_c, ecc, mig, persistence;
+    double power_limit_w;
+    char *nvml_why, *calibration_json;
 };
 
 /* One results row. Shape integers are -1 when NULL; doubles NAN. */
@@ -51,6 +56,22 @@ struct rp_result {
     /* Schema 4: % of the bound and of each roof, the roofs, the executed
      * FLOPs. pct_compute falls back to pct_peak for older databases. */
     double pct_bound, pct_compute, pct_bandwidth, roof_flops, roof_bytes_s, flops_executed;
+    /* Schema 6: profiling (NAN / -1 / NULL when not measured) and the
+     * per-kernel breakdown. */
+    int64_t id;                 /* results.id in its database */
+    double kernel_ms, dram_read_bytes, dram_write_bytes, l2_bytes, tensor_util_pct, dram_pct,
+           energy_j_per_op, power_w, pct_bound_measured, sm_clock_mhz;
+    int64_t throttled_samples;
+    char *counters_why, *energy_why;
+    struct rp_kernel *kernels;
+    int n_kernels;
+};
+
+/* One row of a result's per-kernel breakdown (the kernels table). */
+struct rp_kernel {
+    char *name, *grid, *block;
+    int64_t registers, shared_bytes;
+    double duration_ns, count;  /* a launch's mean; launches per run */
 };
 
 /* A figure or table produced for the page, in the order it was made.
@@ -88,6 +109,19 @@ int report_figures(struct report *rp, const char *dir, char *err, size_t n);
 
 /* Writes dir/index.html from rp and the figures already in dir. */
 int report_html(const struct report *rp, const char *dir, char *err, size_t n);
+
+/* The profiling tables (report_profile.c), as items of each family's
+ * section: event time against kernel time (the launch overhead), counters,
+ * energy, % of the measured ceiling beside % of the datasheet bound, what
+ * is missing and why; and the per-kernel breakdown. Only for families
+ * with profiled results. */
+void report_profile_items(struct report *rp);
+
+/* Table cells shared by the page's tables: text (HTML-escaped, an optional
+ * class) and a number shown with fmt and sorted by its full value ("–"
+ * when not finite). */
+void rp_td_text(struct strbuf *h, const char *cls, const char *s);
+void rp_td_num(struct strbuf *h, double v, const char *fmt);
 
 /* Helpers shared by the report's files. */
 int rp_ok(const struct rp_result *r);           /* status ok with a median */

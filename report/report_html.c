@@ -93,7 +93,7 @@ static const char page_js[] =
 
 /* ---- cells --------------------------------------------------------------- */
 
-static void td_text(struct strbuf *h, const char *cls, const char *s)
+void rp_td_text(struct strbuf *h, const char *cls, const char *s)
 {
     sb_printf(h, "<td%s%s%s>", cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : "");
     sb_html(h, s);
@@ -101,7 +101,7 @@ static void td_text(struct strbuf *h, const char *cls, const char *s)
 }
 
 /* A number cell: shown with fmt, sorted by the full value; "–" when NAN. */
-static void td_num(struct strbuf *h, double v, const char *fmt)
+void rp_td_num(struct strbuf *h, double v, const char *fmt)
 {
     if (!isfinite(v)) {
         sb_puts(h, "<td class=\"num\" data-v=\"\">&ndash;</td>");
@@ -130,12 +130,13 @@ static void cuda_version(char *buf, size_t len, int64_t v)
 }
 
 /* The rows of the environment table, one column per run. */
-enum env_field { E_DB, E_STARTED, E_SUITE, E_DEVICE, E_GPU, E_CPU, E_CUDA, E_PEAKS, E_HOST,
-                 E_COMMIT, E_FLAGS, E_COMMAND, E_N };
+enum env_field { E_DB, E_STARTED, E_SUITE, E_DEVICE, E_GPU, E_CPU, E_CUDA, E_PEAKS, E_STATE,
+                 E_CEILINGS, E_HOST, E_COMMIT, E_FLAGS, E_COMMAND, E_N };
 static const struct { const char *name; int mono; } env_fields[E_N] = {
     [E_DB] = { "database", 1 }, [E_STARTED] = { "started (UTC)", 0 }, [E_SUITE] = { "suite", 0 },
     [E_DEVICE] = { "device", 0 }, [E_GPU] = { "GPU", 0 }, [E_CPU] = { "CPU", 0 },
-    [E_CUDA] = { "CUDA", 0 }, [E_PEAKS] = { "peaks", 0 }, [E_HOST] = { "host", 0 },
+    [E_CUDA] = { "CUDA", 0 }, [E_PEAKS] = { "peaks", 0 }, [E_STATE] = { "GPU state (NVML)", 0 },
+    [E_CEILINGS] = { "measured ceilings", 1 }, [E_HOST] = { "host", 0 },
     [E_COMMIT] = { "commit", 1 }, [E_FLAGS] = { "build flags", 1 }, [E_COMMAND] = { "command", 1 },
 };
 
@@ -169,6 +170,24 @@ static void env_peaks(const struct rp_run *r, char *b, size_t n)
              r->peak_gbps);
 }
 
+/* "on"/"off" for a stored 1/0, "?" unknown. */
+static const char *env_onoff(int64_t v)
+{
+    return v < 0 ? "?" : v ? "on" : "off";
+}
+
+static void env_state(const struct rp_run *r, char *b, size_t n)
+{
+    if (r->sm_clock_mhz < 0 && r->max_sm_clock_mhz < 0) {
+        snprintf(b, n, "%s", r->nvml_why ? r->nvml_why : "not recorded");
+        return;
+    }
+    snprintf(b, n, "SM clock %lld of %lld MHz%s, power limit %.0f W, %lld C, ECC %s, MIG %s, "
+             "persistence %s", (long long)r->sm_clock_mhz, (long long)r->max_sm_clock_mhz,
+             r->clocks_locked == 1 ? " (applications clocks locked)" : "", r->power_limit_w,
+             (long long)r->temperature_c, env_onoff(r->ecc), env_onoff(r->mig), env_onoff(r->persistence));
+}
+
 /* The text of one environment cell (unescaped; the caller escapes it). */
 static void env_cell(const struct rp_run *r, enum env_field f, char *b, size_t n)
 {
@@ -186,6 +205,8 @@ static void env_cell(const struct rp_run *r, enum env_field f, char *b, size_t n
         break;
     case E_CUDA: env_cuda(r, b, n); break;
     case E_PEAKS: env_peaks(r, b, n); break;
+    case E_STATE: env_state(r, b, n); break;
+    case E_CEILINGS: snprintf(b, n, "%s", r->calibration_json ? r->calibration_json : "not recorded"); break;
     case E_HOST: snprintf(b, n, "%s", or_unknown(r->hostname)); break;
     case E_COMMIT:
         snprintf(b, n, "%s (seqbench %s)", or_unknown(r->git_commit), or_unknown(r->version));
@@ -210,7 +231,7 @@ static void html_runs(struct strbuf *h, const struct report *rp)
         for (int k = 0; k < rp->n_runs; k++) {
             char buf[2048];
             env_cell(&rp->runs[k], (enum env_field)f, buf, sizeof buf);
-            td_text(h, env_fields[f].mono ? "mono" : NULL, buf);
+            rp_td_text(h, env_fields[f].mono ? "mono" : NULL, buf);
         }
         sb_puts(h, "</tr>\n");
     }
@@ -230,27 +251,27 @@ static void result_row(struct strbuf *h, const struct report *rp, const struct r
              *after && r->error ? "; " : "", r->error ? r->error : "");
     sb_printf(h, "<tr%s>", strcmp(word, "skipped") == 0 ? " class=\"skipped\"" : "");
     if (rp->n_runs > 1)
-        td_text(h, NULL, rp->runs[r->run].label);
-    td_text(h, "case", rp_short_case(r));
-    td_text(h, "mono", r->impl);
-    td_text(h, NULL, r->dtype);
+        rp_td_text(h, NULL, rp->runs[r->run].label);
+    rp_td_text(h, "case", rp_short_case(r));
+    rp_td_text(h, "mono", r->impl);
+    rp_td_text(h, NULL, r->dtype);
     sb_printf(h, "<td class=\"st st-%s\">", status_is_ok(r->status) && !status_is_reliable(r->status)
               ? "unreliable" : strcmp(word, "ok") == 0 || strcmp(word, "mismatch") == 0 ||
               strcmp(word, "skipped") == 0 || strcmp(word, "oom") == 0 ? word : "error");
     sb_html(h, word);
     sb_puts(h, "</td>");
-    td_text(h, "err", detail);
-    td_num(h, r->median_ms, "%.4g");
-    td_num(h, r->tflops, "%.3g");
+    rp_td_text(h, "err", detail);
+    rp_td_num(h, r->median_ms, "%.4g");
+    rp_td_num(h, r->tflops, "%.3g");
     if (minimal)
-        td_num(h, r->flops_minimal / r->median_ms / 1e9, "%.3g");
-    td_num(h, r->flops_executed / r->flops, "%.3g");
-    td_num(h, r->pct_bound, "%.1f");
-    td_text(h, NULL, r->bound ? r->bound : "");
-    td_num(h, r->pct_compute, "%.1f");
-    td_num(h, r->pct_bandwidth, "%.1f");
-    td_num(h, r->gbps, "%.4g");
-    td_num(h, r->rel_err, "%.1e");
+        rp_td_num(h, r->flops_minimal / r->median_ms / 1e9, "%.3g");
+    rp_td_num(h, r->flops_executed / r->flops, "%.3g");
+    rp_td_num(h, r->pct_bound, "%.1f");
+    rp_td_text(h, NULL, r->bound ? r->bound : "");
+    rp_td_num(h, r->pct_compute, "%.1f");
+    rp_td_num(h, r->pct_bandwidth, "%.1f");
+    rp_td_num(h, r->gbps, "%.4g");
+    rp_td_num(h, r->rel_err, "%.1e");
     sb_puts(h, "</tr>\n");
 }
 

@@ -20,7 +20,7 @@ SUITE=${SUITE:-long-context}
 SUITE_BUDGET=${SUITE_BUDGET:-360}
 mkdir -p "$OUT"
 
-libdirs=$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' \) 2>/dev/null |
+libdirs=$(find / -xdev \( -name 'libcublas.so*' -o -name 'libcublasLt.so*' -o -name 'libcupti.so*' \) 2>/dev/null |
           xargs -r -n1 dirname | sort -u | paste -sd: -)
 export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "cuBLAS from: ${libdirs:-not found}"
@@ -39,3 +39,13 @@ grep -v '| ok |' "$OUT/verify.md" | grep -v 'skipped' | head -40
 timeout $((SUITE_BUDGET + 120)) bin/bench suite "$SUITE" --db "$OUT/bench.db" \
     --budget "$SUITE_BUDGET" --max-time 0.5 --md "$OUT/$SUITE.md" >/dev/null 2>"$OUT/suite.err"
 echo "suite exit $?: $(tail -n 1 "$OUT/suite.err")"
+
+# Profiling (CUPTI counters and kernels, NVML energy, event vs kernel time,
+# graph vs cold decode, the ncu hand-off): its own script and budget, about
+# 3 minutes; PROFILE=0 leaves it out (then run scripts/profile-check.sh as
+# a call of its own).
+if [ "${PROFILE:-1}" = 1 ]; then
+    timeout 420 bash scripts/profile-check.sh >"$OUT/profile-check.txt" 2>&1
+    echo "profile-check exit $?: $(tail -n 1 "$OUT/profile-check.txt")"
+    grep '^FAIL' "$OUT/profile-check.txt" | head -20
+fi

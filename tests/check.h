@@ -47,6 +47,21 @@ static inline void check_print_name(const char *file)
 
 #define check_skip_no_gpu(...) check_skip("no GPU: " __VA_ARGS__)
 
+/* The stand-in library `name` the Makefile builds beside the tests
+ * (bin/tests/fake/name, tests/fake_*.c), found from this executable's own
+ * path, into buf. */
+#include <unistd.h>
+static inline void check_fake_lib(const char *name, char *buf, size_t n)
+{
+    char exe[1024];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = 0;
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(buf, n, "%.1000s/fake/%.200s", exe, name);
+}
+
 static inline int check_done(void)
 {
     if (check_skipped)

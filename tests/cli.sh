@@ -30,8 +30,8 @@ bad 2 "needs a value"                run flash --N
 bad 2 "unknown command 'runn'"       runn flash
 bad 2 "suite 'nosuch' not found"     suite nosuch --db "$t/keep.db"
 bad 2 "expected cpu, cuda or cuda:N" run flash --device tpu:0 --db "$t/keep.db"
-bad 2 "expected cold, warm or graph" run flash --timing hot --db "$t/keep.db"
-bad 2 "expected cold, warm or graph" suite smoke --timing kernel --db "$t/keep.db"
+bad 2 "expected cold, warm, graph or kernel" run flash --timing hot --db "$t/keep.db"
+bad 2 "expected cold, warm, graph or kernel" suite smoke --timing kernels --db "$t/keep.db"
 bad 2 "contradicts --timing graph"   run flash --warm --timing graph --db "$t/keep.db"
 bad 2 "--min-samples 0: expected 1 to" run flash --min-samples 0 --db "$t/keep.db"
 bad 2 "--max-time 0: expected a positive" suite smoke --max-time 0 --db "$t/keep.db"

@@ -370,8 +370,9 @@ static void test_status(void)
           buf);
 
     CHECK(timing_parse("cold") == TIMING_COLD && timing_parse("warm") == TIMING_WARM &&
-          timing_parse("graph") == TIMING_GRAPH, "the GPU modes parse");
-    CHECK(timing_parse("cpu") < 0 && timing_parse("kernel") < 0 && timing_parse("") < 0,
+          timing_parse("graph") == TIMING_GRAPH && timing_parse("kernel") == TIMING_KERNEL,
+          "the GPU modes parse");
+    CHECK(timing_parse("cpu") < 0 && timing_parse("kernels") < 0 && timing_parse("") < 0,
           "cpu (not a choice) and unknown modes do not");
 }
 

@@ -191,7 +191,19 @@ static const struct run_record full_run = {
     .gpu_l2_bytes = 52428800, .gpu_clock_khz = 1980000, .driver_version = 13000,
     .runtime_version = 13010, .peak_tflops = 989.5, .peak_gbps = NAN, .env_json = "{\"a\":1}",
     .driver_release = "580.65.06", .cublas_version = "13.0.2", .nvcc_version = NULL,
-    .input_version = 3,
+    .input_version = 3, .gpu_sm_clock_mhz = 1755, .gpu_mem_clock_mhz = 2619,
+    .gpu_max_sm_clock_mhz = 1980, .gpu_default_sm_clock_mhz = 1980, .clocks_locked = 0,
+    .power_limit_w = 700.5, .temperature_c = 41, .ecc_enabled = 1, .mig_enabled = 0,
+    .persistence_enabled = 1, .throttle_reasons = 0x1, .nvml_why = NULL,
+    .calibration_json = "{\"gpu\": {\"gemm_bf16_tflops\": 750}}",
+};
+
+/* The per-kernel breakdown of the ok result. */
+static const struct kernel_row ok_kernels[2] = {
+    { .name = "_Z9flash_fwdPKf", .grid = { 128, 16, 1 }, .block = { 128, 1, 1 }, .registers = 168,
+      .shared_bytes = 49152, .duration_ns = 1234.5, .count = 1 },
+    { .name = "combine", .grid = { 8, 1, 1 }, .block = { 256, 1, 1 }, .registers = 32,
+      .shared_bytes = 0, .duration_ns = 55.25, .count = 2.5 },
 };
 
 static const double ok_samples[5] = { 1.25, 1.5, 1.0 / 3.0, 1e-300, 2.75 };
@@ -205,13 +217,21 @@ static const struct result_record ok_result = {
     .rows_checked = 100, .rows_total = 1024, .flops = 4.5e9, .min_bytes = 2.5e6,
     .footprint_bytes = 123456789, .median_ms = 1.5, .min_ms = 1e-300, .p10_ms = 0.5,
     .p90_ms = 2.5, .mean_ms = 1.375, .stdev_ms = 0.625, .n_samples = 5, .tflops = 3.0,
-    .gbps = NAN, .pct_peak = NAN, .l2_flush = 1, .kernel_ms = NAN, .seed = 0xfedcba9876543210ull,
+    .gbps = NAN, .pct_peak = NAN, .l2_flush = 1, .seed = 0xfedcba9876543210ull,
     .shape_json = "{\"B\":2,\"gate\":\"key\"}", .flops_minimal = 4.25e9,
     .noise = 0.0075, .stop_reason = "target", .timing = "cold", .pct_bound = 87.5,
     .pct_compute = 62.5, .pct_bandwidth = NAN, .bound = "compute", .roof_flops = 9.5e14,
     .roof_bytes_s = 3.25e12, .flops_executed = 4.75e9, .worst_rel_err = 2.5e-3, .worst_row = 17,
     .worst_head = 3, .validate_s = 0.125, .recheck_rel_err = 1.25e-3,
     .impl_info = "{\"graph\":\"composite\",\"cudnn\":\"9.19.0\"}",
+    .kernel_ms = 1.375, .dram_read_bytes = 1.5e9, .dram_write_bytes = 2.5e8, .l2_bytes = 3.25e9,
+    .tensor_util_pct = 61.5, .dram_pct = NAN, .counters_json = "{\"dram__bytes_read.sum\": 1.5e9}",
+    .counters_why = NULL, .energy_j_per_op = 0.125, .power_w = 612.5,
+    .energy_why = "energy: this GPU has no total-energy counter", .throttled_samples = 2,
+    .throttle_reasons = 0x24, .sm_clock_mhz = 1777.5, .footprint_predicted = 123000000,
+    .pool_peak_bytes = 123731968, .meminfo_bytes = 125829120, .host_peak_bytes = 4096,
+    .pct_bound_measured = 104.5, .roof_flops_measured = 7.5e14, .roof_bytes_s_measured = NAN,
+    .kernels = ok_kernels, .n_kernels = 2,
 };
 
 static struct result_record skipped_result(void)
@@ -228,6 +248,13 @@ static struct result_record skipped_result(void)
     r.tflops = r.gbps = r.pct_peak = r.kernel_ms = r.flops_minimal = NAN;
     r.noise = r.pct_bound = r.pct_compute = r.pct_bandwidth = r.roof_flops = r.roof_bytes_s = NAN;
     r.flops_executed = r.worst_rel_err = r.validate_s = r.recheck_rel_err = NAN;
+    r.dram_read_bytes = r.dram_write_bytes = r.l2_bytes = r.tensor_util_pct = r.dram_pct = NAN;
+    r.energy_j_per_op = r.power_w = r.sm_clock_mhz = NAN;
+    r.pct_bound_measured = r.roof_flops_measured = r.roof_bytes_s_measured = NAN;
+    r.throttled_samples = -1;
+    r.throttle_reasons = r.footprint_predicted = r.pool_peak_bytes = r.meminfo_bytes = -1;
+    r.host_peak_bytes = -1;
+    r.counters_why = "kernel records: CUPTI not found (libcupti.so.13)";
     return r;
 }
 
@@ -247,6 +274,12 @@ static void check_stored_run(sqlite3 *db, int64_t run_id)
         X_INT("runtime_version", 13010), X_REAL("peak_tflops", 989.5), X_NULL("peak_gbps"),
         X_TEXT("env_json", "{\"a\":1}"), X_TEXT("driver_release", "580.65.06"),
         X_TEXT("cublas_version", "13.0.2"), X_NULL("nvcc_version"), X_INT("input_version", 3),
+        X_INT("gpu_sm_clock_mhz", 1755), X_INT("gpu_mem_clock_mhz", 2619),
+        X_INT("gpu_max_sm_clock_mhz", 1980), X_INT("gpu_default_sm_clock_mhz", 1980),
+        X_INT("clocks_locked", 0), X_REAL("power_limit_w", 700.5), X_INT("temperature_c", 41),
+        X_INT("ecc_enabled", 1), X_INT("mig_enabled", 0), X_INT("persistence_enabled", 1),
+        X_INT("throttle_reasons", 1), X_NULL("nvml_why"),
+        X_TEXT("calibration_json", full_run.calibration_json),
     };
     check_row(db, sql, ex, N_OF(ex), "runs");
 }
@@ -265,7 +298,7 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_REAL("median_ms", 1.5), X_REAL("min_ms", 1e-300), X_REAL("p10_ms", 0.5),
         X_REAL("p90_ms", 2.5), X_REAL("mean_ms", 1.375), X_REAL("stdev_ms", 0.625),
         X_INT("n_samples", 5), X_REAL("tflops", 3.0), X_NULL("gbps"), X_NULL("pct_peak"),
-        X_INT("l2_flush", 1), X_INT("seed", (int64_t)0xfedcba9876543210ull), X_NULL("kernel_ms"),
+        X_INT("l2_flush", 1), X_INT("seed", (int64_t)0xfedcba9876543210ull), X_REAL("kernel_ms", 1.375),
         X_TEXT("shape_json", r->shape_json), X_REAL("flops_minimal", 4.25e9),
         X_REAL("noise", 0.0075), X_TEXT("stop_reason", "target"), X_TEXT("timing", "cold"),
         X_REAL("pct_bound", 87.5), X_REAL("pct_compute", 62.5), X_NULL("pct_bandwidth"),
@@ -273,8 +306,32 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_REAL("flops_executed", 4.75e9), X_REAL("worst_rel_err", 2.5e-3), X_INT("worst_row", 17),
         X_INT("worst_head", 3), X_REAL("validate_s", 0.125), X_REAL("recheck_rel_err", 1.25e-3),
         X_TEXT("impl_info", r->impl_info),
+        X_REAL("dram_read_bytes", 1.5e9), X_REAL("dram_write_bytes", 2.5e8), X_REAL("l2_bytes", 3.25e9),
+        X_REAL("tensor_util_pct", 61.5), X_NULL("dram_pct"), X_TEXT("counters_json", r->counters_json),
+        X_NULL("counters_why"), X_REAL("energy_j_per_op", 0.125), X_REAL("power_w", 612.5),
+        X_TEXT("energy_why", r->energy_why), X_INT("throttled_samples", 2),
+        X_INT("throttle_reasons", 0x24), X_REAL("sm_clock_mhz", 1777.5),
+        X_INT("footprint_predicted", 123000000), X_INT("pool_peak_bytes", 123731968),
+        X_INT("meminfo_bytes", 125829120), X_INT("host_peak_bytes", 4096),
+        X_REAL("pct_bound_measured", 104.5), X_REAL("roof_flops_measured", 7.5e14),
+        X_NULL("roof_bytes_s_measured"),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
+    /* The per-kernel breakdown, in the order given. */
+    const struct expect k0[] = {
+        X_ANY("result_id"), X_INT("idx", 0), X_TEXT("name", "_Z9flash_fwdPKf"), X_TEXT("grid", "128x16x1"),
+        X_TEXT("block", "128x1x1"), X_INT("registers", 168), X_INT("shared_bytes", 49152),
+        X_REAL("duration_ns", 1234.5), X_REAL("count", 1),
+    };
+    const struct expect k1[] = {
+        X_ANY("result_id"), X_INT("idx", 1), X_TEXT("name", "combine"), X_TEXT("grid", "8x1x1"),
+        X_TEXT("block", "256x1x1"), X_INT("registers", 32), X_INT("shared_bytes", 0),
+        X_REAL("duration_ns", 55.25), X_REAL("count", 2.5),
+    };
+    check_row(db, "SELECT k.* FROM kernels k JOIN results r ON r.id = k.result_id"
+                  " WHERE r.status = 'ok' AND k.idx = 0", k0, N_OF(k0), "kernel 0");
+    check_row(db, "SELECT k.* FROM kernels k JOIN results r ON r.id = k.result_id"
+                  " WHERE r.status = 'ok' AND k.idx = 1", k1, N_OF(k1), "kernel 1");
     CHECK((uint64_t)query_int(db, "SELECT seed FROM results WHERE status = 'ok'") == r->seed,
           "a uint64 seed above INT64_MAX reads back as the same bits");
 
@@ -310,10 +367,19 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("roof_flops"), X_NULL("roof_bytes_s"), X_NULL("flops_executed"),
         X_NULL("worst_rel_err"), X_NULL("worst_row"), X_NULL("worst_head"), X_NULL("validate_s"),
         X_NULL("recheck_rel_err"), X_NULL("impl_info"),
+        X_NULL("dram_read_bytes"), X_NULL("dram_write_bytes"), X_NULL("l2_bytes"),
+        X_NULL("tensor_util_pct"), X_NULL("dram_pct"), X_NULL("counters_json"),
+        X_TEXT("counters_why", r.counters_why), X_NULL("energy_j_per_op"), X_NULL("power_w"),
+        X_NULL("energy_why"), X_NULL("throttled_samples"), X_NULL("throttle_reasons"),
+        X_NULL("sm_clock_mhz"), X_NULL("footprint_predicted"), X_NULL("pool_peak_bytes"),
+        X_NULL("meminfo_bytes"), X_NULL("host_peak_bytes"), X_NULL("pct_bound_measured"),
+        X_NULL("roof_flops_measured"), X_NULL("roof_bytes_s_measured"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
                         " WHERE r.status LIKE 'skipped:%'") == 0, "no samples for the skipped result");
+    CHECK(query_int(db, "SELECT count(*) FROM kernels k JOIN results r ON r.id = k.result_id"
+                        " WHERE r.status LIKE 'skipped:%'") == 0, "no kernels for the skipped result");
 }
 
 static void test_new_and_round_trip(void)
@@ -419,6 +485,16 @@ static void test_migration(void)
               query_int(db, "SELECT count(*) FROM pragma_table_info('results') WHERE name = 'impl_info'"
                             " AND type = 'TEXT'") == 1,
           "schema 5: impl_info added, NULL for the old row");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND kernel_ms IS NULL AND"
+                        " counters_json IS NULL AND throttled_samples IS NULL AND"
+                        " pct_bound_measured IS NULL") == 1 &&
+              query_int(db, "SELECT count(*) FROM pragma_table_info('kernels')") == 9 &&
+              query_int(db, "SELECT count(*) FROM pragma_table_info('runs') WHERE name IN"
+                            " ('calibration_json', 'nvml_why', 'clocks_locked')") == 3,
+          "schema 6: the kernels table, the profiling columns NULL for the old row");
+    CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('kernels') WHERE"
+                        " \"table\" = 'results' AND on_delete = 'CASCADE'") == 1,
+          "kernels reference results, deleted with them");
     CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys back on after the rebuild");
     CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('samples') WHERE"
                         " \"table\" = 'results'") == 1, "samples still reference results");
@@ -553,6 +629,10 @@ static void test_bad_inserts(void)
     /* Inconsistent sample arguments are refused before any SQL. */
     CHECK(store_insert_result(st, run_id, &ok_result, ok_samples, 4, err, sizeof err) != 0 &&
           strstr(err, "n_samples"), "sample count disagreeing with n_samples refused: %s", err);
+    struct result_record no_rows = ok_result;
+    no_rows.kernels = NULL;
+    CHECK(store_insert_result(st, run_id, &no_rows, ok_samples, 5, err, sizeof err) != 0 &&
+          strstr(err, "kernels"), "kernels counted but not given refused: %s", err);
     double nan_samples[5] = { 1, 2, NAN, 4, 5 };
     CHECK(store_insert_result(st, run_id, &ok_result, nan_samples, 5, err, sizeof err) != 0 &&
           strstr(err, "sample 2 is NaN"), "a NaN sample refused: %s", err);
@@ -590,6 +670,20 @@ static void test_bad_inserts(void)
     CHECK(store_insert_result(st, run_id, &third, ok_samples, 5, err, sizeof err) == 0 &&
           query_int(db, "SELECT count(*) FROM samples") == 10, "the same insert works without the fault: %s",
           err);
+    /* The second kernel row fails: the result, its samples and the first
+     * kernel row are rolled back with it. */
+    CHECK(sqlite3_exec(db, "CREATE TEMP TRIGGER inject_k BEFORE INSERT ON main.kernels WHEN NEW.idx = 1"
+                           " BEGIN SELECT RAISE(ABORT, 'injected fault'); END", NULL, NULL, NULL) == SQLITE_OK,
+          "install the kernel fault: %s", sqlite3_errmsg(db));
+    struct result_record fourth = ok_result;
+    fourth.case_str = "flash/cuda bf16 fourth";
+    CHECK(store_insert_result(st, run_id, &fourth, ok_samples, 5, err, sizeof err) != 0 &&
+          strstr(err, "insert kernel") && strstr(err, "injected fault"),
+          "a failed kernel row is reported with its step: %s", err);
+    CHECK(query_int(db, "SELECT count(*) FROM results") == 2 &&
+          query_int(db, "SELECT count(*) FROM samples") == 10 &&
+          query_int(db, "SELECT count(*) FROM kernels") == 4, "the partial result was rolled back");
+    sqlite3_exec(db, "DROP TRIGGER temp.inject_k", NULL, NULL, NULL);
     struct result_record orphan = skipped_result();
     CHECK(store_insert_result(st, run_id + 100, &orphan, NULL, 0, err, sizeof err) != 0 &&
           strstr(err, "FOREIGN KEY"), "a result for a run that does not exist is refused: %s", err);
