@@ -18,8 +18,11 @@
  * writes zeros. The kernel's -inf guards make rows that see no key of a
  * tile, a split or the whole mask exact.
  *
- * Device memory beyond flash's: the index, 4·(rows + 1 + listed tiles)
- * bytes (at N = Nk = 16K, H = 16, 10 % density: ~0.2 MB).
+ * Device memory beyond flash's: the mask itself, a byte a block, as the
+ * input the operation is given (the harness counts every input on the
+ * device; the kernel reads only what setup made of it), and the index,
+ * 4·(rows + 1 + listed tiles) bytes (at N = Nk = 16K, H = 16, 10 %
+ * density: ~0.2 MB), which workspace_bytes reports.
  *
  * Status: compiled for every target with the kernel it launches; the
  * index is built by the code sparse/cpu runs (tests/test_sparse.c); never
@@ -54,20 +57,28 @@ extern "C" int sparse_cuda_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     const int64_t rows = d.mB * d.mH * ((s->N + FLASH_BR - 1) / FLASH_BR), nnz = ptr[rows];
+    const int64_t blocks = tensor_numel(&ctx->io->in[SPARSE_MASK_INPUT]);
     const size_t ptr_bytes = (size_t)(rows + 1) * sizeof *ptr, idx_bytes = (size_t)nnz * sizeof *idx;
-    int rc = sb_alloc(ctx, (void **)&d_ptr, ptr_bytes + idx_bytes);
+    uint8_t *mask = (uint8_t *)malloc((size_t)blocks), *d_mask = NULL;
+    int rc = mask ? sb_alloc(ctx, (void **)&d_ptr, ptr_bytes + idx_bytes) : SB_OOM;
+    if (rc == SB_OK)
+        rc = sb_alloc(ctx, (void **)&d_mask, (size_t)blocks);
     if (rc == SB_OK) {
         d_idx = d_ptr + rows + 1;
+        for (int64_t i = 0; i < blocks; i++)
+            mask[i] = ctx->in[SPARSE_MASK_INPUT][i] != 0.0f;
         cudaError_t e = cudaMemcpy(d_ptr, ptr, ptr_bytes, cudaMemcpyHostToDevice);
         if (e == cudaSuccess && nnz)
             e = cudaMemcpy(d_idx, idx, idx_bytes, cudaMemcpyHostToDevice);
+        if (e == cudaSuccess)
+            e = cudaMemcpy(d_mask, mask, (size_t)blocks, cudaMemcpyHostToDevice);
         if (e != cudaSuccess) {
-            snprintf(ctx->err, sizeof ctx->err, "cuda: uploading the block index: %s (%s)",
+            snprintf(ctx->err, sizeof ctx->err, "cuda: uploading the block mask and index: %s (%s)",
                      cudaGetErrorString(e), cudaGetErrorName(e));
             rc = SB_ERROR;
         }
     }
-    free(ptr), free(idx);
+    free(ptr), free(idx), free(mask);
     if (rc != SB_OK)
         return rc;
     const struct flash_keys keys = { 0, 0, d_ptr, d_idx, d.mB, d.mH };
