@@ -64,11 +64,48 @@ static int allowed(const struct shape *s, const float *mask, int64_t b, int64_t 
            mask[((mb * d.mH + mh) * d.qblocks + n / s->bq) * d.kblocks + j / s->bk] != 0.0f;
 }
 
+/* What a mask holds: empty query-block rows (keeping no block), kept rows
+ * (keeping one or more), blocks kept. */
+struct mask_count {
+    int64_t empty, kept, blocks;
+};
+
+static struct mask_count mask_count(const struct shape *s)
+{
+    const struct sparse_dims d = sparse_dims_of(s);
+    struct mask_count c = { 0 };
+    float *row = malloc((size_t)d.kblocks * sizeof *row);
+    for (int64_t mb = 0; mb < d.mB; mb++)
+        for (int64_t mh = 0; mh < d.mH; mh++)
+            for (int64_t qb = 0; qb < d.qblocks; qb++) {
+                sparse_mask_row(s, mb, mh, qb, row);
+                int64_t n = 0;
+                for (int64_t kb = 0; kb < d.kblocks; kb++)
+                    n += row[kb] != 0.0f;
+                c.empty += n == 0, c.kept += n > 0, c.blocks += n;
+            }
+    free(row);
+    return c;
+}
+
 /* Every CPU implementation matches the reference on every edge shape, in
- * every dtype it takes, on every row. */
+ * every dtype it takes, on every row; the edge shapes hold the masks issue
+ * 18 names: density 0 (no block), density 100 (every causal block) and a
+ * mask with an empty query-block row beside kept ones. */
 static void test_edge_shapes(void)
 {
     const struct family *f = family_find("sparse");
+    int none = 0, all = 0, some_empty = 0;
+    for (int k = 0; f->edge_shapes[k]; k++) {
+        const struct shape s = mk("sparse", f->edge_shapes[k], DT_FP32);
+        const struct mask_count c = mask_count(&s);
+        none |= s.density == 0 && s.pattern == SPARSE_RANDOM && c.blocks == 0;
+        all |= s.density == 100 && c.empty == 0;
+        some_empty |= c.empty > 0 && c.kept > 0;
+    }
+    CHECK(none && all && some_empty,
+          "edge shapes: density 0 (%d), density 100 (%d), an empty query-block row (%d)", none,
+          all, some_empty);
     const char *impls[] = { "ref", "cpu" };
     for (int k = 0; f->edge_shapes[k]; k++)
         for (int t = 0; t < DT_COUNT; t++)
@@ -332,18 +369,11 @@ static void test_empty_and_dense(void)
      * of their blocks */
     const struct shape s = mk("sparse", "B=2 N=600 H=2 D=64 causal density=20 bq=128 bk=64",
                               DT_FP32);
-    const struct sparse_dims d = sparse_dims_of(&s);
     struct inputs x;
     inputs_make(&s, 5, &x);
-    int empty_rows = 0, full_rows = 0;
-    for (int64_t r = 0; r < d.mB * d.mH * d.qblocks; r++) {
-        int any = 0;
-        for (int64_t kb = 0; kb < d.kblocks; kb++)
-            any |= x.in[3][r * d.kblocks + kb] != 0;
-        empty_rows += !any, full_rows += any;
-    }
-    CHECK(empty_rows > 0 && full_rows > 0, "the mask has empty (%d) and kept (%d) block rows",
-          empty_rows, full_rows);
+    const struct mask_count c = mask_count(&s);
+    CHECK(c.empty > 0 && c.kept > 0, "the mask has empty (%lld) and kept (%lld) block rows",
+          (long long)c.empty, (long long)c.kept);
     const struct family *f = family_find("sparse");
     const char *impls[] = { "ref", "cpu" };
     for (int k = 0; k < 2; k++) {
