@@ -116,12 +116,26 @@ double attn_flops(const struct shape *s)
     return 2.0 * s->B * s->H * attn_pairs(s) * (double)(s->D + s->Dv);
 }
 
+/* Keys some row sees: every key (causal, the last row sees them all) but,
+ * with a window, none before the first row's window (lo) that no sink
+ * shows. The rows' windows are consecutive, so what they cover is one span. */
+static double attn_keys_seen(const struct shape *s)
+{
+    if (s->window <= 0)
+        return (double)s->Nk;
+    const int64_t lo = s->Nk - s->N - s->window + 1 > 0 ? s->Nk - s->N - s->window + 1 : 0;
+    return (double)(s->Nk - lo + (s->sink < lo ? s->sink : lo));
+}
+
+/* Every input element a result depends on read once, the output written
+ * once: q and O whole (every row sees its diagonal key), k and v at the
+ * keys some row sees, so that a windowed decode against a long context is
+ * not charged for the keys its window leaves out. */
 double attn_min_bytes(const struct shape *s)
 {
-    double elems = (double)s->B * s->N * s->H * s->D        /* q */
-                 + (double)s->B * s->Nk * s->Hkv * s->D     /* k */
-                 + (double)s->B * s->Nk * s->Hkv * s->Dv    /* v */
-                 + (double)s->B * s->N * s->H * s->Dv;      /* O */
+    double elems = (double)s->B * s->N * s->H * s->D                    /* q */
+                 + (double)s->B * attn_keys_seen(s) * s->Hkv * (s->D + s->Dv) /* k, v */
+                 + (double)s->B * s->N * s->H * s->Dv;                  /* O */
     return elems * dtype_table[s->dtype].bytes;
 }
 

@@ -24,8 +24,9 @@
  * keys leave (flops); each implementation's executed count is what its
  * tiles compute (flops_executed): ref the allowed pairs, cpu and cuda every
  * key tile of every computed block, as flash/cpu and flash/cuda count them
- * (reference/flash.c). Compulsory bytes: flash's plus the mask, one byte a
- * block.
+ * (reference/flash.c). Compulsory bytes: the query rows that see a key,
+ * the keys some row sees (in k and v), the whole output, and the mask, one
+ * byte a block.
  *
  * Implementations:
  *   ref   the definition in double precision: attention.c's reference over
@@ -315,10 +316,71 @@ static double sparse_cuda_flops_executed(const struct shape *s)
     return sparse_walks_flops(s, flash_cuda_walk_macs);
 }
 
+/* What a result depends on, over the mask's rows (mask row order: mb,
+ * mh, qb): the query rows that see some key, and per (mask batch, key
+ * head) the keys some row of its heads sees, key block kb's keys up to
+ * top[kb] (-1: none). */
+struct sparse_seen {
+    const struct shape *s;
+    int64_t *top;
+    double q_rows, keys;
+};
+
+static void count_seen(void *p, int64_t mb, int64_t mh, int64_t qb, const float *row)
+{
+    struct sparse_seen *c = p;
+    const struct shape *s = c->s;
+    const struct sparse_dims d = sparse_dims_of(s);
+    const int64_t shift = s->Nk - s->N, r0 = qb * s->bq;
+    const int64_t r1 = (r0 + s->bq < s->N ? r0 + s->bq : s->N) - 1;
+    int64_t first = s->Nk;      /* the first key a kept block shows some row */
+    (void)mb;
+    for (int64_t kb = 0; kb < d.kblocks; kb++) {
+        const int64_t k0 = kb * s->bk, k1 = k0 + s->bk < s->Nk ? k0 + s->bk - 1 : s->Nk - 1;
+        const int64_t top = s->causal && r1 + shift < k1 ? r1 + shift : k1;
+        if (row[kb] == 0.0f || top < k0)
+            continue;
+        c->top[kb] = top > c->top[kb] ? top : c->top[kb];
+        first = k0 < first ? k0 : first;
+    }
+    /* rows from the first that reaches that key (causal: i + shift >= first) */
+    const int64_t from = !s->causal || first - shift < r0 ? r0 : first - shift;
+    c->q_rows += first < s->Nk && from <= r1 ? (double)(r1 - from + 1) : 0;
+    /* the last row of the last head of a key head's group (or of the only
+     * mask head): its keys are counted */
+    const int64_t group = s->H / s->Hkv;
+    if (qb == d.qblocks - 1 && (d.mH == 1 || mh % group == group - 1))
+        for (int64_t kb = 0; kb < d.kblocks; kb++) {
+            c->keys += c->top[kb] >= 0 ? (double)(c->top[kb] - kb * s->bk + 1) : 0;
+            c->top[kb] = -1;
+        }
+}
+
+/* Compulsory bytes: the query rows that see some key and the keys some
+ * row sees read once (a block the mask leaves out is not charged: a
+ * sparse decode reads only its kept blocks), every output row written
+ * once (a row that sees no key writes its zeros), and the mask, one byte
+ * a block. NaN when out of memory. */
 static double sparse_min_bytes(const struct shape *s)
 {
     const struct sparse_dims d = sparse_dims_of(s);
-    return attn_min_bytes(s) + (double)(d.mB * d.mH * d.qblocks * d.kblocks);
+    struct sparse_seen c = { .s = s, .top = malloc((size_t)d.kblocks * sizeof *c.top) };
+    if (!c.top)
+        return NAN;
+    for (int64_t kb = 0; kb < d.kblocks; kb++)
+        c.top[kb] = -1;
+    const int rc = sparse_rows(s, count_seen, &c);
+    free(c.top);
+    if (rc != 0)
+        return NAN;
+    /* a mask row stands for (B/mB)·(H/mH) rows; a key count for B/mB
+     * batches and, with one mask head, every key head */
+    const double q = c.q_rows * sparse_repeat(s) * (double)s->D;
+    const double kv = c.keys * (double)(s->B / d.mB) * (double)(d.mH == 1 ? s->Hkv : 1) *
+                      (double)(s->D + s->Dv);
+    const double o = (double)s->B * s->N * s->H * s->Dv;
+    return (q + kv + o) * dtype_table[s->dtype].bytes +
+           (double)(d.mB * d.mH * d.qblocks * d.kblocks);
 }
 
 /* ---- tensors ------------------------------------------------------------------- */

@@ -478,7 +478,7 @@ static void test_window_mask(void)
         s.Dv = 4, s.window = cases[c].W, s.sink = cases[c].S;
         const struct flash_keys m = { s.window, s.sink, NULL, NULL, 1, 1 };
         int spans_ok = 1, walk_ok = 1, edge_ok = 1;
-        double pairs = 0;
+        double pairs = 0, keys = 0;
         for (int64_t i = 0; i < s.N; i++) {
             int64_t iv[4];
             const int64_t k = attn_mask_spans(&s, NULL, 0, 0, i, iv);
@@ -490,6 +490,16 @@ static void test_window_mask(void)
                 pairs += in;
             }
         }
+        for (int64_t j = 0; j < s.Nk; j++) {
+            int seen = 0;
+            for (int64_t i = 0; i < s.N && !seen; i++)
+                seen = flash_visible(s.N, s.Nk, 1, s.window, s.sink, i, j);
+            keys += seen;
+        }
+        /* compulsory bytes: q and O whole, k and v at the keys some row sees */
+        const double bytes = 4.0 * (double)s.B * (s.N * s.H * (s.D + s.Dv) + keys * s.Hkv * (s.D + s.Dv));
+        CHECK(attn_min_bytes(&s) == bytes, "case %zu: min_bytes %.0f, counted %.0f (%.0f keys seen)",
+              c, attn_min_bytes(&s), bytes, keys);
         for (int64_t i0 = 0; i0 < s.N; i0 += FLASH_BR) {
             const int64_t last = (i0 + FLASH_BR < s.N ? i0 + FLASH_BR : s.N) - 1;
             const struct flash_walk w = flash_walk_of(s.N, s.Nk, 1, &m, 0, 0, i0);

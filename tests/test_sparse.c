@@ -242,6 +242,8 @@ static void test_flops(void)
         "B=1 N=200 Nk=260 H=4 D=4 causal pattern=sink window=70 sink=5 bq=64 bk=128",
         "B=1 N=1 Nk=3000 H=2 D=4 causal pattern=strided window=64 density=20 bq=64 bk=64",
         "B=2 N=257 H=4 Hkv=2 D=4 causal pattern=mixed window=64 sink=1 density=50 bq=64 bk=64",
+        "B=2 N=300 Nk=300 H=4 Hkv=2 D=4 causal pattern=random density=20 bq=128 bk=64",
+        "B=1 N=1 Nk=5000 H=2 Hkv=1 D=4 causal pattern=sink window=512 sink=4 bq=64 bk=128",
     };
     const struct family *f = family_find("sparse");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
@@ -257,6 +259,31 @@ static void test_flops(void)
         const double want = 2.0 * (double)(s.D + s.Dv) * pairs;
         CHECK(f->flops(&s) == want && pairs > 0, "%s: flops %.0f, counted %.0f", shapes[i],
               f->flops(&s), want);
+        /* compulsory bytes: the query rows that see a key, the (batch, key
+         * head, key) some row of the group sees, the output, the mask */
+        double q_rows = 0, keys = 0;
+        const int64_t group = s.H / s.Hkv;
+        for (int64_t b = 0; b < s.B; b++)
+            for (int64_t h = 0; h < s.H; h++)
+                for (int64_t n = 0; n < s.N; n++) {
+                    int any = 0;
+                    for (int64_t j = 0; j < s.Nk && !any; j++)
+                        any = allowed(&s, x.in[3], b, h, n, j);
+                    q_rows += any;
+                }
+        for (int64_t b = 0; b < s.B; b++)
+            for (int64_t g = 0; g < s.Hkv; g++)
+                for (int64_t j = 0; j < s.Nk; j++) {
+                    int any = 0;
+                    for (int64_t h = g * group; h < (g + 1) * group && !any; h++)
+                        for (int64_t n = 0; n < s.N && !any; n++)
+                            any = allowed(&s, x.in[3], b, h, n, j);
+                    keys += any;
+                }
+        const double bytes = (q_rows * s.D + keys * (s.D + s.Dv) + (double)(s.B * s.N * s.H * s.Dv)) * 4 +
+                             (double)tensor_numel(&x.io.in[3]);
+        CHECK(f->min_bytes(&s) == bytes, "%s: min_bytes %.0f, counted %.0f (%.0f query rows, %.0f keys)",
+              shapes[i], f->min_bytes(&s), bytes, q_rows, keys);
         const int64_t rows = s.B * s.N;
         int64_t *idx = malloc((size_t)rows * sizeof *idx);
         double *out = malloc((size_t)(rows * s.H * s.Dv) * sizeof *out);
