@@ -161,3 +161,11 @@ int make_parents(const char *path)
         }
     return 0;
 }
+
+const struct command *cli_command(int (*fn)(int, char **))
+{
+    for (int i = 0; i < n_commands; i++)
+        if (commands[i].fn == fn)
+            return &commands[i];
+    return NULL;
+}

@@ -71,6 +71,8 @@ int cmd_report(int argc, char **argv);
 
 extern const struct command commands[];
 extern const int n_commands;
+/* The row of commands[] whose function is fn (its usage and summary). */
+const struct command *cli_command(int (*fn)(int, char **));
 extern const char *sb_exe_dir;      /* directory of the running bench binary */
 extern char sb_command_line[1024];  /* argv joined, stored with each run */
 

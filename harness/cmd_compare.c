@@ -441,15 +441,20 @@ static void print_json(FILE *f, const struct comparison *cmp, const struct resul
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* Opens and loads one side. Returns 0, or -1 after printing the error. */
-static int load_side(const char *path, struct resultset *rs)
+/* Opens and loads one side; says on stderr how many unfinished runs it
+ * leaves out. Returns 0, or -1 after printing the error. */
+static int load_side(const char *path, int include_unfinished, struct resultset *rs)
 {
     char err[600];
     sqlite3 *db = rs_open(path, err, sizeof err);
-    int rc = db ? rs_load_latest(db, path, rs, err, sizeof err) : -1;
+    int rc = db ? rs_load_latest(db, path, include_unfinished, rs, err, sizeof err) : -1;
+    int unfinished = rc == 0 && !include_unfinished ? rs_unfinished_runs(db) : 0;
     sqlite3_close(db);
     if (rc != 0)
         cli_error("compare: %s", err);
+    else if (unfinished > 0)
+        fprintf(stderr, "compare: %s: %d run%s that did not finish left out "
+                "(--include-unfinished takes them)\n", path, unfinished, unfinished > 1 ? "s" : "");
     return rc;
 }
 
@@ -492,13 +497,14 @@ int cmd_compare(int argc, char **argv)
 {
     const char *threshold_s = "3%", *format_s = "md";
     double alpha = 0.05, threshold;
-    int across_machines = 0, across_inputs = 0;
+    int across_machines = 0, across_inputs = 0, include_unfinished = 0;
     struct opt opts[] = {
         OPT("threshold", OPT_STRING, &threshold_s, "PCT", "smallest change that counts, e.g. 3% (default 3%)"),
         OPT("alpha", OPT_DOUBLE, &alpha, "P", "significance level of the Mann-Whitney U test (default 0.05)"),
         OPT("format", OPT_STRING, &format_s, "md|csv|json", "output format (default md: GitHub markdown)"),
         OPT("across-machines", OPT_FLAG, &across_machines, NULL, "judge results from different machines (host, CPU, GPU) as regressions too"),
         OPT("across-inputs", OPT_FLAG, &across_inputs, NULL, "compare results made from different input versions (refused otherwise)"),
+        OPT("include-unfinished", OPT_FLAG, &include_unfinished, NULL, "also take results from runs that did not finish (killed or interrupted; left out by default)"),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -524,9 +530,9 @@ int cmd_compare(int argc, char **argv)
         return EXIT_USAGE;
 
     struct resultset base, new;
-    if (load_side(pos[0], &base) != 0)
+    if (load_side(pos[0], include_unfinished, &base) != 0)
         return EXIT_USAGE;
-    if (load_side(pos[1], &new) != 0) {
+    if (load_side(pos[1], include_unfinished, &new) != 0) {
         rs_free(&base);
         return EXIT_USAGE;
     }

@@ -47,8 +47,9 @@ static int xcol(const char *name)
 }
 
 /* The SELECT of every exported column (NULL for one the database lacks)
- * with the run filter: latest, all, or ?1 = a run_uid or id. */
-static int build_query(sqlite3 *db, const char *run, char *sql, size_t n)
+ * with the run filter: latest, all (of the finished runs, or of every run
+ * with include_unfinished), or ?1 = a run_uid or id. */
+static int build_query(sqlite3 *db, const char *run, int include_unfinished, char *sql, size_t n)
 {
     size_t used = (size_t)snprintf(sql, n, "SELECT ");
     for (int i = 0; i < N_XCOLS && used < n; i++) {
@@ -62,7 +63,10 @@ static int build_query(sqlite3 *db, const char *run, char *sql, size_t n)
     if (used < n)
         used += (size_t)snprintf(sql + used, n - used, " FROM results r JOIN runs u ON u.id = r.run_id");
     if (used < n && strcmp(run, "latest") == 0)
-        used += (size_t)snprintf(sql + used, n - used, " WHERE r.id IN (%s)", rs_latest_ids_sql);
+        used += (size_t)snprintf(sql + used, n - used, " WHERE r.id IN (%s)",
+                                 rs_latest_ids_sql(include_unfinished));
+    else if (used < n && strcmp(run, "all") == 0 && !include_unfinished)
+        used += (size_t)snprintf(sql + used, n - used, " WHERE u.finished_at IS NOT NULL");
     else if (used < n && strcmp(run, "all") != 0)
         used += (size_t)snprintf(sql + used, n - used,
                                  " WHERE u.run_uid = ?1 OR CAST(u.id AS TEXT) = ?1");
@@ -210,8 +214,8 @@ static int parse_format(const char *s, enum format *f)
 }
 
 /* Runs the export of db into out_path (stdout when NULL). */
-static int export_db(sqlite3 *db, const char *path, const char *run, enum format fmt,
-                     const char *out_path)
+static int export_db(sqlite3 *db, const char *path, const char *run, int include_unfinished,
+                     enum format fmt, const char *out_path)
 {
     char sql[8192];
     sqlite3_stmt *s = NULL;
@@ -219,7 +223,7 @@ static int export_db(sqlite3 *db, const char *path, const char *run, enum format
         cli_error("export: no run '%s' in %s (a run_uid, a run id, latest or all)", run, path);
         return EXIT_USAGE;
     }
-    if (build_query(db, run, sql, sizeof sql) != 0 ||
+    if (build_query(db, run, include_unfinished, sql, sizeof sql) != 0 ||
         sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
         (sqlite3_bind_parameter_count(s) && sqlite3_bind_text(s, 1, run, -1, SQLITE_STATIC))) {
         cli_error("export: %s: cannot read results: %s", path, sqlite3_errmsg(db));
@@ -247,11 +251,13 @@ static int export_db(sqlite3 *db, const char *path, const char *run, enum format
 int cmd_export(int argc, char **argv)
 {
     const char *db_path = NULL, *format_s = NULL, *run = "latest", *out_path = NULL;
+    int include_unfinished = 0;
     struct opt opts[] = {
         OPT("db", OPT_STRING, &db_path, "FILE", "the results database (read-only)"),
         OPT("format", OPT_STRING, &format_s, "csv|json|gab", "what to write"),
         OPT("run", OPT_STRING, &run, "ID|latest|all", "which results (default latest: each case's latest)"),
         OPT("o", OPT_STRING, &out_path, "FILE", "write to FILE (default stdout)"),
+        OPT("include-unfinished", OPT_FLAG, &include_unfinished, NULL, "latest and all: also runs that did not finish (left out by default; a run named by ID is always taken)"),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -277,7 +283,7 @@ int cmd_export(int argc, char **argv)
         cli_error("export: %s", err);
         return EXIT_USAGE;
     }
-    rc = export_db(db, db_path, run, fmt, out_path);
+    rc = export_db(db, db_path, run, include_unfinished, fmt, out_path);
     sqlite3_close(db);
     return rc;
 }

@@ -123,11 +123,12 @@ static int refuse(struct report *rp, const char *why)
 
 /* Loads, draws and publishes; returns the exit code. Every check on the
  * input comes before the first file is written. */
-static int make_report(const char *const *dbs, int n_dbs, const char *run, const char *out)
+static int make_report(const char *const *dbs, int n_dbs, const char *run,
+                       int include_unfinished, const char *out)
 {
     struct report rp;
     char err[10000], tmp[4200];
-    if (report_load(&rp, dbs, n_dbs, run, err, sizeof err) != 0)
+    if (report_load(&rp, dbs, n_dbs, run, include_unfinished, err, sizeof err) != 0)
         return refuse(&rp, err);
     if (!gnuplot_found())
         return refuse(&rp, "gnuplot not found; install it (Debian: apt-get install gnuplot-nox)");
@@ -167,12 +168,15 @@ static int make_report(const char *const *dbs, int n_dbs, const char *run, const
 int cmd_report(int argc, char **argv)
 {
     const char *db = DEFAULT_DB, *run = "latest", *out = "results/report";
+    int include_unfinished = 0;
     struct opt opts[] = {
         OPT("db", OPT_STRING, &db, "FILE", "results database (default " DEFAULT_DB "); more "
             "databases follow as arguments"),
         OPT("run", OPT_STRING, &run, "ID|latest|all", "which runs of each database (default latest)"),
         OPT("out", OPT_STRING, &out, "DIR", "output folder, replaced when it holds a previous "
             "report (default results/report)"),
+        OPT("include-unfinished", OPT_FLAG, &include_unfinished, NULL, "latest and all: also runs "
+            "that did not finish (killed or interrupted; left out by default)"),
     };
     const struct command *cmd = NULL;
     for (int i = 0; i < n_commands; i++)
@@ -199,5 +203,5 @@ int cmd_report(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s", out);
     for (size_t k = strlen(dir); k > 1 && dir[k - 1] == '/'; k--)
         dir[k - 1] = 0;
-    return make_report(dbs, n_dbs, run, dir);
+    return make_report(dbs, n_dbs, run, include_unfinished, dir);
 }

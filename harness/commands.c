@@ -3,6 +3,7 @@
  * command lives in its own harness/cmd_*.c; --help text comes from here.
  */
 #include "cli.h"
+#include "isolate.h"
 
 const struct command commands[] = {
     { "list", cmd_list, "[families|impls|suites] [--plugin PATH.so]",
@@ -18,13 +19,19 @@ const struct command commands[] = {
       "within --target of it after --min-samples samples, or at --max-time; a result short of either\n"
       "is stored as 'ok: few samples (n of 10)' or 'ok: noisy (...)', which does not change the exit\n"
       "code. Exit 1 on a mismatch or error, or on cuda:N when no GPU implementation ran." },
-    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [options]",
+    { "suite", cmd_suite, "NAME [--device DEV] [--db FILE] [--filter PATTERN] [--shard I/N] [--resume] [options]",
       "Run every case of suites/NAME, storing each result as it finishes. Cases predicted not to fit\n"
-      "the device memory or the suite's time budget are recorded as skipped. Ctrl-C stops after the\n"
-      "case in flight; everything finished is already stored. The device picks the cases: on cpu\n"
-      "those of CPU implementations, on cuda:N those of GPU ones. The markdown table goes beside the\n"
-      "database (X.db -> X.md) unless --md names it; --no-db writes none. Exit 1 on a mismatch or\n"
-      "error, or on cuda:N when no GPU implementation ran." },
+      "the device memory or the suite's time budget are recorded as skipped; a case listed twice runs\n"
+      "once. The device picks the cases: on cpu those of CPU implementations, on cuda:N those of GPU\n"
+      "ones. On a GPU each case runs in a child process (--isolate): a crash or a sticky CUDA error is\n"
+      "one error row and the suite goes on. A lock per device keeps two benches from timing on it at\n"
+      "once: the second waits (--lock-wait). Ctrl-C or SIGTERM stops after the case in flight (exit\n"
+      "130 or 143); everything finished is already stored, the run is left unfinished, and --resume\n"
+      "continues the latest unfinished run of the same configuration without running a case it has a\n"
+      "result for (--retry-failed: except errors). --shard I/N takes one of N shards balanced by\n"
+      "predicted cost on --shard-class. The markdown table goes beside the database (X.db -> X.md)\n"
+      "unless --md names it; --no-db writes none. Exit 1 on a mismatch or error, or on cuda:N when no\n"
+      "GPU implementation ran." },
     { "verify", cmd_verify, "[--family A,B] [--impl NAME] [--device DEV]",
       "Check every implementation of the device against its reference over small edge-case shapes\n"
       "in every dtype it supports: on cpu the CPU implementations, on cuda:N (the default where there\n"
@@ -35,7 +42,8 @@ const struct command commands[] = {
       "Compare two results databases case by case and exit 1 on a regression.\n"
       "Cases are matched by canonical case string (family/impl dtype shape). When a database holds\n"
       "several runs of a case, the latest run's result is used (latest started_at, then highest\n"
-      "run id). Cases ok on both sides are judged from their stored samples:\n"
+      "run id) among the runs that finished (--include-unfinished: all). Cases ok on both sides are\n"
+      "judged from their stored samples:\n"
       "  ratio = median new / median base; p = two-sided Mann-Whitney U (exact without ties when\n"
       "  both sides have at most 20 samples, else normal approximation with tie correction)\n"
       "  slower   p < alpha and ratio > 1 + threshold        (a regression)\n"
@@ -72,11 +80,18 @@ const struct command commands[] = {
       "result's case, shape, status, timing, throughput and error columns; one an older database\n"
       "lacks is empty. --run latest (the default) takes each case's result from the latest run\n"
       "that has it (as compare does, so a merged database of shards exports whole); all takes\n"
-      "every run (gab names then repeat); otherwise a run_uid or a run id." },
+      "every run (gab names then repeat); otherwise a run_uid or a run id. latest and all take only\n"
+      "runs that finished unless --include-unfinished." },
     { "report", cmd_report, "[--db FILE] [FILE...] [--run ID|latest|all] [--out DIR]",
       "Write an HTML report of one or more results databases. They are only read: environment,\n"
       "per-family tables, PNG + SVG figures drawn by gnuplot (scripts and data kept beside them). Several\n"
       "databases (--db A.db B.db ...) or --run all add per-case latency ratios against the first run." },
+    /* Internal: what an isolated suite's children run (isolate.h). A name
+     * starting with '_' is left out of `bench --help`. */
+    { "_case", cmd_case, "CASE --db FILE --run-id ID --device DEV [options]",
+      "Internal: run one case of an isolated suite and store its result in run ID." },
+    { "_probe", cmd_probe, "INDEX [--measure]",
+      "Internal: probe a GPU for an isolated suite, whose process never initialises CUDA." },
     { "env", cmd_env, "[--device DEV]",
       "Print what a run records about this machine: CPU, measured CPU peak and bandwidth, GPU,\n"
       "NVIDIA driver release, CUDA driver and runtime API versions, cuBLAS, nvcc and the build\n"

@@ -15,6 +15,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench COMMAND [options]   (bench COMMAND --help for each)\n\n"
                "seqbench: benchmarks for attention and sequence operators.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++) {
+        if (commands[i].name[0] == '_')     /* internal */
+            continue;
         /* the summary's first sentence, its line breaks joined */
         char first[400];
         snprintf(first, sizeof first, "%s", commands[i].summary);

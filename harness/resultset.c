@@ -24,10 +24,26 @@
 
 #define RS_BUSY_TIMEOUT_MS 5000     /* a bench writing the file makes us wait, not fail */
 
-const char rs_latest_ids_sql[] =
-    "SELECT id FROM (SELECT r.id AS id, row_number() OVER (PARTITION BY r.case_str"
-    " ORDER BY u.started_at DESC, u.id DESC) AS k FROM results r JOIN runs u ON u.id = r.run_id)"
-    " WHERE k = 1";
+#define LATEST_IDS(where)                                                                   \
+    "SELECT id FROM (SELECT r.id AS id, row_number() OVER (PARTITION BY r.case_str"          \
+    " ORDER BY u.started_at DESC, u.id DESC) AS k FROM results r JOIN runs u ON u.id = r.run_id" \
+    where ") WHERE k = 1"
+
+const char *rs_latest_ids_sql(int include_unfinished)
+{
+    return include_unfinished ? LATEST_IDS("") : LATEST_IDS(" WHERE u.finished_at IS NOT NULL");
+}
+
+int rs_unfinished_runs(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    int n = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM runs WHERE finished_at IS NULL", -1, &s,
+                           NULL) == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW)
+        n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return n;
+}
 
 const struct rs_env_field rs_env_fields[RS_ENV_COUNT] = {
     [RS_HOST] = { "hostname", "host" },
@@ -259,7 +275,7 @@ static char *dup_or_null(sqlite3_stmt *s, int c, int *oom)
 /* The runs the loaded results come from (ordered by id), each column of
  * rs_env_fields that the schema has; a column it lacks reads as NULL.
  * Returns 0, or -1 when out of memory or the read fails. */
-static int load_runs(sqlite3 *db, struct resultset *rs)
+static int load_runs(sqlite3 *db, int include_unfinished, struct resultset *rs)
 {
     char sql[2048];
     size_t k = (size_t)snprintf(sql, sizeof sql, "SELECT id");
@@ -268,7 +284,7 @@ static int load_runs(sqlite3 *db, struct resultset *rs)
                               rs_has_column(db, "runs", rs_env_fields[f].column)
                                   ? rs_env_fields[f].column : "NULL");
     snprintf(sql + k, sizeof sql - k, " FROM runs WHERE id IN (SELECT run_id FROM results"
-             " WHERE id IN (%s)) ORDER BY id", rs_latest_ids_sql);
+             " WHERE id IN (%s)) ORDER BY id", rs_latest_ids_sql(include_unfinished));
     sqlite3_stmt *s = NULL;
     int rc, cap = 0, oom = 0;
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -331,18 +347,20 @@ static int add_result(struct resultset *rs, int *cap, sqlite3_stmt *s)
     return r->run_uid && r->case_str && r->family && r->status && r->run >= 0 && !oom ? 0 : -1;
 }
 
-int rs_load_latest(sqlite3 *db, const char *path, struct resultset *rs, char *err, size_t n)
+int rs_load_latest(sqlite3 *db, const char *path, int include_unfinished, struct resultset *rs,
+                   char *err, size_t n)
 {
     char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT r.id, u.run_uid, r.case_str, r.family, r.status, r.median_ms, u.id, %s"
              " FROM results r JOIN runs u ON u.id = r.run_id WHERE r.id IN (%s)"
              " ORDER BY r.case_str", rs_has_column(db, "results", "timing") ? "r.timing" : "NULL",
-             rs_latest_ids_sql);
+             rs_latest_ids_sql(include_unfinished));
     sqlite3_stmt *s = NULL, *smp = NULL;
     int cap = 0, rc = SQLITE_OK;
     *rs = (struct resultset){ 0 };
-    if (load_runs(db, rs) != 0 || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
+    if (load_runs(db, include_unfinished, rs) != 0 ||
+        sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "SELECT ms FROM samples WHERE result_id = ?1 ORDER BY idx", -1,
                            &smp, NULL) != SQLITE_OK)
         goto fail;

@@ -15,10 +15,15 @@
 struct sqlite3;
 
 /* "The latest result of each case": the ids of the results that, for their
- * case_str, belong to the run started last (ties: the higher run id). A
- * subquery, for `results.id IN (...)`; compare and export both use it, so a
- * merged database of shards reads as one run. */
-extern const char rs_latest_ids_sql[];
+ * case_str, belong to the run started last (ties: the higher run id) among
+ * the finished runs (runs.finished_at set), or among every run with
+ * include_unfinished. A subquery, for `results.id IN (...)`; compare and
+ * export both use it, so a merged database of shards reads as one run, and
+ * a run that was killed or interrupted is left out unless asked for. */
+const char *rs_latest_ids_sql(int include_unfinished);
+/* How many runs of the database did not finish (finished_at NULL); -1 when
+ * it cannot be read. */
+int rs_unfinished_runs(struct sqlite3 *db);
 
 /* What compare shows of a run's environment, one runs column each. The
  * first RS_MACHINE_FIELDS name the machine: two runs that differ in any of
@@ -83,8 +88,8 @@ int rs_columns(struct sqlite3 *db, const char *table, char **names, int max);
 
 /* The latest result of each case (rs_latest_ids_sql) with its samples,
  * and the runs they come from. Returns 0, or -1 with err naming path. */
-int rs_load_latest(struct sqlite3 *db, const char *path, struct resultset *rs, char *err,
-                   size_t n);
+int rs_load_latest(struct sqlite3 *db, const char *path, int include_unfinished,
+                   struct resultset *rs, char *err, size_t n);
 void rs_free(struct resultset *rs);
 
 #endif

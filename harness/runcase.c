@@ -73,6 +73,7 @@ static void record_init(const struct case_req *q, struct case_result *res)
     r->throttled_samples = -1;
     r->throttle_reasons = r->footprint_predicted = r->pool_peak_bytes = -1;
     r->meminfo_bytes = r->host_peak_bytes = -1;
+    r->started_at_ms = r->finished_at_ms = store_now_ms();
     char msg[160];
     if (q->family->validate(s, msg, sizeof msg) == 0) {
         r->flops = q->family->flops(s);
@@ -86,6 +87,12 @@ void case_result_skipped(const struct case_req *q, const char *why, struct case_
 {
     record_init(q, res);
     snprintf(res->status, sizeof res->status, "skipped: %s", why);
+}
+
+void case_result_error(const struct case_req *q, const char *why, struct case_result *res)
+{
+    record_init(q, res);
+    snprintf(res->status, sizeof res->status, "error: %s", why);
 }
 
 void case_result_free(struct case_result *res)
@@ -382,6 +389,7 @@ int run_case(const struct case_req *q, struct case_result *res)
                                                                      : case_host_bytes(q));
     if (cannot_run(q, why, sizeof why)) {
         snprintf(res->status, sizeof res->status, "skipped: %s", why);
+        res->rec.finished_at_ms = store_now_ms();
         return 0;
     }
     nvtx_push(res->case_str);
@@ -541,6 +549,7 @@ done:
         for (int i = 0; i < io.n_in; i++)
             free(in[i]);
     free(out), free(rows), free(ref), free(final), free(ref_final);
+    res->rec.finished_at_ms = store_now_ms();
     nvtx_pop();
     return 0;
 }

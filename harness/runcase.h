@@ -56,6 +56,7 @@ struct case_result {
     char counters_json[2048];
     char counters_why[512];
     char energy_why[320];
+    char text[4096];                /* the other strings of a result read back from the store */
     double *samples;                /* malloc'd, n_samples of them */
     struct kernel_row *kernels;     /* malloc'd, rec.n_kernels of them */
 };
@@ -67,6 +68,9 @@ void case_result_free(struct case_result *res);
 
 /* A result that never ran: status "skipped: <why>". */
 void case_result_skipped(const struct case_req *req, const char *why, struct case_result *res);
+/* A result whose run failed outside the case (its isolated process died):
+ * status "error: <why>". */
+void case_result_error(const struct case_req *req, const char *why, struct case_result *res);
 
 /* Bytes the case needs on its device (inputs and output in the dtype plus
  * the implementation's workspace), and on the host (fp32 copies). */

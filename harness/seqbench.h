@@ -311,6 +311,9 @@ int shape_parse_words(const struct family *f, const char *words, struct shape *s
 extern const struct family *const families[];
 extern const int n_families;
 const struct family *family_find(const char *name);
+/* SEQBENCH_TEST_IMPLS=1 adds the family "selftest" (harness/selftest.c),
+ * whose implementations crash, exit or hang on purpose: tests only. */
+#define SB_TEST_IMPLS_ENV "SEQBENCH_TEST_IMPLS"
 const struct impl *impl_find(const struct family *f, const char *name);
 
 /* A family's implementations: its static table (family.impls), then those

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "cudnn_lib.h"
 #include "emit.h"
+#include "isolate.h"
 #include "measure.h"
 #include "session.h"
 #include "version.h"
@@ -35,15 +36,32 @@ static int parse_device(const char *opt, int *index)
     return -1;
 }
 
-int session_device(struct session *s, const char *device_opt)
+/* session_device and session_device_isolated: the same but for where the
+ * GPU is probed. */
+static int pick_device(struct session *s, const char *device_opt, int isolated)
 {
     memset(s, 0, sizeof *s);
+    s->lock.fd = -1;
+    s->lock_wait_s = -1;
+    s->isolated = isolated;
     int index = 0, want = device_opt ? parse_device(device_opt, &index) : -2;
     if (want == -1) {
         cli_error("--device '%s': expected cpu, cuda or cuda:N", device_opt);
         return EXIT_USAGE;
     }
-    int present = gpu_probe(index, &s->gpu) == 0;
+    int present;
+    if (isolated) {
+        struct isolate_probe p;
+        isolate_probe(index, 0, &p);
+        s->gpu = p.gpu;
+        s->gpu_copy_bw = p.copy_bw;
+        s->probe_usable = p.usable;
+        if (p.gpu.present && !p.usable)
+            snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "GPU setup failed: %.160s", p.why);
+        present = p.gpu.present;
+    } else {
+        present = gpu_probe(index, &s->gpu) == 0;
+    }
     /* No GPU at all, or an index past the GPUs the runtime found: bad input.
      * A GPU host whose GPU fails is not: its device stays (see session.h). */
     int no_such = s->gpu.n_devices > 0 && index >= s->gpu.n_devices;
@@ -62,18 +80,60 @@ int session_device(struct session *s, const char *device_opt)
     return EXIT_OK;
 }
 
+int session_device(struct session *s, const char *device_opt)
+{
+    return pick_device(s, device_opt, 0);
+}
+
+int session_device_isolated(struct session *s, const char *device_opt)
+{
+    return pick_device(s, device_opt, 1);
+}
+
+/* What an isolated session's run row records of its GPU, with no CUDA
+ * context in this process: the copy bandwidth and the measured ceilings
+ * from a child (`bench _probe --measure`, under this session's device lock;
+ * it caches the ceilings, which the case children then read), the GPU's
+ * state from NVML (a driver library, not CUDA). */
+static void isolated_gpu_env(struct session *s)
+{
+    struct isolate_probe p;
+    isolate_probe(s->gpu.index, 1, &p);
+    s->gpu_copy_bw = p.copy_bw;
+    if (p.ceil.loaded)
+        s->prof.ceil = p.ceil;
+    if ((s->prof.nvml = nvml_open(s->gpu.uuid, s->gpu.index, s->prof.nvml_why,
+                                  sizeof s->prof.nvml_why)))
+        nvml_read_state(s->prof.nvml, &s->prof.state);
+}
+
 int session_start(struct session *s, const char *db_path, const char *suite)
 {
-    const int gpu_session = !s->on_cpu && s->gpu.present;
-    int rc = profile_prepare(&s->prof, &s->popts, &s->gpu, gpu_session);
-    if (rc != EXIT_OK)
+    if (!s->no_lock) {
+        char key[96], err[1400];
+        devlock_key(s->device, s->on_cpu ? NULL : s->gpu.uuid, key, sizeof key);
+        if (devlock_acquire(&s->lock, s->device, key, s->lock_wait_s, err, sizeof err) != 0) {
+            cli_error("%s", err);
+            return EXIT_USAGE;
+        }
+    }
+    /* An isolated session makes no GPU context (its case children do, and
+     * CUPTI with it); a GPU session here loads CUPTI before it makes one. */
+    const int gpu_here = !s->on_cpu && s->gpu.present && !s->isolated;
+    int rc = profile_prepare(&s->prof, &s->popts, &s->gpu, gpu_here);
+    if (rc != EXIT_OK) {
+        devlock_release(&s->lock);
         return rc;
-    if (gpu_session) {
+    }
+    if (!s->on_cpu && s->gpu.present && s->isolated) {
+        s->gpu_usable = s->probe_usable;
+    } else if (gpu_here) {
         char err[160];
         if (!(s->gctx = gpu_open(s->gpu.index, err, sizeof err)))
             snprintf(s->no_gpu_reason, sizeof s->no_gpu_reason, "GPU setup failed: %s", err);
+        s->gpu_usable = s->gctx != NULL;
     }
-    if (!s->on_cpu && !s->gctx)
+    if (!s->on_cpu && !s->gpu_usable)
         fprintf(stderr, "bench: %s cannot be used (%s); its implementations are skipped\n",
                 s->device, s->no_gpu_reason);
     /* The GPU's measured ceilings are stored with every run that measures
@@ -81,13 +141,15 @@ int session_start(struct session *s, const char *db_path, const char *suite)
     if (!s->popts.calibrate && db_path)
         s->popts.calibrate = 1;
     profile_attach(&s->prof, &s->popts, s->gctx, &s->gpu);
+    if (s->isolated && s->gpu_usable && db_path)
+        isolated_gpu_env(s);
 
     if (db_path) {
         /* The run row records the CPU's roofs whatever the device (a CPU
          * implementation may run beside the GPU ones) and, on a GPU, a
          * measured copy bandwidth beside the datasheet's. */
         ceilings_load(&s->cpu, omp_get_max_threads());
-        if (s->gctx)
+        if (s->gctx)        /* an isolated session has it from its probe */
             s->gpu_copy_bw = gpu_measure_bandwidth(s->gctx);
         char err[300];
         s->store = store_open(db_path, err, sizeof err);
@@ -98,7 +160,20 @@ int session_start(struct session *s, const char *db_path, const char *suite)
         }
         struct run_record r;
         env_collect(s, suite, &r);
-        if (store_begin_run(s->store, &r, &s->run_id, err, sizeof err) != 0) {
+        r.config = s->config;
+        /* The latest unfinished run of this configuration: the one --resume
+         * continues, or, without it, one to mention. */
+        int64_t open_run = 0;
+        int found = s->config ? store_find_unfinished(s->store, s->config, &open_run, s->open_uid,
+                                                      sizeof s->open_uid, err, sizeof err) : 0;
+        if (found < 0) {
+            cli_error("%s", err);
+            session_close(s);
+            return EXIT_FAIL;
+        }
+        if (found && s->resume)
+            s->run_id = open_run, s->resumed = 1;
+        else if (store_begin_run(s->store, &r, &s->run_id, err, sizeof err) != 0) {
             cli_error("%s", err);
             session_close(s);
             return EXIT_FAIL;
@@ -110,6 +185,7 @@ int session_start(struct session *s, const char *db_path, const char *suite)
 int session_open(struct session *s, const char *device_opt, const char *db_path, const char *suite)
 {
     int rc = session_device(s, device_opt);
+    s->no_lock = 1;
     return rc != EXIT_OK ? rc : session_start(s, db_path, suite);
 }
 
@@ -131,7 +207,8 @@ int session_gpu_ran(const struct session *s, const char *cmd, int n_cases, int n
     if (s->on_cpu || n_cases == 0 || n_ran > 0)
         return EXIT_OK;
     cli_error("%s: no GPU implementation ran on %s: %s", cmd, s->device,
-              s->gctx ? "every case was skipped (the reasons are in the table)" : s->no_gpu_reason);
+              s->gpu_usable ? "every case was skipped (the reasons are in the table)"
+                            : s->no_gpu_reason);
     return EXIT_FAIL;
 }
 
@@ -139,7 +216,8 @@ void session_close(struct session *s)
 {
     if (s->store) {
         char err[300];
-        if (s->run_id && store_finish_run(s->store, s->run_id, err, sizeof err) != 0)
+        if (s->run_id && !s->unfinished &&
+            store_finish_run(s->store, s->run_id, err, sizeof err) != 0)
             cli_error("%s", err);
         store_close(s->store);
         s->store = NULL;
@@ -148,6 +226,7 @@ void session_close(struct session *s)
     if (s->gctx)
         gpu_close(s->gctx);
     s->gctx = NULL;
+    devlock_release(&s->lock);
 }
 
 struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt)
@@ -168,6 +247,17 @@ struct roof session_roof(struct session *s, const struct impl *im, enum dtype dt
         r.bytes_s_measured = gpu_ceiling_bandwidth(&s->prof.ceil);
     }
     return r;
+}
+
+void session_config(const struct session *s, const char *what, char *buf, size_t n)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    /* The host and the GPU itself (cuda:0 is another GPU under another
+     * CUDA_VISIBLE_DEVICES): a run is resumed only where it ran, so its
+     * runs row describes every result in it. */
+    snprintf(buf, n, "%s device=%s gpu=%s host=%s commit=%s input=%d", what, s->device,
+             s->on_cpu || !s->gpu.uuid[0] ? "-" : s->gpu.uuid, host, SB_GIT_COMMIT, SB_INPUT_VERSION);
 }
 
 /* cuDNN as found at run time (harness/cudnn_lib.h), as a JSON string. */

@@ -7,10 +7,17 @@
  *   2. read the schema: a file that is not SQLite fails here, untouched;
  *   3. read PRAGMA user_version: a newer schema is refused, untouched;
  *   4. refuse a read-only database;
- *   5. only now switch to WAL (this writes the header) and set the
+ *   5. PRAGMA quick_check: a valid header over corrupt pages fails here,
+ *      untouched (a rollback-journal file is not even switched to WAL);
+ *   6. only now switch to WAL (this writes the header) and set the
  *      per-connection pragmas;
- *   6. apply each missing migration in its own BEGIN IMMEDIATE with its
+ *   7. apply each missing migration in its own BEGIN IMMEDIATE with its
  *      user_version bump inside, so a crash leaves a consistent version.
+ *
+ * Every write begins with begin_write(): BEGIN IMMEDIATE, retried for as
+ * long as another connection holds the write lock (the busy handler waits
+ * STORE_BUSY_TIMEOUT_MS per try, then one line on stderr per try), so a
+ * bench never loses a finished result to a busy database.
  *
  * Every value reaches SQLite as a bound parameter; the only SQL built with
  * printf is `PRAGMA user_version=N`, whose N is our own loop counter
@@ -20,6 +27,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +37,7 @@
 
 #include "store.h"
 
-#define STORE_BUSY_TIMEOUT_MS 5000  /* another bench writing the same db waits, not fails */
+#define STORE_BUSY_TIMEOUT_MS 5000  /* one try's wait for another writer; begin_write retries */
 #define RUN_UID_BYTES 16            /* 128 random bits: unique across merged databases */
 
 struct store {
@@ -170,6 +178,12 @@ const char *const store_migration_sql[STORE_SCHEMA_VERSION] = {
     "ALTER TABLE runs ADD COLUMN throttle_reasons INTEGER;"
     "ALTER TABLE runs ADD COLUMN nvml_why TEXT;"
     "ALTER TABLE runs ADD COLUMN calibration_json TEXT;",
+    /* 6 -> 7: when each case began and its result was complete (ms since
+     * the Unix epoch), and the configuration of a run, which `bench suite
+     * --resume` matches to continue a run that did not finish. */
+    "ALTER TABLE results ADD COLUMN started_at INTEGER;"
+    "ALTER TABLE results ADD COLUMN finished_at INTEGER;"
+    "ALTER TABLE runs ADD COLUMN config TEXT;",
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -181,6 +195,13 @@ static void now_iso(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int64_t store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Fills out[33] with 32 lowercase hex chars from RUN_UID_BYTES random bytes
@@ -293,6 +314,26 @@ static void rollback(struct store *st)
         exec(st, "ROLLBACK");
 }
 
+/* BEGIN IMMEDIATE (the write lock), waiting for as long as another
+ * connection holds it: each try waits STORE_BUSY_TIMEOUT_MS in SQLite's
+ * busy handler; a try that timed out prints one line naming what waits and
+ * tries again. Any other failure returns SQLITE's code (message in
+ * sqlite3_errmsg). */
+static int begin_write(struct store *st, const char *what)
+{
+    for (int tries = 1;; tries++) {
+        int rc = exec(st, "BEGIN IMMEDIATE");
+        if ((rc & 0xff) != SQLITE_BUSY) {
+            if (rc == SQLITE_OK && tries > 1)
+                fprintf(stderr, "bench: %s: the write lock is free; %s goes on\n", st->path, what);
+            return rc;
+        }
+        fprintf(stderr, "bench: %s: another connection has held the write lock for %d s; %s "
+                "waits for it (nothing is dropped)\n", st->path, tries * STORE_BUSY_TIMEOUT_MS / 1000,
+                what);
+    }
+}
+
 /* ---- open and migrate ------------------------------------------------- */
 
 int store_user_version(struct store *st)
@@ -329,6 +370,30 @@ static int probe(struct store *st, char *err, size_t n)
         snprintf(err, n, "%s: database is read-only (%s)", st->path, msg);
     else
         snprintf(err, n, "%s: cannot open database: %s", st->path, msg);
+    sqlite3_finalize(s);
+    return -1;
+}
+
+/* PRAGMA quick_check: the b-tree pages, their headers and cells, without the
+ * index-content cross-check of integrity_check (linear in the file). A
+ * corrupt page anywhere fails it, where a plain read of the schema does
+ * not. Returns 0, or -1 with err naming the first problem. */
+static int quick_check(struct store *st, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    const unsigned char *what = rc == SQLITE_ROW ? sqlite3_column_text(s, 0) : NULL;
+    if (what && strcmp((const char *)what, "ok") == 0) {
+        sqlite3_finalize(s);
+        return 0;
+    }
+    snprintf(err, n, "%s: corrupt SQLite database (PRAGMA quick_check: %s); refused, the file is "
+             "left as it was", st->path, what ? (const char *)what : sqlite3_errmsg(st->db));
+    for (char *p = err; *p; p++)            /* SQLite's report spans lines: keep it one */
+        if (*p == '\n')
+            *p = ' ';
     sqlite3_finalize(s);
     return -1;
 }
@@ -381,7 +446,7 @@ static int migrate(struct store *st, char *err, size_t n)
     SQL_CHECK(exec(st, "PRAGMA foreign_keys=OFF"), "migration: foreign_keys off");
     for (;;) {
         char step[64];
-        SQL_CHECK(exec(st, "BEGIN IMMEDIATE"), "migration: begin");
+        SQL_CHECK(begin_write(st, "opening"), "migration: begin");
         int v = store_user_version(st);
         if (v < 0 || v > STORE_SCHEMA_VERSION) {
             snprintf(err, n, "%s: migration: user_version became %d under another writer",
@@ -410,7 +475,7 @@ fail:
 }
 
 /* Opens, checks and migrates; see the order at the top of this file. */
-struct store *store_open(const char *path, char *err, size_t n)
+static struct store *open_store(const char *path, int check, char *err, size_t n)
 {
     struct store *st = calloc(1, sizeof *st);
     if (!st || !(st->path = strdup(path))) {
@@ -441,12 +506,23 @@ struct store *store_open(const char *path, char *err, size_t n)
         snprintf(err, n, "%s: database is read-only", path);
         goto fail;
     }
-    if (set_pragmas(st, err, n) != 0 || migrate(st, err, n) != 0)
+    if ((check && quick_check(st, err, n) != 0) || set_pragmas(st, err, n) != 0 ||
+        migrate(st, err, n) != 0)
         goto fail;
     return st;
 fail:
     store_close(st);
     return NULL;
+}
+
+struct store *store_open(const char *path, char *err, size_t n)
+{
+    return open_store(path, 1, err, n);
+}
+
+struct store *store_open_checked_by_parent(const char *path, char *err, size_t n)
+{
+    return open_store(path, 0, err, n);
 }
 
 /* Closes the handle (all statements are finalized by their functions, so
@@ -481,8 +557,8 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
         " peak_tflops, peak_gbps, env_json, driver_release, cublas_version, nvcc_version,"
         " input_version, gpu_sm_clock_mhz, gpu_mem_clock_mhz, gpu_max_sm_clock_mhz,"
         " gpu_default_sm_clock_mhz, clocks_locked, power_limit_w, temperature_c, ecc_enabled,"
-        " mig_enabled, persistence_enabled, throttle_reasons, nvml_why, calibration_json)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        " mig_enabled, persistence_enabled, throttle_reasons, nvml_why, calibration_json, config)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *s = NULL;
     char uid[2 * RUN_UID_BYTES + 1], started[32];
     if (!r->run_uid && random_uid(uid) != 0) {
@@ -490,6 +566,7 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
         return -1;
     }
     now_iso(started, sizeof started);
+    SQL_CHECK(begin_write(st, "beginning a run"), "begin run: begin");
     SQL_CHECK(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), "begin run: prepare");
     struct binder b = { .s = s };
     bind_text(&b, r->run_uid ? r->run_uid : uid);
@@ -532,13 +609,17 @@ int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_i
     bind_int64_or_null(&b, r->throttle_reasons);
     bind_text(&b, r->nvml_why);
     bind_text(&b, r->calibration_json);
+    bind_text(&b, r->config);
     SQL_CHECK(bind_done(&b), "begin run: bind");
     SQL_CHECK(sqlite3_step(s), "begin run: insert");
     *run_id = sqlite3_last_insert_rowid(st->db);
     sqlite3_finalize(s);
+    s = NULL;
+    SQL_CHECK(exec(st, "COMMIT"), "begin run: commit");
     return 0;
 fail:
     sqlite3_finalize(s);
+    rollback(st);
     return -1;
 }
 
@@ -548,6 +629,7 @@ int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n)
     sqlite3_stmt *s = NULL;
     char now[32];
     now_iso(now, sizeof now);
+    SQL_CHECK(begin_write(st, "finishing the run"), "finish run: begin");
     SQL_CHECK(sqlite3_prepare_v2(st->db, "UPDATE runs SET finished_at = ? WHERE id = ?", -1, &s, NULL),
               "finish run: prepare");
     struct binder b = { .s = s };
@@ -560,7 +642,57 @@ int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n)
         goto fail;
     }
     sqlite3_finalize(s);
+    s = NULL;
+    SQL_CHECK(exec(st, "COMMIT"), "finish run: commit");
     return 0;
+fail:
+    sqlite3_finalize(s);
+    rollback(st);
+    return -1;
+}
+
+int store_find_unfinished(struct store *st, const char *config, int64_t *run_id, char *uid,
+                          size_t uid_n, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    SQL_CHECK(sqlite3_prepare_v2(st->db, "SELECT id, run_uid FROM runs WHERE config = ?"
+                                 " AND finished_at IS NULL ORDER BY id DESC LIMIT 1", -1, &s, NULL),
+              "find unfinished run: prepare");
+    struct binder b = { .s = s };
+    bind_text(&b, config);
+    SQL_CHECK(bind_done(&b), "find unfinished run: bind");
+    int rc = sqlite3_step(s);
+    SQL_CHECK(rc, "find unfinished run");
+    if (rc == SQLITE_ROW) {
+        *run_id = sqlite3_column_int64(s, 0);
+        snprintf(uid, uid_n, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW;
+fail:
+    sqlite3_finalize(s);
+    return -1;
+}
+
+int store_find_result(struct store *st, int64_t run_id, const char *case_str, int64_t *result_id,
+                      char *status, size_t sn, char *err, size_t n)
+{
+    sqlite3_stmt *s = NULL;
+    SQL_CHECK(sqlite3_prepare_v2(st->db, "SELECT id, status FROM results WHERE run_id = ?"
+                                 " AND case_str = ?", -1, &s, NULL), "find result: prepare");
+    struct binder b = { .s = s };
+    bind_int64(&b, run_id);
+    bind_text(&b, case_str);
+    SQL_CHECK(bind_done(&b), "find result: bind");
+    int rc = sqlite3_step(s);
+    SQL_CHECK(rc, "find result");
+    if (rc == SQLITE_ROW) {
+        *result_id = sqlite3_column_int64(s, 0);
+        if (status)
+            snprintf(status, sn, "%s", (const char *)sqlite3_column_text(s, 1));
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW;
 fail:
     sqlite3_finalize(s);
     return -1;
@@ -698,14 +830,18 @@ static int bind_result(sqlite3_stmt *s, int64_t run_id, const char *created_at,
     bind_real(&b, r->pct_bound_measured);
     bind_real(&b, r->roof_flops_measured);
     bind_real(&b, r->roof_bytes_s_measured);
+    bind_int64_or_null(&b, r->started_at_ms ? r->started_at_ms : -1);
+    bind_int64_or_null(&b, r->finished_at_ms ? r->finished_at_ms : -1);
     return bind_done(&b);
 }
 
 /* Inserts the result and its samples (idx 0..n_samples-1) in one BEGIN
- * IMMEDIATE transaction: either all of it is stored or, on any failure,
- * nothing (rolled back) and err names the failing step. */
-int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
-                        const double *samples_ms, int n_samples, char *err, size_t n)
+ * IMMEDIATE transaction, after deleting result replace_id (when not 0):
+ * either all of it is stored or, on any failure, nothing (rolled back) and
+ * err names the failing step. */
+static int insert_result(struct store *st, int64_t run_id, int64_t replace_id,
+                         const struct result_record *r, const double *samples_ms, int n_samples,
+                         char *err, size_t n)
 {
     static const char result_sql[] =
         "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device, dtype,"
@@ -718,9 +854,9 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
         " dram_write_bytes, l2_bytes, tensor_util_pct, dram_pct, counters_json, counters_why,"
         " energy_j_per_op, power_w, energy_why, throttled_samples, throttle_reasons, sm_clock_mhz,"
         " footprint_predicted, pool_peak_bytes, meminfo_bytes, host_peak_bytes, pct_bound_measured,"
-        " roof_flops_measured, roof_bytes_s_measured)"
+        " roof_flops_measured, roof_bytes_s_measured, started_at, finished_at)"
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
     static const char sample_sql[] = "INSERT INTO samples (result_id, idx, ms) VALUES (?, ?, ?)";
     static const char kernel_sql[] =
         "INSERT INTO kernels (result_id, idx, name, grid, block, registers, shared_bytes,"
@@ -730,7 +866,23 @@ int store_insert_result(struct store *st, int64_t run_id, const struct result_re
     if (validate_result(st, r, samples_ms, n_samples, err, n) != 0)
         return -1;
     now_iso(now, sizeof now);
-    SQL_CHECK(exec(st, "BEGIN IMMEDIATE"), "insert result: begin");
+    SQL_CHECK(begin_write(st, "storing a result"), "insert result: begin");
+    if (replace_id) {
+        SQL_CHECK(sqlite3_prepare_v2(st->db, "DELETE FROM results WHERE id = ? AND run_id = ?", -1,
+                                     &s, NULL), "replace result: prepare");
+        struct binder b = { .s = s };
+        bind_int64(&b, replace_id);
+        bind_int64(&b, run_id);
+        SQL_CHECK(bind_done(&b), "replace result: bind");
+        SQL_CHECK(sqlite3_step(s), "replace result: delete");
+        if (sqlite3_changes(st->db) != 1) {
+            snprintf(err, n, "%s: replace result: run %lld has no result %lld", st->path,
+                     (long long)run_id, (long long)replace_id);
+            goto fail;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
     SQL_CHECK(sqlite3_prepare_v2(st->db, result_sql, -1, &s, NULL), "insert result: prepare");
     SQL_CHECK(bind_result(s, run_id, now, r), "insert result: bind");
     SQL_CHECK(sqlite3_step(s), "insert result");
@@ -780,5 +932,128 @@ fail:
     sqlite3_finalize(smp);
     sqlite3_finalize(ker);
     rollback(st);
+    return -1;
+}
+
+int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
+                        const double *samples_ms, int n_samples, char *err, size_t n)
+{
+    return insert_result(st, run_id, 0, r, samples_ms, n_samples, err, n);
+}
+
+int store_replace_result(struct store *st, int64_t run_id, int64_t replace_id,
+                         const struct result_record *r, const double *samples_ms, int n_samples,
+                         char *err, size_t n)
+{
+    return insert_result(st, run_id, replace_id, r, samples_ms, n_samples, err, n);
+}
+
+/* ---- reading a result back ---------------------------------------------- */
+
+/* The columns store_load_result reads, in SELECT order, and where each goes:
+ * a string (into the text buffer), a double (NULL: NAN) or an integer (NULL:
+ * -1, or 0 for the ms times). One table, so the SELECT and the reading
+ * cannot drift apart. */
+enum load_kind { LK_TEXT, LK_REAL, LK_INT, LK_INT32, LK_MS };
+struct load_col {
+    const char *name;
+    enum load_kind kind;
+    size_t offset;              /* in struct result_record */
+};
+#define LC(name, kind) { #name, kind, offsetof(struct result_record, name) }
+static const struct load_col load_cols[] = {
+    LC(case_str, LK_TEXT), LC(case_key, LK_TEXT), LC(family, LK_TEXT), LC(impl, LK_TEXT),
+    LC(device, LK_TEXT), LC(dtype, LK_TEXT), LC(status, LK_TEXT), LC(error, LK_TEXT),
+    LC(timing, LK_TEXT), LC(stop_reason, LK_TEXT), LC(bound, LK_TEXT), LC(impl_info, LK_TEXT),
+    LC(rel_err, LK_REAL), LC(max_abs_err, LK_REAL), LC(flops, LK_REAL), LC(min_bytes, LK_REAL),
+    LC(median_ms, LK_REAL), LC(min_ms, LK_REAL), LC(p10_ms, LK_REAL), LC(p90_ms, LK_REAL),
+    LC(mean_ms, LK_REAL), LC(stdev_ms, LK_REAL), LC(tflops, LK_REAL), LC(gbps, LK_REAL),
+    LC(pct_peak, LK_REAL), LC(noise, LK_REAL), LC(pct_bound, LK_REAL), LC(pct_compute, LK_REAL),
+    LC(pct_bandwidth, LK_REAL), LC(roof_flops, LK_REAL), LC(roof_bytes_s, LK_REAL),
+    LC(flops_executed, LK_REAL), LC(flops_minimal, LK_REAL), LC(worst_rel_err, LK_REAL),
+    LC(validate_s, LK_REAL), LC(recheck_rel_err, LK_REAL), LC(kernel_ms, LK_REAL),
+    LC(rows_checked, LK_INT), LC(rows_total, LK_INT), LC(footprint_bytes, LK_INT),
+    LC(worst_row, LK_INT), LC(worst_head, LK_INT), LC(n_samples, LK_INT32),
+    LC(dram_read_bytes, LK_REAL), LC(dram_write_bytes, LK_REAL), LC(l2_bytes, LK_REAL),
+    LC(tensor_util_pct, LK_REAL), LC(dram_pct, LK_REAL), LC(counters_json, LK_TEXT),
+    LC(counters_why, LK_TEXT), LC(energy_j_per_op, LK_REAL), LC(power_w, LK_REAL),
+    LC(energy_why, LK_TEXT), LC(throttled_samples, LK_INT32), LC(throttle_reasons, LK_INT),
+    LC(sm_clock_mhz, LK_REAL), LC(footprint_predicted, LK_INT), LC(pool_peak_bytes, LK_INT),
+    LC(meminfo_bytes, LK_INT), LC(host_peak_bytes, LK_INT), LC(pct_bound_measured, LK_REAL),
+    LC(roof_flops_measured, LK_REAL), LC(roof_bytes_s_measured, LK_REAL),
+    LC(started_at_ms, LK_MS), LC(finished_at_ms, LK_MS),
+};
+#undef LC
+#define N_LOAD_COLS ((int)(sizeof load_cols / sizeof load_cols[0]))
+
+/* The SELECT reads started_at_ms from the column started_at (and so on). */
+static const char *column_of(const char *field)
+{
+    return strcmp(field, "started_at_ms") == 0 ? "started_at"
+           : strcmp(field, "finished_at_ms") == 0 ? "finished_at" : field;
+}
+
+int store_load_result(struct store *st, int64_t result_id, struct result_record *r, char *text,
+                      size_t text_n, char *err, size_t n)
+{
+    char sql[2400];
+    size_t len = (size_t)snprintf(sql, sizeof sql, "SELECT ");
+    for (int c = 0; c < N_LOAD_COLS; c++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, "%s\"%s\"", c ? ", " : "",
+                                column_of(load_cols[c].name));
+    snprintf(sql + len, sizeof sql - len, " FROM results WHERE id = ?");
+    sqlite3_stmt *s = NULL;
+    memset(r, 0, sizeof *r);
+    SQL_CHECK(sqlite3_prepare_v2(st->db, sql, -1, &s, NULL), "load result: prepare");
+    SQL_CHECK(sqlite3_bind_int64(s, 1, result_id), "load result: bind");
+    int rc = sqlite3_step(s);
+    SQL_CHECK(rc, "load result");
+    if (rc != SQLITE_ROW) {
+        snprintf(err, n, "%s: load result: no result %lld", st->path, (long long)result_id);
+        goto fail;
+    }
+    size_t used = 0;
+    for (int c = 0; c < N_LOAD_COLS; c++) {
+        void *dst = (char *)r + load_cols[c].offset;
+        int null = sqlite3_column_type(s, c) == SQLITE_NULL;
+        switch (load_cols[c].kind) {
+        case LK_TEXT: {
+            const char *v = (const char *)sqlite3_column_text(s, c);
+            size_t vl = v ? strlen(v) + 1 : 0;
+            *(const char **)dst = NULL;
+            if (v && used + vl <= text_n) {
+                memcpy(text + used, v, vl);
+                *(const char **)dst = text + used;
+                used += vl;
+            }
+            break;
+        }
+        case LK_REAL:
+            *(double *)dst = null ? NAN : sqlite3_column_double(s, c);
+            break;
+        case LK_INT:
+            *(int64_t *)dst = null ? -1 : sqlite3_column_int64(s, c);
+            break;
+        case LK_INT32:
+            *(int *)dst = null ? 0 : sqlite3_column_int(s, c);
+            break;
+        case LK_MS:
+            *(int64_t *)dst = null ? 0 : sqlite3_column_int64(s, c);
+            break;
+        }
+    }
+    r->l2_flush = -1;
+    sqlite3_finalize(s);
+    /* The per-kernel rows are counted, not read (a table line says how many). */
+    s = NULL;
+    SQL_CHECK(sqlite3_prepare_v2(st->db, "SELECT count(*) FROM kernels WHERE result_id = ?", -1, &s,
+                                 NULL), "load result: kernels");
+    SQL_CHECK(sqlite3_bind_int64(s, 1, result_id), "load result: kernels");
+    if (sqlite3_step(s) == SQLITE_ROW)
+        r->n_kernels = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+fail:
+    sqlite3_finalize(s);
     return -1;
 }

@@ -4,8 +4,15 @@
  * WAL mode, a busy timeout, bound parameters only, one transaction per
  * result (an interrupted run loses nothing already measured), and numbered
  * forward migrations tracked in PRAGMA user_version. A database from a newer
- * seqbench, a corrupt file or an unwritable path is refused with one line in
- * err, and the file is left exactly as it was.
+ * seqbench, a corrupt file (one that fails PRAGMA quick_check) or an
+ * unwritable path is refused with one line in err, and the file is left
+ * exactly as it was.
+ *
+ * Several processes may write one database (two benches, or an isolated
+ * suite and its case children): every write is a BEGIN IMMEDIATE that, when
+ * another connection holds the write lock past the busy timeout, says so on
+ * stderr and keeps waiting. A finished result is never dropped because the
+ * database was busy.
  */
 #ifndef SEQBENCH_STORE_H
 #define SEQBENCH_STORE_H
@@ -13,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 6   /* the user_version this build writes */
+#define STORE_SCHEMA_VERSION 7   /* the user_version this build writes */
 
 struct store;
 
@@ -61,6 +68,9 @@ struct run_record {
     int64_t throttle_reasons;   /* NVML clocks-event reasons when the run began (bit mask) */
     const char *nvml_why;       /* why the NVML fields are NULL; NULL when they are not */
     const char *calibration_json; /* the measured ceilings (bench env --calibrate), JSON */
+    /* Schema 7. */
+    const char *config;         /* what `bench suite --resume` matches: the suite file's hash,
+                                   device, shard, timing, seed, commit, ...; NULL for bench run */
 };
 
 /* One kernel of a case's per-kernel breakdown (CUPTI Activity): the op's
@@ -146,6 +156,9 @@ struct result_record {
     double roof_bytes_s_measured;
     const struct kernel_row *kernels;   /* the per-kernel breakdown, n_kernels rows */
     int n_kernels;
+    /* Schema 7. */
+    int64_t started_at_ms;      /* when the case began and its result was complete, in ms */
+    int64_t finished_at_ms;     /* since the Unix epoch (CLOCK_REALTIME); 0: NULL */
 };
 
 /* "ok" or "ok: <why the number is less reliable>": the case matched and was
@@ -153,20 +166,54 @@ struct result_record {
 int status_is_ok(const char *status);
 int status_is_reliable(const char *status);
 
-/* Opens (creating if needed) and migrates to STORE_SCHEMA_VERSION.
- * NULL on failure with err set, e.g. "x.db: not a SQLite database". */
+/* Opens (creating if needed), checks (PRAGMA quick_check) and migrates to
+ * STORE_SCHEMA_VERSION. NULL on failure with err set, e.g. "x.db: not a
+ * SQLite database", "x.db: corrupt: ...". */
 struct store *store_open(const char *path, char *err, size_t n);
+/* The same without the quick_check, whose cost grows with the file: for a
+ * process its parent started right after it checked the same file (an
+ * isolated suite's case children). */
+struct store *store_open_checked_by_parent(const char *path, char *err, size_t n);
 void store_close(struct store *st);
 int store_user_version(struct store *st);
 
 /* Returns 0 and *run_id on success, -1 with err otherwise. */
 int store_begin_run(struct store *st, const struct run_record *r, int64_t *run_id,
                     char *err, size_t n);
-/* Sets finished_at = now. */
+/* Sets finished_at = now: the run did all it was asked. A run whose
+ * finished_at stays NULL did not finish (killed, interrupted); compare,
+ * report and export leave it out unless asked. */
 int store_finish_run(struct store *st, int64_t run_id, char *err, size_t n);
+/* The latest run (by id) with this config whose finished_at is NULL: 1 with
+ * its id and run_uid (33 bytes), 0 when there is none, -1 with err. */
+int store_find_unfinished(struct store *st, const char *config, int64_t *run_id, char *uid,
+                          size_t uid_n, char *err, size_t n);
+/* The result of case_str in run run_id: 1 with its id (and its status into
+ * status[0..sn) when status is not NULL), 0 when the run has none, -1 with
+ * err. */
+int store_find_result(struct store *st, int64_t run_id, const char *case_str, int64_t *result_id,
+                      char *status, size_t sn, char *err, size_t n);
 /* The result, all its samples and its kernels in one transaction. */
 int store_insert_result(struct store *st, int64_t run_id, const struct result_record *r,
                         const double *samples_ms, int n_samples, char *err, size_t n);
+/* The same, deleting result replace_id (of run run_id, with its samples)
+ * in the same transaction: `bench suite --retry-failed`'s new result for
+ * a case stored as an error. replace_id 0 replaces nothing. */
+int store_replace_result(struct store *st, int64_t run_id, int64_t replace_id,
+                         const struct result_record *r, const double *samples_ms, int n_samples,
+                         char *err, size_t n);
+/* Reads result id back into r: every field the table and its profiling
+ * line show (the case, status, error, times, throughput, % of bound, noise,
+ * samples count, counters, energy, memory, the start and finish; the
+ * kernels counted into n_kernels, not read). Its strings are copied into
+ * text[0..text_n) and r points into it (one that does not fit is NULL);
+ * fields not read are NAN / NULL / -1. 0, or -1 with err. */
+int store_load_result(struct store *st, int64_t result_id, struct result_record *r, char *text,
+                      size_t text_n, char *err, size_t n);
+
+/* Now, in ms since the Unix epoch (CLOCK_REALTIME): results' started_at and
+ * finished_at, comparable across processes and hosts. */
+int64_t store_now_ms(void);
 
 /* For tests and tools: the underlying sqlite3 handle. */
 struct sqlite3 *store_db(struct store *st);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "shard.h"
 #include "suite.h"
 
 #define SUITE_MAX_TEXT (1 << 20)    /* a suite file is a page of text, not a data set */
@@ -436,6 +437,7 @@ int suite_load(const char *name_or_path, const char *exe_dir, struct suite *s, c
     if (read_text(path, &text, err, n) != 0)
         return -1;
     int rc = suite_parse(text, path, s, err, n);
+    s->text_hash = fnv1a64(text);
     free(text);
     return rc;
 }

@@ -22,6 +22,7 @@
 #define SEQBENCH_SUITE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "seqbench.h"
 
@@ -54,6 +55,7 @@ struct suite {
     double budget_s;            /* whole-suite time budget; 0 = none */
     double cpu_budget_s;        /* on the CPU device; 0 = budget_s */
     double cpu_max_gflop;       /* per case on the CPU device; 0 = no cap */
+    uint64_t text_hash;         /* FNV-1a of the file's bytes (suite_load): what a run ran */
     struct suite_section *sections;
     int n_sections;
 };

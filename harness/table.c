@@ -98,6 +98,18 @@ int table_store(struct session *s, const struct case_result *r)
     return 0;
 }
 
+int table_load(struct store *st, int64_t result_id, struct case_result *r, char *err, size_t n)
+{
+    memset(r, 0, sizeof *r);
+    if (store_load_result(st, result_id, &r->rec, r->text, sizeof r->text, err, n) != 0)
+        return -1;
+    snprintf(r->case_str, sizeof r->case_str, "%s", r->rec.case_str ? r->rec.case_str : "?");
+    snprintf(r->status, sizeof r->status, "%s", r->rec.status ? r->rec.status : "?");
+    r->rec.case_str = r->case_str;
+    r->rec.status = r->status;
+    return 0;
+}
+
 int status_failed(const char *status)
 {
     return strcmp(status, "mismatch") == 0 || strncmp(status, "error:", 6) == 0;

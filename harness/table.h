@@ -21,6 +21,10 @@ void table_profile_line(FILE *f, const struct case_result *r);
 /* Stores r in the session's run (when there is a store); prints one line
  * and returns -1 if that failed. */
 int table_store(struct session *s, const struct case_result *r);
+/* Reads stored result result_id back into r (what a table row shows; no
+ * samples), as a case stored by another process (an isolated case's child,
+ * an earlier part of a resumed run). 0, or -1 with err. */
+int table_load(struct store *st, int64_t result_id, struct case_result *r, char *err, size_t n);
 
 /* Is this status a failure (mismatch, error)? ok, skipped and oom (a
  * measured outcome: the case does not fit) are not. */

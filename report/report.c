@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "report.h"
+#include "resultset.h"
 #include "store.h"
 
 /* Columns read from runs, in the order of struct rp_run's fields below. */
@@ -319,8 +320,9 @@ static int load_results(struct report *rp, sqlite3 *db, const char *path, int ru
 
 /* The runs run_sel picks from one database, each followed by its results. */
 static int load_runs(struct report *rp, sqlite3 *db, const char *path, const char *run_sel,
-                     char *err, size_t n)
+                     int include_unfinished, char *err, size_t n)
 {
+    const char *finished = include_unfinished ? "" : " WHERE finished_at IS NOT NULL";
     int has_run[RC_N], has_res[XC_N_COLS];
     table_columns(db, "runs", run_cols, RC_N, has_run);
     table_columns(db, "results", result_cols, XC_N_COLS, has_res);
@@ -328,9 +330,9 @@ static int load_runs(struct report *rp, sqlite3 *db, const char *path, const cha
     sb_puts(&sql, "SELECT id, ");
     select_list(&sql, run_cols, has_run, RC_N);
     if (strcmp(run_sel, "all") == 0)
-        sb_puts(&sql, " FROM runs ORDER BY id");
+        sb_printf(&sql, " FROM runs%s ORDER BY id", finished);
     else if (strcmp(run_sel, "latest") == 0)
-        sb_puts(&sql, " FROM runs ORDER BY id DESC LIMIT 1");
+        sb_printf(&sql, " FROM runs%s ORDER BY id DESC LIMIT 1", finished);
     else
         sb_puts(&sql, " FROM runs WHERE id = ?");
     sqlite3_stmt *s = NULL;
@@ -357,8 +359,14 @@ static int load_runs(struct report *rp, sqlite3 *db, const char *path, const cha
     }
     sqlite3_finalize(s);
     if (!found) {
-        snprintf(err, n, "%s: %s", path, strcmp(run_sel, "latest") == 0 || strcmp(run_sel, "all") == 0
-                 ? "the database holds no runs" : "no run with that id (--run)");
+        int unfinished = include_unfinished ? 0 : rs_unfinished_runs(db);
+        if (unfinished > 0 && (strcmp(run_sel, "latest") == 0 || strcmp(run_sel, "all") == 0))
+            snprintf(err, n, "%s: no run finished (%d did not: killed or interrupted; "
+                     "--include-unfinished reports them)", path, unfinished);
+        else
+            snprintf(err, n, "%s: %s", path, strcmp(run_sel, "latest") == 0 ||
+                     strcmp(run_sel, "all") == 0 ? "the database holds no runs"
+                                                 : "no run with that id (--run)");
         return -1;
     }
     return 0;
@@ -390,7 +398,8 @@ static void open_uri(const char *path, char *uri, size_t len)
 
 /* Opens one database read-only, checks it is a seqbench database this
  * report can read, and loads the selected runs. */
-static int load_db(struct report *rp, const char *path, const char *run_sel, char *err, size_t n)
+static int load_db(struct report *rp, const char *path, const char *run_sel,
+                   int include_unfinished, char *err, size_t n)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -427,7 +436,7 @@ static int load_db(struct report *rp, const char *path, const char *run_sel, cha
                  path, version);
         goto done;
     }
-    rc = load_runs(rp, db, path, run_sel, err, n);
+    rc = load_runs(rp, db, path, run_sel, include_unfinished, err, n);
 done:
     sqlite3_close(db);
     return rc;
@@ -447,13 +456,13 @@ static void collect_families(struct report *rp)
 }
 
 int report_load(struct report *rp, const char *const *dbs, int n_dbs, const char *run_sel,
-                char *err, size_t n)
+                int include_unfinished, char *err, size_t n)
 {
     memset(rp, 0, sizeof *rp);
     rp->dbs = dbs;
     rp->n_dbs = n_dbs;
     for (int i = 0; i < n_dbs; i++)
-        if (load_db(rp, dbs[i], run_sel, err, n) != 0)
+        if (load_db(rp, dbs[i], run_sel, include_unfinished, err, n) != 0)
             return -1;
     collect_families(rp);
     return 0;

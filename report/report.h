@@ -96,11 +96,14 @@ struct report {
     int n_items;
 };
 
-/* run_sel: "latest" (each database's newest run), "all", or a run id
- * (looked up in every database). Returns 0, or -1 with err set to one line
- * naming the file and the problem; nothing is ever written to a database. */
+/* run_sel: "latest" (each database's newest finished run), "all" (its
+ * finished runs), or a run id (looked up in every database, finished or
+ * not). include_unfinished: latest and all take the runs that did not
+ * finish (runs.finished_at NULL: killed, interrupted) too. Returns 0, or -1
+ * with err set to one line naming the file and the problem; nothing is
+ * ever written to a database. */
 int report_load(struct report *rp, const char *const *dbs, int n_dbs, const char *run_sel,
-                char *err, size_t n);
+                int include_unfinished, char *err, size_t n);
 void report_free(struct report *rp);
 
 /* Writes the figures into dir (which exists) and records them as items.

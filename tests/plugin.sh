@@ -42,6 +42,10 @@ printf 'name = plug\n[flash]\nimpls = plugin-rows\nN = 32 48\nH = 2\nD = 16\n' >
 "$B" suite "$t/plug.suite" --plugin "$so" --device cpu --db "$t/s.db" --max-time 0.2 >"$t/out" 2>"$t/err"; rc=$?
 check "suite --plugin: exit 0, both cases ok (got $rc: $(tail -n 1 "$t/err"))" \
     bash -c "[ $rc -eq 0 ] && [ \$(sqlite3 '$t/s.db' \"SELECT count(*) FROM results WHERE impl = 'plugin-rows' AND status LIKE 'ok%'\") = 2 ]"
+# Isolated, each case is a child bench: it gets the --plugin too.
+"$B" suite "$t/plug.suite" --plugin "$so" --device cpu --isolate --db "$t/i.db" --max-time 0.2 >"$t/out" 2>"$t/err"; rc=$?
+check "suite --plugin --isolate: the children load it, both cases ok (got $rc: $(tail -n 1 "$t/err"))" \
+    bash -c "[ $rc -eq 0 ] && [ \$(sqlite3 '$t/i.db' \"SELECT count(*) FROM results WHERE impl = 'plugin-rows' AND status LIKE 'ok%'\") = 2 ]"
 
 # ---- refused, one line each, exit 2 ---------------------------------------------------
 bad 2 "--plugin $t/none.so: cannot load it: " run flash --plugin "$t/none.so" --no-db

@@ -40,6 +40,10 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # The CPU roofs (harness/ceilings.h) are measured once for the whole run
 # into a scratch cache, not read from or written to the user's.
 export SEQBENCH_CACHE_DIR=${SEQBENCH_CACHE_DIR:-$tmp/cache}
+# The device locks (harness/devlock.h) of this run's benches, apart from
+# those of any other bench on the machine (another checkout's tests).
+export SEQBENCH_LOCK_DIR=${SEQBENCH_LOCK_DIR:-$tmp/locks}
+mkdir -p "$SEQBENCH_LOCK_DIR"
 for t in "$@" tests/*.sh; do
     [ "$t" = tests/run.sh ] && continue
     name=$(basename "$t")

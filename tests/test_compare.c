@@ -151,6 +151,7 @@ static void add_run_on(struct store *st, const char *started, struct where w, co
         CHECK(store_insert_result(st, run, &r, f[i].samples, f[i].n, err, sizeof err) == 0,
               "insert %s: %s", f[i].case_str, err);
     }
+    CHECK(store_finish_run(st, run, err, sizeof err) == 0, "finish run: %s", err);
 }
 
 static void add_run(struct store *st, const char *started, const struct fake *f, int n_fakes)
@@ -316,6 +317,15 @@ static void build_compare_dbs(void)
         add_run(st, "2026-01-04T00:00:00Z", earlier, 1);
     }
     store_close(st);
+    /* A finished run, then a later one that did not finish (killed). */
+    st = store_open(path("unfinished.db"), err, sizeof err);
+    if (st) {
+        add_run(st, "2026-01-02T00:00:00Z", improve, 3);
+        add_run(st, "2026-01-03T00:00:00Z", regress, 3);
+    }
+    store_close(st);
+    CHECK(exec_sql("unfinished.db", "UPDATE runs SET finished_at = NULL"
+                   " WHERE started_at = '2026-01-03T00:00:00Z'") == SQLITE_OK, "unfinish the later run");
     free(a), free(b), free(c), free(a_slow), free(a_fast), free(b2), free(c2), free(a2), free(a_old);
     free(a_few), free(b_slow);
 }
@@ -363,6 +373,24 @@ static void test_compare_verdicts(void)
  * run whose host and CPU differ is "A vs B", exit 0, unless
  * --across-machines; different input versions are refused (exit 2) unless
  * --across-inputs. */
+/* A run that did not finish is left out unless asked for: the latest
+ * finished run's results count, and stderr says what was left out. */
+static void test_compare_unfinished(void)
+{
+    CHECK(compare("base.db", "unfinished.db", "csv") == 0 && strstr(out_text, "\nfaster," A ","),
+          "the finished run (faster) counts, not the later unfinished one: %s", out_text);
+    long len;
+    char *err = slurp(path("cmd.err"), &len);
+    if (err)
+        err[len > 0 ? len : 0] = 0;
+    CHECK(err && strstr(err, "1 run that did not finish left out"), "said on stderr: %s", err);
+    free(err);
+    char *argv[] = { "compare", (char *)path("base.db"), (char *)path("unfinished.db"), "--format",
+                     "csv", "--include-unfinished", NULL };
+    CHECK(run(cmd_compare, argv) == 1 && strstr(out_text, "\nslower," A ","),
+          "--include-unfinished: the unfinished run's slower A counts: %s", out_text);
+}
+
 static void test_compare_machines(void)
 {
     const int n = 30;
@@ -539,7 +567,8 @@ static void make_v1(const char *name)
 {
     char sql[2048];
     snprintf(sql, sizeof sql, "%s PRAGMA user_version = 1;"
-             "INSERT INTO runs (run_uid, started_at) VALUES ('v1run', '2025-06-01T00:00:00Z');"
+             "INSERT INTO runs (run_uid, started_at, finished_at) VALUES ('v1run',"
+             " '2025-06-01T00:00:00Z', '2025-06-01T00:01:00Z');"
              "INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device,"
              " dtype, status, median_ms, n_samples) VALUES (1, '2025-06-01T00:00:00Z', '" A "',"
              " 'flash fp32 case=A', 'flash', 'cpu', 'cpu', 'fp32', 'ok', 1.25, 2);"
@@ -625,6 +654,7 @@ int main(void)
     build_compare_dbs();
     test_compare_verdicts();
     test_compare_machines();
+    test_compare_unfinished();
     test_compare_bad_input();
     test_escaping();
     test_merge();

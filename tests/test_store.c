@@ -12,11 +12,13 @@
  *   9. an injected failure on the 4th sample rolls the whole result back.
  */
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -196,6 +198,7 @@ static const struct run_record full_run = {
     .power_limit_w = 700.5, .temperature_c = 41, .ecc_enabled = 1, .mig_enabled = 0,
     .persistence_enabled = 1, .throttle_reasons = 0x1, .nvml_why = NULL,
     .calibration_json = "{\"gpu\": {\"gemm_bf16_tflops\": 750}}",
+    .config = "suite=smoke fnv=1 device=cuda:0",
 };
 
 /* The per-kernel breakdown of the ok result. */
@@ -232,6 +235,7 @@ static const struct result_record ok_result = {
     .pool_peak_bytes = 123731968, .meminfo_bytes = 125829120, .host_peak_bytes = 4096,
     .pct_bound_measured = 104.5, .roof_flops_measured = 7.5e14, .roof_bytes_s_measured = NAN,
     .kernels = ok_kernels, .n_kernels = 2,
+    .started_at_ms = 1765000000123, .finished_at_ms = 1765000004567,
 };
 
 static struct result_record skipped_result(void)
@@ -280,6 +284,7 @@ static void check_stored_run(sqlite3 *db, int64_t run_id)
         X_INT("ecc_enabled", 1), X_INT("mig_enabled", 0), X_INT("persistence_enabled", 1),
         X_INT("throttle_reasons", 1), X_NULL("nvml_why"),
         X_TEXT("calibration_json", full_run.calibration_json),
+        X_TEXT("config", "suite=smoke fnv=1 device=cuda:0"),
     };
     check_row(db, sql, ex, N_OF(ex), "runs");
 }
@@ -315,6 +320,7 @@ static void check_stored_ok(sqlite3 *db, int64_t run_id)
         X_INT("meminfo_bytes", 125829120), X_INT("host_peak_bytes", 4096),
         X_REAL("pct_bound_measured", 104.5), X_REAL("roof_flops_measured", 7.5e14),
         X_NULL("roof_bytes_s_measured"),
+        X_INT("started_at", 1765000000123), X_INT("finished_at", 1765000004567),
     };
     check_row(db, "SELECT * FROM results WHERE status = 'ok'", ex, N_OF(ex), "ok result");
     /* The per-kernel breakdown, in the order given. */
@@ -374,6 +380,7 @@ static void check_stored_skipped(sqlite3 *db, int64_t run_id)
         X_NULL("sm_clock_mhz"), X_NULL("footprint_predicted"), X_NULL("pool_peak_bytes"),
         X_NULL("meminfo_bytes"), X_NULL("host_peak_bytes"), X_NULL("pct_bound_measured"),
         X_NULL("roof_flops_measured"), X_NULL("roof_bytes_s_measured"),
+        X_NULL("started_at"), X_NULL("finished_at"),
     };
     check_row(db, "SELECT * FROM results WHERE status LIKE 'skipped:%'", ex, N_OF(ex), "skipped result");
     CHECK(query_int(db, "SELECT count(*) FROM samples s JOIN results r ON r.id = s.result_id"
@@ -495,6 +502,10 @@ static void test_migration(void)
     CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('kernels') WHERE"
                         " \"table\" = 'results' AND on_delete = 'CASCADE'") == 1,
           "kernels reference results, deleted with them");
+    CHECK(query_int(db, "SELECT count(*) FROM results WHERE id = 1 AND started_at IS NULL"
+                        " AND finished_at IS NULL") == 1 &&
+              query_int(db, "SELECT count(*) FROM runs WHERE run_uid = 'old' AND config IS NULL") == 1,
+          "schema 7: started_at, finished_at and runs.config added, NULL for the old rows");
     CHECK(query_int(db, "PRAGMA foreign_keys") == 1, "foreign keys back on after the rebuild");
     CHECK(query_int(db, "SELECT count(*) FROM pragma_foreign_key_list('samples') WHERE"
                         " \"table\" = 'results'") == 1, "samples still reference results");
@@ -690,6 +701,185 @@ static void test_bad_inserts(void)
     store_close(st);
 }
 
+/* ---- 10: a valid header over a corrupt page -------------------------- */
+
+/* Overwrites 8 bytes at offset off of path with 0xff. */
+static void scribble(const char *path, long off)
+{
+    FILE *f = fopen(path, "r+b");
+    CHECK(f != NULL, "open %s to corrupt it", path);
+    if (!f)
+        return;
+    static const unsigned char junk[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    fseek(f, off, SEEK_SET);
+    fwrite(junk, 1, sizeof junk, f);
+    fclose(f);
+}
+
+/* A database written by the store (WAL), and the same in a rollback journal
+ * (as another tool leaves it), each with page 2's b-tree header (the runs
+ * table's root) overwritten: the header and the schema still read, so only
+ * PRAGMA quick_check finds it. Refused, byte for byte as it was, and not
+ * switched to WAL. */
+static void test_corrupt_page(void)
+{
+    char path[256], err[512];
+    for (int rollback = 0; rollback < 2; rollback++) {
+        path_in_dir(path, sizeof path, rollback ? "corrupt-rollback.db" : "corrupt-wal.db");
+        struct store *st = store_open(path, err, sizeof err);
+        int64_t run_id = 0;
+        CHECK(st && store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0 &&
+                  store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err) == 0,
+              "a database to corrupt: %s", err);
+        if (rollback)
+            CHECK(sqlite3_exec(store_db(st), "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK,
+                  "switch it to a rollback journal");
+        store_close(st);
+        scribble(path, 4096);
+        check_refused_untouched(path, "quick_check", rollback ? "a rollback-journal database with a "
+                                "corrupt page 2" : "a WAL database with a corrupt page 2");
+        char mode[16] = "";
+        sqlite3 *db = NULL;
+        sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+        query_text(db, "PRAGMA journal_mode", mode, sizeof mode);
+        sqlite3_close(db);
+        CHECK(strcmp(mode, rollback ? "delete" : "wal") == 0, "its journal mode is still %s (got %s)",
+              rollback ? "delete" : "wal", mode);
+    }
+}
+
+/* ---- 11: another writer holds the lock past the busy timeout ------------- */
+
+struct holder {
+    const char *path;
+    double seconds;             /* how long it keeps the write lock */
+    volatile int holding;       /* 1 once it has it, 2 when it let go */
+};
+
+static void *hold_write_lock(void *arg)
+{
+    struct holder *h = arg;
+    sqlite3 *db = NULL;
+    sqlite3_open_v2(h->path, &db, SQLITE_OPEN_READWRITE, NULL);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+        h->holding = 1;
+        usleep((useconds_t)(h->seconds * 1e6));
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    }
+    h->holding = 2;
+    sqlite3_close(db);
+    return NULL;
+}
+
+static double wall_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* The store's busy timeout is 5 s; a writer holding the lock for 6 s must
+ * make the insert wait and succeed, not fail (the suite used to stop and
+ * lose the case in flight). */
+static void test_busy_writer(void)
+{
+    char path[256], err[512];
+    path_in_dir(path, sizeof path, "busy.db");
+    struct store *st = store_open(path, err, sizeof err);
+    int64_t run_id = 0;
+    CHECK(st && store_begin_run(st, &full_run, &run_id, err, sizeof err) == 0, "begin: %s", err);
+    if (!st)
+        return;
+    struct holder h = { .path = path, .seconds = 6.5 };
+    pthread_t th;
+    pthread_create(&th, NULL, hold_write_lock, &h);
+    while (!h.holding)
+        usleep(1000);
+    CHECK(h.holding == 1, "the other connection holds the write lock");
+    double t0 = wall_seconds();
+    int rc = store_insert_result(st, run_id, &ok_result, ok_samples, 5, err, sizeof err);
+    double waited = wall_seconds() - t0;
+    pthread_join(th, NULL);
+    CHECK(rc == 0, "the insert waited for the lock and succeeded: %s", err);
+    CHECK(waited > 5.0, "it waited past one busy timeout (%.1f s)", waited);
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1 &&
+              query_int(store_db(st), "SELECT count(*) FROM samples") == 5, "the result and its samples");
+    store_close(st);
+}
+
+/* ---- 12: resuming: unfinished runs, a case's result, replacing, reading back */
+
+static void test_resume_api(void)
+{
+    char path[256], err[512], uid[40] = "", status[64];
+    path_in_dir(path, sizeof path, "resume.db");
+    struct store *st = store_open(path, err, sizeof err);
+    CHECK(st != NULL, "open: %s", err);
+    if (!st)
+        return;
+    struct run_record a = full_run, b = full_run;
+    b.config = "another configuration";
+    int64_t done_id, open_id, other_id, found = 0, rid = 0, rid2 = 0;
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 0,
+          "no run yet: none unfinished");
+    store_begin_run(st, &a, &done_id, err, sizeof err);
+    store_finish_run(st, done_id, err, sizeof err);
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 0,
+          "a finished run is not resumed");
+    store_begin_run(st, &a, &open_id, err, sizeof err);
+    store_begin_run(st, &b, &other_id, err, sizeof err);
+    CHECK(store_find_unfinished(st, a.config, &found, uid, sizeof uid, err, sizeof err) == 1 &&
+              found == open_id && strlen(uid) == 32,
+          "the unfinished run of the same config (%lld, uid %s), not the other config's",
+          (long long)found, uid);
+
+    struct result_record failed = skipped_result();
+    failed.status = "error: child killed by SIGSEGV";
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid, status, sizeof status, err,
+                            sizeof err) == 0, "no result for the case yet");
+    CHECK(store_insert_result(st, open_id, &failed, NULL, 0, err, sizeof err) == 0, "store the error");
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid, status, sizeof status, err,
+                            sizeof err) == 1 && strcmp(status, failed.status) == 0,
+          "found with its status (%s)", status);
+    CHECK(store_find_result(st, other_id, failed.case_str, &rid2, NULL, 0, err, sizeof err) == 0,
+          "not in another run");
+    struct result_record again = ok_result;
+    again.case_str = failed.case_str;
+    CHECK(store_replace_result(st, open_id, rid, &again, ok_samples, 5, err, sizeof err) == 0,
+          "replace the error: %s", err);
+    CHECK(store_find_result(st, open_id, failed.case_str, &rid2, status, sizeof status, err,
+                            sizeof err) == 1 && strcmp(status, "ok") == 0,
+          "the case now has one result, ok (%s)", status);
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1 &&
+              query_int(store_db(st), "SELECT count(*) FROM samples") == 5,
+          "one result, its 5 samples");
+    CHECK(store_replace_result(st, open_id, rid2 + 100, &again, ok_samples, 5, err, sizeof err) != 0 &&
+              strstr(err, "no result"), "replacing a result that is not there fails: %s", err);
+    CHECK(store_replace_result(st, other_id, rid2, &again, ok_samples, 5, err, sizeof err) != 0,
+          "replacing another run's result fails");
+    CHECK(query_int(store_db(st), "SELECT count(*) FROM results") == 1, "and changes nothing");
+
+    struct result_record back;
+    char text[2048];
+    CHECK(store_load_result(st, rid2, &back, text, sizeof text, err, sizeof err) == 0, "load: %s", err);
+    CHECK(strcmp(back.case_str, failed.case_str) == 0 && strcmp(back.status, "ok") == 0 &&
+              back.median_ms == 1.5 && back.p10_ms == 0.5 && back.p90_ms == 2.5 &&
+              back.n_samples == 5 && back.tflops == 3.0 && isnan(back.gbps) &&
+              back.pct_bound == 87.5 && strcmp(back.bound, "compute") == 0 &&
+              back.noise == 0.0075 && back.rel_err == 1.5e-3 && back.error == NULL &&
+              back.started_at_ms == 1765000000123 && back.finished_at_ms == 1765000004567 &&
+              back.kernel_ms == 1.375 && back.n_kernels == 2 && back.throttled_samples == 2 &&
+              strcmp(back.counters_json, ok_result.counters_json) == 0 &&
+              strcmp(back.energy_why, ok_result.energy_why) == 0 && back.pct_bound_measured == 104.5,
+          "read back as stored, the profiling fields and the kernels' count too");
+    CHECK(store_replace_result(st, open_id, rid2, &again, ok_samples, 5, err, sizeof err) == 0 &&
+              query_int(store_db(st), "SELECT count(*) FROM kernels") == 2,
+          "replacing a result with kernels leaves only the new one's kernels: %s", err);
+    CHECK(store_load_result(st, rid2 + 100, &back, text, sizeof text, err, sizeof err) != 0 &&
+              strstr(err, "no result"), "a missing id: %s", err);
+    store_close(st);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -702,6 +892,9 @@ int main(void)
     test_garbage();
     test_unwritable();
     test_bad_inserts();
+    test_corrupt_page();
+    test_busy_writer();
+    test_resume_api();
 
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
