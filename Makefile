@@ -135,6 +135,7 @@ build/flags: FORCE
 	@mkdir -p build
 	@echo '$(CC) $(CFLAGS_ALL) $(INCLUDES) $(NVCCFLAGS) $(GENCODE)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+	@echo '$(CUDA_ARCHS)' > build/cuda_archs
 
 build/%.o: %.c build/flags
 	@mkdir -p $(dir $@)
@@ -173,8 +174,78 @@ bin/tests/fake/libcupti.so.13: tests/fake_cupti.c
 # The tests install what their checks need beyond the main job's: NumPy 1.x
 # and 2.x, PyYAML, chromium, cuobjdump/nvdisasm (scripts/deps.sh says where).
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS) $(FAKE_LIBS)
+	$(Q)$(MAKE) --no-print-directory found bin/bench $(TESTS) $(SIM_BINS) $(FAKE_LIBS)
 	$(Q)bash tests/run.sh $(TESTS)
+
+# ---- the CPU runner: every kernel from its source on the CPU -----------------
+# Each .cu file of the binary (ops/, harness/) and the runner's test kernels,
+# compiled as C++ by g++ with ops/sim/cuda_sim.h, twice: AddressSanitizer +
+# UBSan, and ThreadSanitizer; linked with the harness and reference objects
+# and the runner (ops/sim/: scheduler, CUDA runtime, cuBLAS) in place of
+# libcudart and cuBLAS. The kernels' registers and static shared memory per
+# architecture come from the nvcc build's ptxas reports. tests/cuda_on_cpu.sh
+# builds and runs them (docs/cuda-on-cpu.md).
+ifneq ($(NVCC),)
+SIM_CXX      ?= g++
+SIM_KINDS    := asan tsan
+# plain: no sanitizer (not built by make test; for timing the runner itself)
+# -Wno-missing-field-initializers: C++ warns on the harness's C designated
+# initializers (MEASURE_DEFAULTS) that leave fields zero, as C intends.
+SIM_KINDS_ALL := $(SIM_KINDS) plain
+SIM_CU_SRC   := $(CU_SRC) tests/cuda_on_cpu_kernels.cu
+SIM_FLAGS    := -std=c++20 -O2 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-unknown-pragmas -Wno-class-memaccess -Wno-missing-field-initializers \
+                -I$(CUDA_HOME)/include -Ibuild/sim -I. -DSB_HAVE_CUDA
+SIM_SAN_asan := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fsanitize-sections=sb_shared
+SIM_SAN_tsan := -fsanitize=thread
+SIM_SAN_plain :=
+# The runner's own bookkeeping is not instrumented under TSan (sched.cpp says why).
+SIM_OWN_asan := $(SIM_SAN_asan)
+SIM_OWN_tsan := -DSB_SIM_TSAN
+SIM_OWN_plain :=
+SIM_HOST_OBJ := $(filter-out build/harness/main.o,$(HARNESS_SRC:%.c=build/%.o)) \
+                $(REPORT_SRC:%.c=build/%.o) $(REFERENCE_SRC:%.c=build/%.o) $(OPS_C_SRC:%.c=build/%.o)
+# bench's libraries but the two the runner stands in for.
+SIM_LDLIBS   := $(filter-out -lcublas -lcudart_static,$(LDLIBS_ALL))
+SIM_BINS     := $(SIM_KINDS:%=bin/tests/cuda_on_cpu-%)
+SIM_REPORTS  := $(CU_OBJ:.o=.ptxas) build/tests/cuda_on_cpu_kernels.ptxas
+
+# Objects of the runner are rebuilt when its flags change.
+build/sim/flags: FORCE
+	@mkdir -p build/sim
+	@echo '$(SIM_CXX) $(SIM_FLAGS) $(foreach k,$(SIM_KINDS_ALL),$(SIM_SAN_$(k)) $(SIM_OWN_$(k)))' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
+
+build/tests/cuda_on_cpu_kernels.ptxas: build/tests/cuda_on_cpu_kernels.o
+build/sim/kernel_attrs.inc: $(CU_OBJ) build/tests/cuda_on_cpu_kernels.o ops/sim/kernel_attrs.awk
+	@mkdir -p $(dir $@)
+	$(Q)awk -f ops/sim/kernel_attrs.awk $(SIM_REPORTS) > $@.tmp && mv $@.tmp $@
+
+define SIM_RULES
+build/sim-$(1)/%.o: %.cu build/sim/flags
+	@mkdir -p $$(dir $$@)
+	@echo "  SIMCC $$< ($(1))"
+	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -include ops/sim/cuda_sim.h -MMD -MP -x c++ -c $$< -o $$@
+build/sim-$(1)/ops/sim/%.o: ops/sim/%.cpp build/sim/flags build/sim/kernel_attrs.inc
+	@mkdir -p $$(dir $$@)
+	@echo "  SIMCC $$< ($(1))"
+	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_OWN_$(1)) -MMD -MP -c $$< -o $$@
+build/sim-$(1)/ops/sim/ptx_sim.o: ops/sim/ptx_sim.cpp build/sim/flags
+	@mkdir -p $$(dir $$@)
+	@echo "  SIMCC $$< ($(1))"
+	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -MMD -MP -c $$< -o $$@
+build/sim-$(1)/tests/cuda_on_cpu.o: tests/cuda_on_cpu.cpp build/sim/flags
+	@mkdir -p $$(dir $$@)
+	@echo "  SIMCC $$< ($(1))"
+	$(Q)$(SIM_CXX) $(SIM_FLAGS) $(SIM_SAN_$(1)) -MMD -MP -c $$< -o $$@
+bin/tests/cuda_on_cpu-$(1): $(SIM_CU_SRC:%.cu=build/sim-$(1)/%.o) build/sim-$(1)/tests/cuda_on_cpu.o \
+                           $(patsubst %.cpp,build/sim-$(1)/%.o,$(wildcard ops/sim/*.cpp)) $(SIM_HOST_OBJ)
+	@mkdir -p bin/tests
+	@echo "  LD    $$@"
+	$(Q)$(SIM_CXX) $(SIM_SAN_$(1)) -rdynamic $$^ -o $$@ $(SIM_LDLIBS)
+endef
+$(foreach k,$(SIM_KINDS_ALL),$(eval $(call SIM_RULES,$(k))))
+endif
 
 # The main job: the long-context suite on the default device (cuda:0 when
 # present, else the CPU with the suite's CPU caps) into results/bench.db,

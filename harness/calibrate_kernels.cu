@@ -12,16 +12,18 @@
  *   sb_calib_ex2_kernel   CALIB_CHAINS independent ex2.approx chains: the
  *                         special-function units' (SFU, MUFU) rate.
  *
- * All three are plain global-namespace __global__ functions that the CPU
- * runner of the kernels (tests/cuda_on_cpu) can execute: ex2 goes through
- * sb_ex2_approx, PTX on the GPU and exp2f on the CPU. Each writes one value
- * per thread, so the compiler cannot drop the chains. Unverified: compiled
- * here, never run on a GPU.
+ * All three are global-namespace __global__ functions launched through
+ * sb_kernel_launch (ops/launch.cuh), so the CPU runner executes them from
+ * this source (tests/cuda_on_cpu.sh checks what they compute); ex2 goes
+ * through sb_ex2_approx, PTX on the GPU and exp2f on the CPU. Each writes
+ * one value per thread, so the compiler cannot drop the chains.
+ * Unverified on a GPU: compiled here, never run on one.
  */
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
 
+#include "../ops/launch.cuh"
 #include "calibrate_kernels.h"
 
 /* PTX ISA 9.7.4.12, ex2: base-2 exponential, approximate, flush-to-zero
@@ -92,19 +94,21 @@ __global__ void sb_calib_ex2_kernel(float *out, int iters)
 extern "C" int sb_calib_fill(void *stream, void *words, uint64_t n_words, uint32_t seed, uint32_t keep)
 {
     const unsigned grid = n_words / CALIB_BLOCK + 1 < 65535 ? (unsigned)(n_words / CALIB_BLOCK + 1) : 65535;
-    sb_calib_fill_kernel<<<grid, CALIB_BLOCK, 0, (cudaStream_t)stream>>>((uint32_t *)words, n_words,
-                                                                        seed, keep);
+    sb_kernel_launch(sb_calib_fill_kernel, dim3(grid), dim3(CALIB_BLOCK), 0, (cudaStream_t)stream,
+                     (uint32_t *)words, n_words, seed, keep);
     return (int)cudaGetLastError();
 }
 
 extern "C" int sb_calib_fma(void *stream, int blocks, float *out, int iters)
 {
-    sb_calib_fma_kernel<<<blocks, CALIB_BLOCK, 0, (cudaStream_t)stream>>>(out, iters, 0.999999f, 1e-7f);
+    sb_kernel_launch(sb_calib_fma_kernel, dim3((unsigned)blocks), dim3(CALIB_BLOCK), 0, (cudaStream_t)stream,
+                     out, iters, 0.999999f, 1e-7f);
     return (int)cudaGetLastError();
 }
 
 extern "C" int sb_calib_ex2(void *stream, int blocks, float *out, int iters)
 {
-    sb_calib_ex2_kernel<<<blocks, CALIB_BLOCK, 0, (cudaStream_t)stream>>>(out, iters);
+    sb_kernel_launch(sb_calib_ex2_kernel, dim3((unsigned)blocks), dim3(CALIB_BLOCK), 0, (cudaStream_t)stream,
+                     out, iters);
     return (int)cudaGetLastError();
 }

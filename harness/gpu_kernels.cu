@@ -10,43 +10,16 @@
  * samples and a late store from an earlier sample cannot release a later
  * kernel.
  *
- * Unverified: compiled and linked here, never run on a GPU.
+ * The CPU runner runs it from this source (tests/cuda_on_cpu.sh: the
+ * protocol in its wrapper tests, the harness's cold timing through it in
+ * run_case); unverified on a GPU.
  */
 #include <cuda_runtime.h>
 #include <stdint.h>
-#include <time.h>
 
+#include "../ops/launch.cuh"
+#include "../ops/ptx.cuh"
 #include "gpu_kernels.h"
-
-/* ---- device wrappers (PTX on the GPU, the CPU's own clock otherwise) ------- */
-
-/* Nanoseconds of the GPU's global timer (PTX ISA, special register
- * %globaltimer: a 64-bit ns counter common to all SMs). */
-static __device__ __forceinline__ uint64_t sb_globaltimer_ns(void)
-{
-#ifdef __CUDA_ARCH__
-    uint64_t t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-#else
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-#endif
-}
-
-/* Suspends the thread for about ns (sm_70+: nanosleep.u32). */
-static __device__ __forceinline__ void sb_nanosleep(unsigned ns)
-{
-#ifdef __CUDA_ARCH__
-    __nanosleep(ns);
-#else
-    struct timespec ts = { 0, (long)ns };
-    nanosleep(&ts, NULL);
-#endif
-}
-
-/* ---- kernels ------------------------------------------------------------- */
 
 /* Polling interval: the kernel reads the flag across PCIe; sleeping between
  * reads keeps that traffic negligible. The release latency this adds is not
@@ -60,7 +33,9 @@ static __device__ __forceinline__ void sb_nanosleep(unsigned ns)
  * needed: the kernel reads nothing the host wrote besides the word itself.
  * On timeout the store to *timed_out is followed by a system-scope fence,
  * so it is visible to the host before the kernel is seen to complete (the
- * host reads it only after synchronising with a later event anyway). */
+ * host reads it only after synchronising with a later event anyway).
+ * sb_globaltimer_ns (ops/ptx.cuh) reads %globaltimer; __nanosleep is
+ * nanosleep.u32 (sm_70+), on the CPU runner a yield to the other threads. */
 __global__ void sb_block_stream_kernel(const volatile unsigned *release, unsigned gen,
                                        volatile unsigned *timed_out, uint64_t timeout_ns)
 {
@@ -71,16 +46,25 @@ __global__ void sb_block_stream_kernel(const volatile unsigned *release, unsigne
             __threadfence_system();
             return;
         }
-        sb_nanosleep(BLOCK_POLL_NS);
+        __nanosleep(BLOCK_POLL_NS);
     }
 }
 
 /* ---- host API ------------------------------------------------------------ */
 
+/* Its launch: one thread, no shared memory. */
+static struct sb_plan block_stream_plan(void)
+{
+    return { "sb_block_stream_kernel", { 1, 1, 1 }, 1, 0 };
+}
+
 extern "C" int sb_gpu_block_stream(void *stream, const unsigned *d_release, unsigned gen,
                                    unsigned *d_timed_out, uint64_t timeout_ns)
 {
-    sb_block_stream_kernel<<<1, 1, 0, (cudaStream_t)stream>>>(d_release, gen, d_timed_out,
-                                                             timeout_ns);
+    const struct sb_plan p = block_stream_plan();
+    sb_kernel_launch(sb_block_stream_kernel,
+                     dim3((unsigned)p.grid[0], (unsigned)p.grid[1], (unsigned)p.grid[2]),
+                     dim3((unsigned)p.threads), p.smem, (cudaStream_t)stream, d_release, gen,
+                     d_timed_out, timeout_ns);
     return (int)cudaGetLastError();
 }

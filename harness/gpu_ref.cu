@@ -14,32 +14,35 @@
  * kernel is a sequential walk of N tokens per thread, seconds at 1M tokens.
  *
  * Status: compiled for every target; never run on a GPU (unverified). The
- * block functions it launches are checked on the CPU against the float64
- * reference (tests/test_gpu_ref.c).
+ * block functions are checked on the CPU against the float64 reference
+ * (tests/test_gpu_ref.c), and these kernels and their launch run on the CPU
+ * runner from this source in every GPU case it executes
+ * (tests/cuda_on_cpu.sh).
  */
 #include <cuda_runtime.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../ops/launch.cuh"
 #include "gpu.h"
 #include "gpu_ref.h"
 
 __global__ void __launch_bounds__(GREF_THREADS)
 gref_attention_kernel(const struct gref_case c, float *__restrict__ ref)
 {
-    extern __shared__ float gref_sh[];
+    float *sh = static_cast<float *>(sb_dynamic_smem());
     for (int64_t blk = blockIdx.x; blk < gref_blocks(&c); blk += gridDim.x) {
-        gref_attention_block(&c, blk, ref, gref_sh);
-        __syncthreads();        /* gref_sh is reused by the next block */
+        gref_attention_block(&c, blk, ref, sh);
+        __syncthreads();        /* sh is reused by the next block */
     }
 }
 
 __global__ void __launch_bounds__(GREF_COLS)
 gref_recurrent_kernel(const struct gref_case c, float *__restrict__ ref)
 {
-    extern __shared__ float gref_sh[];
+    float *sh = static_cast<float *>(sb_dynamic_smem());
     for (int64_t blk = blockIdx.x; blk < gref_blocks(&c); blk += gridDim.x)
-        gref_recurrent_block(&c, blk, ref, gref_sh);
+        gref_recurrent_block(&c, blk, ref, sh);
 }
 
 __global__ void gref_compare_kernel(const float *__restrict__ out, const float *__restrict__ ref,
@@ -52,6 +55,29 @@ __global__ void gref_compare_kernel(const float *__restrict__ out, const float *
 
 /* Blocks launched at most: the kernels stride over the rest. */
 #define GREF_MAX_GRID (1 << 30)
+#define GREF_COMPARE_THREADS 256
+
+static int64_t gref_grid(int64_t blocks)
+{
+    return blocks < GREF_MAX_GRID ? blocks : GREF_MAX_GRID;
+}
+
+/* The launches: the case's reference kernel, a block per gref_blocks()
+ * (striding past GREF_MAX_GRID) with gref_shared_floats() of shared
+ * memory; the compare, a thread per (row, head) pair. */
+static struct sb_plan gref_ref_plan(const struct gref_case *c)
+{
+    const size_t smem = (size_t)gref_shared_floats(c) * sizeof(float);
+    if (c->kind == GREF_ATTENTION)
+        return { "gref_attention_kernel", { gref_grid(gref_blocks(c)), 1, 1 }, GREF_THREADS, smem };
+    return { "gref_recurrent_kernel", { gref_grid(gref_blocks(c)), 1, 1 }, GREF_COLS, smem };
+}
+
+static struct sb_plan gref_compare_plan(int64_t pairs)
+{
+    const int64_t blocks = (pairs + GREF_COMPARE_THREADS - 1) / GREF_COMPARE_THREADS;
+    return { "gref_compare_kernel", { gref_grid(blocks), 1, 1 }, GREF_COMPARE_THREADS, 0 };
+}
 
 #define GREF_CHECK(call)                                                                  \
     do {                                                                                  \
@@ -93,7 +119,6 @@ static void gref_sizes(const struct gref_case *c, int64_t n[GREF_INPUTS])
 extern "C" int gpu_ref_sums(struct op_ctx *ctx, const struct gref_case *hc, const float *out,
                             float *sums)
 {
-    const cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
     const int64_t pairs = gref_rows(hc) * gref_heads(hc), out_n = pairs * hc->Dv;
     const float *const *host_in[GREF_INPUTS] = { &hc->q, &hc->k, &hc->v, &hc->g,
                                                  &hc->beta, &hc->h0, &hc->mask };
@@ -118,28 +143,22 @@ extern "C" int gpu_ref_sums(struct op_ctx *ctx, const struct gref_case *hc, cons
     if ((rc = sb_gpu_upload(ctx, d_out, out, out_n, DT_FP32)) != SB_OK)
         goto out;
     {
-        const int64_t blocks = gref_blocks(&c);
-        const unsigned grid = (unsigned)(blocks < GREF_MAX_GRID ? blocks : GREF_MAX_GRID);
-        const size_t smem = (size_t)gref_shared_floats(&c) * sizeof(float);
-        if (c.kind == GREF_ATTENTION) {
-            if (smem > 48 * 1024)
-                GREF_CHECK(cudaFuncSetAttribute(gref_attention_kernel,
-                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                (int)smem));
-            gref_attention_kernel<<<grid, GREF_THREADS, smem, stream>>>(c, d_ref);
-        } else {
-            if (smem > 48 * 1024)
-                GREF_CHECK(cudaFuncSetAttribute(gref_recurrent_kernel,
-                                                cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                (int)smem));
-            gref_recurrent_kernel<<<grid, GREF_COLS, smem, stream>>>(c, d_ref);
-        }
-        if ((rc = sb_gpu_check_launch(ctx, "device reference")) != SB_OK)
+        /* A plan the device cannot take is this check's error, as a failed
+         * launch would be: the case has no device reference to fall back on. */
+        const struct sb_plan ref_plan = gref_ref_plan(&c), cmp_plan = gref_compare_plan(pairs);
+        const void *ref_fn = c.kind == GREF_ATTENTION ? (const void *)gref_attention_kernel
+                                                      : (const void *)gref_recurrent_kernel;
+        if ((rc = sb_plan_prepare(ctx, ref_fn, &ref_plan, "device reference")) != SB_OK ||
+            (rc = sb_plan_prepare(ctx, (const void *)gref_compare_kernel, &cmp_plan,
+                                  "device reference")) != SB_OK) {
+            rc = rc == SB_UNSUPPORTED ? SB_ERROR : rc;
             goto out;
-        const int64_t cblocks = (pairs + 255) / 256;
-        gref_compare_kernel<<<(unsigned)(cblocks < GREF_MAX_GRID ? cblocks : GREF_MAX_GRID), 256,
-                              0, stream>>>(d_out, d_ref, pairs, c.Dv, d_sums);
-        if ((rc = sb_gpu_check_launch(ctx, "device reference compare")) != SB_OK)
+        }
+        rc = c.kind == GREF_ATTENTION ? sb_launch(ctx, gref_attention_kernel, ref_plan, c, d_ref)
+                                      : sb_launch(ctx, gref_recurrent_kernel, ref_plan, c, d_ref);
+        if (rc != SB_OK ||
+            (rc = sb_launch(ctx, gref_compare_kernel, cmp_plan, (const float *)d_out,
+                            (const float *)d_ref, pairs, (int64_t)c.Dv, d_sums)) != SB_OK)
             goto out;
     }
     rc = sb_gpu_download(ctx, sums, d_sums, pairs * 3, DT_FP32);

@@ -29,8 +29,9 @@
  * leaves for the next goes through `sh`, the block's shared memory), so the
  * sequential CPU run computes exactly what the threads do, and
  * tests/test_gpu_ref.c checks these functions against the float64
- * reference. What it cannot show is the launch (unverified until a GPU runs
- * it).
+ * reference. The kernels and their launch run on the CPU runner
+ * (tests/cuda_on_cpu.sh: in run_case, for every GPU case it executes, every
+ * row), threads and barriers as on a GPU; unverified on a GPU.
  */
 #ifndef SEQBENCH_GPU_REF_H
 #define SEQBENCH_GPU_REF_H
@@ -94,7 +95,9 @@ GREF_HD int64_t gref_shared_floats(const struct gref_case *c)
     return c->kind == GREF_ATTENTION ? 2 * GREF_THREADS + c->Dv + 2 : c->D * GREF_COLS;
 }
 
-#ifdef __CUDA_ARCH__
+/* The block's threads: on a GPU, or on the CPU runner (ops/sim/cuda_sim.h),
+ * which runs gpu_ref.cu's kernels as CUDA threads too. */
+#if defined(__CUDA_ARCH__) || defined(SB_CUDA_ON_CPU)
 #define GREF_FOR(t, n) for (int64_t t = threadIdx.x; t < (int64_t)(n); t += blockDim.x)
 #define GREF_SYNC() __syncthreads()
 #else

@@ -18,6 +18,7 @@
 #include "../harness/gpu.h"
 #include "../harness/seqbench.h"
 #include "common.h"
+#include "launch.cuh"
 
 /* SB_COUNT_MACS(n): the n multiply-adds of the product statements beside
  * it, done by this thread. Nothing on the GPU; a CPU run of a kernel's

@@ -36,6 +36,12 @@ SB_DECLARE_GPU_IMPL(gla_decode)       /* ops/gated/gla_decode.cu */
 }
 #endif
 
+/* The status `bench list impls` shows for a GPU implementation that has run
+ * only on the CPU runner (ops/sim/, tests/cuda_on_cpu.sh: its host code and
+ * kernels from their source, under ASan/UBSan and TSan, against the
+ * reference): say "verified" only once a GPU has run it. */
+#define SB_GPU_STATUS_CPU_ONLY "unverified: never run on a GPU; run from source on the CPU runner"
+
 /* In an implementation table: the GPU entry points when built, else NULL
  * (the harness then records "skipped: built without CUDA"). */
 #ifdef SB_HAVE_CUDA

@@ -494,19 +494,19 @@ static const struct impl delta_impls[] = {
     },
     {
         .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "chunked WY/UT: per-chunk A, T, W, U kernel + sequential state kernel, FMA",
         .flops_executed = delta_gpu_flops_executed, SB_GPU_FNS(delta_cuda),
     },
     {
         .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "the two chunked kernels with mma.sync m16n8k16 bf16 tensor cores, fp32 state",
         .flops_executed = delta_gpu_flops_executed, SB_GPU_FNS(delta_cuda_opt),
     },
     {
         .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "N <= 16 tokens: the recurrence on a carried state, read and written once",
         .flops_executed = rec_flops_delta_recurrent, SB_GPU_FNS(delta_decode),
     },

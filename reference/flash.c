@@ -526,7 +526,7 @@ static const struct impl flash_impls[] = {
     },
     {
         .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "first fused kernel: a query tile per block, online softmax, FMA",
         .flops_executed = flash_cuda_flops_executed, SB_GPU_FNS(flash_cuda),
     },

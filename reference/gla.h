@@ -46,15 +46,15 @@ int gla_cpu_run(enum rec_kind kind, struct op_ctx *ctx);
           .summary = "the GPU kernels' chunked algorithm in C (reference/gla.c), fp32, OpenMP", \
           .run = p##_cpu_run, .flops_executed = gla_cpu_flops_executed },                     \
         { .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),    \
-          .status = "unverified: never run on a GPU",                                         \
+          .status = SB_GPU_STATUS_CPU_ONLY,                                                   \
           .summary = "chunked, fp32 FMA: scores per chunk, then a state walk per Dv slice",   \
           .flops_executed = gla_cuda_flops_executed, SB_GPU_FNS(gla_cuda) },                  \
         { .name = "cuda-opt", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),                  \
-          .status = "unverified: never run on a GPU",                                         \
+          .status = SB_GPU_STATUS_CPU_ONLY,                                                   \
           .summary = "chunked on tensor cores (mma.sync m16n8k16 bf16, fp32 state in accumulators)", \
           .flops_executed = gla_cuda_opt_flops_executed, SB_GPU_FNS(gla_cuda_opt) },          \
         { .name = "decode", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),  \
-          .status = "unverified: never run on a GPU",                                         \
+          .status = SB_GPU_STATUS_CPU_ONLY,                                                   \
           .summary = "N <= 16 new tokens from the state h0: state read and written once",     \
           .flops_executed = rec_flops_recurrent, SB_GPU_FNS(gla_decode) },                    \
     }

@@ -30,7 +30,7 @@ static const struct impl softmax_impls[] = {
     },
     {
         .name = "cuda-cublas", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "cuBLAS batched GEMMs + masked softmax kernel, scores in memory",
         .flops_executed = softmax_gemm_flops, SB_GPU_FNS(softmax_cublas),
     },

@@ -568,7 +568,7 @@ static const struct impl sparse_impls[] = {
     },
     {
         .name = "cuda", .device = DEV_CUDA, .dtypes = DT_BIT(DT_FP32) | DT_BIT(DT_BF16),
-        .status = "unverified: never run on a GPU",
+        .status = SB_GPU_STATUS_CPU_ONLY,
         .summary = "flash/cuda's kernel walking the block index, split-KV over its tiles",
         .flops_executed = sparse_cuda_flops_executed, SB_GPU_FNS(sparse_cuda),
     },

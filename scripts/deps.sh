@@ -7,15 +7,20 @@
 #                            the sqlite3 shell), gnuplot and the font the
 #                            report's figures name. Debian packages.
 #   scripts/deps.sh --test   that, plus what make test's checks need:
-#     Debian: python3-numpy and python3-yaml (the NumPy emulators of the GPU
-#       kernels, the .npy checks, the workflow parser of tests/compare.sh),
-#       python3-venv (for the folder below), chromium (tests/browser.sh
-#       renders the report; it draws with the font above);
+#     Debian: g++ (the CPU runner of the CUDA kernels, tests/cuda_on_cpu.sh,
+#       with its AddressSanitizer and ThreadSanitizer runtimes),
+#       python3-numpy and python3-yaml (the .npy checks, the peers' NumPy
+#       adapters, the workflow parser of tests/compare.sh), python3-venv
+#       (for the folder below), chromium (tests/browser.sh renders the
+#       report; it draws with the font above);
 #     PyPI, into .tools/venv (gitignored; pip refuses to install into
-#       Debian's own Python): NumPy 2 — the emulators run under Debian's
+#       Debian's own Python): NumPy 2 — the NumPy checks run under Debian's
 #       NumPy (1.24 on Debian 12) and this one — and NVIDIA's cuobjdump and
-#       nvdisasm wheels, which tests/kernels.sh reads the SASS with
-#       (.tools/bin/ links to them).
+#       nvdisasm wheels, which tests/kernels.sh and tests/cuda_on_cpu.sh read
+#       the SASS with (.tools/bin/ links to them);
+#     PyPI's nvidia-cutlass wheel, of which only CuTe's and CUTLASS's
+#       headers are kept, in the tests' folder ($SB_TEST_DEPS, default
+#       tests/.deps, gitignored): tests/cute_layout.sh compiles against them.
 #
 # The CUDA toolkit is optional and never installed here: without nvcc the
 # build is CPU-only and says so. Debian packages need root or sudo; the
@@ -34,6 +39,7 @@ command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ "$mode" = --test ]; then
+    command -v g++ >/dev/null || need+=(g++)
     for p in python3-numpy python3-yaml python3-venv chromium; do installed "$p" || need+=("$p"); done
 fi
 
@@ -74,4 +80,32 @@ if [ "$(cat "$tools/requirements.txt" 2>/dev/null)" != "$reqs" ] ||
         ln -sf "../${f#"$tools"/}" "$tools/bin/$b"
     done
     echo "$reqs" >"$tools/requirements.txt"
+fi
+
+# ---- CuTe's headers (tests/cute_layout.sh) ------------------------------------
+# CUTLASS 4.2's include/ from its PyPI wheel (cutlass_library/source/include/),
+# into $deps/cutlass/include, refetched only when the pinned version changes.
+cutlass=4.2.0.0
+deps=${SB_TEST_DEPS:-tests/.deps}
+if [ "$(cat "$deps/cutlass/version" 2>/dev/null)" != "$cutlass" ] || ! [ -f "$deps/cutlass/include/cute/tensor.hpp" ]; then
+    echo "deps: fetching CuTe's headers (nvidia-cutlass==$cutlass) into $deps/cutlass"
+    rm -rf "$deps/cutlass" "$deps/wheels"
+    mkdir -p "$deps/wheels"
+    "$tools/venv/bin/python" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+        "nvidia-cutlass==$cutlass" -d "$deps/wheels"
+    "$tools/venv/bin/python" - "$deps/wheels/nvidia_cutlass-$cutlass-py3-none-any.whl" "$deps/cutlass/include" <<'PY'
+import os, sys, zipfile
+wheel, inc = sys.argv[1], sys.argv[2]
+prefix = "cutlass_library/source/include/"
+with zipfile.ZipFile(wheel) as z:
+    for m in z.namelist():
+        if m.startswith(prefix) and not m.endswith("/"):
+            dst = os.path.join(inc, m[len(prefix):])
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            with open(dst, "wb") as f:
+                f.write(z.read(m))
+PY
+    rm -rf "$deps/wheels"
+    [ -f "$deps/cutlass/include/cute/tensor.hpp" ] || { echo "deps: no cute/tensor.hpp in nvidia-cutlass==$cutlass" >&2; exit 1; }
+    echo "$cutlass" >"$deps/cutlass/version"
 fi

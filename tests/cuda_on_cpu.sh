@@ -1,76 +1,105 @@
 #!/usr/bin/env bash
-# cuda_on_cpu.sh — runs flash_fwd.cu's kernels and softmax_cublas.cu's
-# masked-softmax kernel on the CPU (tests/cuda_on_cpu.cpp:
-# a thread per CUDA thread, barriers, emulated shuffles) under AddressSanitizer
-# + UBSan and under ThreadSanitizer, against float64 attention. Needs no GPU:
-# g++ with C++20 and the CUDA headers (for float4, __nv_bfloat16); skipped
-# without them. The kernel source is cut from flash_fwd.cu (softmax_cublas.cu)
-# between "#define FLASH_THREADS" ("#define SOFTMAX_THREADS") and the
-# "---- host" line, so it is the code nvcc builds.
+# cuda_on_cpu.sh — every kernel of bin/bench run from its own source on the
+# CPU (ops/sim/, docs/cuda-on-cpu.md): the implementations' host code and
+# kernels, as they are, through the harness's validation against the CPU
+# reference and the device reference (harness/gpu_ref.cu, every row), their
+# executed multiply-adds against flops_executed, run_case's timing behind
+# the blocking kernel (harness/gpu_kernels.cu) in each GPU mode; once under
+# AddressSanitizer + UBSan (the curated edge cases of tests/cuda_on_cpu.cpp,
+# then bench verify's sweep of every family's edge shapes) and once under
+# ThreadSanitizer (the curated cases: the sweep would take it 6 CPU
+# minutes); the instruction wrappers against the PTX ISA; planted bugs that
+# must be caught. Then one line per kernel, "kernel=<name> ...", and a
+# failure for any kernel in bin/bench's sm_90a SASS (the harness's own
+# included) that did not run in both.
+#
+# Runnable alone after `make`: it builds bin/tests/cuda_on_cpu-{asan,tsan}
+# (make, with the build's CUDA_ARCHS) when they are missing or stale. Needs
+# nvcc's build (the ptxas reports) and g++ with C++20 and the sanitizer
+# runtimes (scripts/deps.sh --test installs g++). cuobjdump
+# (tests/cuobjdump.bash, installed by make test) lists the SASS's kernels.
 set -u
 cd "$(dirname "$0")/.."
-CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
-CXX=${CXX:-g++}
-skip() { echo "SKIP cuda_on_cpu.sh: $1" >&2; echo "0 passed, 0 failed, 1 skipped"; exit 0; }
-[ -f "$CUDA_HOME/include/cuda_bf16.h" ] || skip "no CUDA headers in $CUDA_HOME/include"
-command -v "$CXX" >/dev/null || skip "no $CXX"
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-awk '/^#define FLASH_THREADS /{on=1} /^\/\* ---- host/{on=0} on' ops/flash/flash_fwd.cu |
-    sed 's/extern __shared__ float4 flash_smem_raw\[\];/float4 *flash_smem_raw = g_smem;/' > "$tmp/kernel.inc"
-awk '/^#define SOFTMAX_THREADS /{on=1} /^\/\* ---- host/{on=0} on' ops/softmax/softmax_cublas.cu > "$tmp/softmax.inc"
-grep -q 'g_smem' "$tmp/kernel.inc" && grep -q 'softmax_rows_kernel' "$tmp/softmax.inc" || { echo "FAIL cuda_on_cpu.sh: could not cut the kernels from flash_fwd.cu or softmax_cublas.cu" >&2; echo "0 passed, 1 failed"; exit 1; }
-flags=(-std=c++20 -O1 -g -w -I"$CUDA_HOME/include" -I. -DKERNEL_PART="\"$tmp/kernel.inc\"" -DSOFTMAX_PART="\"$tmp/softmax.inc\"" tests/cuda_on_cpu.cpp -lpthread)
-pass=0; fail=0; skipped=0
-for san in address,undefined thread; do
-    if ! "$CXX" -fsanitize=$san "${flags[@]}" -o "$tmp/run" 2>"$tmp/cc"; then
-        grep -qE 'unrecognized.*c\+\+20|barrier: No such file|std::barrier. (is not|has not been)' "$tmp/cc" && skip "$CXX lacks C++20 <barrier>"
-        if grep -qE 'cannot find (-l)?[a-z]*(asan|ubsan|tsan)|lib(asan|ubsan|tsan)' "$tmp/cc"; then
-            echo "SKIP cuda_on_cpu.sh: no sanitizer runtime for -fsanitize=$san" >&2
-            skipped=$((skipped + 1)); continue
-        fi
-        echo "FAIL cuda_on_cpu.sh: build with -fsanitize=$san:" >&2; head -20 "$tmp/cc" >&2
-        fail=$((fail + 1)); continue
-    fi
-    arg=; [ $san = thread ] && arg=quick
-    UBSAN_OPTIONS=halt_on_error=1 TSAN_OPTIONS=halt_on_error=1 "$tmp/run" $arg >"$tmp/out" 2>"$tmp/err"; rc=$?
-    last=$(tail -n 1 "$tmp/out")
-    cp "$tmp/out" "$tmp/out.$san"
-    if [ $rc -ne 0 ] && grep -qE 'FATAL: ThreadSanitizer|unexpected memory mapping|Shadow memory range|ReserveShadowMemoryRange' "$tmp/err"; then
-        echo "SKIP cuda_on_cpu.sh: -fsanitize=$san cannot run here: $(grep -m1 -E 'FATAL|unexpected|Shadow' "$tmp/err")" >&2
-        skipped=$((skipped + 1)); continue
-    fi
-    if [ $rc -eq 0 ] && [[ $last =~ ^([0-9]+)\ passed,\ 0\ failed$ ]]; then
-        pass=$((pass + BASH_REMATCH[1]))
-    else
-        fail=$((fail + 1))
-        echo "FAIL cuda_on_cpu.sh: -fsanitize=$san: exit $rc; $last" >&2
-        grep -E '^FAIL|ERROR|WARNING|SUMMARY' "$tmp/err" | head -10 >&2
-    fi
-done
-# flash/cuda's executed FLOPs as bench stores them (flops_executed: a run
-# without a GPU stores it too, beside "skipped") against twice the
-# multiply-adds the kernel's product statements counted as they ran here.
-if [ -x bin/bench ] && command -v sqlite3 >/dev/null && ls "$tmp"/out.* >/dev/null 2>&1; then
-    re='^ok +(bf16|fp32) D=([0-9]+) B=([0-9]+) N=([0-9]+) Nk=([0-9]+) H=([0-9]+) Hkv=([0-9]+) causal=([01]) [^%]*: rel .* nonfinite [0-9]+( window=([0-9]+) sink=([0-9]+))? macs ([0-9]+)$'
-    while read -r line; do
-        [[ $line =~ $re ]] || continue
-        m=("${BASH_REMATCH[@]}")
-        causal=; [ "${m[8]}" = 1 ] && causal=--causal
-        window=; [ -n "${m[9]}" ] && window="--window ${m[10]}" && [ "${m[11]}" != 0 ] && window+=" --sink ${m[11]}"
-        rm -f "$tmp/x.db"
-        SEQBENCH_GPU_FAULT="counting only" bin/bench run flash --impl cuda --dtype "${m[1]}" --D "${m[2]}" --B "${m[3]}" --N "${m[4]}" \
-            --Nk "${m[5]}" --H "${m[6]}" --Hkv "${m[7]}" $causal $window --db "$tmp/x.db" --max-time 0.05 >/dev/null 2>&1
-        got=$(sqlite3 "$tmp/x.db" 'SELECT printf("%.0f", flops_executed) FROM results' 2>/dev/null)
-        if [ -n "$got" ] && [ "$got" = "$((2 * m[12]))" ]; then
-            pass=$((pass + 1))
-        else
-            fail=$((fail + 1))
-            echo "FAIL cuda_on_cpu.sh: flash/cuda flops_executed ${got:-none} != 2 x ${m[9]} counted: $line" >&2
-        fi
-    done < <(sort -u "$tmp"/out.*)
-else
-    echo "SKIP cuda_on_cpu.sh: no bin/bench or sqlite3: flash/cuda's executed count not compared" >&2
-    skipped=$((skipped + 1))
+source tests/lib.bash
+source tests/cuobjdump.bash
+
+if [ ! -x bin/bench ]; then
+    fail=$((fail + 1)); echo "FAIL cuda_on_cpu.sh: no bin/bench (run make first)" >&2; summary; exit
 fi
-if [ $skipped -gt 0 ]; then echo "$pass passed, $fail failed, $skipped skipped"; else echo "$pass passed, $fail failed"; fi
-[ $fail -eq 0 ]
+if ! { [ -f build/cuda_archs ] && [ -n "$(cat build/cuda_archs)" ] && ls build/ops/*/*.ptxas >/dev/null 2>&1; }; then
+    # Not a GPU's absence but the toolkit's: tests/run.sh counts it as a
+    # skip that CI=true refuses.
+    skip "no nvcc: bench was built CPU-only, so there are no kernels to run"; summary; exit
+fi
+CXX=${SIM_CXX:-g++}
+sanitizer_builds() {    # flag
+    echo 'int main(){}' | "$CXX" -std=c++20 -fsanitize="$1" -x c++ - -o "$t/probe"
+}
+for kind in asan tsan; do
+    flag=$([ $kind = asan ] && echo address,undefined || echo thread)
+    have "$CXX with C++20 and -fsanitize=$flag" sanitizer_builds "$flag" || continue
+    if ! env -u MAKEFLAGS -u MAKELEVEL make --no-print-directory CUDA_ARCHS="$(cat build/cuda_archs)" \
+            bin/tests/cuda_on_cpu-$kind >"$t/make" 2>&1; then
+        fail=$((fail + 1)); echo "FAIL cuda_on_cpu.sh: building bin/tests/cuda_on_cpu-$kind:" >&2
+        grep -E 'error|Error' "$t/make" | head -20 >&2; continue
+    fi
+    arg=; [ $kind = tsan ] && arg=cases
+    start=$SECONDS
+    run() {     # [prefix...]: the runner binary of this kind
+        OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            TSAN_OPTIONS=halt_on_error=1 "$@" bin/tests/cuda_on_cpu-$kind $arg >"$t/out.$kind" 2>"$t/err.$kind"
+    }
+    run; rc=$?
+    # ThreadSanitizer's shadow memory cannot take the address-space layout
+    # of kernels with more random mmap bits (Linux 6.x defaults): the same
+    # run with the layout fixed (setarch -R, no randomisation) can.
+    if [ $rc -ne 0 ] && grep -qE 'unexpected memory mapping|Shadow memory range|FATAL: ThreadSanitizer' "$t/err.$kind"; then
+        run setarch "$(uname -m)" -R; rc=$?
+    fi
+    sed -n "s/^ok /ok [$kind] /p; s/^planted:/planted [$kind]:/p" "$t/out.$kind"
+    grep '^SKIP ' "$t/err.$kind" | sed 's/^SKIP cuda_on_cpu:/SKIP cuda_on_cpu.sh:/' >&2
+    last=$(tail -n 1 "$t/out.$kind")
+    if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed(,\ ([0-9]+)\ skipped)?$ ]]; then
+        pass=$((pass + BASH_REMATCH[1])); fail=$((fail + BASH_REMATCH[2])); skip=$((skip + ${BASH_REMATCH[4]:-0}))
+    fi
+    if [ $rc -ne 0 ] || ! [[ $last =~ ^[0-9]+\ passed,\ 0\ failed ]]; then
+        [[ $last =~ passed ]] || fail=$((fail + 1))
+        echo "FAIL cuda_on_cpu.sh: [$kind] exit $rc; ${last:0:200}" >&2
+        grep -v 'ASan doesn.t fully support makecontext' "$t/err.$kind" |
+            grep -E '^FAIL|^cuda-on-cpu:|ERROR|WARNING|SUMMARY|FATAL|^    #[0-9] ' | head -25 >&2
+    fi
+    echo "[$kind] $((SECONDS - start)) s"
+done
+[ -s "$t/out.asan" ] || [ -s "$t/out.tsan" ] || { summary; exit; }
+
+# Every kernel of the binary's SASS must have run, in each run that ran.
+find_objdump() { objdump=$(sb_cuobjdump); [ -n "$objdump" ] && "$objdump" --version; }
+if have cuobjdump find_objdump && "$objdump" -symbols bin/bench >"$t/syms" 2>/dev/null; then
+    arch=sm_90a
+    "$objdump" -symbols -arch $arch bin/bench >"$t/syms" 2>/dev/null && grep -q ENTRY "$t/syms" ||
+        { arch="every architecture"; "$objdump" -symbols bin/bench >"$t/syms" 2>/dev/null; }
+    awk '/FUNC .* ENTRY/ { print $NF }' "$t/syms" | sort -u >"$t/mangled"
+    from="bin/bench's $arch SASS ($objdump)"
+else
+    # The ptxas reports of the objects bin/bench links: the same cubins' entries.
+    grep -ho "Compiling entry function '[^']*' for 'sm_90a'" build/ops/*/*.ptxas build/harness/*.ptxas 2>/dev/null |
+        sed "s/Compiling entry function '\([^']*\)'.*/\1/" | sort -u >"$t/mangled"
+    from="the sm_90a entries of the ptxas reports"
+fi
+names=$(while read -r m; do sb_kernel_name "$m"; done <"$t/mangled" | sort -u)
+echo "kernels in $from: $(echo $names | wc -w)"
+for k in $names; do
+    if [[ $k == NAMESPACED:* ]]; then
+        fail=$((fail + 1)); echo "FAIL cuda_on_cpu.sh: kernel ${k#NAMESPACED:} is not a global-namespace function" >&2
+        continue
+    fi
+    line=$(grep -h "^kernel=$k ran" "$t/out.asan" 2>/dev/null | head -1)
+    for kind in asan tsan; do
+        [ -s "$t/out.$kind" ] || continue
+        if grep -qE "^kernel=$k ran [1-9]" "$t/out.$kind"; then pass=$((pass + 1)); else
+            fail=$((fail + 1)); echo "FAIL cuda_on_cpu.sh: kernel=$k is in bin/bench but never ran on the CPU under $kind" >&2; fi
+    done
+    tsan=$(sed -n "s/^kernel=$k ran \([0-9]*\) launches, \([0-9]*\) blocks.*/\1 launches, \2 blocks/p" "$t/out.tsan" 2>/dev/null)
+    echo "${line:-kernel=$k (never ran)}${tsan:+; under tsan $tsan}"
+done
+summary

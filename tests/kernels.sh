@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # kernels.sh — compile-time checks of the GPU code that need no GPU: every
 # kernel was built by ptxas with no register spills and no local-memory
-# stack (the reports the Makefile keeps in build/ops/**/*.ptxas and
-# build/harness/*.ptxas), and a .cu
-# file that says "sass-expect: INSN" (e.g. HMMA) holds that instruction in
-# its sm_90a SASS (read with cuobjdump: the toolkit's, or the one make test
-# installs from PyPI into .tools/bin).
+# stack (the reports the Makefile keeps beside each object:
+# build/ops/**/*.ptxas, build/harness/*.ptxas), and a .cu file (ops/ or
+# harness/) that says "sass-expect: INSN" (e.g. HMMA) holds that instruction
+# in its sm_90a SASS (cuobjdump and nvdisasm: the toolkit's, or the ones make
+# test installs from PyPI into .tools/bin; tests/cuobjdump.bash finds them).
 set -u
 source "$(dirname "$0")/lib.bash"
+source "$(dirname "$0")/cuobjdump.bash"
 reports=$(find build/ops build/harness -name '*.ptxas' 2>/dev/null | sort)
 if [ -z "$reports" ]; then
     # Not a GPU's absence but the toolkit's: tests/run.sh counts it as a
@@ -24,10 +25,10 @@ for r in $reports; do
 done
 
 find_cuobjdump() {
-    CUOBJDUMP=$(command -v cuobjdump || echo "$TOOLS/bin/cuobjdump")
-    "$CUOBJDUMP" --version
+    CUOBJDUMP=$(sb_cuobjdump)
+    [ -n "$CUOBJDUMP" ] && "$CUOBJDUMP" --version
 }
-expects=$(grep -l 'sass-expect:' ops/*/*.cu 2>/dev/null)
+expects=$(grep -l 'sass-expect:' ops/*/*.cu harness/*.cu 2>/dev/null)
 if [ -n "$expects" ] && have cuobjdump find_cuobjdump; then
     for cu in $expects; do
         obj=build/${cu%.cu}.o

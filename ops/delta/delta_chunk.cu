@@ -35,7 +35,10 @@
  * Shapes: D, Dv ∈ {64, 128, 256}, chunk = 64, fp32 or bf16 in memory (fp32
  * everywhere inside). Workspace: B·Hv·⌈N/64⌉·64·(D + Dv + 64) fp32 + the G.
  *
- * Status: compiled for sm_80/89/90a, never run on a GPU.
+ * Status: compiled for sm_80/89/90a; both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include "delta_dev.cuh"
 #include "../ops.h"
@@ -131,6 +134,7 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                 for (int bb = 0; bb < 4; bb++) {
                     kk[a][bb] = fmaf(ki[a], km[bb], kk[a][bb]);
                     qk[a][bb] = fmaf(qi[a], km[bb], qk[a][bb]);
+                    SB_COUNT_MACS(2);
                 }
         }
     }
@@ -161,8 +165,10 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
         __syncwarp();
         for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + part; m < i; m += 4)
+            for (int m = n + part; m < i; m += 4) {
                 acc = fmaf(sA[i][m], sT[m][n], acc);
+                SB_COUNT_MACS(1);
+            }
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             acc += __shfl_xor_sync(0xffffffffu, acc, 2);
             if (part == 0 && i > n)
@@ -195,6 +201,7 @@ delta_k1(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     acc[e] = fmaf(t, sX[m][wc + e], acc[e]);
+                SB_COUNT_MACS(4);
             }
             *reinterpret_cast<float4 *>(dst + wi * width + d0 + wc) =
                 make_float4(acc[0], acc[1], acc[2], acc[3]);
@@ -211,8 +218,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
          const float *__restrict__ ws_u, const float *__restrict__ ws_p,
          const double *__restrict__ ws_G, int N, int H, int Hv, int D, int Dv, float scale)
 {
-    extern __shared__ float4 delta_k2_smem[];
-    float *sS = reinterpret_cast<float *>(delta_k2_smem);  /* [D][K2_E] the state slice */
+    float *sS = static_cast<float *>(sb_dynamic_smem());   /* [D][K2_E] the state slice */
     float *sV = sS + D * K2_E;                              /* [DC][K2_E] V' */
     float *sU = sV + DC * K2_E;                             /* K2_UNION_FLOATS, by phase */
     __shared__ double sG[DC];
@@ -274,6 +280,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                         av[a][e] = fmaf(w, sv[e], av[a][e]);
                         ao[a][e] = fmaf(x, sv[e], ao[a][e]);
                     }
+                    SB_COUNT_MACS(8);
                 }
             }
         }
@@ -305,6 +312,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
 #pragma unroll
                 for (int e = 0; e < 4; e++)
                     ao[a][e] = fmaf(p, vv[e], ao[a][e]);
+                SB_COUNT_MACS(4);
             }
         }
 #pragma unroll
@@ -337,6 +345,7 @@ delta_k2(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__
                 s4.y = fmaf(kd, v4.y, s4.y);
                 s4.z = fmaf(kd, v4.z, s4.z);
                 s4.w = fmaf(kd, v4.w, s4.w);
+                SB_COUNT_MACS(4);
             }
             *sp = s4;
         }
@@ -355,6 +364,7 @@ struct delta_cuda_state {
     struct delta_dev io;
     float *w, *u, *p;       /* d_ workspace: [B·Hv·chunks][DC][D], [..][DC][Dv], [..][DC][DC] */
     double *G;              /* d_ [B·Hv·chunks][DC] */
+    struct sb_plan k1, k2;
 };
 
 static int64_t delta_cuda_chunks(const struct shape *s)
@@ -362,15 +372,24 @@ static int64_t delta_cuda_chunks(const struct shape *s)
     return (s->N + DC - 1) / DC;
 }
 
-static size_t delta_k2_smem_bytes(const struct shape *s)
-{
-    return (size_t)(s->D * K2_E + DC * K2_E + K2_UNION_FLOATS) * sizeof(float);
-}
-
 extern "C" int64_t delta_cuda_workspace_bytes(const struct shape *s)
 {
     const int64_t rows = s->B * s->Hv * delta_cuda_chunks(s) * DC;
     return rows * (s->D + s->Dv + DC) * (int64_t)sizeof(float) + rows * (int64_t)sizeof(double);
+}
+
+/* The launches: kernel 1 over (chunk, value head, batch), kernel 2 over
+ * (Dv slice, value head, batch) with the state slice, V' and the phase
+ * union in dynamic shared memory. */
+static struct sb_plan delta_k1_plan(const struct shape *s)
+{
+    return { "delta_k1", { delta_cuda_chunks(s), s->Hv, s->B }, K1_THREADS, 0 };
+}
+
+static struct sb_plan delta_k2_plan(const struct shape *s)
+{
+    const size_t smem = (size_t)(s->D * K2_E + DC * K2_E + K2_UNION_FLOATS) * sizeof(float);
+    return { "delta_k2", { s->Dv / K2_E, s->Hv, s->B }, K2_THREADS, smem };
 }
 
 static int delta_cuda_check(struct op_ctx *ctx)
@@ -384,11 +403,14 @@ static int delta_cuda_check(struct op_ctx *ctx)
                  (long long)s->chunk, DC);
         return SB_UNSUPPORTED;
     }
-    if (s->dtype != DT_FP32 && s->dtype != DT_BF16) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: dtype %s not built", dtype_table[s->dtype].name);
-        return SB_UNSUPPORTED;
-    }
     return SB_OK;
+}
+
+template <typename T>
+static int delta_cuda_prepare(struct op_ctx *ctx, const struct delta_cuda_state *st)
+{
+    int rc = sb_plan_prepare(ctx, (const void *)delta_k1<T>, &st->k1, "cuda");
+    return rc != SB_OK ? rc : sb_plan_prepare(ctx, (const void *)delta_k2<T>, &st->k2, "cuda");
 }
 
 extern "C" int delta_cuda_setup(struct op_ctx *ctx)
@@ -403,15 +425,15 @@ extern "C" int delta_cuda_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     const size_t rows = (size_t)(s->B * s->Hv * delta_cuda_chunks(s) * DC);
-    const size_t smem = delta_k2_smem_bytes(s);
-    const void *k2 = s->dtype == DT_BF16 ? (const void *)delta_k2<__nv_bfloat16>
-                                         : (const void *)delta_k2<float>;
-    if ((rc = delta_dev_setup(ctx, &st->io)) != SB_OK ||
+    st->k1 = delta_k1_plan(s);
+    st->k2 = delta_k2_plan(s);
+    if ((rc = s->dtype == DT_BF16 ? delta_cuda_prepare<__nv_bfloat16>(ctx, st)
+                                  : delta_cuda_prepare<float>(ctx, st)) != SB_OK ||
+        (rc = delta_dev_setup(ctx, &st->io)) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->w, rows * (size_t)s->D * sizeof(float))) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->u, rows * (size_t)s->Dv * sizeof(float))) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->p, rows * DC * sizeof(float))) != SB_OK ||
-        (rc = sb_alloc(ctx, (void **)&st->G, rows * sizeof(double))) != SB_OK ||
-        (rc = delta_smem_optin(ctx, k2, smem, "cuda")) != SB_OK) {
+        (rc = sb_alloc(ctx, (void **)&st->G, rows * sizeof(double))) != SB_OK) {
         free(st);               /* the harness frees the tracked device buffers */
         return rc;
     }
@@ -424,21 +446,16 @@ static int delta_cuda_launch(struct op_ctx *ctx, const struct delta_cuda_state *
 {
     const struct shape *s = ctx->shape;
     const struct delta_dev *d = &st->io;
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
     const int N = (int)s->N, H = (int)s->H, Hv = (int)s->Hv, D = (int)s->D, Dv = (int)s->Dv;
     const float scale = (float)ctx->scale;
-    const dim3 g1((unsigned)delta_cuda_chunks(s), (unsigned)Hv, (unsigned)s->B);
-    delta_k1<T><<<g1, K1_THREADS, 0, stream>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->v, (const T *)d->g, (const T *)d->beta,
-        st->w, st->u, st->p, st->G, N, H, Hv, D, Dv, scale);
-    int rc = sb_gpu_check_launch(ctx, "delta_k1");
+    int rc = sb_launch(ctx, delta_k1<T>, st->k1, (const T *)d->q, (const T *)d->k, (const T *)d->v,
+                       (const T *)d->g, (const T *)d->beta, st->w, st->u, st->p, st->G, N, H, Hv, D,
+                       Dv, scale);
     if (rc != SB_OK)
         return rc;
-    const dim3 g2((unsigned)(Dv / K2_E), (unsigned)Hv, (unsigned)s->B);
-    delta_k2<T><<<g2, K2_THREADS, delta_k2_smem_bytes(s), stream>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->h0, (T *)d->out, (T *)d->ht, st->w, st->u,
-        st->p, st->G, N, H, Hv, D, Dv, scale);
-    return sb_gpu_check_launch(ctx, "delta_k2");
+    return sb_launch(ctx, delta_k2<T>, st->k2, (const T *)d->q, (const T *)d->k, (const T *)d->h0,
+                     (T *)d->out, (T *)d->ht, (const float *)st->w, (const float *)st->u,
+                     (const float *)st->p, (const double *)st->G, N, H, Hv, D, Dv, scale);
 }
 
 extern "C" int delta_cuda_run(struct op_ctx *ctx)

@@ -2,7 +2,7 @@
  * delta_chunk_mma.cu — family "delta", implementation "cuda-opt": the two
  * kernels of delta_chunk.cu (the chunked WY/UT algorithm; math in
  * reference/delta.c) with every chunk product on tensor cores:
- * mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (inline PTX; bf16
+ * mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 (ops/ptx.cuh; bf16
  * operands, fp32 accumulators; sm_80+). The triangular solve stays fp32 in
  * shared memory, G in float64, the state in fp32 registers.
  * sass-expect: HMMA
@@ -39,13 +39,17 @@
  * at setup). Workspace per chunk
  * and value head: W 64·D bf16, U 64·Dv fp32, P 64·64 bf16, G 64 float64.
  *
- * Status: compiled for sm_80/89/90a (HMMA in the sm_90a SASS), never run on
- * a GPU; its index math is transcribed in tests/delta_kernels.py.
+ * Status: compiled for sm_80/89/90a (HMMA in the sm_90a SASS); mma.sync
+ * emulated to the PTX ISA (ops/ptx.cuh), both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <stdint.h>
 
-#include "delta_dev.cuh"
 #include "../ops.h"
+#include "../ptx.cuh"
+#include "delta_dev.cuh"
 
 typedef __nv_bfloat16 bf16;
 
@@ -59,14 +63,6 @@ typedef __nv_bfloat16 bf16;
 static_assert(DC == DELTA_GPU_SUB * M_WARPS, "one 16-row m-tile of the chunk per warp");
 
 /* ---- tensor-core fragments --------------------------------------------------- */
-
-static __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], const uint32_t b[2])
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
 
 static __device__ __forceinline__ uint32_t ld_pair(const bf16 *p)
 {
@@ -137,9 +133,8 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
              float *__restrict__ ws_u, bf16 *__restrict__ ws_p, double *__restrict__ ws_G, int N,
              int H, int Hv, int D, int Dv, float scale)
 {
-    extern __shared__ float4 k1m_raw[];
     const k1m_smem L(D, Dv);
-    char *base = reinterpret_cast<char *>(k1m_raw);
+    char *base = static_cast<char *>(sb_dynamic_smem());
     float *sA = reinterpret_cast<float *>(base + L.a);     /* [DC][DC + 1] */
     float *sT = reinterpret_cast<float *>(base + L.t);     /* [DC][DC + 1] */
     bf16 *sTb = reinterpret_cast<bf16 *>(base + L.tb);     /* [DC][M_LDC] */
@@ -194,8 +189,10 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
             for (int nt = 0; nt < 8; nt++) {
                 uint32_t bk[2];
                 frag_b(bk, sK, ldk, 8 * nt, k0);
-                mma_bf16(kk[nt], ak, bk);
-                mma_bf16(qk[nt], aq, bk);
+                sb_mma_m16n8k16_bf16(kk[nt], ak, bk);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+                sb_mma_m16n8k16_bf16(qk[nt], aq, bk);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
         bf16 *pout = ws_p + blk * DC * DC;
@@ -228,8 +225,10 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
         __syncwarp();
         for (int i = n_first + 1; i < DC; i++) {
             float acc = 0.0f;
-            for (int m = n + part; m < i; m += 2)
+            for (int m = n + part; m < i; m += 2) {
                 acc = fmaf(sA[i * (DC + 1) + m], sT[m * (DC + 1) + n], acc);
+                SB_COUNT_MACS(1);
+            }
             acc += __shfl_xor_sync(0xffffffffu, acc, 1);
             if (part == 0 && i > n)
                 sT[i * (DC + 1) + n] = -acc;
@@ -273,7 +272,8 @@ delta_k1_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                 for (int nt = 0; nt < 8; nt++) {
                     uint32_t bb[2];
                     frag_b(bb, sR, M_LDC, n0 + 8 * nt, k0);
-                    mma_bf16(acc[nt], a, bb);
+                    sb_mma_m16n8k16_bf16(acc[nt], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
 #pragma unroll
@@ -316,9 +316,8 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
 {
     constexpr int MT = D / 64;              /* 16-row m-tiles of the state per warp */
     constexpr int ldk = D + M_PAD;
-    extern __shared__ float4 k2m_raw[];
     const k2m_smem L(D);
-    char *base = reinterpret_cast<char *>(k2m_raw);
+    char *base = static_cast<char *>(sb_dynamic_smem());
     bf16 *sSt = reinterpret_cast<bf16 *>(base + L.st);
     bf16 *sVt = reinterpret_cast<bf16 *>(base + L.vt);
     bf16 *sP = reinterpret_cast<bf16 *>(base + L.p);
@@ -403,8 +402,10 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
             for (int nt = 0; nt < 4; nt++) {
                 uint32_t bs[2];
                 frag_b(bs, sSt, ldk, 8 * nt, k0);
-                mma_bf16(av[nt], aw, bs);
-                mma_bf16(ao[nt], aq, bs);
+                sb_mma_m16n8k16_bf16(av[nt], aw, bs);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
+                sb_mma_m16n8k16_bf16(ao[nt], aq, bs);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
         /* V' = U − W·S, stored transposed in bf16. */
@@ -429,7 +430,8 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
             for (int nt = 0; nt < 4; nt++) {
                 uint32_t bv[2];
                 frag_b(bv, sVt, M_LDC, 8 * nt, k0);
-                mma_bf16(ao[nt], ap, bv);
+                sb_mma_m16n8k16_bf16(ao[nt], ap, bv);
+                SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
             }
         }
 #pragma unroll
@@ -468,7 +470,8 @@ delta_k2_mma(const bf16 *__restrict__ q, const bf16 *__restrict__ k, const bf16 
                 for (int nt = 0; nt < 4; nt++) {
                     uint32_t bv[2];
                     frag_b(bv, sVt, M_LDC, 8 * nt, k0);
-                    mma_bf16(s[mt][nt], a, bv);
+                    sb_mma_m16n8k16_bf16(s[mt][nt], a, bv);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
         }
@@ -495,6 +498,7 @@ struct delta_mma_state {
     float *u;       /* d_ [..][DC][Dv] */
     bf16 *p;        /* d_ [..][DC][DC] */
     double *G;      /* d_ [..][DC] */
+    struct sb_plan k1, k2;
 };
 
 static int64_t delta_mma_rows(const struct shape *s)
@@ -507,22 +511,46 @@ extern "C" int64_t delta_cuda_opt_workspace_bytes(const struct shape *s)
     return delta_mma_rows(s) * ((s->D + DC) * 2 + s->Dv * 4 + 8);
 }
 
+/* The launches: as delta_chunk.cu's, 4 warps, the carve-ups above. */
+static struct sb_plan delta_k1_mma_plan(const struct shape *s)
+{
+    return { "delta_k1_mma", { (s->N + DC - 1) / DC, s->Hv, s->B }, M_THREADS,
+             k1m_smem((int)s->D, (int)s->Dv).bytes };
+}
+
+static struct sb_plan delta_k2_mma_plan(const struct shape *s)
+{
+    return { "delta_k2_mma", { s->Dv / DM_E, s->Hv, s->B }, M_THREADS, k2m_smem((int)s->D).bytes };
+}
+
 /* The kernel-2 instantiations by D. */
+template <int D>
+static int delta_k2_mma_launch(struct op_ctx *ctx, const struct delta_mma_state *st)
+{
+    const struct shape *s = ctx->shape;
+    const struct delta_dev *d = &st->io;
+    return sb_launch(ctx, delta_k2_mma<D>, st->k2, (const bf16 *)d->q, (const bf16 *)d->k,
+                     (const bf16 *)d->h0, (bf16 *)d->out, (bf16 *)d->ht, (const bf16 *)st->w,
+                     (const float *)st->u, (const bf16 *)st->p, (const double *)st->G, (int)s->N,
+                     (int)s->H, (int)s->Hv, (int)s->Dv, (float)ctx->scale);
+}
+
 static const struct {
     int D;
     const void *fn;
+    int (*launch)(struct op_ctx *, const struct delta_mma_state *);
 } delta_k2_mma_variants[] = {
-    { 64, (const void *)delta_k2_mma<64> },
-    { 128, (const void *)delta_k2_mma<128> },
-    { 256, (const void *)delta_k2_mma<256> },
+    { 64, (const void *)delta_k2_mma<64>, delta_k2_mma_launch<64> },
+    { 128, (const void *)delta_k2_mma<128>, delta_k2_mma_launch<128> },
+    { 256, (const void *)delta_k2_mma<256>, delta_k2_mma_launch<256> },
 };
 
-static const void *delta_k2_mma_fn(int64_t D)
+static int delta_k2_mma_variant(int64_t D)
 {
-    for (size_t i = 0; i < sizeof delta_k2_mma_variants / sizeof delta_k2_mma_variants[0]; i++)
+    for (int i = 0; i < (int)(sizeof delta_k2_mma_variants / sizeof delta_k2_mma_variants[0]); i++)
         if (delta_k2_mma_variants[i].D == D)
-            return delta_k2_mma_variants[i].fn;
-    return NULL;
+            return i;
+    return -1;
 }
 
 extern "C" int delta_cuda_opt_setup(struct op_ctx *ctx)
@@ -555,15 +583,16 @@ extern "C" int delta_cuda_opt_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     const size_t rows = (size_t)delta_mma_rows(s);
-    if ((rc = delta_dev_setup(ctx, &st->io)) != SB_OK ||
+    st->k1 = delta_k1_mma_plan(s);
+    st->k2 = delta_k2_mma_plan(s);
+    if ((rc = sb_plan_prepare(ctx, (const void *)delta_k1_mma, &st->k1, "cuda-opt")) != SB_OK ||
+        (rc = sb_plan_prepare(ctx, delta_k2_mma_variants[delta_k2_mma_variant(s->D)].fn, &st->k2,
+                              "cuda-opt")) != SB_OK ||
+        (rc = delta_dev_setup(ctx, &st->io)) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->w, rows * (size_t)s->D * sizeof(bf16))) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->u, rows * (size_t)s->Dv * sizeof(float))) != SB_OK ||
         (rc = sb_alloc(ctx, (void **)&st->p, rows * DC * sizeof(bf16))) != SB_OK ||
-        (rc = sb_alloc(ctx, (void **)&st->G, rows * sizeof(double))) != SB_OK ||
-        (rc = delta_smem_optin(ctx, (const void *)delta_k1_mma,
-                               k1m_smem((int)s->D, (int)s->Dv).bytes, "cuda-opt")) != SB_OK ||
-        (rc = delta_smem_optin(ctx, delta_k2_mma_fn(s->D), k2m_smem((int)s->D).bytes,
-                               "cuda-opt")) != SB_OK) {
+        (rc = sb_alloc(ctx, (void **)&st->G, rows * sizeof(double))) != SB_OK) {
         free(st);               /* the harness frees the tracked device buffers */
         return rc;
     }
@@ -571,41 +600,18 @@ extern "C" int delta_cuda_opt_setup(struct op_ctx *ctx)
     return SB_OK;
 }
 
-template <int D>
-static void delta_k2_mma_launch(dim3 grid, size_t smem, cudaStream_t stream,
-                                const struct delta_mma_state *st, const struct shape *s,
-                                float scale)
-{
-    const struct delta_dev *d = &st->io;
-    delta_k2_mma<D><<<grid, M_THREADS, smem, stream>>>(
-        (const bf16 *)d->q, (const bf16 *)d->k, (const bf16 *)d->h0, (bf16 *)d->out,
-        (bf16 *)d->ht, st->w, st->u, st->p, st->G, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv,
-        scale);
-}
-
 extern "C" int delta_cuda_opt_run(struct op_ctx *ctx)
 {
     const struct delta_mma_state *st = (const struct delta_mma_state *)ctx->priv;
     const struct delta_dev *d = &st->io;
     const struct shape *s = ctx->shape;
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
-    const float scale = (float)ctx->scale;
-    const dim3 g1((unsigned)((s->N + DC - 1) / DC), (unsigned)s->Hv, (unsigned)s->B);
-    delta_k1_mma<<<g1, M_THREADS, k1m_smem((int)s->D, (int)s->Dv).bytes, stream>>>(
-        (const bf16 *)d->q, (const bf16 *)d->k, (const bf16 *)d->v, (const bf16 *)d->g,
-        (const bf16 *)d->beta, st->w, st->u, st->p, st->G, (int)s->N, (int)s->H, (int)s->Hv,
-        (int)s->D, (int)s->Dv, scale);
-    int rc = sb_gpu_check_launch(ctx, "delta_k1_mma");
+    int rc = sb_launch(ctx, delta_k1_mma, st->k1, (const bf16 *)d->q, (const bf16 *)d->k,
+                       (const bf16 *)d->v, (const bf16 *)d->g, (const bf16 *)d->beta, st->w, st->u,
+                       st->p, st->G, (int)s->N, (int)s->H, (int)s->Hv, (int)s->D, (int)s->Dv,
+                       (float)ctx->scale);
     if (rc != SB_OK)
         return rc;
-    const dim3 g2((unsigned)(s->Dv / DM_E), (unsigned)s->Hv, (unsigned)s->B);
-    const size_t smem2 = k2m_smem((int)s->D).bytes;
-    switch (s->D) {
-    case 64: delta_k2_mma_launch<64>(g2, smem2, stream, st, s, scale); break;
-    case 128: delta_k2_mma_launch<128>(g2, smem2, stream, st, s, scale); break;
-    default: delta_k2_mma_launch<256>(g2, smem2, stream, st, s, scale); break;
-    }
-    return sb_gpu_check_launch(ctx, "delta_k2_mma");
+    return delta_k2_mma_variants[delta_k2_mma_variant(s->D)].launch(ctx, st);
 }
 
 extern "C" int delta_cuda_opt_fetch(struct op_ctx *ctx)

@@ -15,7 +15,10 @@
  * thread and a sum over the 8 warps through shared memory.
  *
  * Shapes: N ≤ 16, D, Dv ∈ {64, 128, 256}, fp32 or bf16 in memory, fp32
- * inside. Status: compiled for sm_80/89/90a, never run on a GPU.
+ * inside. Status: compiled for sm_80/89/90a; the kernel and its plan
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include "delta_dev.cuh"
 #include "../ops.h"
@@ -64,6 +67,7 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
         for (int i = 0; i < RPT; i++) {
             s[i] *= decay;
             part = fmaf(sk[w * RPT + i], s[i], part);
+            SB_COUNT_MACS(1);
         }
         red_k[w][lane] = part;
         __syncthreads();
@@ -77,6 +81,7 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
         for (int i = 0; i < RPT; i++) {
             s[i] = fmaf(sk[w * RPT + i], u, s[i]);
             oq = fmaf(sq[w * RPT + i], s[i], oq);
+            SB_COUNT_MACS(2);
         }
         red_q[w][lane] = oq;
         __syncthreads();
@@ -98,30 +103,47 @@ delta_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *_
 
 /* ---- host ------------------------------------------------------------------ */
 
+struct delta_decode_state {
+    struct delta_dev io;
+    struct sb_plan plan;
+};
+
+/* The launch: one block per (DEC_E columns of Dv, value head, batch). */
+static struct sb_plan delta_decode_plan(const struct shape *s)
+{
+    return { "delta_decode_kernel", { s->Dv / DEC_E, s->Hv, s->B }, DEC_THREADS, 0 };
+}
+
 template <typename T, int D>
-static int delta_decode_launch(struct op_ctx *ctx, const struct delta_dev *d)
+static int delta_decode_prepare(struct op_ctx *ctx, const struct delta_decode_state *st)
+{
+    return sb_plan_prepare(ctx, (const void *)delta_decode_kernel<T, D>, &st->plan, "decode");
+}
+
+template <typename T, int D>
+static int delta_decode_launch(struct op_ctx *ctx, const struct delta_decode_state *st)
 {
     const struct shape *s = ctx->shape;
-    const dim3 grid((unsigned)(s->Dv / DEC_E), (unsigned)s->Hv, (unsigned)s->B);
-    delta_decode_kernel<T, D><<<grid, DEC_THREADS, 0, (cudaStream_t)sb_gpu_stream(ctx)>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->v, (const T *)d->g, (const T *)d->beta,
-        (const T *)d->h0, (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv,
-        (float)ctx->scale);
-    return sb_gpu_check_launch(ctx, "delta_decode_kernel");
+    const struct delta_dev *d = &st->io;
+    return sb_launch(ctx, delta_decode_kernel<T, D>, st->plan, (const T *)d->q, (const T *)d->k,
+                     (const T *)d->v, (const T *)d->g, (const T *)d->beta, (const T *)d->h0,
+                     (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv,
+                     (float)ctx->scale);
 }
 
 /* The instantiations: one row per (dtype, D). */
 static const struct {
     enum dtype dt;
     int D;
-    int (*launch)(struct op_ctx *, const struct delta_dev *);
+    int (*prepare)(struct op_ctx *, const struct delta_decode_state *);
+    int (*launch)(struct op_ctx *, const struct delta_decode_state *);
 } delta_decode_variants[] = {
-    { DT_FP32, 64, delta_decode_launch<float, 64> },
-    { DT_FP32, 128, delta_decode_launch<float, 128> },
-    { DT_FP32, 256, delta_decode_launch<float, 256> },
-    { DT_BF16, 64, delta_decode_launch<__nv_bfloat16, 64> },
-    { DT_BF16, 128, delta_decode_launch<__nv_bfloat16, 128> },
-    { DT_BF16, 256, delta_decode_launch<__nv_bfloat16, 256> },
+    { DT_FP32, 64, delta_decode_prepare<float, 64>, delta_decode_launch<float, 64> },
+    { DT_FP32, 128, delta_decode_prepare<float, 128>, delta_decode_launch<float, 128> },
+    { DT_FP32, 256, delta_decode_prepare<float, 256>, delta_decode_launch<float, 256> },
+    { DT_BF16, 64, delta_decode_prepare<__nv_bfloat16, 64>, delta_decode_launch<__nv_bfloat16, 64> },
+    { DT_BF16, 128, delta_decode_prepare<__nv_bfloat16, 128>, delta_decode_launch<__nv_bfloat16, 128> },
+    { DT_BF16, 256, delta_decode_prepare<__nv_bfloat16, 256>, delta_decode_launch<__nv_bfloat16, 256> },
 };
 
 static int delta_decode_variant(const struct shape *s)
@@ -154,28 +176,30 @@ extern "C" int delta_decode_setup(struct op_ctx *ctx)
         snprintf(ctx->err, sizeof ctx->err, "decode: dtype %s not built", dtype_table[s->dtype].name);
         return SB_UNSUPPORTED;
     }
-    struct delta_dev *d = (struct delta_dev *)calloc(1, sizeof *d);
-    if (!d) {
+    struct delta_decode_state *st = (struct delta_decode_state *)calloc(1, sizeof *st);
+    if (!st) {
         snprintf(ctx->err, sizeof ctx->err, "decode: out of host memory");
         return SB_OOM;
     }
-    if ((rc = delta_dev_setup(ctx, d)) != SB_OK) {
-        free(d);
+    st->plan = delta_decode_plan(s);
+    if ((rc = delta_decode_variants[delta_decode_variant(s)].prepare(ctx, st)) != SB_OK ||
+        (rc = delta_dev_setup(ctx, &st->io)) != SB_OK) {
+        free(st);
         return rc;
     }
-    ctx->priv = d;
+    ctx->priv = st;
     return SB_OK;
 }
 
 extern "C" int delta_decode_run(struct op_ctx *ctx)
 {
     return delta_decode_variants[delta_decode_variant(ctx->shape)].launch(
-        ctx, (const struct delta_dev *)ctx->priv);
+        ctx, (const struct delta_decode_state *)ctx->priv);
 }
 
 extern "C" int delta_decode_fetch(struct op_ctx *ctx)
 {
-    return delta_dev_fetch(ctx, (const struct delta_dev *)ctx->priv);
+    return delta_dev_fetch(ctx, &((const struct delta_decode_state *)ctx->priv)->io);
 }
 
 extern "C" void delta_decode_teardown(struct op_ctx *ctx)

@@ -70,8 +70,9 @@ static inline int delta_dev_fetch(struct op_ctx *ctx, const struct delta_dev *d)
 }
 
 /* The limits every delta kernel shares: D, Dv ∈ {64, 128, 256} (the tiles
- * split them evenly), int token indices, grid y/z limits. `who` names the
- * implementation in the message. */
+ * split them evenly), int token indices (the grid's limits are each launch
+ * plan's to check: sb_plan_prepare). `who` names the implementation in the
+ * message. */
 static inline int delta_check_common(struct op_ctx *ctx, const char *who)
 {
     const struct shape *s = ctx->shape;
@@ -85,35 +86,6 @@ static inline int delta_check_common(struct op_ctx *ctx, const char *who)
                  who, (long long)(s->B * s->N));
         return SB_UNSUPPORTED;
     }
-    if (s->Hv > 65535 || s->B > 65535) {
-        snprintf(ctx->err, sizeof ctx->err, "%s: Hv=%lld B=%lld: the grid takes at most 65535 of each",
-                 who, (long long)s->Hv, (long long)s->B);
-        return SB_UNSUPPORTED;
-    }
-    return SB_OK;
-}
-
-/* Lets kernel fn use `bytes` of dynamic shared memory, or says why not.
- * The limit is on static + dynamic: the kernels' own __shared__ arrays (1 KiB
- * in delta_k2, delta_k1_mma, delta_k2_mma) count too, and
- * cudaFuncSetAttribute rejects a sum over the opt-in limit with
- * cudaErrorInvalidValue (an error, where the case is only unsupported). */
-static inline int delta_smem_optin(struct op_ctx *ctx, const void *fn, size_t bytes,
-                                   const char *who)
-{
-    int dev = 0, optin = 0;
-    cudaFuncAttributes fa;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    SB_CUDA_CHECK(ctx, cudaFuncGetAttributes(&fa, fn));
-    if (bytes + fa.sharedSizeBytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err,
-                 "%s: needs %zu + %zu (static) bytes of shared memory, cuda:%d allows %d",
-                 who, bytes, (size_t)fa.sharedSizeBytes, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)bytes));
     return SB_OK;
 }
 

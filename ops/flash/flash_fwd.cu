@@ -62,12 +62,10 @@
  * of a sKV row in the O step, and writes/reads 4 rows of sP (stride ≡ 8).
  *
  * Status: compiled for sm_80/89/90a with no spills and no local memory
- * (build/ops/flash/flash_fwd.ptxas), never run on a GPU yet. The split
- * path's index math is transcribed into NumPy and checked against float64
- * attention with bounds-checked buffers and shared-memory regions
- * (tests/flash_emulate.py); both kernels, as written here, are executed on
- * the CPU a thread per CUDA thread under ASan/UBSan and TSan
- * (tests/cuda_on_cpu.sh: out-of-bounds accesses, missing barriers).
+ * (build/ops/flash/flash_fwd.ptxas); both kernels and their launch plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <limits.h>
 #include <math.h>
@@ -159,8 +157,7 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
 {
     using SM = flash_smem<D>;
     constexpr int DG = D / (4 * FLASH_TX);      /* float4 groups of O dims per thread */
-    extern __shared__ float4 flash_smem_raw[];
-    float *sQ = reinterpret_cast<float *>(flash_smem_raw);     /* [BR][D + PAD] */
+    float *sQ = static_cast<float *>(sb_dynamic_smem());        /* [BR][D + PAD] */
     float *sKV = sQ + SM::q_floats;                             /* [BC][D + PAD] */
     float *sP = sKV + SM::kv_floats;                            /* [BR][P_STRIDE] */
 
@@ -419,12 +416,13 @@ flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ w
 
 struct flash_state {
     struct attn_dev io;     /* q, k, v, out */
-    struct flash_split plan;        /* split-KV plan for this device's SMs */
+    struct flash_split split;       /* split-KV plan for this device's SMs */
+    struct sb_plan fwd, combine;    /* the launches (combine: only when split) */
     struct flash_keys keys;         /* window and sinks, or a block index (d_ ptr, idx) */
-    float *ws_o, *ws_ml;    /* d_ split partials [B·N·H][plan.max][D], [..][2]; NULL unsplit */
+    float *ws_o, *ws_ml;    /* d_ split partials [B·N·H][split.max][D], [..][2]; NULL unsplit */
 };
 
-/* The SM count the plan is made for: the current device's; without one
+/* The SM count the split is made for: the current device's; without one
  * (workspace_bytes may be asked before any setup), the nominal count. */
 static int64_t flash_device_sms(void)
 {
@@ -438,9 +436,9 @@ static int64_t flash_device_sms(void)
     return sms;
 }
 
-/* The plan of a shape (its window and sinks), or of a block-sparse case
+/* The split of a shape (its window and sinks), or of a block-sparse case
  * whose query tiles visit at most max_tiles key tiles (max_tiles >= 0). */
-static struct flash_split flash_plan(const struct shape *s, int64_t max_tiles)
+static struct flash_split flash_split_for(const struct shape *s, int64_t max_tiles)
 {
     if (max_tiles >= 0)
         return flash_splits_for(s->B * s->H * ((s->N + FLASH_BR - 1) / FLASH_BR), max_tiles,
@@ -455,60 +453,53 @@ static int64_t flash_ws_bytes(const struct shape *s, struct flash_split p)
     return p.max > 1 ? s->B * s->N * s->H * p.max * (s->Dv + 2) * (int64_t)sizeof(float) : 0;
 }
 
-/* Per instantiation: lets it use its shared memory (once per setup). */
-template <typename T, int D>
-static int flash_prepare(struct op_ctx *ctx)
+/* The launches: x is (query tile, key split), the splits of a tile
+ * adjacent; the combine takes FLASH_COMBINE_ROWS rows per block. */
+static struct sb_plan flash_fwd_plan(const struct shape *s, struct flash_split sp)
 {
-    int dev = 0, optin = 0;
-    struct cudaFuncAttributes fa;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    /* The opt-in limit bounds static + dynamic shared memory together (the
-     * kernel has no static shared memory today; counted so it stays right).
-     * Also fails early, with its name, on a build without this device's arch. */
-    SB_CUDA_CHECK(ctx, cudaFuncGetAttributes(&fa, flash_fwd_kernel<T, D>));
-    if (fa.sharedSizeBytes + flash_smem<D>::bytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err,
-                 "cuda: D=%d needs %zu bytes of shared memory (%zu static), cuda:%d allows %d", D,
-                 fa.sharedSizeBytes + flash_smem<D>::bytes, fa.sharedSizeBytes, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(flash_fwd_kernel<T, D>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)flash_smem<D>::bytes));
-    return SB_OK;
+    const size_t smem = s->D == 64 ? flash_smem<64>::bytes : flash_smem<128>::bytes;
+    return { "flash_fwd_kernel", { (s->N + FLASH_BR - 1) / FLASH_BR * sp.max, s->H, s->B },
+             FLASH_THREADS, smem };
+}
+
+static struct sb_plan flash_combine_plan(const struct shape *s)
+{
+    const int64_t rows = s->B * s->N * s->H;
+    return { "flash_combine_kernel", { (rows + FLASH_COMBINE_ROWS - 1) / FLASH_COMBINE_ROWS, 1, 1 },
+             FLASH_COMBINE_THREADS, 0 };
+}
+
+/* Per instantiation: the plans against the device, the opt-in. */
+template <typename T, int D>
+static int flash_prepare(struct op_ctx *ctx, const struct flash_state *st)
+{
+    int rc = sb_plan_prepare(ctx, (const void *)flash_fwd_kernel<T, D>, &st->fwd, "cuda");
+    if (rc == SB_OK && st->split.max > 1)
+        rc = sb_plan_prepare(ctx, (const void *)flash_combine_kernel<T, D>, &st->combine, "cuda");
+    return rc;
 }
 
 template <typename T, int D>
 static int flash_launch(struct op_ctx *ctx, const struct flash_state *st)
 {
     const struct shape *s = ctx->shape;
-    /* x: (query tile, key split), the splits of a tile adjacent. */
-    const dim3 grid((unsigned)((s->N + FLASH_BR - 1) / FLASH_BR * st->plan.max), (unsigned)s->H,
-                    (unsigned)s->B);
     const float qscale = (float)(ctx->scale * SB_LOG2E);
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
-    flash_fwd_kernel<T, D><<<grid, FLASH_THREADS, flash_smem<D>::bytes, stream>>>(
-        (const T *)st->io.q, (const T *)st->io.k, (const T *)st->io.v, (T *)st->io.out,
-        st->ws_o, st->ws_ml, (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal,
-        qscale, st->plan, st->keys);
-    int rc = sb_gpu_check_launch(ctx, "flash_fwd_kernel");
-    if (rc != SB_OK || st->plan.max == 1)
+    int rc = sb_launch(ctx, flash_fwd_kernel<T, D>, st->fwd, (const T *)st->io.q,
+                       (const T *)st->io.k, (const T *)st->io.v, (T *)st->io.out, st->ws_o,
+                       st->ws_ml, (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal,
+                       qscale, st->split, st->keys);
+    if (rc != SB_OK || st->split.max == 1)
         return rc;
-    const int64_t rows = s->B * s->N * s->H;
-    flash_combine_kernel<T, D>
-        <<<(unsigned)((rows + FLASH_COMBINE_ROWS - 1) / FLASH_COMBINE_ROWS),
-           FLASH_COMBINE_THREADS, 0, stream>>>(st->ws_o, st->ws_ml, (T *)st->io.out, (int)s->B,
-                                               (int)s->N, (int)s->Nk, (int)s->H,
-                                               (int)s->causal, st->plan, st->keys);
-    return sb_gpu_check_launch(ctx, "flash_combine_kernel");
+    return sb_launch(ctx, flash_combine_kernel<T, D>, st->combine, (const float *)st->ws_o,
+                     (const float *)st->ws_ml, (T *)st->io.out, (int)s->B, (int)s->N, (int)s->Nk,
+                     (int)s->H, (int)s->causal, st->split, st->keys);
 }
 
 /* The instantiations: one row per (dtype, D). */
 static const struct {
     enum dtype dt;
     int D;
-    int (*prepare)(struct op_ctx *);
+    int (*prepare)(struct op_ctx *, const struct flash_state *);
     int (*launch)(struct op_ctx *, const struct flash_state *);
 } flash_variants[] = {
     { DT_FP32, 64, flash_prepare<float, 64>, flash_launch<float, 64> },
@@ -525,7 +516,8 @@ static int flash_variant(const struct shape *s)
     return -1;
 }
 
-/* Shapes this kernel does not take, with the reason; SB_OK otherwise. */
+/* Shapes this kernel does not take, with the reason; SB_OK otherwise (the
+ * grid's limits are the plan's to check). */
 static int flash_check_shape(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
@@ -543,11 +535,6 @@ static int flash_check_shape(struct op_ctx *ctx)
                  (long long)s->N, (long long)s->Nk);
         return SB_UNSUPPORTED;
     }
-    if (s->H > 65535 || s->B > 65535) {     /* gridDim.y and .z limits */
-        snprintf(ctx->err, sizeof ctx->err, "cuda: H=%lld B=%lld: the grid takes at most 65535 of each",
-                 (long long)s->H, (long long)s->B);
-        return SB_UNSUPPORTED;
-    }
     if (flash_variant(s) < 0) {
         snprintf(ctx->err, sizeof ctx->err, "cuda: dtype %s not built", dtype_table[s->dtype].name);
         return SB_UNSUPPORTED;
@@ -557,12 +544,12 @@ static int flash_check_shape(struct op_ctx *ctx)
 
 extern "C" int64_t flash_cuda_workspace_bytes(const struct shape *s)
 {
-    return flash_ws_bytes(s, flash_plan(s, -1));
+    return flash_ws_bytes(s, flash_split_for(s, -1));
 }
 
 extern "C" int64_t flash_cuda_workspace_bytes_keys(const struct shape *s, int64_t max_tiles)
 {
-    return flash_ws_bytes(s, flash_plan(s, max_tiles));
+    return flash_ws_bytes(s, flash_split_for(s, max_tiles));
 }
 
 extern "C" int flash_cuda_setup_keys(struct op_ctx *ctx, const struct flash_keys *keys,
@@ -578,17 +565,19 @@ extern "C" int flash_cuda_setup_keys(struct op_ctx *ctx, const struct flash_keys
     }
     const struct shape *s = ctx->shape;
     st->keys = *keys;
-    st->plan = flash_plan(s, max_tiles);
-    const int64_t ws = flash_ws_bytes(s, st->plan);
-    if ((rc = attn_dev_setup(ctx, &st->io)) != SB_OK ||
-        (ws > 0 && (rc = sb_alloc(ctx, (void **)&st->ws_o, (size_t)ws)) != SB_OK) ||
-        (rc = flash_variants[flash_variant(ctx->shape)].prepare(ctx)) != SB_OK) {
+    st->split = flash_split_for(s, max_tiles);
+    st->fwd = flash_fwd_plan(s, st->split);
+    st->combine = flash_combine_plan(s);
+    const int64_t ws = flash_ws_bytes(s, st->split);
+    if ((rc = flash_variants[flash_variant(s)].prepare(ctx, st)) != SB_OK ||
+        (rc = attn_dev_setup(ctx, &st->io)) != SB_OK ||
+        (ws > 0 && (rc = sb_alloc(ctx, (void **)&st->ws_o, (size_t)ws)) != SB_OK)) {
         free(st);               /* the harness frees the tracked device buffers */
         return rc;
     }
     /* One allocation: O of every (row, split), then their (m, l) pairs
      * (8-byte aligned: Dv is even). */
-    st->ws_ml = ws > 0 ? st->ws_o + s->B * s->N * s->H * st->plan.max * s->Dv : NULL;
+    st->ws_ml = ws > 0 ? st->ws_o + s->B * s->N * s->H * st->split.max * s->Dv : NULL;
     ctx->priv = st;
     return SB_OK;
 }

@@ -22,8 +22,10 @@
  *
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_decode.ptxas: 64-71 / 96 / 128 registers at D = 64 /
- * 128 / 256); the index math checked in NumPy (tests/gla_emulate.py); never
- * run on a GPU.
+ * 128 / 256); the kernel and its plan
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <math.h>
 
@@ -75,6 +77,7 @@ gla_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__r
             const int d = rg + GLA_DEC_RG * r;
             S[r] = fmaf(sk[d], vx, S[r] * sdecay[d]);
             o = fmaf(sq[d], S[r], o);
+            SB_COUNT_MACS(2);
         }
         sred[rg][x] = o;
         __syncthreads();
@@ -95,29 +98,45 @@ gla_decode_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__r
 
 /* ---- host ------------------------------------------------------------------------ */
 
+struct gla_decode_state {
+    struct gla_dev dev;
+    struct sb_plan plan;
+};
+
+/* The launch: one block per (GLA_DEC_DVS columns of Dv, value head, batch). */
+static struct sb_plan gla_decode_plan(const struct shape *s)
+{
+    return { "gla_decode_kernel", { s->Dv / GLA_DEC_DVS, s->Hv, s->B }, GLA_DEC_THREADS, 0 };
+}
+
 template <typename T, int D>
-static int gla_decode_launch(struct op_ctx *ctx, const struct gla_dev *d)
+static int gla_decode_prepare(struct op_ctx *ctx, const struct gla_decode_state *st)
+{
+    return sb_plan_prepare(ctx, (const void *)gla_decode_kernel<T, D>, &st->plan, "decode");
+}
+
+template <typename T, int D>
+static int gla_decode_launch(struct op_ctx *ctx, const struct gla_decode_state *st)
 {
     const struct shape *s = ctx->shape;
-    const dim3 grid((unsigned)(s->Dv / GLA_DEC_DVS), (unsigned)s->Hv, (unsigned)s->B);
-    gla_decode_kernel<T, D><<<grid, GLA_DEC_THREADS, 0, (cudaStream_t)sb_gpu_stream(ctx)>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->v, (const T *)d->g, (const T *)d->h0,
-        (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv, (int)s->gate,
-        (float)ctx->scale);
-    return sb_gpu_check_launch(ctx, "gla_decode_kernel");
+    const struct gla_dev *d = &st->dev;
+    return sb_launch(ctx, gla_decode_kernel<T, D>, st->plan, (const T *)d->q, (const T *)d->k,
+                     (const T *)d->v, (const T *)d->g, (const T *)d->h0, (T *)d->out, (T *)d->ht,
+                     (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv, (int)s->gate, (float)ctx->scale);
 }
 
 static const struct {
     enum dtype dt;
     int D;
-    int (*launch)(struct op_ctx *, const struct gla_dev *);
+    int (*prepare)(struct op_ctx *, const struct gla_decode_state *);
+    int (*launch)(struct op_ctx *, const struct gla_decode_state *);
 } gla_decode_variants[] = {
-    { DT_FP32, 64, gla_decode_launch<float, 64> },
-    { DT_FP32, 128, gla_decode_launch<float, 128> },
-    { DT_FP32, 256, gla_decode_launch<float, 256> },
-    { DT_BF16, 64, gla_decode_launch<__nv_bfloat16, 64> },
-    { DT_BF16, 128, gla_decode_launch<__nv_bfloat16, 128> },
-    { DT_BF16, 256, gla_decode_launch<__nv_bfloat16, 256> },
+    { DT_FP32, 64, gla_decode_prepare<float, 64>, gla_decode_launch<float, 64> },
+    { DT_FP32, 128, gla_decode_prepare<float, 128>, gla_decode_launch<float, 128> },
+    { DT_FP32, 256, gla_decode_prepare<float, 256>, gla_decode_launch<float, 256> },
+    { DT_BF16, 64, gla_decode_prepare<__nv_bfloat16, 64>, gla_decode_launch<__nv_bfloat16, 64> },
+    { DT_BF16, 128, gla_decode_prepare<__nv_bfloat16, 128>, gla_decode_launch<__nv_bfloat16, 128> },
+    { DT_BF16, 256, gla_decode_prepare<__nv_bfloat16, 256>, gla_decode_launch<__nv_bfloat16, 256> },
 };
 
 static int gla_decode_variant(const struct shape *s)
@@ -150,13 +169,15 @@ extern "C" int gla_decode_setup(struct op_ctx *ctx)
         snprintf(ctx->err, sizeof ctx->err, "decode: dtype %s not built", dtype_table[s->dtype].name);
         return SB_UNSUPPORTED;
     }
-    struct gla_dev *d = (struct gla_dev *)calloc(1, sizeof *d);
-    if (!d) {
+    struct gla_decode_state *st = (struct gla_decode_state *)calloc(1, sizeof *st);
+    if (!st) {
         snprintf(ctx->err, sizeof ctx->err, "decode: out of host memory");
         return SB_OOM;
     }
-    ctx->priv = d;
-    if ((rc = gla_dev_setup(ctx, d, 0)) != SB_OK)
+    ctx->priv = st;
+    st->plan = gla_decode_plan(s);
+    if ((rc = gla_decode_variants[gla_decode_variant(s)].prepare(ctx, st)) != SB_OK ||
+        (rc = gla_dev_setup(ctx, &st->dev, 0)) != SB_OK)
         gla_free_priv(ctx);
     return rc;
 }
@@ -164,12 +185,12 @@ extern "C" int gla_decode_setup(struct op_ctx *ctx)
 extern "C" int gla_decode_run(struct op_ctx *ctx)
 {
     return gla_decode_variants[gla_decode_variant(ctx->shape)].launch(
-        ctx, (const struct gla_dev *)ctx->priv);
+        ctx, (const struct gla_decode_state *)ctx->priv);
 }
 
 extern "C" int gla_decode_fetch(struct op_ctx *ctx)
 {
-    return gla_dev_fetch(ctx, (const struct gla_dev *)ctx->priv);
+    return gla_dev_fetch(ctx, &((const struct gla_decode_state *)ctx->priv)->dev);
 }
 
 extern "C" void gla_decode_teardown(struct op_ctx *ctx)

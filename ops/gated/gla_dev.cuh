@@ -75,18 +75,14 @@ static inline int gla_dev_fetch(struct op_ctx *ctx, const struct gla_dev *d)
 }
 
 /* Shapes every GPU implementation of these families refuses, with the
- * reason in ctx->err (who: the implementation's name). */
+ * reason in ctx->err (who: the implementation's name). The grid's limits
+ * are each launch plan's to check (sb_plan_prepare). */
 static inline int gla_check_common(struct op_ctx *ctx, const char *who)
 {
     const struct shape *s = ctx->shape;
     if (!rec_dim_ok(s->D) || !rec_dim_ok(s->Dv)) {
         snprintf(ctx->err, sizeof ctx->err, "%s: D=%lld Dv=%lld not supported (64, 128, 256)",
                  who, (long long)s->D, (long long)s->Dv);
-        return SB_UNSUPPORTED;
-    }
-    if (s->B > 65535 || s->Hv > 65535) {
-        snprintf(ctx->err, sizeof ctx->err, "%s: B=%lld Hv=%lld: the grid takes at most 65535 of each",
-                 who, (long long)s->B, (long long)s->Hv);
         return SB_UNSUPPORTED;
     }
     if (s->N > (1ll << 31) - 1) {

@@ -33,7 +33,9 @@
  *
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_fwd.ptxas: scores 128 registers, chunk walk 64-72);
- * the index math checked in NumPy (tests/gla_emulate.py); never run on a
+ * both kernels and their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
  * GPU.
  */
 #include <math.h>
@@ -136,6 +138,7 @@ gla_scores_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__r
                         for (int dd = 0; dd < GLA_DT; dd++)
                             s = fmaf(sQ[i][dd], sK[jj][dd], s);
                     }
+                    SB_COUNT_MACS(GLA_DT);
                     acc[a][bb] = s;
                 }
             }
@@ -179,8 +182,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                  int H, int Hv, int Dv, int C, int gate, float scale)
 {
     using SM = gla_ch_smem<D>;
-    extern __shared__ float4 gla_ch_raw[];
-    float *sS = reinterpret_cast<float *>(gla_ch_raw);
+    float *sS = static_cast<float *>(sb_dynamic_smem());
     float *sV = sS + SM::s, *sA = sV + SM::v, *sQ = sA + SM::a, *sK = sQ + SM::q;
     float *sDecay = sK + SM::k;
 
@@ -252,6 +254,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                     o[a][1] = fmaf(x, s4.y, o[a][1]);
                     o[a][2] = fmaf(x, s4.z, o[a][2]);
                     o[a][3] = fmaf(x, s4.w, o[a][3]);
+                    SB_COUNT_MACS(4);
                 }
             }
             __syncthreads();                /* every thread has read these rows of S */
@@ -269,6 +272,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                     s4.y = fmaf(kv, v4.y, s4.y);
                     s4.z = fmaf(kv, v4.z, s4.z);
                     s4.w = fmaf(kv, v4.w, s4.w);
+                    SB_COUNT_MACS(4);
                 }
                 *reinterpret_cast<float4 *>(sS + (d0 + dd) * GLA_VS + e) = s4;
             }
@@ -284,6 +288,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                 o[a][1] = fmaf(x, v4.y, o[a][1]);
                 o[a][2] = fmaf(x, v4.z, o[a][2]);
                 o[a][3] = fmaf(x, v4.w, o[a][3]);
+                SB_COUNT_MACS(4);
             }
         }
 #pragma unroll
@@ -309,6 +314,7 @@ gla_chunk_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
 struct gla_cuda_state {
     struct gla_dev dev;
     float *Gc, *A;          /* parts of dev.work */
+    struct sb_plan scores, chunk;
 };
 
 static int64_t gla_chunks(const struct shape *s)
@@ -328,21 +334,26 @@ extern "C" int64_t gla_cuda_workspace_bytes(const struct shape *s)
     return (gla_gc_floats(s) + a) * (int64_t)sizeof(float);
 }
 
-template <typename T, int D>
-static int gla_cuda_prepare(struct op_ctx *ctx)
+/* The launches: scores over (chunk, value head, batch), the chunk walk
+ * over (Dv slice, value head, batch). */
+static struct sb_plan gla_scores_plan(const struct shape *s)
 {
-    int dev = 0, optin = 0;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (gla_ch_smem<D>::bytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: D=%d needs %zu bytes of shared memory, cuda:%d allows %d",
-                 D, gla_ch_smem<D>::bytes, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(gla_chunk_kernel<T, D>,
-                                            cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                            (int)gla_ch_smem<D>::bytes));
-    return SB_OK;
+    return { "gla_scores_kernel", { gla_chunks(s), s->Hv, s->B }, GLA_SC_THREADS, 0 };
+}
+
+static struct sb_plan gla_chunk_plan(const struct shape *s)
+{
+    const size_t smem = s->D == 64    ? gla_ch_smem<64>::bytes
+                      : s->D == 128   ? gla_ch_smem<128>::bytes
+                                      : gla_ch_smem<256>::bytes;
+    return { "gla_chunk_kernel", { s->Dv / GLA_DVS, s->Hv, s->B }, GLA_CH_THREADS, smem };
+}
+
+template <typename T, int D>
+static int gla_cuda_prepare(struct op_ctx *ctx, const struct gla_cuda_state *st)
+{
+    int rc = sb_plan_prepare(ctx, (const void *)gla_scores_kernel<T>, &st->scores, "cuda");
+    return rc != SB_OK ? rc : sb_plan_prepare(ctx, (const void *)gla_chunk_kernel<T, D>, &st->chunk, "cuda");
 }
 
 template <typename T, int D>
@@ -350,28 +361,23 @@ static int gla_cuda_launch(struct op_ctx *ctx, const struct gla_cuda_state *st)
 {
     const struct shape *s = ctx->shape;
     const struct gla_dev *d = &st->dev;
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
     const float scale = (float)ctx->scale;
-    const dim3 g1((unsigned)gla_chunks(s), (unsigned)s->Hv, (unsigned)s->B);
-    gla_scores_kernel<T><<<g1, GLA_SC_THREADS, 0, stream>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->g, st->Gc, st->A, (int)s->N, (int)s->H,
-        (int)s->Hv, D, (int)s->chunk, (int)s->gate, scale);
-    int rc = sb_gpu_check_launch(ctx, "gla_scores_kernel");
+    int rc = sb_launch(ctx, gla_scores_kernel<T>, st->scores, (const T *)d->q, (const T *)d->k,
+                       (const T *)d->g, st->Gc, st->A, (int)s->N, (int)s->H, (int)s->Hv, D,
+                       (int)s->chunk, (int)s->gate, scale);
     if (rc != SB_OK)
         return rc;
-    const dim3 g2((unsigned)(s->Dv / GLA_DVS), (unsigned)s->Hv, (unsigned)s->B);
-    gla_chunk_kernel<T, D><<<g2, GLA_CH_THREADS, gla_ch_smem<D>::bytes, stream>>>(
-        (const T *)d->q, (const T *)d->k, (const T *)d->v, (const T *)d->h0, st->Gc, st->A,
-        (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv, (int)s->chunk,
-        (int)s->gate, scale);
-    return sb_gpu_check_launch(ctx, "gla_chunk_kernel");
+    return sb_launch(ctx, gla_chunk_kernel<T, D>, st->chunk, (const T *)d->q, (const T *)d->k,
+                     (const T *)d->v, (const T *)d->h0, (const float *)st->Gc, (const float *)st->A,
+                     (T *)d->out, (T *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv,
+                     (int)s->chunk, (int)s->gate, scale);
 }
 
 /* The instantiations: one row per (dtype, D); Dv is a runtime multiple of 32. */
 static const struct {
     enum dtype dt;
     int D;
-    int (*prepare)(struct op_ctx *);
+    int (*prepare)(struct op_ctx *, const struct gla_cuda_state *);
     int (*launch)(struct op_ctx *, const struct gla_cuda_state *);
 } gla_cuda_variants[] = {
     { DT_FP32, 64, gla_cuda_prepare<float, 64>, gla_cuda_launch<float, 64> },
@@ -401,11 +407,6 @@ static int gla_cuda_check(struct op_ctx *ctx)
                  (long long)s->chunk);
         return SB_UNSUPPORTED;
     }
-    if (gla_chunks(s) > 2147483647) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda: %lld chunks: over the grid's x limit",
-                 (long long)gla_chunks(s));
-        return SB_UNSUPPORTED;
-    }
     if (gla_cuda_variant(s) < 0) {
         snprintf(ctx->err, sizeof ctx->err, "cuda: dtype %s not built", dtype_table[s->dtype].name);
         return SB_UNSUPPORTED;
@@ -424,8 +425,10 @@ extern "C" int gla_cuda_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     ctx->priv = st;
-    if ((rc = gla_dev_setup(ctx, &st->dev, (size_t)gla_cuda_workspace_bytes(ctx->shape))) != SB_OK ||
-        (rc = gla_cuda_variants[gla_cuda_variant(ctx->shape)].prepare(ctx)) != SB_OK) {
+    st->scores = gla_scores_plan(ctx->shape);
+    st->chunk = gla_chunk_plan(ctx->shape);
+    if ((rc = gla_cuda_variants[gla_cuda_variant(ctx->shape)].prepare(ctx, st)) != SB_OK ||
+        (rc = gla_dev_setup(ctx, &st->dev, (size_t)gla_cuda_workspace_bytes(ctx->shape))) != SB_OK) {
         gla_free_priv(ctx);
         return rc;
     }

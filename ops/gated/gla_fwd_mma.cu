@@ -43,12 +43,16 @@
  * Status: compiled for sm_80/89/90a with no spills and no stack
  * (build/ops/gated/gla_fwd_mma.ptxas: scores 161-168 registers, chunk walk
  * 120 / 128-130 / 160-162 at D = 64 / 128 / 256), 176 HMMA in the sm_90a
- * SASS; the index math and fragment layouts checked in NumPy
- * (tests/gla_emulate.py); never run on a GPU.
+ * SASS; mma.sync emulated to the PTX ISA (ops/ptx.cuh), both kernels and
+ * their plans
+ * run on the CPU from this source, host code included, under ASan/UBSan
+ * and TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU.
  */
 #include <math.h>
 #include <stdint.h>
 
+#include "../ptx.cuh"
 #include "gla_dev.cuh"
 
 #define GLA_M_THREADS 128       /* 4 warps */
@@ -62,15 +66,6 @@ typedef __nv_bfloat16 bf16;
 static __device__ __forceinline__ float gla_m_exp(float x)  /* e^x, x ≤ 0 */
 {
     return exp2f(x * (float)SB_LOG2E);
-}
-
-/* d += a · b on the tensor cores: a 16×16 (row), b 16×8 (col), fp32 d. */
-static __device__ __forceinline__ void gla_mma(float d[4], const uint32_t a[4], const uint32_t b[2])
-{
-    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
-                 "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
-                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
 static __device__ __forceinline__ uint32_t gla_ld32(const bf16 *p)
@@ -116,8 +111,7 @@ gla_mma_scores_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                       const bf16 *__restrict__ g, float *__restrict__ Gc, bf16 *__restrict__ A,
                       int N, int H, int Hv, int D, int C, int gate, float scale)
 {
-    extern __shared__ float4 gla_ms_raw[];
-    gla_ms_smem &sm = *reinterpret_cast<gla_ms_smem *>(gla_ms_raw);
+    gla_ms_smem &sm = *static_cast<gla_ms_smem *>(sb_dynamic_smem());
 
     const int chunk = blockIdx.x, j = blockIdx.y, b = blockIdx.z, hq = j / (Hv / H);
     const int nch = gridDim.x;
@@ -205,7 +199,8 @@ gla_mma_scores_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                 if (n < nt_mma) {
                     uint32_t bb[2];
                     gla_frag_b(bb, kt, GLA_MS_LD, 8 * n, ks, gq, tq);
-                    gla_mma(acc[n], a, bb);
+                    sb_mma_m16n8k16_bf16(acc[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
         }
         /* gate=key: the diagonal block, one exp per term of G_i − G_j ≤ 0. */
@@ -218,6 +213,7 @@ gla_mma_scores_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 #pragma unroll 4
                     for (int dd = 0; dd < GLA_M_DT; dd++)
                         s = fmaf(sm.q[di][dd] * sm.k[jj][dd], gla_m_exp(sm.G[di][dd] - sm.G[jj][dd]), s);
+                    SB_COUNT_MACS(GLA_M_DT);
                     diag[u] = s;
                 }
             }
@@ -279,8 +275,7 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
 {
     using SM = gla_mc_smem<D>;
     constexpr int MT = D / 64;              /* m-tiles of S per warp: D/4 rows */
-    extern __shared__ float4 gla_mc_raw[];
-    bf16 *sQg = reinterpret_cast<bf16 *>(gla_mc_raw);
+    bf16 *sQg = static_cast<bf16 *>(sb_dynamic_smem());
     bf16 *sKdt = sQg + SM::qg, *sVt = sKdt + SM::kdt, *sA = sVt + SM::vt, *sSt = sA + SM::a;
     float *sDecay = reinterpret_cast<float *>(sSt + SM::st);
 
@@ -362,7 +357,8 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                 for (int n = 0; n < 4; n++) {
                     uint32_t bb[2];
                     gla_frag_b(bb, sSt, SM::ldd, 8 * n, ks, gq, tq);
-                    gla_mma(o[n], a, bb);
+                    sb_mma_m16n8k16_bf16(o[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
             for (int ks = 0; ks <= w; ks++) {           /* intra: A V over j < 16(w+1) */
@@ -372,7 +368,8 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                 for (int n = 0; n < 4; n++) {
                     uint32_t bb[2];
                     gla_frag_b(bb, sVt, GLA_MC_LDC, 8 * n, 16 * ks, gq, tq);
-                    gla_mma(o[n], a, bb);
+                    sb_mma_m16n8k16_bf16(o[n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
 #pragma unroll
@@ -408,7 +405,8 @@ gla_mma_chunk_kernel(const bf16 *__restrict__ q, const bf16 *__restrict__ k,
                 for (int n = 0; n < 4; n++) {
                     uint32_t bb[2];
                     gla_frag_b(bb, sVt, GLA_MC_LDC, 8 * n, 16 * ks, gq, tq);
-                    gla_mma(S[m][n], a, bb);
+                    sb_mma_m16n8k16_bf16(S[m][n], a, bb);
+                    SB_COUNT_MACS(SB_MMA_M16N8K16_LANE_MACS);
                 }
             }
         }
@@ -434,6 +432,7 @@ struct gla_mma_state {
     struct gla_dev dev;
     float *Gc;              /* parts of dev.work */
     bf16 *A;
+    struct sb_plan scores, chunk;
 };
 
 static int64_t gla_m_chunks(const struct shape *s)
@@ -459,31 +458,25 @@ extern "C" int64_t gla_cuda_opt_workspace_bytes(const struct shape *s)
     return gla_m_a_offset(s) + a * (int64_t)sizeof(bf16);
 }
 
-/* Opts a kernel into its dynamic shared memory; SB_UNSUPPORTED when the
- * device has less. */
-static int gla_m_optin(struct op_ctx *ctx, const void *fn, size_t bytes, const char *what)
+/* The launches: as gla_fwd.cu's, with the operands' shared memory. */
+static struct sb_plan gla_mma_scores_plan(const struct shape *s)
 {
-    int dev = 0, optin = 0;
-    SB_CUDA_CHECK(ctx, cudaGetDevice(&dev));
-    SB_CUDA_CHECK(ctx, cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (bytes > (size_t)optin) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda-opt: %s needs %zu bytes of shared memory, cuda:%d allows %d",
-                 what, bytes, dev, optin);
-        return SB_UNSUPPORTED;
-    }
-    SB_CUDA_CHECK(ctx, cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    return SB_OK;
+    return { "gla_mma_scores_kernel", { gla_m_chunks(s), s->Hv, s->B }, GLA_M_THREADS, sizeof(gla_ms_smem) };
+}
+
+static struct sb_plan gla_mma_chunk_plan(const struct shape *s)
+{
+    const size_t smem = s->D == 64    ? gla_mc_smem<64>::bytes
+                      : s->D == 128   ? gla_mc_smem<128>::bytes
+                                      : gla_mc_smem<256>::bytes;
+    return { "gla_mma_chunk_kernel", { s->Dv / GLA_M_DVS, s->Hv, s->B }, GLA_M_THREADS, smem };
 }
 
 template <int D>
-static int gla_mma_prepare(struct op_ctx *ctx)
+static int gla_mma_prepare(struct op_ctx *ctx, const struct gla_mma_state *st)
 {
-    int rc = gla_m_optin(ctx, (const void *)gla_mma_scores_kernel, sizeof(gla_ms_smem), "the scores kernel");
-    if (rc != SB_OK)
-        return rc;
-    char what[64];
-    snprintf(what, sizeof what, "the chunk walk at D=%d", D);
-    return gla_m_optin(ctx, (const void *)gla_mma_chunk_kernel<D>, gla_mc_smem<D>::bytes, what);
+    int rc = sb_plan_prepare(ctx, (const void *)gla_mma_scores_kernel, &st->scores, "cuda-opt");
+    return rc != SB_OK ? rc : sb_plan_prepare(ctx, (const void *)gla_mma_chunk_kernel<D>, &st->chunk, "cuda-opt");
 }
 
 template <int D>
@@ -491,26 +484,21 @@ static int gla_mma_launch(struct op_ctx *ctx, const struct gla_mma_state *st)
 {
     const struct shape *s = ctx->shape;
     const struct gla_dev *d = &st->dev;
-    cudaStream_t stream = (cudaStream_t)sb_gpu_stream(ctx);
     const float scale = (float)ctx->scale;
-    const dim3 g1((unsigned)gla_m_chunks(s), (unsigned)s->Hv, (unsigned)s->B);
-    gla_mma_scores_kernel<<<g1, GLA_M_THREADS, sizeof(gla_ms_smem), stream>>>(
-        (const bf16 *)d->q, (const bf16 *)d->k, (const bf16 *)d->g, st->Gc, st->A, (int)s->N,
-        (int)s->H, (int)s->Hv, D, (int)s->chunk, (int)s->gate, scale);
-    int rc = sb_gpu_check_launch(ctx, "gla_mma_scores_kernel");
+    int rc = sb_launch(ctx, gla_mma_scores_kernel, st->scores, (const bf16 *)d->q, (const bf16 *)d->k,
+                       (const bf16 *)d->g, st->Gc, st->A, (int)s->N, (int)s->H, (int)s->Hv, D,
+                       (int)s->chunk, (int)s->gate, scale);
     if (rc != SB_OK)
         return rc;
-    const dim3 g2((unsigned)(s->Dv / GLA_M_DVS), (unsigned)s->Hv, (unsigned)s->B);
-    gla_mma_chunk_kernel<D><<<g2, GLA_M_THREADS, gla_mc_smem<D>::bytes, stream>>>(
-        (const bf16 *)d->q, (const bf16 *)d->k, (const bf16 *)d->v, (const bf16 *)d->h0, st->Gc,
-        st->A, (bf16 *)d->out, (bf16 *)d->ht, (int)s->N, (int)s->H, (int)s->Hv, (int)s->Dv,
-        (int)s->chunk, (int)s->gate, scale);
-    return sb_gpu_check_launch(ctx, "gla_mma_chunk_kernel");
+    return sb_launch(ctx, gla_mma_chunk_kernel<D>, st->chunk, (const bf16 *)d->q, (const bf16 *)d->k,
+                     (const bf16 *)d->v, (const bf16 *)d->h0, (const float *)st->Gc,
+                     (const bf16 *)st->A, (bf16 *)d->out, (bf16 *)d->ht, (int)s->N, (int)s->H,
+                     (int)s->Hv, (int)s->Dv, (int)s->chunk, (int)s->gate, scale);
 }
 
 static const struct {
     int D;
-    int (*prepare)(struct op_ctx *);
+    int (*prepare)(struct op_ctx *, const struct gla_mma_state *);
     int (*launch)(struct op_ctx *, const struct gla_mma_state *);
 } gla_mma_variants[] = {
     { 64, gla_mma_prepare<64>, gla_mma_launch<64> },
@@ -542,11 +530,6 @@ static int gla_mma_check(struct op_ctx *ctx)
                  (long long)s->chunk);
         return SB_UNSUPPORTED;
     }
-    if (gla_m_chunks(s) > 2147483647) {
-        snprintf(ctx->err, sizeof ctx->err, "cuda-opt: %lld chunks: over the grid's x limit",
-                 (long long)gla_m_chunks(s));
-        return SB_UNSUPPORTED;
-    }
     return SB_OK;
 }
 
@@ -561,7 +544,9 @@ extern "C" int gla_cuda_opt_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     ctx->priv = st;
-    if ((rc = gla_mma_variants[gla_mma_variant(ctx->shape)].prepare(ctx)) != SB_OK ||
+    st->scores = gla_mma_scores_plan(ctx->shape);
+    st->chunk = gla_mma_chunk_plan(ctx->shape);
+    if ((rc = gla_mma_variants[gla_mma_variant(ctx->shape)].prepare(ctx, st)) != SB_OK ||
         (rc = gla_dev_setup(ctx, &st->dev, (size_t)gla_cuda_opt_workspace_bytes(ctx->shape))) != SB_OK) {
         gla_free_priv(ctx);
         return rc;

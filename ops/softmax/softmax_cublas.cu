@@ -27,10 +27,11 @@
  * cuBLAS's own workspace (allocated by the library) is not tracked.
  *
  * Status: compiled for sm_80/89/90a with no spills (build/ops/softmax/
- * softmax_cublas.ptxas); never run on a GPU yet, unverified. The GEMMs'
- * operand layout is checked in NumPy with cuBLAS's column-major semantics
- * (tests/softmax_emulate.py); softmax_rows_kernel is executed on the CPU a
- * thread per CUDA thread under ASan/UBSan and TSan (tests/cuda_on_cpu.sh).
+ * softmax_cublas.ptxas); the host code, both cuBLAS calls (their argument
+ * lists executed with cuBLAS's column-major semantics and bounds, ops/sim/
+ * cublas.cpp) and softmax_rows_kernel run on the CPU under ASan/UBSan and
+ * TSan against the float64 reference (tests/cuda_on_cpu.sh); never on a
+ * GPU: cuBLAS's own kernels and their numerics are unverified.
  */
 #include <cublas_v2.h>
 #include <limits.h>
@@ -77,6 +78,7 @@ struct softmax_state {
     float *s;               /* d_ [B·H, N, Nk] scores in log2 units */
     void *p;                /* d_ [B·H, N, Nk] probabilities, dtype */
     void **ptrs;            /* d_ [PTR_COUNT][B·H] GEMM operand pointers */
+    struct sb_plan rows;    /* softmax_rows_kernel's launch */
 };
 
 /* ---- kernel ---------------------------------------------------------------- */
@@ -254,6 +256,15 @@ static int softmax_setup_state(struct op_ctx *ctx, struct softmax_state *st)
     return SB_OK;
 }
 
+/* softmax_rows_kernel's launch: a block per row, striding when there are
+ * more rows than SOFTMAX_MAX_BLOCKS; the largest block for long rows. */
+static struct sb_plan softmax_rows_plan(const struct shape *s)
+{
+    const int64_t rows = s->B * s->H * s->N;
+    return { "softmax_rows_kernel", { rows < SOFTMAX_MAX_BLOCKS ? rows : SOFTMAX_MAX_BLOCKS, 1, 1 },
+             s->Nk >= SOFTMAX_LONG_ROW ? SOFTMAX_THREADS_LONG : SOFTMAX_THREADS, 0 };
+}
+
 extern "C" int softmax_cublas_setup(struct op_ctx *ctx)
 {
     int rc = softmax_check_dims(ctx);
@@ -269,7 +280,11 @@ extern "C" int softmax_cublas_setup(struct op_ctx *ctx)
         snprintf(ctx->err, sizeof ctx->err, "cuda-cublas: out of host memory");
         return SB_OOM;
     }
-    if ((rc = softmax_setup_state(ctx, st)) != SB_OK) {
+    st->rows = softmax_rows_plan(ctx->shape);
+    const void *kernel = ctx->shape->dtype == DT_BF16 ? (const void *)softmax_rows_kernel<__nv_bfloat16>
+                                                      : (const void *)softmax_rows_kernel<float>;
+    if ((rc = sb_plan_prepare(ctx, kernel, &st->rows, "cuda-cublas")) != SB_OK ||
+        (rc = softmax_setup_state(ctx, st)) != SB_OK) {
         free(st);               /* the harness frees the tracked device buffers */
         return rc;
     }
@@ -281,12 +296,8 @@ template <typename T>
 static int softmax_launch(struct op_ctx *ctx, const struct softmax_state *st)
 {
     const struct shape *s = ctx->shape;
-    const int64_t rows = s->B * s->H * s->N;
-    const int threads = s->Nk >= SOFTMAX_LONG_ROW ? SOFTMAX_THREADS_LONG : SOFTMAX_THREADS;
-    const unsigned blocks = (unsigned)(rows < SOFTMAX_MAX_BLOCKS ? rows : SOFTMAX_MAX_BLOCKS);
-    softmax_rows_kernel<T><<<blocks, threads, 0, (cudaStream_t)sb_gpu_stream(ctx)>>>(
-        st->s, (T *)st->p, rows, s->N, s->Nk, (int)s->causal);
-    return sb_gpu_check_launch(ctx, "softmax_rows_kernel");
+    return sb_launch(ctx, softmax_rows_kernel<T>, st->rows, (const float *)st->s, (T *)st->p,
+                     s->B * s->H * s->N, s->N, s->Nk, (int)s->causal);
 }
 
 extern "C" int softmax_cublas_run(struct op_ctx *ctx)

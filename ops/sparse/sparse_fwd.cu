@@ -25,8 +25,11 @@
  * density: ~0.2 MB), which workspace_bytes reports.
  *
  * Status: compiled for every target with the kernel it launches; the
- * index is built by the code sparse/cpu runs (tests/test_sparse.c); never
- * run on a GPU.
+ * index is built by the code sparse/cpu runs (tests/test_sparse.c); this
+ * host code and flash's kernels walking the index run on the CPU runner
+ * under ASan/UBSan and TSan against the float64 reference, every row
+ * (tests/cuda_on_cpu.sh: curated masks and bench verify's edge shapes);
+ * never run on a GPU.
  */
 #include <stdlib.h>
 
