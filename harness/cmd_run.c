@@ -267,7 +267,8 @@ int cmd_run(int argc, char **argv)
                 continue;
             }
             if (sf->is_flag) {
-                *shape_field_ptr(&s, f) = flag[f];
+                if (seen)       /* else the family's default (sparse's streaming patterns: causal) */
+                    *shape_field_ptr(&s, f) = flag[f];
             } else if (sf->values && seen) {
                 if ((field[f] = shape_field_parse(f, named[f])) < 0) {
                     cli_error("run: --%s %s: not one of its values (%s)", sf->name, named[f],

@@ -144,15 +144,22 @@ static int write_case_json(const char *path, const struct dump_case *c, char *er
     return 0;
 }
 
+/* DIR/NAME.npy into path (DUMP_PATH_MAX bytes). */
+static int npy_path(char *path, const char *dir, const char *name, char *err, size_t n)
+{
+    char file[128];
+    if ((size_t)snprintf(file, sizeof file, "%s.npy", name) >= sizeof file)
+        return fail(err, n, "%s/%.100s...: tensor name too long", dir, name);
+    return dump_path(path, DUMP_PATH_MAX, dir, file, err, n);
+}
+
 /* Writes DIR/NAME.npy, or, with no data, removes a stale one from an
  * earlier dump into the same folder so no file describes another run. */
 static int dump_tensor(const char *dir, const char *name, const char *descr, size_t itemsize,
                        const void *data, int ndim, const int64_t *dims, char *err, size_t n)
 {
-    char file[128], path[DUMP_PATH_MAX];
-    if ((size_t)snprintf(file, sizeof file, "%s.npy", name) >= sizeof file)
-        return fail(err, n, "%s/%.100s...: tensor name too long", dir, name);
-    if (dump_path(path, sizeof path, dir, file, err, n) != 0)
+    char path[DUMP_PATH_MAX];
+    if (npy_path(path, dir, name, err, n) != 0)
         return -1;
     if (!data) {
         if (remove(path) != 0 && errno != ENOENT)
@@ -171,10 +178,14 @@ int dump_write(const char *dir, const struct dump_case *c, char *err, size_t n)
     if (mkdir_p(dir, err, n) != 0 || dump_path(path, sizeof path, dir, "case.json", err, n) != 0 ||
         write_case_json(path, c, err, n) != 0)
         return -1;
-    for (int i = 0; i < io->n_in; i++)
-        if (dump_tensor(dir, io->in[i].name, "<f4", sizeof(float), c->in[i], io->in[i].ndim,
-                        io->in[i].dims, err, n) != 0)
+    for (int i = 0; i < io->n_in; i++) {
+        const struct tensor_spec *t = &io->in[i];
+        if (t->u8 ? npy_path(path, dir, t->name, err, n) != 0 ||
+                        npy_write_u8(path, c->in[i], t->ndim, t->dims, err, n) != 0
+                  : dump_tensor(dir, t->name, "<f4", sizeof(float), c->in[i], t->ndim, t->dims,
+                                err, n) != 0)
             return -1;
+    }
     if (dump_tensor(dir, "out", "<f4", sizeof(float), c->out, io->out.ndim, io->out.dims, err,
                     n) != 0)
         return -1;
@@ -614,10 +625,8 @@ int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n)
     struct io_specs io;
     f->io(&lc->shape, &io);
     for (int i = 0; i < io.n_in; i++) {
-        char file[128];
         struct npy_info info;
-        if ((size_t)snprintf(file, sizeof file, "%s.npy", io.in[i].name) >= sizeof file ||
-            dump_path(path, sizeof path, dir, file, err, n) != 0 ||
+        if (npy_path(path, dir, io.in[i].name, err, n) != 0 ||
             npy_load(path, &io.in[i], &lc->in[i], &info, err, n) != 0) {
             loaded_case_free(lc);
             return -1;
@@ -625,8 +634,9 @@ int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n)
         /* The contract: host inputs hold values of the case's dtype. A dump
          * holds them already (upcasting is exact); an edited file gets the
          * rounding the device would apply on upload, so the reference sees
-         * what the device sees. */
-        if (lc->shape.dtype != DT_FP32)
+         * what the device sees. Integer tensors (a mask) are not values of
+         * the dtype: check_inputs judges them. */
+        if (lc->shape.dtype != DT_FP32 && !io.in[i].u8)
             for (int64_t e = 0; e < info.numel; e++)
                 lc->in[i][e] = dtype_round(lc->shape.dtype, lc->in[i][e]);
     }

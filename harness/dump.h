@@ -11,6 +11,9 @@
  *
  * Low-precision tensors are written upcast exactly to float32 ("<f4");
  * case.json names "stored_dtype": "float32" and the original "dtype".
+ * Integer inputs (tensor_spec.u8: the sparse block mask) are written as
+ * uint8 ("|u1"). --load reads '<f4', '<f8' and '|u1' files alike and has
+ * the family's check_inputs judge the values.
  */
 #ifndef SEQBENCH_DUMP_H
 #define SEQBENCH_DUMP_H
@@ -52,7 +55,8 @@ struct loaded_case {
 };
 
 /* Reads DIR/case.json and the input .npy files; a missing file, a shape that
- * disagrees with case.json, or an unknown family is one line in err. */
+ * disagrees with case.json, inputs the family's check_inputs refuses, or an
+ * unknown family is one line in err. */
 int dump_load(const char *dir, struct loaded_case *lc, char *err, size_t n);
 void loaded_case_free(struct loaded_case *lc);
 

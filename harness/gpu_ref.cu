@@ -93,15 +93,20 @@ static struct sb_plan gref_compare_plan(int64_t pairs)
         }                                                                                 \
     } while (0)
 
+#define GREF_INPUTS 7
+
 /* Tensor elements of each input, in struct gref_case order (0: none). */
-static void gref_sizes(const struct gref_case *c, int64_t n[6])
+static void gref_sizes(const struct gref_case *c, int64_t n[GREF_INPUTS])
 {
     const int64_t tok = c->B * c->N;
+    n[6] = 0;
     if (c->kind == GREF_ATTENTION) {
         n[0] = tok * c->H * c->D;
         n[1] = c->B * c->Nk * c->Hkv * c->D;
         n[2] = c->B * c->Nk * c->Hkv * c->Dv;
         n[3] = n[4] = n[5] = 0;
+        if (c->mask)
+            n[6] = c->mB * c->mH * ((c->N + c->bq - 1) / c->bq) * ((c->Nk + c->bk - 1) / c->bk);
         return;
     }
     n[0] = n[1] = tok * c->H * c->D;
@@ -115,15 +120,16 @@ extern "C" int gpu_ref_sums(struct op_ctx *ctx, const struct gref_case *hc, cons
                             float *sums)
 {
     const int64_t pairs = gref_rows(hc) * gref_heads(hc), out_n = pairs * hc->Dv;
-    const float *const *host_in[6] = { &hc->q, &hc->k, &hc->v, &hc->g, &hc->beta, &hc->h0 };
-    float *d_in[6] = { 0 }, *d_ref = NULL, *d_out = NULL, *d_sums = NULL;
+    const float *const *host_in[GREF_INPUTS] = { &hc->q, &hc->k, &hc->v, &hc->g,
+                                                 &hc->beta, &hc->h0, &hc->mask };
+    float *d_in[GREF_INPUTS] = { 0 }, *d_ref = NULL, *d_out = NULL, *d_sums = NULL;
     struct gref_case c = *hc;
-    const float **dev_in[6] = { &c.q, &c.k, &c.v, &c.g, &c.beta, &c.h0 };
-    int64_t n[6];
+    const float **dev_in[GREF_INPUTS] = { &c.q, &c.k, &c.v, &c.g, &c.beta, &c.h0, &c.mask };
+    int64_t n[GREF_INPUTS];
     int rc = SB_OK;
     gref_sizes(hc, n);
 
-    for (int t = 0; t < 6; t++) {
+    for (int t = 0; t < GREF_INPUTS; t++) {
         if (!n[t])
             continue;
         GREF_CHECK(cudaMalloc((void **)&d_in[t], (size_t)n[t] * sizeof(float)));
@@ -157,7 +163,7 @@ extern "C" int gpu_ref_sums(struct op_ctx *ctx, const struct gref_case *hc, cons
     }
     rc = sb_gpu_download(ctx, sums, d_sums, pairs * 3, DT_FP32);
 out:
-    for (int t = 0; t < 6; t++)
+    for (int t = 0; t < GREF_INPUTS; t++)
         cudaFree(d_in[t]);
     cudaFree(d_ref), cudaFree(d_out), cudaFree(d_sums);
     return rc;

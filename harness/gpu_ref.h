@@ -5,11 +5,14 @@
  * float64 CPU reference samples. Obviously correct rather than fast:
  *
  *   attention  one block per output (token, head): the scores q·k_j in
- *              fp32 with the bottom-right causal mask and GQA, their exact
+ *              fp32 with the bottom-right causal mask, a window and sinks
+ *              (flash_visible, ops/flash/flash_tiles.h), a block mask
+ *              (sparse) and GQA, their exact
  *              maximum (a first pass), then key tiles of GREF_THREADS:
  *              p_j = e^(s_j − max), o += Σ p_j v_j and l += Σ p_j per tile
  *              (a tile's sum first, then the running one: blocked summation,
- *              error ~ (Nk/GREF_THREADS + GREF_THREADS)·2^-24), o / l.
+ *              error ~ (Nk/GREF_THREADS + GREF_THREADS)·2^-24), o / l; 0 for
+ *              a row that sees no key.
  *   recurrent  one block per (batch, value head, GREF_COLS state columns),
  *              a thread per column running the recurrence of
  *              reference/recurrent.h token by token over N with its column
@@ -37,6 +40,7 @@
 #include <stdint.h>
 
 #include "seqbench.h"
+#include "../ops/flash/flash_tiles.h"
 
 #define GREF_THREADS 128    /* threads per attention block: keys per tile */
 #define GREF_COLS 32        /* state columns per recurrent block, a thread each */
@@ -54,6 +58,10 @@ struct gref_case {
     int64_t Hv;                 /* recurrent: q, k [B,N,H,D], v [B,N,Hv,Dv] */
     int64_t D, Dv;
     int causal;                 /* attention: key j visible to query n iff j <= n + Nk − N */
+    int64_t window, sink;       /* attention: flash_visible's W and S (0: none) */
+    const float *mask;          /* attention, block-sparse: [mB, mH, ⌈N/bq⌉, ⌈Nk/bk⌉], nonzero
+                                   = computed; NULL: none */
+    int64_t mB, mH, bq, bk;
     int gate;                   /* recurrent: enum gate_kind; g [B,N,Hv] or [B,N,Hv,D] */
     int delta;                  /* recurrent: the delta rule, beta [B,N,Hv] */
     float scale;
@@ -106,6 +114,25 @@ GREF_HD float gref_score(const float *q, const float *k, int64_t D, float scale)
     return scale * s;
 }
 
+/* The block mask's row for query n of batch b, head h; NULL without one. */
+GREF_HD const float *gref_mask_row(const struct gref_case *c, int64_t b, int64_t h, int64_t n)
+{
+    if (!c->mask)
+        return NULL;
+    const int64_t qb = (c->N + c->bq - 1) / c->bq, kb = (c->Nk + c->bk - 1) / c->bk;
+    const int64_t mb = c->mB == 1 ? 0 : b, mh = c->mH == 1 ? 0 : h;
+    return c->mask + ((mb * c->mH + mh) * qb + n / c->bq) * kb;
+}
+
+/* Key j is visible to query n, whose mask row is mrow. (j / bk in 32 bits:
+ * a 64-bit division per key is a call with a stack frame on the GPU; a
+ * block-sparse case's keys are counted in int.) */
+GREF_HD int gref_visible(const struct gref_case *c, const float *mrow, int64_t n, int64_t j)
+{
+    return flash_visible(c->N, c->Nk, c->causal, c->window, c->sink, n, j) &&
+           (!mrow || mrow[(uint32_t)j / (uint32_t)c->bk] != 0.0f);
+}
+
 /* Attention, block `blk` = ((b·N + n)·H + h): ref[b, n, h, :] (ref laid out as
  * out). sh: gref_shared_floats() floats. */
 GREF_HD void gref_attention_block(const struct gref_case *c, int64_t blk, float *ref, float *sh)
@@ -118,11 +145,13 @@ GREF_HD void gref_attention_block(const struct gref_case *c, int64_t blk, float 
     const float *v = c->v + (b * c->Nk * c->Hkv + g) * Dv;
     float *part = sh, *p = sh + GREF_THREADS, *o = sh + 2 * GREF_THREADS;
     float *red = o + Dv;        /* [0] the max, [1] the running sum l */
+    const float *mrow = gref_mask_row(c, b, h, n);
 
     GREF_FOR(t, GREF_THREADS) {     /* each thread's max over its keys */
         float m = -INFINITY;
         for (int64_t j = t; j < kv_end; j += GREF_THREADS)
-            m = fmaxf(m, gref_score(q, k + j * c->Hkv * D, D, c->scale));
+            if (gref_visible(c, mrow, n, j))
+                m = fmaxf(m, gref_score(q, k + j * c->Hkv * D, D, c->scale));
         part[t] = m;
     }
     GREF_SYNC();
@@ -137,8 +166,10 @@ GREF_HD void gref_attention_block(const struct gref_case *c, int64_t blk, float 
     GREF_SYNC();
     for (int64_t j0 = 0; j0 < kv_end; j0 += GREF_THREADS) {
         const int64_t nj = kv_end - j0 < GREF_THREADS ? kv_end - j0 : GREF_THREADS;
-        GREF_FOR(t, nj)
-            p[t] = expf(gref_score(q, k + (j0 + t) * c->Hkv * D, D, c->scale) - red[0]);
+        GREF_FOR(t, nj)     /* (no key seen: the max is -inf and every p is 0) */
+            p[t] = gref_visible(c, mrow, n, j0 + t)
+                       ? expf(gref_score(q, k + (j0 + t) * c->Hkv * D, D, c->scale) - red[0])
+                       : 0.0f;
         GREF_SYNC();
         GREF_FOR(e, Dv) {
             float a = 0.0f;
@@ -155,7 +186,7 @@ GREF_HD void gref_attention_block(const struct gref_case *c, int64_t blk, float 
         GREF_SYNC();
     }
     GREF_FOR(e, Dv)
-        ref[(row * c->H + h) * Dv + e] = o[e] / red[1];
+        ref[(row * c->H + h) * Dv + e] = red[1] > 0.0f ? o[e] / red[1] : 0.0f;
 }
 
 /* Recurrent, block `blk` = ((b·Hv + j)·slices + slice): columns

@@ -26,7 +26,7 @@
 #define NPY_MAGIC_LEN 6
 #define NPY_ALIGN 64                /* the format's data alignment */
 #define NPY_MAX_HEADER (1u << 20)   /* a 2.0 length beyond this is corruption, not a header */
-#define NPY_CHUNK 4096              /* doubles converted per read of a '<f8' file */
+#define NPY_CHUNK 4096              /* elements converted per read of a '<f8' or '|u1' file */
 #define fail scan_fail
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -99,6 +99,28 @@ int npy_write_f64(const char *path, const double *data, int ndim, const int64_t 
                   size_t n)
 {
     return npy_write(path, "<f8", sizeof *data, data, ndim, dims, err, n);
+}
+
+int npy_write_u8(const char *path, const float *data, int ndim, const int64_t *dims, char *err,
+                 size_t n)
+{
+    int64_t numel = 1;
+    for (int i = 0; i < ndim && i < SB_MAX_DIMS; i++)
+        numel *= dims[i] > 0 ? dims[i] : 0;
+    unsigned char *u = malloc(numel ? (size_t)numel : 1);
+    if (!u)
+        return fail(err, n, "%s: out of memory for %lld bytes", path, (long long)numel);
+    for (int64_t i = 0; i < numel; i++) {
+        if (!(data[i] >= 0 && data[i] <= 255 && data[i] == (float)(int)data[i])) {
+            free(u);
+            return fail(err, n, "%s: element %lld is %g, not an integer in 0..255", path,
+                        (long long)i, (double)data[i]);
+        }
+        u[i] = (unsigned char)data[i];
+    }
+    int rc = npy_write(path, "|u1", 1, u, ndim, dims, err, n);
+    free(u);
+    return rc;
 }
 
 int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t *dims, char *err,
@@ -219,10 +241,12 @@ static int npy_parse_header(const char *path, const char *text, size_t len, stru
                     !(have & 1) ? "descr" : !(have & 2) ? "fortran_order" : "shape");
     if (fortran)
         return fail(err, n, "%s: fortran_order is True; only C-order arrays are supported", path);
-    info->itemsize = strcmp(descr, "<f4") == 0 ? 4 : strcmp(descr, "<f8") == 0 ? 8 : 0;
+    /* uint8 has no byte order: NumPy writes '|u1' (and reads '<u1' as it) */
+    info->itemsize = strcmp(descr, "<f4") == 0 ? 4 : strcmp(descr, "<f8") == 0 ? 8
+                   : strcmp(descr, "|u1") == 0 || strcmp(descr, "<u1") == 0 ? 1 : 0;
     if (!info->itemsize)
-        return fail(err, n, "%s: %sdtype '%s' is not supported (want '<f4' or '<f8')", path,
-                    descr[0] == '>' ? "big-endian " : "", descr);
+        return fail(err, n, "%s: %sdtype '%s' is not supported (want '<f4', '<f8' or '|u1')",
+                    path, descr[0] == '>' ? "big-endian " : "", descr);
     return 0;
 bad:
     return fail(err, n, "%s: bad .npy header: %s at byte %d of the dict", path, s.why,
@@ -303,12 +327,13 @@ static int npy_read_data(const char *path, FILE *f, const struct npy_info *info,
     size_t got = 0, want = (size_t)info->numel;
     if (info->itemsize == 4) {
         got = fread(out, 4, want, f);
-    } else {
-        double buf[NPY_CHUNK];
+    } else {    /* '<f8' or '|u1', a chunk at a time */
+        union { double f8[NPY_CHUNK]; unsigned char u1[NPY_CHUNK]; } buf;
         while (got < want) {
-            size_t k = want - got < NPY_CHUNK ? want - got : NPY_CHUNK, r = fread(buf, 8, k, f);
+            size_t k = want - got < NPY_CHUNK ? want - got : NPY_CHUNK;
+            size_t r = fread(&buf, (size_t)info->itemsize, k, f);
             for (size_t i = 0; i < r; i++)
-                out[got + i] = (float)buf[i];
+                out[got + i] = info->itemsize == 8 ? (float)buf.f8[i] : (float)buf.u1[i];
             got += r;
             if (r < k)
                 break;

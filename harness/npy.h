@@ -1,7 +1,7 @@
 /*
  * npy.h — NumPy .npy files, the format of every tensor `--dump` writes and
  * `--load` reads: version 1.0 written (little-endian, C order); 1.0, 2.0 and
- * 3.0 read, '<f4' as is and '<f8' converted to float.
+ * 3.0 read, '<f4' as is, '<f8' and '|u1' (uint8) converted to float.
  */
 #ifndef SEQBENCH_NPY_H
 #define SEQBENCH_NPY_H
@@ -15,7 +15,7 @@
 struct npy_info {
     int ndim;
     int64_t dims[SB_MAX_DIMS];
-    int itemsize;           /* 4: '<f4', 8: '<f8' */
+    int itemsize;           /* 4: '<f4', 8: '<f8', 1: '|u1' */
     int64_t numel;
 };
 
@@ -27,6 +27,10 @@ int npy_write_f32(const char *path, const float *data, int ndim, const int64_t *
                   char *err, size_t n);
 int npy_write_f64(const char *path, const double *data, int ndim, const int64_t *dims,
                   char *err, size_t n);
+/* Float values that are integers 0..255 (a mask) as uint8 ('|u1'); any
+ * other value is an error naming the element. */
+int npy_write_u8(const char *path, const float *data, int ndim, const int64_t *dims, char *err,
+                 size_t n);
 int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t *dims,
                   char *err, size_t n);
 
@@ -34,7 +38,7 @@ int npy_write_i64(const char *path, const int64_t *data, int ndim, const int64_t
  * want when want is not NULL; info says what the header held. */
 int npy_load(const char *path, const struct tensor_spec *want, float **data,
              struct npy_info *info, char *err, size_t n);
-/* Reads <f4 (or <f8, converted) into a malloc'd float array. */
+/* Reads <f4 (or <f8 or |u1, converted) into a malloc'd float array. */
 int npy_read_f32(const char *path, float **data, int *ndim, int64_t dims[SB_MAX_DIMS],
                  char *err, size_t n);
 

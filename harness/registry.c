@@ -125,6 +125,8 @@ float dtype_round(enum dtype dt, float x)
 #define FIELD(nm, member, flag, vals, hlp) { nm, offsetof(struct shape, member), flag, vals, hlp }
 static const char *const gate_names[GATE_COUNT + 1] = { "none", "head", "key", NULL };
 static const char *const variant_names[] = { "s6", "ssd", "conv", NULL };   /* enum ssm_variant */
+/* enum sparse_pattern (reference/sparse.h), in its order. */
+static const char *const pattern_names[] = { "random", "window", "sink", "strided", "mixed", NULL };
 const struct shape_field shape_fields[SF_COUNT] = {
     [SF_VARIANT] = FIELD("variant", variant, 0, variant_names, "ssm: s6 (Mamba's selective scan), ssd (Mamba-2) or conv (long convolution)"),
     [SF_B]      = FIELD("B", B, 0, NULL, "batch size"),
@@ -145,6 +147,12 @@ const struct shape_field shape_fields[SF_COUNT] = {
     [SF_Z]      = FIELD("z", z, 1, NULL, "ssm s6/ssd: output gate, y·silu(z)"),
     [SF_SKIP]   = FIELD("skip", skip, 1, NULL, "ssm ssd: skip term D·x (s6 always has it)"),
     [SF_STATE]  = FIELD("state", state, 1, NULL, "initial state in and final state out"),
+    [SF_PATTERN] = FIELD("pattern", pattern, 0, pattern_names, "sparse: the block mask: random, window, sink (sink + local), strided or mixed (dense and streaming heads)"),
+    [SF_DENSITY] = FIELD("density", density, 0, NULL, "sparse: percent of the causal key blocks kept (random); strided: 100/stride; mixed: percent of dense heads"),
+    [SF_WINDOW] = FIELD("window", window, 0, NULL, "flash: sliding window, key j seen by query i iff j > i + Nk - N - W (needs causal); sparse: the local window in keys"),
+    [SF_SINK]   = FIELD("sink", sink, 0, NULL, "flash, sparse: the first S keys, seen by every query besides its window"),
+    [SF_BQ]     = FIELD("bq", bq, 0, NULL, "sparse: query block size of the block mask, 64 or 128 (default 128)"),
+    [SF_BK]     = FIELD("bk", bk, 0, NULL, "sparse: key block size of the block mask, 64 or 128 (default 128)"),
 };
 #undef FIELD
 
@@ -229,6 +237,7 @@ extern const struct family family_linear;   /* reference/linear.c */
 extern const struct family family_gated;    /* reference/gated.c */
 extern const struct family family_delta;    /* reference/delta.c */
 extern const struct family family_ssm;      /* reference/ssm.c */
+extern const struct family family_sparse;   /* reference/sparse.c */
 
 const struct family *const families[] = {
     &family_softmax,
@@ -237,6 +246,7 @@ const struct family *const families[] = {
     &family_gated,
     &family_delta,
     &family_ssm,
+    &family_sparse,
 };
 const int n_families = (int)(sizeof families / sizeof families[0]);
 

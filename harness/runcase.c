@@ -105,25 +105,32 @@ void case_result_free(struct case_result *res)
     res->rec.n_kernels = 0;
 }
 
-static double io_elems(const struct case_req *q)
+/* Elements of the case's tensors; *u8 of them integer inputs (a mask),
+ * one byte each on the device. */
+static double io_elems(const struct case_req *q, double *u8)
 {
     struct io_specs io;
     q->family->io(&q->shape, &io);
     double n = (double)tensor_numel(&io.out) + (io.final.ndim ? (double)tensor_numel(&io.final) : 0);
-    for (int i = 0; i < io.n_in; i++)
+    *u8 = 0;
+    for (int i = 0; i < io.n_in; i++) {
         n += (double)tensor_numel(&io.in[i]);
+        *u8 += io.in[i].u8 ? (double)tensor_numel(&io.in[i]) : 0;
+    }
     return n;
 }
 
 double case_device_bytes(const struct case_req *q)
 {
-    double ws = q->impl->workspace_bytes ? (double)q->impl->workspace_bytes(&q->shape) : 0;
-    return io_elems(q) * dtype_table[q->shape.dtype].bytes + ws;
+    double ws = q->impl->workspace_bytes ? (double)q->impl->workspace_bytes(&q->shape) : 0, u8;
+    const double n = io_elems(q, &u8);
+    return (n - u8) * dtype_table[q->shape.dtype].bytes + u8 + ws;
 }
 
 double case_host_bytes(const struct case_req *q)
 {
-    return io_elems(q) * sizeof(float);
+    double u8;
+    return io_elems(q, &u8) * sizeof(float);
 }
 
 static double host_available_bytes(void)

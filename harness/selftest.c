@@ -61,8 +61,8 @@ static void st_io(const struct shape *s, struct io_specs *io)
 {
     memset(io, 0, sizeof *io);
     io->n_in = 1;
-    io->in[0] = (struct tensor_spec){ "x", 4, { s->B, s->N, 1, s->D } };
-    io->out = (struct tensor_spec){ "out", 4, { s->B, s->N, 1, s->D } };
+    io->in[0] = (struct tensor_spec){ "x", 4, { s->B, s->N, 1, s->D }, 0 };
+    io->out = (struct tensor_spec){ "out", 4, { s->B, s->N, 1, s->D }, 0 };
 }
 
 static void st_inputs(const struct shape *s, uint64_t seed, float *const in[])

@@ -80,6 +80,11 @@ struct shape {
     int64_t G;          /* ssm s6, ssd: groups sharing B and C */
     int64_t z;          /* ssm s6, ssd: 0/1, output gate y·silu(z) */
     int64_t skip;       /* ssm ssd: 0/1, skip term D·x (s6 always has it) */
+    int64_t pattern;    /* sparse: enum sparse_pattern (reference/sparse.h) */
+    int64_t density;    /* sparse: percent of the candidate key blocks computed, 0..100 */
+    int64_t window;     /* flash, sparse: sliding window of W keys, 0 = none */
+    int64_t sink;       /* flash, sparse: the first S keys every query sees, 0 = none */
+    int64_t bq, bk;     /* sparse: query and key block sizes of the block mask */
     enum dtype dtype;
 };
 
@@ -88,7 +93,9 @@ struct shape {
  * only its own fields, in this order). */
 enum shape_field_id {
     SF_VARIANT, SF_B, SF_N, SF_NK, SF_H, SF_HKV, SF_HV, SF_D, SF_DV, SF_DM, SF_P, SF_DS, SF_G,
-    SF_CAUSAL, SF_CHUNK, SF_GATE, SF_Z, SF_SKIP, SF_STATE, SF_COUNT
+    SF_CAUSAL, SF_CHUNK, SF_GATE, SF_Z, SF_SKIP, SF_STATE,
+    SF_PATTERN, SF_DENSITY, SF_WINDOW, SF_SINK, SF_BQ, SF_BK,
+    SF_COUNT
 };
 #define SF_BIT(f) (1u << (f))
 
@@ -134,6 +141,9 @@ struct tensor_spec {
     const char *name;           /* file name stem in --dump: "q" -> q.npy */
     int ndim;
     int64_t dims[SB_MAX_DIMS];
+    int u8;                     /* 1: integer values 0..255 (the sparse block mask), not
+                                   values of the dtype: --dump writes them as uint8 ('|u1'),
+                                   --load does not round them; in host memory still floats */
 };
 
 struct io_specs {
@@ -248,7 +258,8 @@ struct family {
     const char *summary;
     unsigned fields;                                    /* SF_BIT() mask of fields it reads */
     /* The fields a shape of the family reads where they depend on the shape
-     * (the ssm family's variants), a subset of fields: case strings and
+     * (the ssm family's variants, flash's window and sink only when set, the
+     * sparse patterns' own parameters), a subset of fields: case strings and
      * shape_json print these. NULL: fields. */
     unsigned (*fields_of)(const struct shape *);
     void (*defaults)(struct shape *);                   /* fill fields still unset (-1) */
@@ -273,6 +284,12 @@ struct family {
                       const int64_t *rows, int64_t nrows, double *out, double *final);
     double (*row_cost)(const struct shape *, int64_t row); /* reference multiply-adds for a row */
     struct tolerance (*tolerance)(const struct shape *);
+    /* Rejects inputs outside the family's domain, as an edited --load
+     * folder may hold (a block mask that is not the one its pattern
+     * fields make; an ssm A that is not negative, a step size that is not
+     * positive): 0 when they are fine, else -1 and one line in msg
+     * naming the tensor and the element. NULL: any finite values do. */
+    int (*check_inputs)(const struct shape *, const float *const in[], char *msg, size_t n);
     /* The tilings of the N rows that the implementations' kernels use, from
      * the constants they use (tile sizes, chunk length); returns how many
      * (<= SB_MAX_TILINGS). NULL: none seqbench knows of. */
@@ -282,11 +299,6 @@ struct family {
      * (harness/gpu_ref.h); 0 when it cannot. NULL: the family has none. */
     int (*gpu_ref)(const struct shape *, double scale, const float *const in[],
                    struct gref_case *c);
-    /* Rejects inputs outside the family's domain (an A that is not
-     * negative, a step size that is not positive), as an edited --load
-     * folder may hold: 0 when they are fine, else -1 and one line in msg
-     * naming the tensor and the element. NULL: any finite values do. */
-    int (*check_inputs)(const struct shape *, const float *const in[], char *msg, size_t n);
     const struct impl *impls;
     int n_impls;
     /* Small edge-case shapes `bench verify` and the tests run every

@@ -32,7 +32,7 @@
 extern "C" {
 #endif
 
-#define SB_PLUGIN_ABI 1
+#define SB_PLUGIN_ABI 2     /* 2: struct shape's sparse and window fields */
 #define SB_PLUGIN_SYMBOL "seqbench_plugin"
 
 struct sb_plugin_impl {

@@ -22,6 +22,7 @@ extern "C" {
 SB_DECLARE_GPU_IMPL(softmax_cublas)   /* ops/softmax/softmax_cublas.cu */
 SB_DECLARE_GPU_IMPL(flash_cuda)       /* ops/flash/flash_fwd.cu */
 SB_DECLARE_GPU_IMPL(flash_cudnn)      /* ops/flash/flash_cudnn.c (C, cuDNN loaded at run time) */
+SB_DECLARE_GPU_IMPL(sparse_cuda)      /* ops/sparse/sparse_fwd.cu (flash_fwd.cu's kernel) */
 /* ops/delta/ */
 SB_DECLARE_GPU_IMPL(delta_cuda)       /* ops/delta/delta_chunk.cu */
 SB_DECLARE_GPU_IMPL(delta_cuda_opt)   /* ops/delta/delta_chunk_mma.cu */

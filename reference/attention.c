@@ -36,6 +36,8 @@ void attn_defaults(struct shape *s)
     if (s->D < 0) s->D = 128;
     if (s->Dv < 0) s->Dv = s->D;
     if (s->causal < 0) s->causal = 0;
+    if (s->window < 0) s->window = 0;
+    if (s->sink < 0) s->sink = 0;
 }
 
 /* Largest tensor the harness will allocate on the host, in elements: keeps
@@ -61,6 +63,16 @@ int attn_validate(const struct shape *s, char *msg, size_t n)
         snprintf(msg, n, "Hkv=%lld: must divide H=%lld", (long long)s->Hkv, (long long)s->H);
         return -1;
     }
+    if (s->window > 0 && !s->causal) {
+        snprintf(msg, n, "window=%lld: a sliding window needs causal (keys up to the diagonal)",
+                 (long long)s->window);
+        return -1;
+    }
+    if (s->sink > 0 && s->window <= 0) {
+        snprintf(msg, n, "sink=%lld: sink tokens need a window (--window W); without one every key is seen",
+                 (long long)s->sink);
+        return -1;
+    }
     if (s->causal && s->Nk < s->N) {
         snprintf(msg, n, "Nk=%lld: causal attention needs Nk >= N=%lld", (long long)s->Nk,
                  (long long)s->N);
@@ -75,10 +87,28 @@ int attn_validate(const struct shape *s, char *msg, size_t n)
     return 0;
 }
 
+/* Keys row n sees under the shape's mask (attn_mask_spans). */
+static int64_t attn_row_keys(const struct shape *s, int64_t n)
+{
+    int64_t iv[4], keys = 0;
+    const int64_t k = attn_mask_spans(s, NULL, 0, 0, n, iv);
+    for (int64_t c = 0; c < k; c++)
+        keys += iv[2 * c + 1] - iv[2 * c];
+    return keys;
+}
+
+/* The visible (query, key) pairs: N·Nk, or N·(Nk-N) + N(N+1)/2 causal;
+ * with a window, the sum over the rows (a closed form would be one more
+ * thing to get wrong: the rows are at most a few million). */
 static double attn_pairs(const struct shape *s)
 {
     double N = (double)s->N, Nk = (double)s->Nk;
-    return s->causal ? N * (Nk - N) + N * (N + 1) / 2 : N * Nk;
+    if (s->window <= 0)
+        return s->causal ? N * (Nk - N) + N * (N + 1) / 2 : N * Nk;
+    double pairs = 0;
+    for (int64_t n = 0; n < s->N; n++)
+        pairs += (double)attn_row_keys(s, n);
+    return pairs;
 }
 
 double attn_flops(const struct shape *s)
@@ -86,12 +116,26 @@ double attn_flops(const struct shape *s)
     return 2.0 * s->B * s->H * attn_pairs(s) * (double)(s->D + s->Dv);
 }
 
+/* Keys some row sees: every key (causal, the last row sees them all) but,
+ * with a window, none before the first row's window (lo) that no sink
+ * shows. The rows' windows are consecutive, so what they cover is one span. */
+static double attn_keys_seen(const struct shape *s)
+{
+    if (s->window <= 0)
+        return (double)s->Nk;
+    const int64_t lo = s->Nk - s->N - s->window + 1 > 0 ? s->Nk - s->N - s->window + 1 : 0;
+    return (double)(s->Nk - lo + (s->sink < lo ? s->sink : lo));
+}
+
+/* Every input element a result depends on read once, the output written
+ * once: q and O whole (every row sees its diagonal key), k and v at the
+ * keys some row sees, so that a windowed decode against a long context is
+ * not charged for the keys its window leaves out. */
 double attn_min_bytes(const struct shape *s)
 {
-    double elems = (double)s->B * s->N * s->H * s->D        /* q */
-                 + (double)s->B * s->Nk * s->Hkv * s->D     /* k */
-                 + (double)s->B * s->Nk * s->Hkv * s->Dv    /* v */
-                 + (double)s->B * s->N * s->H * s->Dv;      /* O */
+    double elems = (double)s->B * s->N * s->H * s->D                    /* q */
+                 + (double)s->B * attn_keys_seen(s) * s->Hkv * (s->D + s->Dv) /* k, v */
+                 + (double)s->B * s->N * s->H * s->Dv;                  /* O */
     return elems * dtype_table[s->dtype].bytes;
 }
 
@@ -135,8 +179,7 @@ void attn_inputs(const struct shape *s, uint64_t seed, float *const in[])
 
 double attn_row_cost(const struct shape *s, int64_t row)
 {
-    int64_t n = row % s->N;
-    return (double)s->H * attn_kv_end(s, n) * (double)(s->D + s->Dv);
+    return (double)s->H * (double)attn_row_keys(s, row % s->N) * (double)(s->D + s->Dv);
 }
 
 /* bf16: inputs are exactly representable, so the error is the kernel's:
@@ -167,7 +210,8 @@ int attn_gpu_ref(const struct shape *s, double scale, const float *const in[],
 {
     *c = (struct gref_case){ .kind = GREF_ATTENTION, .B = s->B, .N = s->N, .Nk = s->Nk,
                              .H = s->H, .Hkv = s->Hkv, .D = s->D, .Dv = s->Dv,
-                             .causal = (int)s->causal, .scale = (float)scale,
+                             .causal = (int)s->causal, .window = s->window, .sink = s->sink,
+                             .scale = (float)scale,
                              .q = in[0], .k = in[1], .v = in[2] };
     return 1;
 }
@@ -232,89 +276,115 @@ static inline ATTN_REF_FMA void attn_ref_axpys(const double *w, const float *v, 
 }
 
 /* Rows rows[0..nr) (each a token b·N + n), head h, into out rows (nr × H × Dv,
- * this head's Dv elements of each). p: ATTN_REF_ROWS × Nk scratch; qd: the
- * rows' queries in float64, ATTN_REF_ROWS × D. Returns the multiply-adds. */
+ * this head's Dv elements of each), each row over the keys its spans list
+ * (struct attn_spans). p: ATTN_REF_ROWS × Nk scratch; qd: the rows' queries
+ * in float64, ATTN_REF_ROWS × D; iv: ATTN_REF_ROWS × 2·max_spans. Returns
+ * the multiply-adds. */
 static ATTN_REF_FMA int64_t attn_ref_rows(const struct shape *s, double scale,
-                                          const float *const in[], const int64_t *rows,
-                                          int64_t nr, int64_t h, double *p, double *qd,
-                                          double *out)
+                                          const float *const in[], const struct attn_spans *sp,
+                                          const int64_t *rows, int64_t nr, int64_t h, double *p,
+                                          double *qd, int64_t *iv, double *out)
 {
     const int64_t D = s->D, Dv = s->Dv, H = s->H, Hkv = s->Hkv, N = s->N, Nk = s->Nk;
-    const int64_t g = h / (H / Hkv);
-    int64_t kv_end[ATTN_REF_ROWS], b[ATTN_REF_ROWS], kv_max = 0, macs = 0;
+    const int64_t g = h / (H / Hkv), ivn = 2 * sp->max;
+    int64_t n_iv[ATTN_REF_ROWS], b[ATTN_REF_ROWS], cur[ATTN_REF_ROWS], kv_max = 0, macs = 0;
     for (int64_t r = 0; r < nr; r++) {
+        int64_t *v = iv + r * ivn;
         b[r] = rows[r] / N;
-        kv_end[r] = attn_kv_end(s, rows[r] % N);
-        kv_max = kv_end[r] > kv_max ? kv_end[r] : kv_max;
+        n_iv[r] = sp->fn(s, in, b[r], h, rows[r] % N, v);
+        for (int64_t k = 0; k < n_iv[r]; k++)
+            macs += (v[2 * k + 1] - v[2 * k]) * (D + Dv);
+        kv_max = n_iv[r] && v[2 * n_iv[r] - 1] > kv_max ? v[2 * n_iv[r] - 1] : kv_max;
         const float *q = in[0] + (rows[r] * H + h) * D;
         for (int64_t d = 0; d < D; d++)
             qd[r * D + d] = q[d];
-        macs += kv_end[r] * (D + Dv);
     }
-    /* scores: p[r][j] = scale · q_r·k_j for the keys row r sees */
+    /* scores: p[r][j] = scale · q_r·k_j for the keys row r sees, a block of
+     * ATTN_REF_KEYS keys for all rows at a time (cur: each row's first span
+     * not yet done) */
+    for (int64_t r = 0; r < nr; r++)
+        cur[r] = 0;
     for (int64_t j0 = 0; j0 < kv_max; j0 += ATTN_REF_KEYS)
         for (int64_t r = 0; r < nr; r++) {
-            const int64_t j1 = j0 + ATTN_REF_KEYS < kv_end[r] ? j0 + ATTN_REF_KEYS : kv_end[r];
+            const int64_t *v = iv + r * ivn, jend = j0 + ATTN_REF_KEYS;
             const float *k = in[1] + (b[r] * Nk * Hkv + g) * D;
-            double dot[ATTN_REF_DOTS];
-            int64_t j = j0;
-            for (; j + ATTN_REF_DOTS <= j1; j += ATTN_REF_DOTS) {
-                attn_ref_dots(qd + r * D, k + j * Hkv * D, Hkv * D, D, dot);
-                for (int u = 0; u < ATTN_REF_DOTS; u++)
-                    p[r * Nk + j + u] = scale * dot[u];
+            for (int64_t c = cur[r]; c < n_iv[r] && v[2 * c] < jend; c++) {
+                const int64_t j1 = v[2 * c + 1] < jend ? v[2 * c + 1] : jend;
+                int64_t j = v[2 * c] > j0 ? v[2 * c] : j0;
+                double dot[ATTN_REF_DOTS];
+                for (; j + ATTN_REF_DOTS <= j1; j += ATTN_REF_DOTS) {
+                    attn_ref_dots(qd + r * D, k + j * Hkv * D, Hkv * D, D, dot);
+                    for (int u = 0; u < ATTN_REF_DOTS; u++)
+                        p[r * Nk + j + u] = scale * dot[u];
+                }
+                for (; j < j1; j++) {   /* the last few keys: one dot, the others unused */
+                    attn_ref_dots(qd + r * D, k + j * Hkv * D, 0, D, dot);
+                    p[r * Nk + j] = scale * dot[0];
+                }
             }
-            for (; j < j1; j++) {       /* the last few keys: one dot, the others unused */
-                attn_ref_dots(qd + r * D, k + j * Hkv * D, 0, D, dot);
-                p[r * Nk + j] = scale * dot[0];
-            }
+            while (cur[r] < n_iv[r] && v[2 * cur[r] + 1] <= jend)
+                cur[r]++;
         }
-    /* the softmax of each row: exact max, exp, sum, weights p / sum */
+    /* the softmax of each row: exact max, exp, sum, weights p / sum; a row
+     * that sees no key is 0 (as FlashAttention and FlexAttention give it) */
     for (int64_t r = 0; r < nr; r++) {
+        const int64_t *v = iv + r * ivn;
         double m = -INFINITY, l = 0;
-        for (int64_t j = 0; j < kv_end[r]; j++)
-            m = p[r * Nk + j] > m ? p[r * Nk + j] : m;
-        for (int64_t j = 0; j < kv_end[r]; j++)
-            l += p[r * Nk + j] = exp(p[r * Nk + j] - m);
-        for (int64_t j = 0; j < kv_end[r]; j++)
-            p[r * Nk + j] /= l;
+        for (int64_t c = 0; c < n_iv[r]; c++)
+            for (int64_t j = v[2 * c]; j < v[2 * c + 1]; j++)
+                m = p[r * Nk + j] > m ? p[r * Nk + j] : m;
+        for (int64_t c = 0; c < n_iv[r]; c++)
+            for (int64_t j = v[2 * c]; j < v[2 * c + 1]; j++)
+                l += p[r * Nk + j] = exp(p[r * Nk + j] - m);
+        for (int64_t c = 0; c < n_iv[r]; c++)
+            for (int64_t j = v[2 * c]; j < v[2 * c + 1]; j++)
+                p[r * Nk + j] /= l;
         double *o = out + (r * H + h) * Dv;
         for (int64_t e = 0; e < Dv; e++)
             o[e] = 0;
+        cur[r] = 0;
     }
     /* o_r = Σ_j p[r][j] · v_j */
     for (int64_t j0 = 0; j0 < kv_max; j0 += ATTN_REF_KEYS)
         for (int64_t r = 0; r < nr; r++) {
-            const int64_t j1 = j0 + ATTN_REF_KEYS < kv_end[r] ? j0 + ATTN_REF_KEYS : kv_end[r];
-            const float *v = in[2] + ((b[r] * Nk + j0) * Hkv + g) * Dv;
-            for (int64_t e0 = 0; j1 > j0 && e0 < Dv; e0 += ATTN_REF_COLS)
-                attn_ref_axpys(p + r * Nk + j0, v + e0, Hkv * Dv, j1 - j0,
-                               Dv - e0 < ATTN_REF_COLS ? Dv - e0 : ATTN_REF_COLS,
-                               out + (r * H + h) * Dv + e0);
+            const int64_t *v = iv + r * ivn, jend = j0 + ATTN_REF_KEYS;
+            for (int64_t c = cur[r]; c < n_iv[r] && v[2 * c] < jend; c++) {
+                const int64_t j1 = v[2 * c + 1] < jend ? v[2 * c + 1] : jend;
+                const int64_t jb = v[2 * c] > j0 ? v[2 * c] : j0;
+                const float *vv = in[2] + ((b[r] * Nk + jb) * Hkv + g) * Dv;
+                for (int64_t e0 = 0; e0 < Dv; e0 += ATTN_REF_COLS)
+                    attn_ref_axpys(p + r * Nk + jb, vv + e0, Hkv * Dv, j1 - jb,
+                                   Dv - e0 < ATTN_REF_COLS ? Dv - e0 : ATTN_REF_COLS,
+                                   out + (r * H + h) * Dv + e0);
+            }
+            while (cur[r] < n_iv[r] && v[2 * cur[r] + 1] <= jend)
+                cur[r]++;
         }
     return macs;
 }
 
-void attn_reference(const struct shape *s, double scale, const float *const in[],
-                    const int64_t *rows, int64_t nrows, double *out, double *final)
+void attn_reference_spans(const struct shape *s, double scale, const float *const in[],
+                          const struct attn_spans *sp, const int64_t *rows, int64_t nrows,
+                          double *out)
 {
-    (void)final;    /* attention has no second output */
     const int64_t H = s->H, Dv = s->Dv, blocks = (nrows + ATTN_REF_ROWS - 1) / ATTN_REF_ROWS;
     int64_t macs = 0;
     int oom = 0;
 #pragma omp parallel reduction(+ : macs) reduction(| : oom)
     {
         double *p = malloc((size_t)(ATTN_REF_ROWS * (s->Nk + s->D)) * sizeof *p);
-        oom = !p;
+        int64_t *iv = malloc((size_t)(ATTN_REF_ROWS * 2 * sp->max) * sizeof *iv);
+        oom = !p || !iv;
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int64_t bl = 0; bl < blocks; bl++)
             for (int64_t h = 0; h < H; h++) {
                 const int64_t r0 = bl * ATTN_REF_ROWS;
                 const int64_t nr = nrows - r0 < ATTN_REF_ROWS ? nrows - r0 : ATTN_REF_ROWS;
-                if (p)
-                    macs += attn_ref_rows(s, scale, in, rows + r0, nr, h, p,
-                                          p + ATTN_REF_ROWS * s->Nk, out + r0 * H * Dv);
+                if (p && iv)
+                    macs += attn_ref_rows(s, scale, in, sp, rows + r0, nr, h, p,
+                                          p + ATTN_REF_ROWS * s->Nk, iv, out + r0 * H * Dv);
             }
-        free(p);
+        free(p), free(iv);
     }
     if (oom)        /* out of memory: fails the check */
         for (int64_t i = 0; i < nrows * H * Dv; i++)
@@ -322,9 +392,40 @@ void attn_reference(const struct shape *s, double scale, const float *const in[]
     attn_ref_macs += macs;
 }
 
+int64_t attn_mask_spans(const struct shape *s, const float *const in[], int64_t b, int64_t h,
+                        int64_t n, int64_t *iv)
+{
+    (void)in, (void)b, (void)h;     /* the same for every batch and head */
+    const int64_t diag = n + s->Nk - s->N, end = s->causal ? diag + 1 : s->Nk;
+    if (s->window <= 0) {
+        iv[0] = 0, iv[1] = end;
+        return 1;
+    }
+    const int64_t lo = diag - s->window + 1 > 0 ? diag - s->window + 1 : 0;
+    const int64_t sink_end = s->sink < lo ? s->sink : lo;
+    int k = 0;
+    if (sink_end > 0)
+        iv[k++] = 0, iv[k++] = sink_end;
+    iv[k++] = lo, iv[k++] = end;
+    return k / 2;
+}
+
+void attn_reference(const struct shape *s, double scale, const float *const in[],
+                    const int64_t *rows, int64_t nrows, double *out, double *final)
+{
+    (void)final;    /* attention has no second output */
+    const struct attn_spans sp = { attn_mask_spans, 2 };
+    attn_reference_spans(s, scale, in, &sp, rows, nrows, out);
+}
+
 /* The `ref` implementation: all rows, in blocks so the double scratch stays
  * small, rounded to the dtype like any other implementation's output. */
 int attn_ref_run(struct op_ctx *ctx)
+{
+    return attn_ref_run_with(ctx, attn_reference);
+}
+
+int attn_ref_run_with(struct op_ctx *ctx, attn_reference_fn *reference)
 {
     const struct shape *s = ctx->shape;
     const int64_t rows = s->B * s->N, elems = s->H * s->Dv, block = 256;
@@ -339,7 +440,7 @@ int attn_ref_run(struct op_ctx *ctx)
         int64_t nr = rows - r0 < block ? rows - r0 : block;
         for (int64_t i = 0; i < nr; i++)
             idx[i] = r0 + i;
-        attn_reference(s, ctx->scale, ctx->in, idx, nr, buf, NULL);
+        reference(s, ctx->scale, ctx->in, idx, nr, buf, NULL);
         for (int64_t i = 0; i < nr * elems; i++) {
             float x = (float)buf[i];
             ctx->out[r0 * elems + i] = dtype_round(s->dtype, x);
@@ -350,15 +451,5 @@ int attn_ref_run(struct op_ctx *ctx)
 }
 
 /* Edge cases small enough for the reference to check every row in well under
- * a second each. */
-const char *const attn_edge_shapes[] = {
-    "B=1 N=1 Nk=1 H=1 Hkv=1 D=64",              /* the smallest case */
-    "B=2 N=1 Nk=4099 H=8 Hkv=2 D=128 causal",   /* decode, GQA, Nk not a multiple of the tile */
-    "B=1 N=1 Nk=512 H=4 Hkv=1 D=64",            /* decode, MQA */
-    "B=2 N=77 Nk=77 H=2 Hkv=2 D=64 causal",     /* N not a multiple of the tile, causal */
-    "B=1 N=200 Nk=333 H=4 Hkv=2 D=128 causal",  /* Nk > N causal (bottom-right aligned), GQA */
-    "B=1 N=130 Nk=130 H=3 Hkv=3 D=128",         /* two tiles plus two rows */
-    "B=3 N=64 Nk=64 H=2 Hkv=1 D=64 causal",     /* exact tile, MQA, batch > 1 */
-    "B=1 N=257 Nk=1000 H=2 Hkv=2 D=128",        /* cross attention, long Nk */
-    NULL,
-};
+ * a second each (ATTN_EDGE_SHAPES, attention.h). */
+const char *const attn_edge_shapes[] = { ATTN_EDGE_SHAPES, NULL };

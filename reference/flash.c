@@ -30,8 +30,8 @@
 #include <string.h>
 
 #include "attention.h"
+#include "flash.h"
 #include "../ops/ops.h"
-#include "../ops/flash/flash_tiles.h"
 #include "cpu_kernel.h"
 
 /*
@@ -184,25 +184,40 @@ static void flash_softmax(int nc, int64_t hide_below, float *restrict s, struct 
         for (int r = 0; r < hidden; r++)
             s[j * FLASH_BR + r] = -INFINITY;
     }
-    /* Every row sees the first key of its split (flash_tiles.h), in the
-     * first tile, so the new max is finite. */
-    float mx[FLASH_BR], sum[FLASH_BR];
+    /* Without a window or a block mask every row sees the first key of its
+     * split (flash_tiles.h), in the first tile, so the new max is finite;
+     * with them a row may have seen no key yet: its max is -inf, and 0
+     * stands in for it (every p and alpha is then 0, not NaN). */
+    float mx[FLASH_BR], mref[FLASH_BR], sum[FLASH_BR];
     memcpy(mx, w->m, sizeof mx);
     for (int j = 0; j < nc; j++)
         for (int r = 0; r < lanes; r++)
             mx[r] = s[j * FLASH_BR + r] > mx[r] ? s[j * FLASH_BR + r] : mx[r];
+    for (int r = 0; r < lanes; r++)
+        mref[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
     memset(sum, 0, sizeof sum);
     for (int j = 0; j < nc; j++)
         for (int r = 0; r < lanes; r++) {
-            const float x = cpu_exp2(s[j * FLASH_BR + r] - mx[r]);
+            const float x = cpu_exp2(s[j * FLASH_BR + r] - mref[r]);
             s[j * FLASH_BR + r] = x;
             sum[r] += x;
         }
     for (int r = 0; r < lanes; r++) {
-        w->alpha[r] = cpu_exp2(w->m[r] - mx[r]);
+        w->alpha[r] = cpu_exp2(w->m[r] - mref[r]);
         w->l[r] = cpu_fma(w->l[r], w->alpha[r], sum[r]);
         w->m[r] = mx[r];
     }
+}
+
+/* The window's and the sinks' mask on a tile of nc keys from j0 that
+ * flash_window_edge says needs it: every (row, key) by flash_visible. */
+static void flash_window_mask(const struct shape *s, const struct flash_keys *m, int64_t i0,
+                              int64_t j0, int nc, float *restrict st, int lanes)
+{
+    for (int j = 0; j < nc; j++)
+        for (int r = 0; r < lanes; r++)
+            if (!flash_visible(s->N, s->Nk, s->causal, m->window, m->sink, i0 + r, j0 + j))
+                st[j * FLASH_BR + r] = -INFINITY;
 }
 
 /* The lanes a query tile of nr rows computes. */
@@ -221,11 +236,13 @@ struct flash_partials {
     int64_t max;    /* struct flash_split.max */
 };
 
-/* One (batch b, head h, query tile starting at row i0, keys [jb, je)): what
- * one GPU block does. With split (part != NULL) the tile's rows leave their
- * unnormalised output, max and sum as split sp; else the output. */
-static void flash_tile(const struct shape *s, float qscale, const float *const in[], float *out,
-                       int64_t b, int64_t h, int64_t i0, int64_t jb, int64_t je,
+/* One (batch b, head h, query tile starting at row i0, the tiles [tb, te)
+ * of its walk wk): what one GPU block does. With split (part != NULL) the
+ * tile's rows leave their unnormalised output, max and sum as split sp;
+ * else the output (0 for a row that saw no key). */
+static void flash_tile(const struct shape *s, const struct flash_keys *m, float qscale,
+                       const float *const in[], float *out, int64_t b, int64_t h, int64_t i0,
+                       const struct flash_walk *wk, int64_t tb, int64_t te,
                        const struct flash_partials *part, int64_t sp, struct flash_scratch *w)
 {
     const int64_t N = s->N, Nk = s->Nk, H = s->H, Hkv = s->Hkv, D = s->D, Dv = s->Dv;
@@ -246,11 +263,15 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         w->m[r] = -INFINITY, w->l[r] = 0;
     memset(w->acc, 0, (size_t)(Dv * FLASH_BR) * sizeof *w->acc);
 
-    /* Key tiles past the last row's diagonal are never loaded (causal):
-     * je <= flash_kv_end(). */
-    for (int64_t j0 = jb; j0 < je; j0 += FLASH_BC) {
-        const int nc = (int)(je - j0 < FLASH_BC ? je - j0 : FLASH_BC);
+    /* Key tiles past the last row's diagonal, or outside every row's window
+     * and the sinks, are never loaded (the walk, flash_tiles.h). */
+    const int64_t kv_end = flash_kv_end(N, Nk, s->causal, i0);
+    for (int64_t t = tb; t < te; t++) {
+        const int64_t j0 = flash_walk_key(wk, t);
+        const int nc = (int)(kv_end - j0 < FLASH_BC ? kv_end - j0 : FLASH_BC);
         flash_scores(w->lanes, D, nc, k + j0 * Hkv * D, Hkv * D, w->qt, w->st);
+        if (flash_window_edge(N, Nk, m, i0, j0, nc))
+            flash_window_mask(s, m, i0, j0, nc, w->st, w->lanes);
         /* A tile needs the mask when it crosses the first row's diagonal:
          * key j0 + j is hidden from row i0 + r when r < j0 + j - i0 - shift. */
         const int diagonal = s->causal && j0 + FLASH_BC - 1 > i0 + shift;
@@ -278,7 +299,7 @@ static void flash_tile(const struct shape *s, float qscale, const float *const i
         return;
     }
     for (int r = 0; r < nr; r++) {
-        float *o = out + ((b * N + i0 + r) * H + h) * Dv, inv = 1.0f / w->l[r];
+        float *o = out + ((b * N + i0 + r) * H + h) * Dv, inv = w->l[r] > 0 ? 1.0f / w->l[r] : 0;
         for (int64_t e = 0; e < Dv; e++) {
             float x = w->acc[e * FLASH_BR + r] * inv;
             o[e] = dtype_round(s->dtype, x);
@@ -308,8 +329,10 @@ static int64_t flash_v_stride(int64_t Dv)
 }
 
 /* Output row (b, n, h) from its `count` splits (struct flash_partials):
- * m* = max m_s, l* = Σ l_s·2^(m_s - m*), O = Σ O_s·2^(m_s - m*) / l*. Every
- * m_s is finite (every split has a key each row sees), so are the weights. */
+ * m* = max m_s, l* = Σ l_s·2^(m_s - m*), O = Σ O_s·2^(m_s - m*) / l*.
+ * Without a window or a block mask every m_s is finite (every split has a
+ * key each row sees); with them a split the row saw nothing of has m_s =
+ * -inf and weight 0, and a row that saw no key at all is 0. */
 static void flash_combine_row(const struct shape *s, const struct flash_partials *part,
                               int64_t count, int64_t b, int64_t n, int64_t h, float *out)
 {
@@ -318,6 +341,7 @@ static void flash_combine_row(const struct shape *s, const struct flash_partials
     float mx = -INFINITY, l = 0.0f;
     for (int64_t sp = 0; sp < count; sp++)
         mx = ml[sp * 2] > mx ? ml[sp * 2] : mx;
+    mx = mx == -INFINITY ? 0.0f : mx;
     float *o = out + ((b * s->N + n) * s->H + h) * Dv;
     for (int64_t e = 0; e < Dv; e++)
         o[e] = 0.0f;
@@ -327,20 +351,18 @@ static void flash_combine_row(const struct shape *s, const struct flash_partials
         for (int64_t e = 0; e < Dv; e++)
             o[e] = cpu_fma(po[sp * Dv + e], wgt, o[e]);
     }
-    const float inv = 1.0f / l;
+    const float inv = l > 0 ? 1.0f / l : 0.0f;
     for (int64_t e = 0; e < Dv; e++)
         o[e] = dtype_round(s->dtype, o[e] * inv);
 }
 
-static int flash_cpu_run(struct op_ctx *ctx)
+int flash_cpu_run_keys(struct op_ctx *ctx, const struct flash_keys *m, struct flash_split plan)
 {
     const struct shape *s = ctx->shape;
     const int64_t N = s->N, Nk = s->Nk, causal = s->causal;
     const int64_t tiles = (N + FLASH_BR - 1) / FLASH_BR;
     const float qscale = (float)(ctx->scale * 1.4426950408889634);  /* log2(e) */
-    /* The split plan the kernel would make on a GPU of FLASH_NOMINAL_SMS
-     * SMs; split partials in host memory laid out as its workspace. */
-    const struct flash_split plan = flash_splits(s->B, s->H, N, Nk, causal, FLASH_NOMINAL_SMS);
+    /* Split partials in host memory laid out as the kernel's workspace. */
     struct flash_partials part = { NULL, NULL, plan.max };
     if (plan.max > 1) {
         const int64_t slots = s->B * N * s->H * plan.max;
@@ -373,12 +395,13 @@ static int flash_cpu_run(struct op_ctx *ctx)
             for (int64_t b = 0; b < s->B; b++)
                 for (int64_t h = 0; h < s->H; h++) {
                     const int64_t i0 = ts / plan.max * FLASH_BR, sp = ts % plan.max;
-                    const int64_t count = flash_tile_splits(plan, N, Nk, causal, i0);
-                    int64_t jb, je;
+                    const struct flash_walk wk = flash_walk_of(N, Nk, causal, m, b, h, i0);
+                    const int64_t count = flash_walk_splits(plan, &wk);
+                    int64_t tb, te;
                     if (failed || sp >= count)
                         continue;
-                    flash_split_keys(plan, N, Nk, causal, i0, sp, &jb, &je);
-                    flash_tile(s, qscale, ctx->in, ctx->out, b, h, i0, jb, je,
+                    flash_walk_split(plan, &wk, sp, &tb, &te);
+                    flash_tile(s, m, qscale, ctx->in, ctx->out, b, h, i0, &wk, tb, te,
                                count > 1 ? &part : NULL, sp, &w);
                 }
         free(w.qt), free(w.st), free(w.acc), free(w.v);
@@ -390,8 +413,9 @@ static int flash_cpu_run(struct op_ctx *ctx)
             for (int64_t b = 0; b < s->B; b++)
                 for (int64_t n = 0; n < N; n++)
                     for (int64_t h = 0; h < s->H; h++) {
-                        const int64_t count =
-                            flash_tile_splits(plan, N, Nk, causal, n / FLASH_BR * FLASH_BR);
+                        const struct flash_walk wk =
+                            flash_walk_of(N, Nk, causal, m, b, h, n / FLASH_BR * FLASH_BR);
+                        const int64_t count = flash_walk_splits(plan, &wk);
                         if (!failed && count > 1)
                             flash_combine_row(s, &part, count, b, n, h, ctx->out);
                     }
@@ -406,48 +430,83 @@ static int flash_cpu_run(struct op_ctx *ctx)
     return SB_OK;
 }
 
+/* flash/cpu: the shape's own mask, the plan the kernel would make on a GPU
+ * of FLASH_NOMINAL_SMS SMs (so decode shapes take the split path here too). */
+static int flash_cpu_run(struct op_ctx *ctx)
+{
+    const struct shape *s = ctx->shape;
+    const struct flash_keys m = flash_keys_of(s);
+    return flash_cpu_run_keys(ctx, &m, flash_splits_keys(s->B, s->H, s->N, s->Nk, s->causal, &m,
+                                                         FLASH_NOMINAL_SMS));
+}
+
 /* ---- executed counts ----------------------------------------------------------
  *
  * Both products, Q Kᵀ and P V, per query tile (rows i0 .. i0+nr-1 of each
- * batch and head) over the keys [0, kv_end) its splits cover together
- * (flash_tiles.h: every split but the last holds a whole number of key
- * tiles). The combine of the splits and the softmax are not counted, as
- * in the algorithmic count. */
-static double flash_tiles_sum(const struct shape *s, double (*tile)(int64_t nr, int64_t kv_end))
+ * batch and head) over the key tiles of its walk, which its splits cover
+ * together (flash_tiles.h). The combine of the splits and the softmax are
+ * not counted, as in the algorithmic count. */
+
+/* cpu: every key of the walk's tiles up to kv_end, flash_lanes(nr) lanes
+ * (the whole tile, or one vector's worth for a decode tile); the diagonal
+ * and window-edge tiles whole. */
+double flash_cpu_walk_macs(const struct shape *s, int64_t i0, const struct flash_walk *wk)
 {
-    double sum = 0;
-    for (int64_t i0 = 0; i0 < s->N; i0 += FLASH_BR) {
-        const int64_t nr = s->N - i0 < FLASH_BR ? s->N - i0 : FLASH_BR;
-        sum += tile(nr, flash_kv_end(s->N, s->Nk, s->causal, i0));
+    const int64_t nr = s->N - i0 < FLASH_BR ? s->N - i0 : FLASH_BR;
+    const int64_t kv_end = flash_kv_end(s->N, s->Nk, s->causal, i0);
+    double keys = 0;
+    for (int64_t t = 0; t < wk->count; t++) {
+        const int64_t j0 = flash_walk_key(wk, t);
+        keys += (double)(kv_end - j0 < FLASH_BC ? kv_end - j0 : FLASH_BC);
     }
-    return 2.0 * s->B * s->H * (double)(s->D + s->Dv) * sum;
-}
-
-/* cpu: every key of the range, flash_lanes(nr) lanes (the whole tile, or
- * one vector's worth for a decode tile), key tiles skipped past the
- * diagonal but the diagonal tiles whole. */
-static double flash_cpu_tile(int64_t nr, int64_t kv_end)
-{
-    return (double)flash_lanes(nr) * (double)kv_end;
-}
-
-static double flash_cpu_flops_executed(const struct shape *s)
-{
-    return flash_tiles_sum(s, flash_cpu_tile);
+    return (double)flash_lanes(nr) * keys * (double)(s->D + s->Dv);
 }
 
 /* cuda (ops/flash/flash_fwd.cu): each block computes all FLASH_BR rows
  * (rows past N padded) against whole key tiles of FLASH_BC (keys past the
  * range loaded as zeros). */
-static double flash_cuda_tile(int64_t nr, int64_t kv_end)
+double flash_cuda_walk_macs(const struct shape *s, int64_t i0, const struct flash_walk *wk)
 {
-    (void)nr;
-    return (double)FLASH_BR * FLASH_BC * (double)((kv_end + FLASH_BC - 1) / FLASH_BC);
+    (void)i0;
+    return (double)FLASH_BR * FLASH_BC * (double)wk->count * (double)(s->D + s->Dv);
+}
+
+/* Twice the multiply-adds of every query tile's walk, every batch and head
+ * (a walk depends on them only through a block mask's). */
+static double flash_walks_sum(const struct shape *s, const struct flash_keys *m,
+                              double (*macs)(const struct shape *, int64_t,
+                                             const struct flash_walk *))
+{
+    double sum = 0;
+    for (int64_t b = 0; b < m->mB; b++)
+        for (int64_t h = 0; h < m->mH; h++)
+            for (int64_t i0 = 0; i0 < s->N; i0 += FLASH_BR) {
+                const struct flash_walk wk = flash_walk_of(s->N, s->Nk, s->causal, m, b, h, i0);
+                sum += macs(s, i0, &wk);
+            }
+    return 2.0 * (double)(s->B / m->mB) * (double)(s->H / m->mH) * sum;
+}
+
+double flash_cpu_executed_keys(const struct shape *s, const struct flash_keys *m)
+{
+    return flash_walks_sum(s, m, flash_cpu_walk_macs);
+}
+
+double flash_cuda_executed_keys(const struct shape *s, const struct flash_keys *m)
+{
+    return flash_walks_sum(s, m, flash_cuda_walk_macs);
+}
+
+static double flash_cpu_flops_executed(const struct shape *s)
+{
+    const struct flash_keys m = flash_keys_of(s);
+    return flash_cpu_executed_keys(s, &m);
 }
 
 static double flash_cuda_flops_executed(const struct shape *s)
 {
-    return flash_tiles_sum(s, flash_cuda_tile);
+    const struct flash_keys m = flash_keys_of(s);
+    return flash_cuda_executed_keys(s, &m);
 }
 
 CPU_KERNEL_END
@@ -492,13 +551,42 @@ static int flash_row_tilings(const struct shape *s, struct row_tiling *t)
         return 1;
     t[1] = (struct row_tiling){ .what = "diagonal", .len = FLASH_BC,
                                 .offset = (s->Nk - s->N) % FLASH_BC };
-    return 2;
+    if (s->window <= 0)
+        return 2;
+    /* rows whose first window key n + Nk − N − W + 1 starts a key tile */
+    t[2] = (struct row_tiling){ .what = "window edge", .len = FLASH_BC,
+                                .offset = ((s->Nk - s->N - s->window + 1) % FLASH_BC + FLASH_BC) %
+                                          FLASH_BC };
+    return 3;
+}
+
+/* The attention edge shapes, then the window's: one wider than a tile with
+ * sinks inside it, a split decode (the splits cut the walk's tiles), a
+ * window narrower than a tile (rows that see no key of a tile: the -inf
+ * guards), one as long as the keys (plain causal attention), one key. */
+static const char *const flash_edge_shapes[] = {
+    ATTN_EDGE_SHAPES,
+    "B=1 N=200 Nk=333 H=4 Hkv=2 D=64 causal window=70 sink=5",
+    "B=2 N=1 Nk=4099 H=4 Hkv=2 D=128 causal window=1000 sink=4",
+    "B=1 N=130 Nk=130 H=2 Hkv=1 D=64 causal window=16",
+    "B=1 N=100 Nk=100 H=2 Hkv=2 D=128 causal window=100 sink=3",
+    "B=1 N=70 Nk=90 H=1 Hkv=1 D=64 causal window=1 sink=66",
+    NULL,
+};
+
+/* A window and sinks appear in the case string only when set, so every
+ * flash case from before them keeps its string. */
+static unsigned flash_fields_of(const struct shape *s)
+{
+    return ATTN_FIELDS | (s->window > 0 ? SF_BIT(SF_WINDOW) : 0) |
+           (s->sink > 0 ? SF_BIT(SF_SINK) : 0);
 }
 
 const struct family family_flash = {
     .name = "flash",
     .summary = "attention fused with the online softmax; no N x Nk buffer",
-    .fields = ATTN_FIELDS,
+    .fields = ATTN_FIELDS | ATTN_MASK_FIELDS,
+    .fields_of = flash_fields_of,
     .defaults = attn_defaults,
     .validate = attn_validate,
     .flops = attn_flops,
@@ -511,6 +599,6 @@ const struct family family_flash = {
     .gpu_ref = attn_gpu_ref,
     .row_tilings = flash_row_tilings,
     .impls = flash_impls,
-    .edge_shapes = attn_edge_shapes,
+    .edge_shapes = flash_edge_shapes,
     .n_impls = (int)(sizeof flash_impls / sizeof flash_impls[0]),
 };

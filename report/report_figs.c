@@ -10,7 +10,8 @@
  * dtype x mask), decode latency vs context Nk, speedup bars between the
  * implementations of each case, and where peers (ext:*) ran, seqbench's
  * best over the best peer per case vs N. Across families: memory footprint vs N,
- * a roofline (one roof per device and dtype), flash-vs-linear-time crossovers. Across runs: per-case latency
+ * a roofline (one roof per device and dtype), flash-vs-linear-time crossovers, block-sparse
+ * latency vs density beside dense flash (report_density.c). Across runs: per-case latency
  * ratio bars against the first run, with geometric means.
  */
 #include <math.h>
@@ -20,29 +21,10 @@
 
 #include "plot.h"
 #include "report.h"
+#include "report_figs.h"
 
 #define SPEEDUP_LOG_ABOVE 20.0  /* bars switch to a log axis past this max/min spread */
-#define LABEL_LEN 512           /* a series label: impl (any length, cut) and its fields */
-
-/* Fields that may identify a series; a label names those that vary. */
-enum { F_RUN = 1, F_FAMILY = 2, F_IMPL = 4, F_DTYPE = 8, F_H = 16, F_HKV = 32, F_D = 64,
-       F_DV = 128, F_N = 256, F_CAUSAL = 512, F_B = 1024, F_NK = 2048, F_VARIANT = 4096 };
-#define SHAPE_FIELDS (F_B | F_N | F_NK | F_H | F_HKV | F_D | F_DV | F_CAUSAL | F_VARIANT)
-
-struct sel {                    /* the rows a figure draws */
-    const struct rp_result **r;
-    int n;
-};
-
-/* What a figure picks: rows of one family/dtype/causal (NULL or -2: any). */
-struct pick {
-    const char *family, *dtype;
-    int64_t causal;
-    int run;                    /* -1: any */
-    int (*kind)(const struct rp_result *);
-};
-
-static int picks(const struct pick *p, const struct rp_result *r)
+int picks(const struct pick *p, const struct rp_result *r)
 {
     return rp_ok(r) && (!p->family || strcmp(p->family, r->family) == 0) &&
            (!p->dtype || strcmp(p->dtype, r->dtype) == 0) &&
@@ -50,7 +32,7 @@ static int picks(const struct pick *p, const struct rp_result *r)
            (!p->kind || p->kind(r));
 }
 
-static struct sel select_rows(const struct report *rp, const struct pick *p)
+struct sel select_rows(const struct report *rp, const struct pick *p)
 {
     struct sel s = { calloc((size_t)rp->n_res + 1, sizeof *s.r), 0 };
     for (int i = 0; i < rp->n_res; i++)
@@ -60,7 +42,7 @@ static struct sel select_rows(const struct report *rp, const struct pick *p)
 }
 
 /* The fields among `fields` whose value is not the same in every row. */
-static unsigned varying(const struct sel *s, unsigned fields)
+unsigned varying(const struct sel *s, unsigned fields)
 {
     unsigned v = 0;
     for (int i = 1; i < s->n; i++) {
@@ -78,7 +60,7 @@ static unsigned varying(const struct sel *s, unsigned fields)
     return v & fields & (dv_is_d ? ~(unsigned)F_DV : ~0u);
 }
 
-static const char *mask_name(int64_t causal)
+const char *mask_name(int64_t causal)
 {
     return causal == 1 ? "causal" : causal == 0 ? "full" : "mask n/a";
 }
@@ -113,8 +95,8 @@ static void field_label(const struct report *rp, const struct rp_result *r, unsi
 
 /* "flash/cpu bf16 D=64 [run 2]": impl (with its family when fam), then the
  * varying fields. */
-static void series_label(const struct report *rp, const struct rp_result *r, int fam,
-                         unsigned vary, char *buf, size_t len)
+void series_label(const struct report *rp, const struct rp_result *r, int fam, unsigned vary,
+                  char *buf, size_t len)
 {
     char fields[256];
     field_label(rp, r, vary, fields, sizeof fields);
@@ -167,18 +149,10 @@ const char *rp_short_case(const struct rp_result *r)
 
 /* ---- emitting ------------------------------------------------------------ */
 
-struct figctx {
-    struct report *rp;
-    const char *dir;
-    int count;                  /* figures so far: numbers the file names */
-    char *err;
-    size_t n;
-};
-
 /* Starts a figure whose file stem is "NN-what-a-b-c" (file-name-safe; the
  * number keeps stems unique whatever the names hold). */
-static void fig_start(struct figctx *c, struct fig *f, enum fig_kind kind, const char *title,
-                      const char *what, const char *a, const char *b, const char *d)
+void fig_start(struct figctx *c, struct fig *f, enum fig_kind kind, const char *title,
+               const char *what, const char *a, const char *b, const char *d)
 {
     char stem[160];
     int k = snprintf(stem, sizeof stem, "%02d-%s", ++c->count, what);
@@ -197,7 +171,7 @@ static void fig_start(struct figctx *c, struct fig *f, enum fig_kind kind, const
 
 /* Renders f and records it; when it has no points, records note instead
  * (if any). Frees f. Returns 1 drawn, 0 not, -1 gnuplot failed. */
-static int emit(struct figctx *c, struct fig *f, const char *section, const char *note)
+int emit(struct figctx *c, struct fig *f, const char *section, const char *note)
 {
     int rc = 1;
     if (fig_n_points(f) == 0) {
@@ -215,8 +189,6 @@ static int emit(struct figctx *c, struct fig *f, const char *section, const char
 }
 
 /* ---- per family: N sweeps, decode, speedups -------------------------------- */
-
-#define SERIES_FIELDS (F_RUN | F_IMPL | F_H | F_HKV | F_D | F_DV | F_VARIANT)
 
 /* Latency vs N, and TFLOP/s + % of bound vs N (% of the compute roof for
  * databases from before the bound), for one family/dtype/mask. */
@@ -728,9 +700,12 @@ static int comparable(const struct rp_result *flash, const struct rp_result *lin
            flash->H == lin->H && flash->D == lin->D;
 }
 
+/* The recurrent families (sparse is attention over fewer pairs: its
+ * figure against flash is the density sweep's, report_density.c). */
 static int is_linear_time(const char *family)
 {
-    return strcmp(family, "softmax") != 0 && strcmp(family, "flash") != 0;
+    return strcmp(family, "softmax") != 0 && strcmp(family, "flash") != 0 &&
+           strcmp(family, "sparse") != 0;
 }
 
 static int curves_of(const struct sel *s, struct curve **out)
@@ -992,7 +967,8 @@ int report_figures(struct report *rp, const char *dir, char *err, size_t n)
     for (int i = 0; i < rp->n_families; i++)
         if (figs_family(&c, rp->families[i]) != 0)
             return -1;
-    if (fig_footprint(&c) < 0 || fig_roofline(&c) < 0 || figs_crossovers(&c) != 0)
+    if (fig_footprint(&c) < 0 || fig_roofline(&c) < 0 || figs_crossovers(&c) != 0 ||
+        figs_density(&c) < 0)
         return -1;
     if (rp->n_runs > 1 && figs_compare(&c) < 0)
         return -1;

@@ -51,7 +51,7 @@ die() { echo "device-check.sh: $*" >&2; exit 2; }
 STAGES=(env sanitize verify suite)
 declare -A budget=([env]=30 [sanitize]=240 [verify]=120 [suite]=150)
 TOOLS=(memcheck racecheck synccheck initcheck)
-FAMILIES=(softmax flash linear gated delta ssm)
+FAMILIES=(softmax flash linear gated delta ssm sparse)
 out=${OUT:-/tmp/seqbench-out}
 stages=env,sanitize,verify,suite
 limit=580

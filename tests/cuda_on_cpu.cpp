@@ -150,6 +150,28 @@ static const op_case op_cases[] = {
       "unsplit (264 blocks: 2 per SM of an H100), GQA 4:1, a ragged key tile unmasked" },
     { "flash", "cuda", "fp32", "B=1 N=1 Nk=300 H=2 Hkv=1 D=64",
       "decode, MQA, not causal" },
+    /* flash/cuda with --window/--sink: the same kernels walking the window */
+    { "flash", "cuda", "fp32", "B=1 N=130 Nk=200 H=2 Hkv=1 D=64 causal window=16 sink=3",
+      "a window narrower than a tile (rows that see no key of a tile) with sinks, split" },
+    { "flash", "cuda", "bf16", "B=2 N=1 Nk=4099 H=4 Hkv=2 D=128 causal window=1000 sink=4",
+      "windowed decode: the sink tile, then the window's, split over the walk" },
+    { "flash", "cuda", "fp32", "B=1 N=70 Nk=90 H=1 Hkv=1 D=64 causal window=1 sink=66",
+      "a window of one key (the diagonal) beside sinks past the first tile" },
+    { "flash", "cuda", "bf16", "B=1 N=200 Nk=333 H=4 Hkv=2 D=128 causal window=70",
+      "a window without sinks, Nk > N, GQA" },
+    /* sparse/cuda: flash's kernels walking the block index */
+    { "sparse", "cuda", "fp32", "B=2 N=300 Nk=300 H=2 Hkv=2 D=64 causal pattern=random density=20 bq=128 bk=64",
+      "random blocks: query blocks with no kept block (rows of 0) beside kept ones" },
+    { "sparse", "cuda", "fp32", "B=1 N=200 Nk=200 H=2 Hkv=1 D=64 pattern=random density=0 bq=64 bk=64",
+      "density 0: every query tile's list empty, every row 0" },
+    { "sparse", "cuda", "bf16", "B=1 N=1 Nk=3000 H=2 Hkv=1 D=64 causal pattern=random density=20 bq=64 bk=64",
+      "block-sparse decode: split lists with empty splits" },
+    { "sparse", "cuda", "bf16", "B=1 N=1 Nk=4099 H=4 Hkv=2 D=128 causal pattern=sink window=512 sink=4",
+      "streaming-head decode: the sink block and the window's blocks" },
+    { "sparse", "cuda", "bf16", "B=1 N=257 Nk=257 H=4 Hkv=2 D=64 causal pattern=mixed density=50 window=128 sink=4 bq=64 bk=64",
+      "mixed heads: dense and streaming heads in one mask [1, H, ...]" },
+    { "sparse", "cuda", "fp32", "B=1 N=130 Nk=200 H=3 Hkv=1 D=128 pattern=random density=100 bq=128 bk=128",
+      "density 100, not causal: every tile listed, a ragged last key tile" },
     /* softmax/cuda-cublas: softmax_rows_kernel between the two batched GEMMs */
     { "softmax", "cuda-cublas", "fp32", "B=2 N=5 Nk=100 H=4 Hkv=2 D=64 causal",
       "causal with Nk > N, GQA, rows shorter than the block" },
@@ -420,6 +442,8 @@ static void verify_family(const struct family *f, struct gpu_ctx *g)
  * CPU's, which say nothing about a GPU. */
 static const op_case timed_cases[] = {
     { "flash", "cuda", "bf16", "B=1 N=40 Nk=70 H=2 Hkv=1 D=64 causal", "split-KV and combine" },
+    { "sparse", "cuda", "fp32", "B=1 N=40 Nk=300 H=2 Hkv=1 D=64 causal pattern=random density=50 bq=64 bk=64",
+      "the block index uploaded once, walked every run" },
     { "softmax", "cuda-cublas", "fp32", "B=1 N=5 Nk=40 H=2 Hkv=1 D=64", "cuBLAS calls in a graph" },
     { "gated", "cuda", "fp32", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=head state", "two chunks" },
     { "gated", "cuda-opt", "bf16", "B=1 N=20 H=1 Hv=1 D=64 Dv=64 chunk=16 gate=key state", "two chunks" },

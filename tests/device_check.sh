@@ -32,20 +32,20 @@ bash "$dc" --dry-run --out "$t/dry" >"$t/out" 2>"$t/err"
 check "dry run exits 0" [ $? -eq 0 ]
 s=$t/dry/summary.txt
 check "the budgets add up: 30 + 240 + 120 + 150 = 540 of 580" grep -q 'env=30s sanitize=240s verify=120s suite=150s = 540 s of 580 s' "$s"
-check "sanitize: 60 s a tool, 10 s a family" grep -q '4 tools x 6 families, 60 s a tool, 10 s a family' "$s"
-check "every tool on every family planned (24 lines)" [ "$(grep -c '^sanitize [a-z]* [a-z]*: not run' "$s")" -eq 24 ]
+check "sanitize: 60 s a tool, 8 s a family" grep -q '4 tools x 7 families, 60 s a tool, 8 s a family' "$s"
+check "every tool on every family planned (28 lines)" [ "$(grep -c '^sanitize [a-z]* [a-z]*: not run' "$s")" -eq 28 ]
 check "bench suite stops itself 30 s before its stage's timeout" grep -q 'bench suite long-context --budget 120 under timeout 150' "$s"
 for f in summary env sanitize verify suite; do
     check "dry run lays out $f.txt" [ -f "$t/dry/$f.txt" ]
 done
 check "sanitize.txt holds the racecheck command with its timeout" \
-    grep -q 'timeout 10 compute-sanitizer --tool racecheck --error-exitcode 86 .* verify --device cuda:0 --family delta' "$t/dry/sanitize.txt"
+    grep -q 'timeout 8 compute-sanitizer --tool racecheck --error-exitcode 86 .* verify --device cuda:0 --family sparse' "$t/dry/sanitize.txt"
 check "at most 7 files (the device tool brings back 8)" [ "$(ls "$t/dry" | wc -l)" -le 7 ]
 
 # Chosen stages and budgets.
 bash "$dc" --dry-run --out "$t/two" --stages verify,sanitize --budget sanitize=100 --budget verify=50 >/dev/null 2>&1
 check "two stages: 100 + 50 = 150" grep -q 'sanitize=100s verify=50s = 150 s of 580 s' "$t/two/summary.txt"
-check "two stages: 25 s a tool, 4 s a family" grep -q '25 s a tool, 4 s a family' "$t/two/summary.txt"
+check "two stages: 25 s a tool, 3 s a family" grep -q '25 s a tool, 3 s a family' "$t/two/summary.txt"
 check "two stages: no env or suite files" [ ! -e "$t/two/env.txt" ] && [ ! -e "$t/two/suite.txt" ]
 
 # A real run against stand-ins.

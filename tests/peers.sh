@@ -167,7 +167,7 @@ numpy_run "$ROOT/tests/peers/timer_check.py"
 
 # ---- the GPU adapters: only on a GPU, with the library installed -------------------------
 if "$B" env 2>/dev/null | grep -q '^| gpu | none'; then
-    skip_no_gpu "the GPU peers (ext:sdpa-*, ext:fa2, ext:fa3, ext:flashinfer*, ext:fla-*) need a GPU"
+    skip_no_gpu "the GPU peers (ext:sdpa-*, ext:fa2, ext:fa3, ext:flashinfer*, ext:fla-*, ext:flex) need a GPU"
 else
     unset SEQBENCH_PYTHON SEQBENCH_PEER_ADAPTERS
     "$B" run flash --impl ext:sdpa-flash,ext:sdpa-efficient,ext:sdpa-cudnn,ext:sdpa-math,ext:fa2,ext:fa3 \

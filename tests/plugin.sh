@@ -52,7 +52,7 @@ bad 2 "--plugin $t/none.so: cannot load it: " run flash --plugin "$t/none.so" --
 echo "not a library" >"$t/text.so"
 bad 2 "--plugin $t/text.so: cannot load it: " list impls --plugin "$t/text.so"
 declare -A why=(
-    [1]="built for plugin ABI 99, this bench has ABI 1"
+    [1]="built for plugin ABI 99, this bench has ABI 2"
     [2]="built against another seqbench.h (struct sizes impl 8"
     [3]="implementation 0 (bad): unknown family 'nosuch'"
     [4]="flash/cpu already exists"

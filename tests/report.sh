@@ -3,7 +3,8 @@
 # database with hostile names become complete report folders (every figure
 # as .gp + .dat + non-empty .png + .svg), stored text is HTML-escaped and
 # cannot inject gnuplot commands, the same database gives byte-identical
-# output, crossovers and run-vs-run ratios are computed, and bad input
+# output, crossovers (a linear-time family's against flash, block-sparse's
+# density against dense flash) and run-vs-run ratios are computed, and bad input
 # (missing gnuplot, bad databases, a folder that is not a report) gets one
 # line, exit 2, and leaves every file as it was.
 set -u
@@ -141,6 +142,38 @@ check "crossover marked on the plot" grep -q "set label 'N\* = 6144'" "$t/h"/*cr
 check "roofline has the compute and bandwidth roofs" bash -c "grep -q 'peak1 = 1.000000e+02' '$t/h'/*roofline*.gp && grep -q 'bw1 = 2.000000e+00' '$t/h'/*roofline*.gp"
 check "decode figure drawn" bash -c "ls '$t/h' | grep -q decode-flash-fp32"
 check "dat files in the fixed format" bash -c "! grep -hv '^#' '$t/h'/*latency*.dat | grep -v '^\$' | grep -vqE '^( -?[0-9]\.[0-9]{6}e[-+][0-9]{2}| NaN)+\$'"
+
+# A block-sparse density sweep beside dense flash in one run: sparse at 25 %
+# takes 5 ms, at 50 % 20 ms, flash 10 ms: the crossover is d* = 37.5 %
+# (linear in density, log in latency), and 10 % density takes 0.2 of
+# flash's time. A window-flash row of the same shape is no dense line.
+"$B" run flash --impl cpu --N 16 --H 1 --D 64 --db "$t/s.db" --max-time 0.05 >/dev/null 2>&1
+sqlite3 "$t/s.db" <<EOF
+DELETE FROM samples; DELETE FROM results;
+INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device, dtype, B, N, Nk, H, Hkv,
+    D, Dv, causal, status, flops, min_bytes, median_ms, tflops, pct_peak, shape_json)
+WITH pts(d, ms) AS (VALUES (5, 1), (10, 2), (25, 5), (50, 20), (100, 40))
+SELECT 1, 'now', printf('sparse/cuda bf16 density=%d', d), printf('sparse bf16 density=%d', d), 'sparse',
+    'cuda', 'cuda:0', 'bf16', 8, 16384, 16384, 16, 16, 128, 128, 1, 'ok', 1e12, 1e9, ms, 1.0, 50,
+    printf('{"B":8,"N":16384,"Nk":16384,"H":16,"Hkv":16,"D":128,"Dv":128,"causal":1,"pattern":"random","density":%d,"bq":128,"bk":128}', d)
+FROM pts;
+INSERT INTO results (run_id, created_at, case_str, case_key, family, impl, device, dtype, B, N, Nk, H, Hkv,
+    D, Dv, causal, status, flops, min_bytes, median_ms, tflops, pct_peak, shape_json)
+VALUES (1, 'now', 'flash/cuda dense', 'flash bf16 dense', 'flash', 'cuda', 'cuda:0', 'bf16', 8, 16384, 16384,
+        16, 16, 128, 128, 1, 'ok', 1e12, 1e9, 10, 1.0, 50,
+        '{"B":8,"N":16384,"Nk":16384,"H":16,"Hkv":16,"D":128,"Dv":128,"causal":1}'),
+       (1, 'now', 'flash/cuda window', 'flash bf16 window', 'flash', 'cuda', 'cuda:0', 'bf16', 8, 16384, 16384,
+        16, 16, 128, 128, 1, 'ok', 1e12, 1e9, 3, 1.0, 50,
+        '{"B":8,"N":16384,"Nk":16384,"H":16,"Hkv":16,"D":128,"Dv":128,"causal":1,"window":4096,"sink":64}');
+EOF
+"$B" report --db "$t/s.db" --out "$t/s" >"$t/out" 2>"$t/err"; rc=$?
+check "report of a density sweep exits 0 (got $rc: $(head -c 300 "$t/err"))" [ $rc -eq 0 ]
+check "density report complete" complete "$t/s"
+check "density figure drawn" bash -c "ls '$t/s' | grep -q 'density-bf16-causal'"
+check "crossover density d* = 37.5 % tabulated" grep -q '<td class="num">37.5 %</td><td class="num">0.200</td>' "$t/s/index.html"
+check "crossover marked on the density plot" grep -q "set label 'd\* = 37.5 %'" "$t/s"/*density*.gp
+check "one dense flash line: the windowed row is none" [ "$(grep -c 'flash/cuda (dense)' "$t/s"/*density*.gp)" -ge 1 ]
+check "the windowed row's time is not in the figure's data" bash -c "! grep -q '3.000000e+00' '$t/s'/*density*.dat"
 
 # gnuplot failing: one line naming the script, exit 1, no report and no
 # half-written folder left behind.

@@ -225,10 +225,14 @@ static void test_flops_executed(void)
         mk(1, 200, 333, 4, 2, 16, 1, DT_FP32),     /* Nk > N causal, GQA */
         mk(1, 130, 130, 3, 3, 8, 0, DT_FP32),      /* two tiles and 2 rows (16 lanes) */
         mk(1, 16, 40, 2, 1, 8, 0, DT_FP32),        /* one narrow tile */
+        mk(1, 200, 333, 4, 2, 16, 1, DT_FP32),     /* window and sinks (below) */
+        mk(2, 1, 4099, 8, 2, 16, 1, DT_FP32),      /* decode with a window: split walk */
     };
+    const int64_t window[][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 }, { 0, 0 },
+                                  { 70, 5 }, { 1000, 4 } };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         struct shape s = shapes[i];
-        s.Dv = s.D + 8;
+        s.Dv = s.D + 8, s.window = window[i][0], s.sink = window[i][1];
         struct io_specs io;
         attn_io(&s, &io);
         float *in[3], *out = malloc((size_t)tensor_numel(&io.out) * sizeof *out);
@@ -393,7 +397,11 @@ static void test_validate(void)
         { mk(1, 8, 4, 1, 1, 64, 1, DT_FP32), "Nk=" },
         { mk(-3, 8, 8, 1, 1, 64, 0, DT_FP32), "B=" },
         { mk(1, 8, 8, 1, 1, 64, 2, DT_FP32), "causal=" },
+        { mk(1, 8, 8, 1, 1, 64, 0, DT_FP32), "window=4: a sliding window needs causal" },
+        { mk(1, 8, 8, 1, 1, 64, 1, DT_FP32), "sink=2: sink tokens need a window" },
     };
+    bad[5].s.window = 4;
+    bad[6].s.sink = 2;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char msg[200] = "";
         int rc = attn_validate(&bad[i].s, msg, sizeof msg);
@@ -452,8 +460,128 @@ static void test_gpu_skip(void)
     case_result_free(&r);
 }
 
+/* A window and sinks (flash_tiles.h): attn_mask_spans lists exactly the
+ * keys flash_visible shows; the pair count behind the FLOPs is theirs and
+ * twice the reference's multiply-adds; the walk visits exactly the key
+ * tiles holding a key some row of the query tile sees, and
+ * flash_window_edge marks every tile where the window hides a pair the
+ * causal mask would show. */
+static void test_window_mask(void)
+{
+    const struct { int64_t N, Nk, W, S; } cases[] = {
+        { 130, 130, 16, 0 },  { 200, 333, 70, 5 },   { 100, 100, 100, 3 }, { 70, 90, 1, 66 },
+        { 1, 4099, 1000, 4 }, { 300, 300, 64, 64 },  { 129, 200, 65, 200 }, { 5, 5, 2, 1 },
+        { 16, 1000, 5000, 0 },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct shape s = mk(1, cases[c].N, cases[c].Nk, 2, 1, 8, 1, DT_FP32);
+        s.Dv = 4, s.window = cases[c].W, s.sink = cases[c].S;
+        const struct flash_keys m = { s.window, s.sink, NULL, NULL, 1, 1 };
+        int spans_ok = 1, walk_ok = 1, edge_ok = 1;
+        double pairs = 0, keys = 0;
+        for (int64_t i = 0; i < s.N; i++) {
+            int64_t iv[4];
+            const int64_t k = attn_mask_spans(&s, NULL, 0, 0, i, iv);
+            for (int64_t j = 0; j < s.Nk; j++) {
+                int in = 0;
+                for (int64_t u = 0; u < k; u++)
+                    in |= j >= iv[2 * u] && j < iv[2 * u + 1];
+                spans_ok &= in == flash_visible(s.N, s.Nk, 1, s.window, s.sink, i, j);
+                pairs += in;
+            }
+        }
+        for (int64_t j = 0; j < s.Nk; j++) {
+            int seen = 0;
+            for (int64_t i = 0; i < s.N && !seen; i++)
+                seen = flash_visible(s.N, s.Nk, 1, s.window, s.sink, i, j);
+            keys += seen;
+        }
+        /* compulsory bytes: q and O whole, k and v at the keys some row sees */
+        const double bytes = 4.0 * (double)s.B * (s.N * s.H * (s.D + s.Dv) + keys * s.Hkv * (s.D + s.Dv));
+        CHECK(attn_min_bytes(&s) == bytes, "case %zu: min_bytes %.0f, counted %.0f (%.0f keys seen)",
+              c, attn_min_bytes(&s), bytes, keys);
+        for (int64_t i0 = 0; i0 < s.N; i0 += FLASH_BR) {
+            const int64_t last = (i0 + FLASH_BR < s.N ? i0 + FLASH_BR : s.N) - 1;
+            const struct flash_walk w = flash_walk_of(s.N, s.Nk, 1, &m, 0, 0, i0);
+            int64_t t = 0;
+            for (int64_t j0 = 0; j0 < s.Nk; j0 += FLASH_BC) {
+                int seen = 0, hidden = 0;
+                for (int64_t i = i0; i <= last; i++)
+                    for (int64_t j = j0; j < j0 + FLASH_BC && j < s.Nk; j++) {
+                        seen |= flash_visible(s.N, s.Nk, 1, s.window, s.sink, i, j);
+                        hidden |= j <= i + s.Nk - s.N &&
+                                  !flash_visible(s.N, s.Nk, 1, s.window, s.sink, i, j);
+                    }
+                if (!seen)
+                    continue;
+                walk_ok &= t < w.count && flash_walk_key(&w, t) == j0;
+                t++;
+                const int64_t kv_end = flash_kv_end(s.N, s.Nk, 1, i0);
+                const int64_t nc = kv_end - j0 < FLASH_BC ? kv_end - j0 : FLASH_BC;
+                edge_ok &= !hidden || flash_window_edge(s.N, s.Nk, &m, i0, j0, nc);
+            }
+            walk_ok &= t == w.count;
+        }
+        CHECK(spans_ok, "case %zu: spans are flash_visible's keys", c);
+        CHECK(walk_ok, "case %zu: the walk visits exactly the tiles with a visible key", c);
+        CHECK(edge_ok, "case %zu: every tile the window cuts is masked", c);
+        CHECK(attn_flops(&s) == 2.0 * (double)(s.D + s.Dv) * s.B * s.H * pairs,
+              "case %zu: flops %.0f from %.0f visible pairs", c, attn_flops(&s), pairs);
+        struct io_specs io;
+        attn_io(&s, &io);
+        float *in[3];
+        for (int t = 0; t < 3; t++)
+            in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
+        attn_inputs(&s, 1, in);
+        int64_t *idx = malloc((size_t)s.N * sizeof *idx);
+        double *out = malloc((size_t)(s.N * s.H * s.Dv) * sizeof *out), cost = 0;
+        for (int64_t r = 0; r < s.N; r++)
+            idx[r] = r, cost += attn_row_cost(&s, r);
+        attn_ref_macs = 0;
+        attn_reference(&s, 0.5, (const float *const *)in, idx, s.N, out, NULL);
+        CHECK(2.0 * (double)attn_ref_macs == attn_flops(&s) && 2.0 * cost == attn_flops(&s),
+              "case %zu: the reference's MACs and row costs", c);
+        for (int t = 0; t < 3; t++)
+            free(in[t]);
+        free(idx), free(out);
+    }
+
+    /* W >= Nk is plain causal attention: the same output from flash/cpu,
+     * the same count. */
+    struct shape a = mk(1, 200, 333, 4, 2, 64, 1, DT_BF16), b = a;
+    b.window = 333, b.sink = 7;
+    struct io_specs io;
+    attn_io(&a, &io);
+    float *in[3], *oa = malloc((size_t)tensor_numel(&io.out) * sizeof *oa);
+    float *ob = malloc((size_t)tensor_numel(&io.out) * sizeof *ob);
+    for (int t = 0; t < 3; t++)
+        in[t] = malloc((size_t)tensor_numel(&io.in[t]) * sizeof(float));
+    attn_inputs(&a, 2, in);
+    const struct impl *cpu = impl_find(family_find("flash"), "cpu");
+    struct op_ctx ca = { .shape = &a, .io = &io, .in = (const float *const *)in, .out = oa,
+                         .scale = 0.125, .threads = 2 };
+    struct op_ctx cb = ca;
+    cb.shape = &b, cb.out = ob;
+    CHECK(cpu->run(&ca) == SB_OK && cpu->run(&cb) == SB_OK &&
+              memcmp(oa, ob, (size_t)tensor_numel(&io.out) * sizeof *oa) == 0,
+          "window=Nk: flash/cpu's output is causal attention's, bit for bit");
+    CHECK(attn_flops(&a) == attn_flops(&b) && cpu->flops_executed(&a) == cpu->flops_executed(&b),
+          "window=Nk: the same FLOPs");
+    for (int t = 0; t < 3; t++)
+        free(in[t]);
+    free(oa), free(ob);
+
+    /* Case strings name a window and sinks only when set. */
+    char buf[256];
+    case_string(family_find("flash"), "cpu", &a, buf, sizeof buf);
+    CHECK(strstr(buf, "window") == NULL, "no window in '%s'", buf);
+    case_string(family_find("flash"), "cpu", &b, buf, sizeof buf);
+    CHECK(strstr(buf, " causal window=333 sink=7"), "'%s'", buf);
+}
+
 int main(void)
 {
+    test_window_mask();
     test_edge_shapes();
     test_split_rule();
     test_split_decode();

@@ -3,7 +3,8 @@
  * the format (64-byte aligned header, NumPy's shape spelling); damaged or
  * unsupported files are refused with one line naming the file; dump_write
  * then dump_load gives back the case exactly; a case.json with a missing key
- * or an input of the wrong shape is refused.
+ * or an input of the wrong shape is refused; the sparse family's uint8 block
+ * mask round trips and an edited one is refused.
  *
  * Uses only the seqbench.h and dump.h API and the family TEST_FAMILY
  * (default "flash"), so it runs against the real registry. Works in a
@@ -604,6 +605,73 @@ static void test_dump_rejected(void)
     dumped_free(&d);
 }
 
+/* The sparse family's block mask: written as uint8 ('|u1') with its
+ * dimensions, read back exactly; a mask of the wrong shape, one that is
+ * not the pattern's, or a value that is not 0..255 is refused in one line. */
+static void test_dump_mask(void)
+{
+    const struct family *f = family_find("sparse");
+    struct shape s;
+    char err[512] = "", dir[128], path[256];
+    shape_unset(&s);
+    s.dtype = DT_BF16;
+    CHECK(shape_parse_words(f, "B=2 N=300 Nk=400 H=3 D=64 density=40 bq=64 bk=128", &s, err,
+                            sizeof err) == 0, "%s", err);
+    struct io_specs io;
+    float *in[SB_MAX_TENSORS] = { 0 };
+    f->io(&s, &io);
+    for (int i = 0; i < io.n_in; i++)
+        in[i] = malloc((size_t)tensor_numel(&io.in[i]) * sizeof(float));
+    f->inputs(&s, 5, in);
+    struct dump_case dc = { .family = f, .impl = "cpu", .shape = &s, .scale = 0.125, .seed = 5,
+                            .io = &io, .in = (const float *const *)in };
+    snprintf(dir, sizeof dir, "%s/mask", scratch);
+    CHECK(dump_write(dir, &dc, err, sizeof err) == 0, "dump_write: %s", err);
+
+    const struct tensor_spec *m = &io.in[3];
+    const int64_t n = tensor_numel(m);
+    long len = 0;
+    snprintf(path, sizeof path, "%s/block_mask.npy", dir);
+    unsigned char *raw = file_read(path, &len);
+    CHECK(m->ndim == 4 && m->dims[0] == 2 && m->dims[1] == 3 && m->dims[2] == 5 && m->dims[3] == 4,
+          "block_mask [B, H, ceil(N/bq), ceil(Nk/bk)]");
+    int same = raw && len == 128 + n;
+    for (int64_t e = 0; same && e < n; e++)
+        same = raw[128 + e] == (unsigned char)in[3][e];
+    CHECK(raw && strstr((char *)raw + 10, "'descr': '|u1'") &&
+              strstr((char *)raw + 10, "'shape': (2, 3, 5, 4)") && same,
+          "block_mask.npy: uint8, its shape, one byte a block");
+    free(raw);
+
+    struct loaded_case lc;
+    CHECK(dump_load(dir, &lc, err, sizeof err) == 0 && lc.n_in == 4 &&
+              memcmp(lc.in[3], in[3], (size_t)n * sizeof(float)) == 0 &&
+              memcmp(lc.in[0], in[0], (size_t)tensor_numel(&io.in[0]) * sizeof(float)) == 0,
+          "the mask and q read back: %s", err);
+    loaded_case_free(&lc);
+
+    /* Another mask than the pattern's. */
+    in[3][5] = 1 - in[3][5];
+    CHECK(npy_write_u8(path, in[3], m->ndim, m->dims, err, sizeof err) == 0, "%s", err);
+    CHECK(dump_load(dir, &lc, err, sizeof err) != 0 && strstr(err, "block_mask[0,0,1,1]") &&
+              strstr(err, dir) && one_line(err),
+          "an edited mask is refused: %s", err);
+    in[3][5] = 1 - in[3][5];
+    /* The wrong shape. */
+    const int64_t small[4] = { 1, 3, 5, 4 };
+    CHECK(npy_write_u8(path, in[3], 4, small, err, sizeof err) == 0, "%s", err);
+    CHECK(dump_load(dir, &lc, err, sizeof err) != 0 && strstr(err, "(1, 3, 5, 4) does not match") &&
+              one_line(err),
+          "a mask of the wrong shape is refused: %s", err);
+    /* Not an integer 0..255: not written. */
+    const float bad[2] = { 1, 0.5f };
+    const int64_t two[1] = { 2 };
+    CHECK(npy_write_u8(path, bad, 1, two, err, sizeof err) != 0 && strstr(err, "element 1 is 0.5"),
+          "npy_write_u8 refuses 0.5: %s", err);
+    for (int i = 0; i < io.n_in; i++)
+        free(in[i]);
+}
+
 int main(void)
 {
     snprintf(scratch, sizeof scratch, "/tmp/test_dump.XXXXXX");
@@ -619,6 +687,7 @@ int main(void)
         test_dump_roundtrip((enum dtype)t);
     test_dump_escapes();
     test_dump_rejected();
+    test_dump_mask();
     nftw(scratch, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return check_done();
 }

@@ -94,6 +94,12 @@ static void test_against_float64(void)
         { "gated", "B=2 N=70 H=2 D=64 Dv=32 gate=head" },
         { "delta", "B=1 N=90 H=2 Hv=4 D=32 Dv=48 state" },
         { "delta", "B=2 N=65 H=1 D=64 Dv=64 gate=head state" },
+        { "flash", "B=1 N=200 Nk=333 H=2 Hkv=1 D=64 causal window=70 sink=5" },
+        { "flash", "B=1 N=130 Nk=130 H=2 D=32 causal window=16" },
+        /* block masks: rows that see no key (0), [B, H, ...] and [1, H, ...] masks */
+        { "sparse", "B=2 N=300 Nk=400 H=3 Hkv=1 D=64 causal density=20 bq=128 bk=64" },
+        { "sparse", "B=1 N=257 H=4 D=32 causal pattern=mixed window=64 sink=4 density=50 bq=64 bk=64" },
+        { "sparse", "B=1 N=1 Nk=5000 H=2 D=64 causal pattern=sink window=500 sink=4" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct fixture x;

@@ -19,7 +19,10 @@
 #include "seqbench_plugin.h"
 
 /* q [B,N,H,D], k [B,Nk,Hkv,D], v [B,Nk,Hkv,Dv] -> out [B,N,H,Dv]; causal is
- * aligned bottom-right: key j is visible to query i iff j <= i + Nk - N. */
+ * aligned bottom-right: key j is visible to query i iff j <= i + Nk - N,
+ * and with a window W (flash --window, causal only) iff also
+ * j > i + Nk - N - W or j < S, the sink tokens (--sink). Every row then
+ * sees at least its diagonal key. */
 static int rows_run(struct op_ctx *ctx)
 {
     const struct shape *s = ctx->shape;
@@ -38,6 +41,8 @@ static int rows_run(struct op_ctx *ctx)
                 for (int64_t c = 0; c < Dv; c++)
                     o[c] = 0;
                 for (int64_t j = 0; j <= last; j++) {
+                    if (s->window > 0 && j >= s->sink && j <= last - s->window)
+                        continue;   /* outside the window, not a sink */
                     const float *kj = k + ((b * Nk + j) * Hkv + kv_h) * D;
                     const float *vj = v + ((b * Nk + j) * Hkv + kv_h) * Dv;
                     float x = 0;

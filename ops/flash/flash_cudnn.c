@@ -79,6 +79,12 @@ const char *flash_cudnn_unsupported(const struct shape *s, int cc_major, char *w
         snprintf(why, n, "cuDNN's mask indices are int32: N and Nk must be below 2^31");
         return why;
     }
+    if (s->window > 0 || s->sink > 0) {
+        /* cuDNN's diagonal band could take the window; the sinks it has no
+         * mask for, and the graph here builds neither */
+        snprintf(why, n, "a sliding window and sink tokens are not built for cuDNN here");
+        return why;
+    }
     if (s->causal && s->N > s->Nk) {    /* the family's validator refuses it too */
         snprintf(why, n, "causal needs N <= Nk (bottom-right alignment)");
         return why;

@@ -73,7 +73,8 @@
 
 #include "../common.cuh"
 #include "../ops.h"
-#include "flash_tiles.h"
+#include "../../reference/flash.h"
+#include "flash_fwd.h"
 
 #define FLASH_THREADS 128
 #define FLASH_TX 8                              /* threads across a row */
@@ -152,7 +153,7 @@ __global__ void __launch_bounds__(FLASH_THREADS, flash_smem<D>::min_blocks)
 flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__restrict__ v,
                  T *__restrict__ out, float *__restrict__ ws_o, float *__restrict__ ws_ml,
                  int N, int Nk, int H, int Hkv, int causal, float qscale,
-                 struct flash_split plan)
+                 struct flash_split plan, struct flash_keys keys)
 {
     using SM = flash_smem<D>;
     constexpr int DG = D / (4 * FLASH_TX);      /* float4 groups of O dims per thread */
@@ -169,13 +170,17 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
     const int64_t i0 = (int64_t)tile * FLASH_BR;                /* first query row */
     const int nr = (int)min((int64_t)FLASH_BR, N - i0);         /* rows in this tile */
     const int64_t shift = (int64_t)Nk - N;      /* causal: key j visible iff j <= i + shift */
-    /* This block's keys [jb, je) (flash_tiles.h; je <= the last row's
-     * diagonal); a tile with fewer splits than the grid leaves the rest idle. */
-    const int64_t count = flash_tile_splits(plan, N, Nk, causal, i0);
+    /* This block's key tiles [tb, te) of the tile's walk (flash_tiles.h:
+     * none past the last row's diagonal, nor outside the window and sinks
+     * or the block mask); a tile with fewer splits than the grid leaves the
+     * rest idle. */
+    const struct flash_walk walk = flash_walk_of(N, Nk, causal, &keys, b, h, i0);
+    const int64_t count = flash_walk_splits(plan, &walk);
     if (sp >= count)
         return;
-    int64_t jb, je;
-    flash_split_keys(plan, N, Nk, causal, i0, sp, &jb, &je);
+    int64_t tb, te;
+    flash_walk_split(plan, &walk, sp, &tb, &te);
+    const int64_t je = flash_kv_end(N, Nk, causal, i0);        /* keys past it are not loaded */
     const int64_t kv_stride = (int64_t)Hkv * D;                 /* elements from key j to j + 1 */
     const T *kb = k + ((int64_t)b * Nk * Hkv + g) * D;          /* k[b, 0, g, 0] */
     const T *vb = v + ((int64_t)b * Nk * Hkv + g) * D;          /* v[b, 0, g, 0] */
@@ -197,7 +202,13 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                 o[i][gi][e] = 0.0f;
     }
 
-    for (int64_t j0 = jb; j0 < je; j0 += FLASH_BC) {
+    /* The walk in int (tile indices are below 2^25), the part the loop
+     * keeps live: in int64 it cost the D = 64 kernels their spill-free
+     * registers on sm_89. */
+    const int32_t *const widx = walk.idx;
+    const int wsinks = (int)walk.sink_tiles, wskip = (int)walk.skip;
+    for (int t = (int)tb; t < (int)te; t++) {
+        const int64_t j0 = (int64_t)FLASH_WALK_TILE(widx, wsinks, wskip, t) * FLASH_BC;
         const int nc = (int)min((int64_t)FLASH_BC, je - j0);        /* keys loaded; rest 0 */
         __syncthreads();                        /* sQ is loaded; the last tile's sKV, sP consumed */
         flash_load_tile<T, D, FLASH_BC>(sKV, kb + j0 * kv_stride, kv_stride, nc, 1.0f);
@@ -231,16 +242,23 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
                 }
         }
 
-        /* The mask, where a tile crosses the end of the loaded keys or the
-         * first row's diagonal (uniform over the block). */
-        if (j0 + FLASH_BC > je || (causal && j0 + FLASH_BC - 1 > i0 + shift)) {
+        /* The mask, where a tile crosses the end of the loaded keys, the
+         * first row's diagonal, or the window's edge below a row (uniform
+         * over the block; the window's by flash_visible, flash_tiles.h). */
+        const bool edge = flash_window_edge(N, Nk, &keys, i0, j0, nc);
+        if (j0 + FLASH_BC > je || (causal && j0 + FLASH_BC - 1 > i0 + shift) || edge) {
+            /* flash_visible in int (N, Nk < 2^31): a sink bound past every
+             * key where the tile needs no window mask */
+            const int wsink = edge ? (int)keys.sink : INT_MAX, wlen = (int)keys.window;
 #pragma unroll
             for (int i = 0; i < FLASH_RM; i++) {
                 const int64_t row = i0 + ty + FLASH_TY * i;
+                const int diag = (int)(row + shift);
 #pragma unroll
                 for (int c = 0; c < FLASH_CN; c++) {
                     const int64_t j = j0 + tx + FLASH_TX * c;
-                    if (j >= je || (causal && j > row + shift))
+                    if (j >= je || (causal && j > row + shift) ||
+                        FLASH_WINDOW_HIDES((int)j, diag, wlen, wsink))
                         s[i][c] = -INFINITY;
                 }
             }
@@ -256,12 +274,15 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
-            const float alpha = exp2f(m[i] - mx);   /* 0 on the first tile: m = -inf */
+            /* A row that has seen no key yet (a window, a block mask) has
+             * max -inf: 0 stands in, so p and alpha are 0, not NaN. */
+            const float mref = mx == -INFINITY ? 0.0f : mx;
+            const float alpha = exp2f(m[i] - mref); /* 0 on the first tile: m = -inf */
             m[i] = mx;
             float sum = 0.0f;
 #pragma unroll
             for (int c = 0; c < FLASH_CN; c++) {
-                const float p = exp2f(s[i][c] - mx);
+                const float p = exp2f(s[i][c] - mref);
                 sum += p;
                 sP[(ty + FLASH_TY * i) * FLASH_P_STRIDE + tx + FLASH_TX * c] = p;
             }
@@ -326,7 +347,7 @@ flash_fwd_kernel(const T *__restrict__ q, const T *__restrict__ k, const T *__re
             if (tx == 0)
                 *reinterpret_cast<float2 *>(ws_ml + slot * 2) = make_float2(m[i], sum);
         } else if (row < N) {
-            const float inv = 1.0f / sum;
+            const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;  /* no key seen: 0 */
             T *op = out + (((int64_t)b * N + row) * H + h) * D + 4 * tx;
 #pragma unroll
             for (int gi = 0; gi < DG; gi++)
@@ -350,7 +371,7 @@ template <typename T, int D>
 __global__ void __launch_bounds__(FLASH_COMBINE_THREADS)
 flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ ws_ml,
                      T *__restrict__ out, int B, int N, int Nk, int H, int causal,
-                     struct flash_split plan)
+                     struct flash_split plan, struct flash_keys keys)
 {
     constexpr int E = D / 32;                   /* dims per lane */
     const int lane = threadIdx.x % 32;
@@ -359,7 +380,9 @@ flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ w
     if (row >= (int64_t)B * N * H)
         return;
     const int64_t n = row / H % N;
-    const int64_t count = flash_tile_splits(plan, N, Nk, causal, n / FLASH_BR * FLASH_BR);
+    const struct flash_walk walk =
+        flash_walk_of(N, Nk, causal, &keys, row / H / N, row % H, n / FLASH_BR * FLASH_BR);
+    const int64_t count = flash_walk_splits(plan, &walk);
     if (count == 1)
         return;
     const float *ml = ws_ml + row * plan.max * 2;     /* [max][2]: m, l */
@@ -370,6 +393,7 @@ flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ w
 #pragma unroll
     for (int off = 16; off > 0; off /= 2)
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    mx = mx == -INFINITY ? 0.0f : mx;           /* no split saw a key: every weight 0 */
     float l = 0.0f, o[E];
 #pragma unroll
     for (int e = 0; e < E; e++)
@@ -381,7 +405,7 @@ flash_combine_kernel(const float *__restrict__ ws_o, const float *__restrict__ w
         for (int e = 0; e < E; e++)
             o[e] = fmaf(po[sp * D + lane + 32 * e], w, o[e]);
     }
-    const float inv = 1.0f / l;
+    const float inv = l > 0.0f ? 1.0f / l : 0.0f;
     T *op = out + row * D;
 #pragma unroll
     for (int e = 0; e < E; e++)
@@ -394,6 +418,7 @@ struct flash_state {
     struct attn_dev io;     /* q, k, v, out */
     struct flash_split split;       /* split-KV plan for this device's SMs */
     struct sb_plan fwd, combine;    /* the launches (combine: only when split) */
+    struct flash_keys keys;         /* window and sinks, or a block index (d_ ptr, idx) */
     float *ws_o, *ws_ml;    /* d_ split partials [B·N·H][split.max][D], [..][2]; NULL unsplit */
 };
 
@@ -411,9 +436,15 @@ static int64_t flash_device_sms(void)
     return sms;
 }
 
-static struct flash_split flash_split_for(const struct shape *s)
+/* The split of a shape (its window and sinks), or of a block-sparse case
+ * whose query tiles visit at most max_tiles key tiles (max_tiles >= 0). */
+static struct flash_split flash_split_for(const struct shape *s, int64_t max_tiles)
 {
-    return flash_splits(s->B, s->H, s->N, s->Nk, s->causal, flash_device_sms());
+    if (max_tiles >= 0)
+        return flash_splits_for(s->B * s->H * ((s->N + FLASH_BR - 1) / FLASH_BR), max_tiles,
+                                flash_device_sms());
+    const struct flash_keys m = flash_keys_of(s);
+    return flash_splits_keys(s->B, s->H, s->N, s->Nk, s->causal, &m, flash_device_sms());
 }
 
 /* Bytes of the split partials: O (Dv floats), m and l per row and split. */
@@ -456,12 +487,12 @@ static int flash_launch(struct op_ctx *ctx, const struct flash_state *st)
     int rc = sb_launch(ctx, flash_fwd_kernel<T, D>, st->fwd, (const T *)st->io.q,
                        (const T *)st->io.k, (const T *)st->io.v, (T *)st->io.out, st->ws_o,
                        st->ws_ml, (int)s->N, (int)s->Nk, (int)s->H, (int)s->Hkv, (int)s->causal,
-                       qscale, st->split);
+                       qscale, st->split, st->keys);
     if (rc != SB_OK || st->split.max == 1)
         return rc;
     return sb_launch(ctx, flash_combine_kernel<T, D>, st->combine, (const float *)st->ws_o,
                      (const float *)st->ws_ml, (T *)st->io.out, (int)s->B, (int)s->N, (int)s->Nk,
-                     (int)s->H, (int)s->causal, st->split);
+                     (int)s->H, (int)s->causal, st->split, st->keys);
 }
 
 /* The instantiations: one row per (dtype, D). */
@@ -513,10 +544,16 @@ static int flash_check_shape(struct op_ctx *ctx)
 
 extern "C" int64_t flash_cuda_workspace_bytes(const struct shape *s)
 {
-    return flash_ws_bytes(s, flash_split_for(s));
+    return flash_ws_bytes(s, flash_split_for(s, -1));
 }
 
-extern "C" int flash_cuda_setup(struct op_ctx *ctx)
+extern "C" int64_t flash_cuda_workspace_bytes_keys(const struct shape *s, int64_t max_tiles)
+{
+    return flash_ws_bytes(s, flash_split_for(s, max_tiles));
+}
+
+extern "C" int flash_cuda_setup_keys(struct op_ctx *ctx, const struct flash_keys *keys,
+                                     int64_t max_tiles)
 {
     int rc = flash_check_shape(ctx);
     if (rc != SB_OK)
@@ -527,7 +564,8 @@ extern "C" int flash_cuda_setup(struct op_ctx *ctx)
         return SB_OOM;
     }
     const struct shape *s = ctx->shape;
-    st->split = flash_split_for(s);
+    st->keys = *keys;
+    st->split = flash_split_for(s, max_tiles);
     st->fwd = flash_fwd_plan(s, st->split);
     st->combine = flash_combine_plan(s);
     const int64_t ws = flash_ws_bytes(s, st->split);
@@ -542,6 +580,12 @@ extern "C" int flash_cuda_setup(struct op_ctx *ctx)
     st->ws_ml = ws > 0 ? st->ws_o + s->B * s->N * s->H * st->split.max * s->Dv : NULL;
     ctx->priv = st;
     return SB_OK;
+}
+
+extern "C" int flash_cuda_setup(struct op_ctx *ctx)
+{
+    const struct flash_keys keys = flash_keys_of(ctx->shape);
+    return flash_cuda_setup_keys(ctx, &keys, -1);
 }
 
 extern "C" int flash_cuda_run(struct op_ctx *ctx)

@@ -3,8 +3,9 @@
 It takes seqbench's token-major [B,N,H,D] tensors as they are (no copy),
 GQA natively, and aligns its causal mask bottom-right as seqbench does
 (FlashAttention >= 2.1; older releases align it top-left, so they run causal
-only where N == Nk). fp16 and bf16; head dims as its kernels allow (it
-raises otherwise, and the row says why).
+only where N == Nk). A sliding window W is its window_size = (W - 1, 0);
+sink tokens it has no argument for (skipped). fp16 and bf16; head dims as
+its kernels allow (it raises otherwise, and the row says why).
 """
 import peerlib
 
@@ -26,8 +27,22 @@ def prepare(case):
         raise peerlib.Unsupported("flash_attn_func takes one head dim (D = Dv)")
     q, k, v = (peerlib.to_torch(torch, case, n) for n in ("q", "k", "v"))
     causal = bool(s["causal"]) and s["N"] > 1
-    return Prepared(torch, lambda: flash_attn_func(q, k, v, softmax_scale=case.scale, causal=causal),
-                    case.device, {"causal": "bottom-right" if causal else "none"}, numerics)
+    kwargs, info = window_kwargs(case)
+    info["causal"] = "bottom-right" if causal else "none"
+    return Prepared(torch, lambda: flash_attn_func(q, k, v, softmax_scale=case.scale, causal=causal,
+                                                   **kwargs),
+                    case.device, info, numerics)
+
+
+def window_kwargs(case):
+    """FlashAttention's window_size = (W - 1, 0) for seqbench's window W (key
+    j seen iff i + Nk - N - W < j <= i + Nk - N); no sinks."""
+    window, sink = peerlib.window_of(case)
+    if window <= 0:
+        return {}, {}
+    if sink > 0:
+        raise peerlib.Unsupported("FlashAttention has no sink tokens (window_size only)")
+    return {"window_size": (window - 1, 0)}, {"window_size": [window - 1, 0]}
 
 
 class Prepared:

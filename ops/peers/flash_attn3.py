@@ -19,6 +19,8 @@ def prepare(case):
         raise peerlib.Unsupported("flash_attn_func (FA3) here takes D = Dv")
     q, k, v = (peerlib.to_torch(torch, case, n) for n in ("q", "k", "v"))
     causal = bool(s["causal"]) and s["N"] > 1
+    kwargs, info = flash_attn2.window_kwargs(case)
+    info["causal"] = "bottom-right" if causal else "none"
     return flash_attn2.Prepared(
-        torch, lambda: flash_attn_func(q, k, v, softmax_scale=case.scale, causal=causal),
-        case.device, {"causal": "bottom-right" if causal else "none"}, numerics)
+        torch, lambda: flash_attn_func(q, k, v, softmax_scale=case.scale, causal=causal, **kwargs),
+        case.device, info, numerics)

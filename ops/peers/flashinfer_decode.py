@@ -29,6 +29,8 @@ def prepare(case):
         raise peerlib.Unsupported("FlashInfer decode takes one query token (N = 1)")
     if s["D"] != s["Dv"]:
         raise peerlib.Unsupported("FlashInfer takes one head dim (D = Dv)")
+    if peerlib.window_of(case)[0] > 0:
+        raise peerlib.Unsupported("a sliding window with sinks is not passed to FlashInfer here")
     q, k, v = (peerlib.to_torch(torch, case, n) for n in ("q", "k", "v"))
     B, H, Hkv, D, Nk = s["B"], s["H"], s["Hkv"], s["D"], s["Nk"]
     info = {"variant": case.variant}

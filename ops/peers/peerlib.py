@@ -44,11 +44,12 @@ class Case:
         self.inputs = inputs            # name -> float32 array, values already in the dtype
         self.shape = {}
         for key in ("B", "N", "Nk", "H", "Hkv", "Hv", "D", "Dv", "causal", "chunk", "state",
-                    "Dm", "P", "Ds", "G", "z", "skip"):
+                    "Dm", "P", "Ds", "G", "z", "skip", "window", "sink", "density", "bq", "bk"):
             if key in fields:
                 self.shape[key] = int(fields[key])
-        if "gate" in fields:
-            self.shape["gate"] = fields["gate"]
+        for key in ("gate", "pattern"):
+            if key in fields:
+                self.shape[key] = fields[key]
         if "shape.variant" in fields:       # the ssm family's variant (s6, ssd, conv)
             self.shape["variant"] = fields["shape.variant"]
 
@@ -57,12 +58,23 @@ def dims(text):
     return tuple(int(x) for x in text.split(",")) if text else ()
 
 
-def visible_bottom_right(n, nk):
+def visible_bottom_right(n, nk, window=0, sink=0):
     """seqbench's causal mask, [n, nk] booleans: key j is visible to query i
-    iff j <= i + nk - n (aligned bottom-right; top-left when n == nk too)."""
+    iff j <= i + nk - n (aligned bottom-right; top-left when n == nk too);
+    with a window W > 0 also j > i + nk - n - W unless j < sink
+    (ops/flash/flash_tiles.h, flash_visible)."""
     i = np.arange(n)[:, None]
     j = np.arange(nk)[None, :]
-    return j <= i + (nk - n)
+    diag = i + (nk - n)
+    seen = j <= diag
+    if window > 0:
+        seen &= (j > diag - window) | (j < sink)
+    return seen
+
+
+def window_of(case):
+    """(W, S): flash's window and sinks, (0, 0) without."""
+    return case.shape.get("window", 0), case.shape.get("sink", 0)
 
 
 # ---- PyTorch ------------------------------------------------------------------

@@ -10,8 +10,10 @@
  * cuDNN and FlashInfer's decode align it so too; PyTorch's is_causal is
  * top-left, so where N != Nk the SDPA adapters pass the bottom-right mask
  * explicitly (causal_lower_right, or a boolean mask) or skip with the
- * reason; with N = 1 every key is visible either way. fp32 runs with TF32
- * off. The recurrent families' gates are log-space, as in
+ * reason; with N = 1 every key is visible either way. A window and sinks
+ * (flash) go as an explicit mask or FlashAttention's window_size, or skip.
+ * The sparse family's block mask goes to FlexAttention as a BlockMask of
+ * the same blocks. fp32 runs with TF32 off. The recurrent families' gates are log-space, as in
  * flash-linear-attention.
  *
  * Workspaces are estimates of what each library allocates beyond the
@@ -89,6 +91,15 @@ static int64_t fla_ssd_bytes(const struct shape *s)
     return 2 * tok * s->H * (2 * s->Ds + s->P) + 4 * tok * s->H + 4 * s->B * s->H * chunks * s->Ds * s->P;
 }
 
+/* FlexAttention: the softmax statistics, and the BlockMask's int32 block
+ * lists (counts and indices, partial and full: 2·(QB + QB·KB) per mask row),
+ * expanded over the batch and heads as views. */
+static int64_t flex_bytes(const struct shape *s)
+{
+    const int64_t qb = (s->N + s->bq - 1) / s->bq, kb = (s->Nk + s->bk - 1) / s->bk;
+    return lse_bytes(s) + 4 * 2 * s->B * s->H * (qb + qb * kb);
+}
+
 const struct peer_adapter peer_adapters[] = {
     /* flash: PyTorch's scaled_dot_product_attention, each backend pinned */
     { .family = "flash", .name = "sdpa-flash", .device = DEV_CUDA, .dtypes = HALF_DTYPES,
@@ -143,6 +154,12 @@ const struct peer_adapter peer_adapters[] = {
       .status = GPU_UNVERIFIED,
       .summary = "FlashInfer BatchDecodeWithPagedKVCacheWrapper (decode: N = 1; 16-token pages)",
       .workspace_bytes = flashinfer_bytes },
+    /* sparse: PyTorch's FlexAttention with the case's block mask */
+    { .family = "sparse", .name = "flex", .device = DEV_CUDA, .dtypes = ATTN_DTYPES,
+      .module = "flex_attention", .variant = "", .dists = TORCH_DISTS,
+      .install = TORCH_INSTALL " (FlexAttention: torch 2.5 or newer)", .status = GPU_UNVERIFIED,
+      .summary = "PyTorch FlexAttention, compiled, BlockMask from the block mask (bq x bk)",
+      .workspace_bytes = flex_bytes },
     /* the recurrent families: flash-linear-attention's chunked kernels */
     { .family = "linear", .name = "fla-chunk", .device = DEV_CUDA, .dtypes = DT_BIT(DT_BF16),
       .module = "fla_chunk", .variant = "linear", .dists = FLA_DISTS, .install = FLA_INSTALL,

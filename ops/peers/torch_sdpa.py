@@ -9,7 +9,9 @@ fetched, never in the timed call.
 The mask: seqbench's is aligned bottom-right (key j visible to query i iff
 j <= i + Nk - N); PyTorch's is_causal is aligned top-left. They agree when
 N == Nk, and with N == 1 every key is visible, so no mask is needed. Other
-causal cases pass the bottom-right mask explicitly: efficient takes
+causal cases, and every case with a window and sinks, pass the mask
+explicitly (a boolean one for a window, on every backend but flash, which
+skips): efficient takes
 torch.nn.attention.bias.causal_lower_right (its kernels apply it without a
 mask tensor), math, cudnn and cpu a boolean [N,Nk] mask; flash takes no mask
 and is skipped there. GQA (Hkv < H) goes in as enable_gqa where this torch
@@ -37,7 +39,14 @@ def prepare(case):
 
     kwargs = {"scale": case.scale}
     N, Nk = s["N"], s["Nk"]
-    if not s["causal"] or N == 1:
+    window, sink = peerlib.window_of(case)
+    if window > 0:
+        if variant == "flash":
+            raise peerlib.Unsupported("a sliding window and sinks: the FLASH backend takes no mask")
+        mask = peerlib.visible_bottom_right(N, Nk, window, sink)
+        kwargs["attn_mask"] = torch.from_numpy(mask).to(q.device)
+        info["mask"] = "boolean bottom-right [N,Nk] with the window and sinks"
+    elif not s["causal"] or N == 1:
         info["mask"] = "none" if not s["causal"] else "none (N = 1 sees every key)"
     elif N == Nk:
         kwargs["is_causal"] = True

@@ -2,7 +2,7 @@
 flash attention in NumPy, and the ways a peer can fail. The variant says
 which:
 
-    ok            the flash family's function, float64 in NumPy
+    ok            the flash family's function (window and sinks too), float64 in NumPy
     wrong         the same with the scale off by half: a mismatch
     shape         the output flattened to 2-D: an error, not a mismatch
     exit          the process exits while preparing
@@ -27,7 +27,7 @@ DISTS = ("numpy",)
 FIRST_TIMED_CALL = 4
 
 
-def attention(q, k, v, scale, causal):
+def attention(q, k, v, scale, causal, window=0, sink=0):
     B, N, H, D = q.shape
     Nk, Hkv = k.shape[1], k.shape[2]
     group = H // Hkv
@@ -35,7 +35,7 @@ def attention(q, k, v, scale, causal):
     vv = np.repeat(v.astype(np.float64), group, axis=2)
     s = np.einsum("bnhd,bkhd->bhnk", q.astype(np.float64), kk) * scale
     if causal:
-        s = np.where(peerlib.visible_bottom_right(N, Nk)[None, None], s, -np.inf)
+        s = np.where(peerlib.visible_bottom_right(N, Nk, window, sink)[None, None], s, -np.inf)
     s -= s.max(axis=-1, keepdims=True)
     p = np.exp(s)
     p /= p.sum(axis=-1, keepdims=True)
@@ -61,7 +61,8 @@ class Prepared:
             time.sleep(3600)
         c, x = self.case, self.case.inputs
         scale = c.scale * (1.5 if v == "wrong" else 1.0)
-        self.out = attention(x["q"], x["k"], x["v"], scale, c.shape["causal"])
+        self.out = attention(x["q"], x["k"], x["v"], scale, c.shape["causal"],
+                             *peerlib.window_of(c))
 
     def output(self):
         if self.case.variant == "shape":
