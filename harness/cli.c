@@ -141,6 +141,14 @@ int cli_parse(const struct command *cmd, int argc, char **argv, struct opt *opts
                       o->arg ? o->arg : "VALUE");
             return EXIT_USAGE;
         }
+        /* "--metrics --N 1024": the next word is an option, not this one's
+         * value (a value that starts with "--" is written --opt=VALUE). */
+        if (!eq && strncmp(val, "--", 2) == 0 && val[2]) {
+            cli_error("%s: %s%s needs a value (%s), got the option '%s' (write %s%s=VALUE for a value "
+                      "that starts with --)", cmd->name, dashes(o->name), o->name, o->arg ? o->arg : "VALUE",
+                      val, dashes(o->name), o->name);
+            return EXIT_USAGE;
+        }
         int rc = set_value(cmd, o, val);
         if (rc)
             return rc;

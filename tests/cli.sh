@@ -27,6 +27,8 @@ bad 2 "Hkv=3: must divide H=8"       run flash --H 8 --Hkv 3 --db "$t/keep.db"
 bad 2 "causal attention needs Nk >= N" run flash --N 64 --Nk 32 --causal --db "$t/keep.db"
 bad 2 "unknown option '--frobnicate'" run flash --frobnicate --db "$t/keep.db"
 bad 2 "needs a value"                run flash --N
+bad 2 "got the option '--N'"          run flash --metrics --N 1024
+bad 2 "got the option '--dtype'"      run flash --N --dtype bf16
 bad 2 "unknown command 'runn'"       runn flash
 bad 2 "suite 'nosuch' not found"     suite nosuch --db "$t/keep.db"
 bad 2 "expected cpu, cuda or cuda:N" run flash --device tpu:0 --db "$t/keep.db"
