@@ -190,6 +190,25 @@ int emit(struct figctx *c, struct fig *f, const char *section, const char *note)
 
 /* ---- per family: N sweeps, decode, speedups -------------------------------- */
 
+/* What a sweep's title says of B, which is not a series field: nothing
+ * when every row has the same B; " (B·N = T tokens)" when B changes with N
+ * at a constant token count (a line then compares equal work, so a flat
+ * one is expected); " (B varies)" otherwise. */
+static void batch_note(const struct sel *s, char *buf, size_t len)
+{
+    int same_b = 1, same_tokens = 1;
+    for (int i = 1; i < s->n; i++) {
+        same_b &= s->r[i]->B == s->r[0]->B;
+        same_tokens &= s->r[i]->B * s->r[i]->N == s->r[0]->B * s->r[0]->N;
+    }
+    if (s->n == 0 || same_b)
+        buf[0] = 0;
+    else if (same_tokens)
+        snprintf(buf, len, " (B·N = %lld tokens)", (long long)(s->r[0]->B * s->r[0]->N));
+    else
+        snprintf(buf, len, " (B varies)");
+}
+
 /* Latency vs N, and TFLOP/s + % of bound vs N (% of the compute roof for
  * databases from before the bound), for one family/dtype/mask. */
 static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int64_t causal)
@@ -197,10 +216,11 @@ static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int6
     struct pick p = { fam, dtype, causal, -1, rp_is_sweep };
     struct sel s = select_rows(c->rp, &p);
     unsigned vary = varying(&s, SERIES_FIELDS);
-    char title[256], label[LABEL_LEN];
+    char title[256], label[LABEL_LEN], batch[64];
     struct fig lat, thr;
-    snprintf(title, sizeof title, "%s %s %s: latency vs sequence length", fam, dtype,
-             mask_name(causal));
+    batch_note(&s, batch, sizeof batch);
+    snprintf(title, sizeof title, "%s %s %s: latency vs sequence length%s", fam, dtype,
+             mask_name(causal), batch);
     fig_start(c, &lat, FIG_LINES, title, "latency", fam, dtype, mask_name(causal));
     lat.logx = 2, lat.logy[0] = 1;
     lat.xlabel = "sequence length N (tokens, log2 scale)";
@@ -210,8 +230,8 @@ static int figs_sweep(struct figctx *c, const char *fam, const char *dtype, int6
         fig_point(&lat, fig_series(&lat, label), (double)s.r[i]->N, s.r[i]->median_ms, NAN);
     }
     int rc = emit(c, &lat, fam, NULL);
-    snprintf(title, sizeof title, "%s %s %s: throughput vs sequence length", fam, dtype,
-             mask_name(causal));
+    snprintf(title, sizeof title, "%s %s %s: throughput vs sequence length%s", fam, dtype,
+             mask_name(causal), batch);
     fig_start(c, &thr, FIG_LINES, title, "throughput", fam, dtype, mask_name(causal));
     thr.n_panels = 2, thr.logx = 2;
     thr.xlabel = "sequence length N (tokens, log2 scale)";
