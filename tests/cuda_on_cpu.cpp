@@ -640,6 +640,64 @@ static void check_calibrate_kernels(void)
     free(w), free(out);
 }
 
+/* The runner's stream-ordered pool against the driver's accounting that
+ * harness/gpu.c reads for a case's footprint: used and reserved bytes and
+ * their high-water marks, a free that lands only in stream order, freed
+ * bytes kept below the release threshold (not free to the device) until
+ * cudaMemPoolTrimTo, and a high mark reset to the current use. */
+static void check_memory_pool(void)
+{
+    struct cudaMemPoolProps props = {};
+    props.allocType = cudaMemAllocationTypePinned;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = 0;
+    cudaMemPool_t pool = nullptr;
+    cudaStream_t st = nullptr;
+    void *a = nullptr, *b = nullptr;
+    uint64_t keep = UINT64_MAX, used = 0, used_high = 0, reserved = 0, zero = 0;
+    size_t free0 = 0, free1 = 0, free2 = 0, total = 0;
+    char why[300] = "";
+    auto get = [&](enum cudaMemPoolAttr at, uint64_t *v) { return cudaMemPoolGetAttribute(pool, at, v) == cudaSuccess; };
+    bool ok = cudaStreamCreate(&st) == cudaSuccess && cudaMemPoolCreate(&pool, &props) == cudaSuccess &&
+              cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep) == cudaSuccess &&
+              cudaMemGetInfo(&free0, &total) == cudaSuccess &&
+              cudaMallocFromPoolAsync(&a, 1000, pool, st) == cudaSuccess &&
+              cudaMallocFromPoolAsync(&b, 3000, pool, st) == cudaSuccess;
+    if (!ok)
+        snprintf(why, sizeof why, "pool set-up or allocation failed");
+    if (ok && cudaFreeAsync(b, st) == cudaSuccess && get(cudaMemPoolAttrUsedMemCurrent, &used) && used != 4000)
+        ok = false, snprintf(why, sizeof why, "a queued free counted before its turn: %llu bytes in use, want 4000",
+                             (unsigned long long)used);
+    if (ok && (cudaStreamSynchronize(st) != cudaSuccess || !get(cudaMemPoolAttrUsedMemCurrent, &used) ||
+               !get(cudaMemPoolAttrUsedMemHigh, &used_high) || !get(cudaMemPoolAttrReservedMemCurrent, &reserved) ||
+               cudaMemGetInfo(&free1, &total) != cudaSuccess || used != 1000 || used_high != 4000 ||
+               reserved != 4000 || free0 - free1 != 4000))
+        ok = false, snprintf(why, sizeof why, "after the free: used %llu (want 1000), high %llu (4000), reserved %llu "
+                             "(4000), device bytes taken %zu (4000)", (unsigned long long)used,
+                             (unsigned long long)used_high, (unsigned long long)reserved, free0 - free1);
+    if (ok && (cudaMemPoolSetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &zero) != cudaSuccess ||
+               !get(cudaMemPoolAttrUsedMemHigh, &used_high) || used_high != 1000))
+        ok = false, snprintf(why, sizeof why, "the high mark reset to %llu, want the current 1000",
+                             (unsigned long long)used_high);
+    if (ok && (cudaMemPoolTrimTo(pool, 0) != cudaSuccess || !get(cudaMemPoolAttrReservedMemCurrent, &reserved) ||
+               cudaMemGetInfo(&free2, &total) != cudaSuccess || reserved != 1000 || free0 - free2 != 1000))
+        ok = false, snprintf(why, sizeof why, "after the trim: reserved %llu (want 1000), device bytes taken %zu (1000)",
+                             (unsigned long long)reserved, free0 - free2);
+    if (ok)
+        printf("ok   memory pool: used, reserved and their high marks as the driver keeps them; a free in stream "
+               "order; freed bytes held until the trim\n");
+    else
+        fprintf(stderr, "FAIL cuda_on_cpu: memory pool: %s\n", why);
+    tally(ok);
+    if (a)
+        cudaFreeAsync(a, st);
+    if (st)
+        cudaStreamSynchronize(st), cudaStreamDestroy(st);
+    if (pool)
+        cudaMemPoolDestroy(pool);
+    cudaGetLastError();
+}
+
 /* ---- planted bugs ---------------------------------------------------------------------- */
 
 /* Runs plant `p` in a child; it must stop abnormally (the runner's own
@@ -720,6 +778,7 @@ int main(int argc, char **argv)
         run_op_case(c, g);
     check_device_reference(g);
     check_calibrate_kernels();
+    check_memory_pool();
     if (!no_verify)
         for (int i = 0; i < n_families; i++)
             verify_family(families[i], g);
